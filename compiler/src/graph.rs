@@ -1,0 +1,463 @@
+//! Compilation: the agent tree and its patterns become a petgraph DAG with one node
+//! per unit of work. Edges point from a node to the nodes that wait for it
+//! (`a -> b`: b starts after a succeeded); their weight says why.
+
+use std::collections::HashMap;
+
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use plan_schema::{Agent, Consensus, Over, Pattern, Plan};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::agents::pattern_of;
+
+/// What a node of the DAG does.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum UnitKind {
+    /// An agent's own work.
+    Work,
+    /// A fork-join's `join` agent.
+    Join,
+    /// A mapreduce's `reduce` agent.
+    Reduce,
+    /// A scatter-gather's vote, and its agent if it has one.
+    Gather { consensus: String, has_agent: bool },
+    /// One copy of a map agent, for an item known when compiling.
+    MapCopy { index: usize, item: Value },
+    /// One copy of a scatter-gather's single child (`replicas`).
+    Replica { index: usize },
+    /// A map whose items are known only at run time; expands into copies then.
+    DynamicMap,
+}
+
+/// A node of the DAG.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Unit {
+    /// Unique node id: the agent id, `id[3]` for a copy, `id[*]` for a dynamic map,
+    /// `id.gather` for a gather without agent.
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: UnitKind,
+    /// The agent whose configuration this node runs.
+    pub agent: String,
+    /// Agent ids from the primary down to the owning agent.
+    pub path: Vec<String>,
+}
+
+/// Why an edge exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EdgeKind {
+    /// Sequence: pipeline or saga order, or an agent's own work before its children.
+    Order,
+    /// Data: map items or outputs flow along it.
+    Data,
+    /// Fan-in: a join, reduce or gather waits for its inputs.
+    Join,
+    /// An explicit `needs`.
+    Needs,
+}
+
+/// Where an agent's subtree starts and ends in the DAG.
+#[derive(Clone, Debug, Default)]
+pub struct Block {
+    pub entries: Vec<NodeIndex>,
+    pub exits: Vec<NodeIndex>,
+}
+
+/// A saga: its agent and its steps (child ids) in order.
+#[derive(Clone, Debug, Serialize)]
+pub struct Saga {
+    pub agent: String,
+    pub steps: Vec<String>,
+}
+
+/// The compiled plan.
+#[derive(Debug, Default)]
+pub struct PlanGraph {
+    pub graph: DiGraph<Unit, EdgeKind>,
+    index: HashMap<String, NodeIndex>,
+    /// Every agent's block, by agent id.
+    pub blocks: HashMap<String, Block>,
+    pub sagas: Vec<Saga>,
+    /// Nodes whose compile-time id was taken twice (duplicate agent ids; lint reports them).
+    pub duplicates: Vec<String>,
+}
+
+/// Expands a glob relative to the plan's directory; supplied by the caller so that
+/// compiling stays free of file-system effects.
+pub type GlobExpander<'a> = &'a dyn Fn(&str) -> Vec<String>;
+
+impl PlanGraph {
+    pub fn node(&self, id: &str) -> Option<NodeIndex> {
+        self.index.get(id).copied()
+    }
+
+    pub fn unit(&self, ix: NodeIndex) -> &Unit {
+        &self.graph[ix]
+    }
+
+    /// Node indices in a topological order, or the nodes of each cycle.
+    pub fn topo_order(&self) -> Result<Vec<NodeIndex>, Vec<Vec<NodeIndex>>> {
+        toposort(&self.graph, None).map_err(|_| self.cycles())
+    }
+
+    /// Every strongly connected component with more than one node, or a self loop.
+    pub fn cycles(&self) -> Vec<Vec<NodeIndex>> {
+        tarjan_scc(&self.graph)
+            .into_iter()
+            .filter(|c| c.len() > 1 || self.graph.contains_edge(c[0], c[0]))
+            .collect()
+    }
+
+    /// One circle through the nodes of a strongly connected component, in edge order,
+    /// starting and ending at the same node.
+    pub fn cycle_path(&self, scc: &[NodeIndex]) -> Vec<NodeIndex> {
+        let start = scc[0];
+        let inside: std::collections::HashSet<NodeIndex> = scc.iter().copied().collect();
+        let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(n) = queue.pop_front() {
+            for next in self.graph.neighbors_directed(n, Direction::Outgoing) {
+                if next == start {
+                    let mut path = vec![start, n];
+                    let mut cur = n;
+                    while let Some(&p) = prev.get(&cur) {
+                        path.push(p);
+                        cur = p;
+                    }
+                    if path.last() != Some(&start) {
+                        path.push(start);
+                    }
+                    path.reverse();
+                    path.dedup();
+                    return path;
+                }
+                if inside.contains(&next) && !prev.contains_key(&next) && next != start {
+                    prev.insert(next, n);
+                    queue.push_back(next);
+                }
+            }
+        }
+        scc.to_vec()
+    }
+
+    /// Topological levels: level 0 needs nothing, level n needs something at n-1.
+    pub fn levels(&self, order: &[NodeIndex]) -> Vec<Vec<NodeIndex>> {
+        let mut level = vec![0usize; self.graph.node_count()];
+        let mut levels: Vec<Vec<NodeIndex>> = Vec::new();
+        for &n in order {
+            let l = self
+                .graph
+                .edges_directed(n, Direction::Incoming)
+                .map(|e| level[e.source().index()] + 1)
+                .max()
+                .unwrap_or(0);
+            level[n.index()] = l;
+            if levels.len() <= l {
+                levels.resize_with(l + 1, Vec::new);
+            }
+            levels[l].push(n);
+        }
+        for l in &mut levels {
+            l.sort();
+        }
+        levels
+    }
+
+    fn add(&mut self, unit: Unit) -> NodeIndex {
+        let id = unit.id.clone();
+        let ix = self.graph.add_node(unit);
+        if self.index.insert(id.clone(), ix).is_some() {
+            self.duplicates.push(id);
+        }
+        ix
+    }
+
+    fn connect(&mut self, from: &[NodeIndex], to: &[NodeIndex], kind: EdgeKind) {
+        for &a in from {
+            for &b in to {
+                if !self.graph.contains_edge(a, b) {
+                    self.graph.add_edge(a, b, kind);
+                }
+            }
+        }
+    }
+}
+
+/// Builds the graph of `plan`. Cycles (from `needs`) are left in for the caller to
+/// report; `topo_order` refuses them.
+pub fn build(plan: &Plan, glob: GlobExpander<'_>) -> PlanGraph {
+    let mut g = PlanGraph::default();
+    let mut path = Vec::new();
+    compile_agent(&mut g, &plan.agent, &mut path, glob);
+    let mut needs = Vec::new();
+    collect_needs(&plan.agent, &mut needs);
+    for (agent, need) in needs {
+        let (Some(from), Some(to)) = (g.blocks.get(&need), g.blocks.get(&agent)) else {
+            continue;
+        };
+        let (from, to) = (from.exits.clone(), to.entries.clone());
+        g.connect(&from, &to, EdgeKind::Needs);
+    }
+    g
+}
+
+fn collect_needs(agent: &Agent, out: &mut Vec<(String, String)>) {
+    let mut stack = vec![agent];
+    while let Some(a) = stack.pop() {
+        out.extend(a.needs.iter().map(|n| (a.id.clone(), n.clone())));
+        stack.extend(a.agents.iter());
+        stack.extend(a.join.as_deref());
+        stack.extend(a.reduce.as_deref());
+        stack.extend(a.map.as_ref().map(|m| &m.agent));
+        stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
+    }
+}
+
+fn unit(id: String, kind: UnitKind, agent: &Agent, path: &[String]) -> Unit {
+    Unit {
+        id,
+        kind,
+        agent: agent.id.clone(),
+        path: path.to_vec(),
+    }
+}
+
+fn compile_agent(
+    g: &mut PlanGraph,
+    agent: &Agent,
+    path: &mut Vec<String>,
+    glob: GlobExpander<'_>,
+) -> Block {
+    compile_as(g, agent, path, glob, UnitKind::Work)
+}
+
+fn compile_as(
+    g: &mut PlanGraph,
+    agent: &Agent,
+    path: &mut Vec<String>,
+    glob: GlobExpander<'_>,
+    kind: UnitKind,
+) -> Block {
+    path.push(agent.id.clone());
+    let own = agent
+        .has_work()
+        .then(|| g.add(unit(agent.id.clone(), kind, agent, path)));
+    let children = if agent.has_children() {
+        compile_children(g, agent, path, glob)
+    } else {
+        Block::default()
+    };
+    let block = match own {
+        Some(own) if children.entries.is_empty() => Block {
+            entries: vec![own],
+            exits: vec![own],
+        },
+        Some(own) => {
+            g.connect(&[own], &children.entries, EdgeKind::Order);
+            Block {
+                entries: vec![own],
+                exits: children.exits,
+            }
+        }
+        None => children,
+    };
+    path.pop();
+    g.blocks.insert(agent.id.clone(), block.clone());
+    block
+}
+
+fn compile_children(
+    g: &mut PlanGraph,
+    agent: &Agent,
+    path: &mut Vec<String>,
+    glob: GlobExpander<'_>,
+) -> Block {
+    match pattern_of(agent) {
+        Pattern::Pipeline | Pattern::Saga => {
+            let mut block = Block::default();
+            for child in &agent.agents {
+                let b = compile_agent(g, child, path, glob);
+                if b.entries.is_empty() {
+                    continue;
+                }
+                if block.entries.is_empty() {
+                    block.entries = b.entries.clone();
+                } else {
+                    g.connect(&block.exits, &b.entries, EdgeKind::Order);
+                }
+                block.exits = b.exits;
+            }
+            if agent.pattern == Some(Pattern::Saga) {
+                g.sagas.push(Saga {
+                    agent: agent.id.clone(),
+                    steps: agent.agents.iter().map(|c| c.id.clone()).collect(),
+                });
+            }
+            block
+        }
+        Pattern::ForkJoin => {
+            let mut block = Block::default();
+            for child in &agent.agents {
+                let b = compile_agent(g, child, path, glob);
+                block.entries.extend(b.entries);
+                block.exits.extend(b.exits);
+            }
+            if let Some(join) = &agent.join {
+                let j = compile_as(g, join, path, glob, UnitKind::Join);
+                g.connect(&block.exits, &j.entries, EdgeKind::Join);
+                block.exits = j.exits;
+                if block.entries.is_empty() {
+                    block.entries = j.entries;
+                }
+            }
+            block
+        }
+        Pattern::Mapreduce => {
+            let mut block = Block::default();
+            if let Some(map) = &agent.map {
+                let items: Option<Vec<Value>> = match &map.over {
+                    Over::List(items) => Some(items.clone()),
+                    Over::Glob { glob: pattern } => {
+                        Some(glob(pattern).into_iter().map(Value::String).collect())
+                    }
+                    Over::LinesOf { .. } | Over::Template(_) => None,
+                };
+                path.push(map.agent.id.clone());
+                let copies: Vec<NodeIndex> = match items {
+                    Some(items) => items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, item)| {
+                            let id = format!("{}[{index}]", map.agent.id);
+                            g.add(unit(
+                                id,
+                                UnitKind::MapCopy { index, item },
+                                &map.agent,
+                                path,
+                            ))
+                        })
+                        .collect(),
+                    None => vec![g.add(unit(
+                        format!("{}[*]", map.agent.id),
+                        UnitKind::DynamicMap,
+                        &map.agent,
+                        path,
+                    ))],
+                };
+                path.pop();
+                if let Over::LinesOf { lines_of } = &map.over {
+                    if let Some(src) = g.blocks.get(lines_of).map(|b| b.exits.clone()) {
+                        g.connect(&src, &copies, EdgeKind::Data);
+                    }
+                }
+                g.blocks.insert(
+                    map.agent.id.clone(),
+                    Block {
+                        entries: copies.clone(),
+                        exits: copies.clone(),
+                    },
+                );
+                block = Block {
+                    entries: copies.clone(),
+                    exits: copies,
+                };
+            }
+            if let Some(reduce) = &agent.reduce {
+                let r = compile_as(g, reduce, path, glob, UnitKind::Reduce);
+                g.connect(&block.exits, &r.entries, EdgeKind::Data);
+                if block.entries.is_empty() {
+                    block.entries = r.entries.clone();
+                }
+                block.exits = r.exits;
+            }
+            block
+        }
+        Pattern::ScatterGather => {
+            let mut block = Block::default();
+            match (agent.replicas, agent.agents.as_slice()) {
+                (Some(n), [only]) => {
+                    path.push(only.id.clone());
+                    let copies: Vec<NodeIndex> = (0..n as usize)
+                        .map(|index| {
+                            g.add(unit(
+                                format!("{}[{index}]", only.id),
+                                UnitKind::Replica { index },
+                                only,
+                                path,
+                            ))
+                        })
+                        .collect();
+                    path.pop();
+                    g.blocks.insert(
+                        only.id.clone(),
+                        Block {
+                            entries: copies.clone(),
+                            exits: copies.clone(),
+                        },
+                    );
+                    block = Block {
+                        entries: copies.clone(),
+                        exits: copies,
+                    };
+                }
+                _ => {
+                    for child in &agent.agents {
+                        let b = compile_agent(g, child, path, glob);
+                        block.entries.extend(b.entries);
+                        block.exits.extend(b.exits);
+                    }
+                }
+            }
+            let gather = agent.gather.as_deref();
+            let consensus = gather
+                .map(|g| g.consensus)
+                .unwrap_or(Consensus::Majority)
+                .to_string();
+            let gather_agent = gather.and_then(|g| g.agent.as_ref());
+            let node = match gather_agent {
+                Some(ga) => {
+                    path.push(ga.id.clone());
+                    let ix = g.add(unit(
+                        ga.id.clone(),
+                        UnitKind::Gather {
+                            consensus,
+                            has_agent: true,
+                        },
+                        ga,
+                        path,
+                    ));
+                    path.pop();
+                    g.blocks.insert(
+                        ga.id.clone(),
+                        Block {
+                            entries: vec![ix],
+                            exits: vec![ix],
+                        },
+                    );
+                    ix
+                }
+                None => g.add(unit(
+                    format!("{}.gather", agent.id),
+                    UnitKind::Gather {
+                        consensus,
+                        has_agent: false,
+                    },
+                    agent,
+                    path,
+                )),
+            };
+            g.connect(&block.exits, &[node], EdgeKind::Join);
+            if block.entries.is_empty() {
+                block.entries = vec![node];
+            }
+            block.exits = vec![node];
+            block
+        }
+    }
+}

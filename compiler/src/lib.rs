@@ -1,0 +1,24 @@
+//! The pure half of `plan`: YAML with positions, the schema check, lint rules, and the
+//! agent tree compiled to a petgraph DAG, with its drawings. No effects beyond
+//! reading the plan and its templates.
+
+pub mod agents;
+pub mod compile_json;
+pub mod diagnostic;
+pub mod dot;
+pub mod drawing;
+pub mod graph;
+pub mod lint;
+pub mod load;
+pub mod mermaid;
+pub mod render;
+pub mod rules;
+pub mod schema_check;
+pub mod source;
+pub mod suggest;
+pub mod template_env;
+pub mod templates;
+pub mod yaml;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use lint::{check_file, check_loaded, compile, Checked};

@@ -1,0 +1,192 @@
+//! Loading: file -> text -> YAML tree with positions -> schema check -> typed plan.
+//! Every problem becomes a diagnostic at the offending node; nothing here panics on
+//! bad input.
+
+use std::path::{Path, PathBuf};
+
+use plan_schema::Plan;
+
+use crate::diagnostic::Diagnostic;
+use crate::schema_check;
+use crate::source::{Source, Span};
+use crate::yaml::{self, Node, YamlProblem};
+
+/// Plans larger than this are refused before parsing (a 10,000-agent plan is ~1 MB).
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A plan file as far as it could be loaded.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The path as the user gave it; diagnostics name it.
+    pub path: PathBuf,
+    pub source: Option<Source>,
+    pub tree: Option<Node>,
+    /// The typed plan, when the file is valid YAML that matches the schema.
+    pub plan: Option<Plan>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// The directory that relative paths in the plan are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+}
+
+/// Reads and loads a plan file.
+pub fn load_file(path: &Path) -> Loaded {
+    let display = path.display().to_string();
+    let fail = |code: &'static str, message: String, help: &str| Loaded {
+        path: path.to_path_buf(),
+        source: None,
+        tree: None,
+        plan: None,
+        diagnostics: vec![
+            Diagnostic::error(code, &display, Span::new(1, 1, 1), message).help(help),
+        ],
+    };
+    match std::fs::metadata(path) {
+        Err(e) => {
+            return fail(
+                "unreadable-file",
+                format!("cannot read plan file: {}", io_reason(&e)),
+                "check the path; `plan lint plans/*.yaml` lints every example",
+            )
+        }
+        Ok(m) if m.is_dir() => {
+            return fail(
+                "unreadable-file",
+                "is a directory, not a plan file".into(),
+                "name a .yaml file inside it",
+            )
+        }
+        Ok(m) if m.len() > MAX_FILE_BYTES => {
+            return fail(
+                "file-too-large",
+                format!(
+                    "plan file is {} MB; the limit is {} MB",
+                    m.len() / (1024 * 1024),
+                    MAX_FILE_BYTES / (1024 * 1024)
+                ),
+                "split the work into several plans, or generate agents with `mapreduce`",
+            )
+        }
+        Ok(_) => {}
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return fail(
+                "unreadable-file",
+                format!("cannot read plan file: {}", io_reason(&e)),
+                "check the file's permissions",
+            )
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => load_str(path, text),
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(&e.into_bytes()[..offset]).into_owned();
+            let line = text.matches('\n').count() + 1;
+            let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let mut loaded = fail(
+                "not-utf8",
+                format!("plan file is not UTF-8 text (invalid byte at offset {offset})"),
+                "a plan is a YAML text file; save it as UTF-8",
+            );
+            loaded.diagnostics[0].span = Span::new(line, col, 1);
+            loaded
+        }
+    }
+}
+
+/// Loads a plan from text already read; `path` names it in diagnostics.
+pub fn load_str(path: &Path, text: String) -> Loaded {
+    let display = path.display().to_string();
+    let source = Source::new(display.clone(), text);
+    let (tree, problems) = yaml::parse(&source);
+    let mut diagnostics: Vec<Diagnostic> = problems
+        .into_iter()
+        .map(|p| yaml_diagnostic(&display, p))
+        .collect();
+    let mut plan = None;
+    if let Some(root) = &tree {
+        let value = root.to_json();
+        let schema_diags = schema_check::check(&display, root, &value);
+        let schema_ok = schema_diags.is_empty();
+        diagnostics.extend(schema_diags);
+        if schema_ok {
+            match serde_json::from_value::<Plan>(value) {
+                Ok(p) => plan = Some(p),
+                Err(e) => diagnostics.push(
+                    Diagnostic::error("invalid-plan", &display, root.span, e.to_string())
+                        .help("see `plan schema` for the expected shape"),
+                ),
+            }
+        }
+    }
+    Loaded {
+        path: path.to_path_buf(),
+        source: Some(source),
+        tree,
+        plan,
+        diagnostics,
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn yaml_diagnostic(file: &str, problem: YamlProblem) -> Diagnostic {
+    match problem {
+        YamlProblem::Syntax { span, message } => Diagnostic::error(
+            "yaml-syntax",
+            file,
+            span,
+            format!("invalid YAML: {message}"),
+        )
+        .help("check indentation, quotes and colons around this position"),
+        YamlProblem::DuplicateKey { key, span, first } => Diagnostic::error(
+            "duplicate-key",
+            file,
+            span,
+            format!("duplicate key `{key}`"),
+        )
+        .label(first, format!("`{key}` is first defined here"))
+        .help("remove one of them; YAML keeps only one value per key"),
+        YamlProblem::TooDeep { span } => Diagnostic::error(
+            "too-deep",
+            file,
+            span,
+            format!("nesting deeper than {} levels", yaml::MAX_DEPTH),
+        )
+        .help("a plan is never this deep; is this the right file?"),
+        YamlProblem::TooLarge { span } => Diagnostic::error(
+            "too-large",
+            file,
+            span,
+            format!("document expands to more than {} nodes", yaml::MAX_NODES),
+        )
+        .help("aliases that repeat aliases multiply; write the plan out or use `mapreduce`"),
+        YamlProblem::MultipleDocuments { span } => Diagnostic::error(
+            "multiple-documents",
+            file,
+            span,
+            "a plan file holds one YAML document",
+        )
+        .help("remove the `---` separator, or split the plans into files"),
+        YamlProblem::Empty => {
+            Diagnostic::error("empty-plan", file, Span::new(1, 1, 1), "plan file is empty")
+                .help("start from an example in plans/, or run `plan new`")
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Semantic rules: one file each, with a stable kebab-case code. `check_all` runs
+//! every rule and collects every finding (never first-error-wins).
+//!
+//! Each rule's file documents what it checks, why, an example and the fix.
+
+mod agent_without_work;
+mod dependency_cycle;
+mod duplicate_agent_id;
+mod missing_file;
+mod pattern_shape;
+mod prompt_without_runner;
+mod template_check;
+mod tier_fit;
+mod unknown_action;
+mod unknown_need;
+mod unknown_runner;
+mod unquoted_issue_text;
+
+use std::path::Path;
+
+use plan_schema::Plan;
+
+use crate::agents::AgentIndex;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::PlanGraph;
+use crate::source::Span;
+use crate::templates::TemplateField;
+use crate::yaml::{pointer_segments, Node};
+
+/// What a rule sees: the typed plan, its YAML tree for positions, and the DAG.
+pub struct Ctx<'a> {
+    pub file: &'a str,
+    pub plan: &'a Plan,
+    pub tree: &'a Node,
+    pub agents: &'a AgentIndex<'a>,
+    pub graph: &'a PlanGraph,
+    pub base_dir: &'a Path,
+    /// Every template of the plan, file templates read.
+    pub templates: &'a [TemplateField<'a>],
+}
+
+impl Ctx<'_> {
+    /// Span of the value at a JSON pointer (the nearest existing ancestor if absent).
+    pub fn value_span(&self, pointer: &str) -> Span {
+        self.tree.lookup(&pointer_segments(pointer)).0.span
+    }
+
+    /// Span of the key that names the value at a JSON pointer (the value's span for
+    /// sequence items).
+    pub fn key_span(&self, pointer: &str) -> Span {
+        let (node, key) = self.tree.lookup(&pointer_segments(pointer));
+        key.map_or(node.span, |k| k.span)
+    }
+
+    pub fn error(&self, code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(code, self.file, span, message)
+    }
+
+    pub fn warning(
+        &self,
+        code: &'static str,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic::warning(code, self.file, span, message)
+    }
+}
+
+/// A rule of the registry.
+pub struct Rule {
+    /// The codes this rule reports.
+    pub codes: &'static [(&'static str, Severity)],
+    pub summary: &'static str,
+    pub check: fn(&Ctx, &mut Vec<Diagnostic>),
+}
+
+/// Every semantic rule, in the order they run.
+pub const RULES: &[Rule] = &[
+    duplicate_agent_id::RULE,
+    unknown_need::RULE,
+    dependency_cycle::RULE,
+    pattern_shape::RULE,
+    agent_without_work::RULE,
+    prompt_without_runner::RULE,
+    unknown_runner::RULE,
+    unknown_action::RULE,
+    missing_file::RULE,
+    template_check::RULE,
+    unquoted_issue_text::RULE,
+    tier_fit::RULE,
+];
+
+/// Runs every rule.
+pub fn check_all(ctx: &Ctx) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in RULES {
+        (rule.check)(ctx, &mut out);
+    }
+    out
+}

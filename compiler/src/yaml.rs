@@ -1,0 +1,476 @@
+//! YAML with source positions: the first stage of loading. Parses text into a tree
+//! whose every node knows its span, refuses what a plan can never be (several
+//! documents, absurd nesting, alias bombs), and reports duplicate keys.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Number, Value};
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use crate::source::{Pos, Source, Span};
+
+/// Deepest nesting accepted; real plans stay far below it.
+pub const MAX_DEPTH: usize = 128;
+/// Most nodes a document may expand to (aliases included).
+pub const MAX_NODES: usize = 2_000_000;
+
+/// A YAML node and where it stands in the source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub kind: NodeKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeKind {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    /// Keys in document order; duplicates are dropped (and reported).
+    Map(Vec<(Node, Node)>),
+}
+
+/// What went wrong while reading YAML.
+#[derive(Clone, Debug, PartialEq)]
+pub enum YamlProblem {
+    Syntax {
+        span: Span,
+        message: String,
+    },
+    DuplicateKey {
+        key: String,
+        span: Span,
+        first: Span,
+    },
+    TooDeep {
+        span: Span,
+    },
+    TooLarge {
+        span: Span,
+    },
+    MultipleDocuments {
+        span: Span,
+    },
+    Empty,
+}
+
+enum Frame {
+    Seq {
+        span: Span,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        span: Span,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+    },
+}
+
+/// Parses the first and only document of `source`. Duplicate keys are reported in
+/// the returned problems but do not stop parsing.
+pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
+    let mut problems = Vec::new();
+    let mut parser = Parser::new_from_str(&source.text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut root: Option<Node> = None;
+    let mut nodes = 0usize;
+    let mut documents = 0usize;
+    loop {
+        let (event, mark) = match parser.next_token() {
+            Ok(ev) => ev,
+            Err(e) => {
+                let span = span_at(source, e.marker(), 1);
+                problems.push(YamlProblem::Syntax {
+                    span,
+                    message: e.info().to_string(),
+                });
+                return (None, problems);
+            }
+        };
+        let node = match event {
+            Event::StreamEnd => break,
+            Event::DocumentStart => {
+                documents += 1;
+                if documents > 1 {
+                    problems.push(YamlProblem::MultipleDocuments {
+                        span: span_at(source, &mark, 3),
+                    });
+                    return (None, problems);
+                }
+                continue;
+            }
+            Event::Nothing | Event::StreamStart | Event::DocumentEnd => continue,
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    problems.push(YamlProblem::TooDeep {
+                        span: span_at(source, &mark, 1),
+                    });
+                    return (None, problems);
+                }
+                let span = span_at(source, &mark, 1);
+                stack.push(if matches!(event, Event::SequenceStart(..)) {
+                    Frame::Seq {
+                        span,
+                        anchor,
+                        items: Vec::new(),
+                    }
+                } else {
+                    Frame::Map {
+                        span,
+                        anchor,
+                        entries: Vec::new(),
+                        key: None,
+                    }
+                });
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor) = match stack.pop() {
+                    Some(Frame::Seq {
+                        span,
+                        anchor,
+                        items,
+                    }) => (
+                        Node {
+                            span,
+                            kind: NodeKind::Seq(items),
+                        },
+                        anchor,
+                    ),
+                    Some(Frame::Map {
+                        span,
+                        anchor,
+                        entries,
+                        ..
+                    }) => (
+                        Node {
+                            span,
+                            kind: NodeKind::Map(entries),
+                        },
+                        anchor,
+                    ),
+                    None => continue,
+                };
+                if anchor > 0 {
+                    anchors.insert(anchor, node.clone());
+                }
+                node
+            }
+            Event::Scalar(text, style, anchor, _) => {
+                let node = scalar(source, &mark, text, style);
+                if anchor > 0 {
+                    anchors.insert(anchor, node.clone());
+                }
+                node
+            }
+            Event::Alias(id) => {
+                let Some(target) = anchors.get(&id) else {
+                    problems.push(YamlProblem::Syntax {
+                        span: span_at(source, &mark, 1),
+                        message: "alias names an unknown anchor".into(),
+                    });
+                    return (None, problems);
+                };
+                nodes += count(target);
+                let mut node = target.clone();
+                node.span = span_at(source, &mark, 1);
+                node
+            }
+        };
+        nodes += 1;
+        if nodes > MAX_NODES {
+            problems.push(YamlProblem::TooLarge { span: node.span });
+            return (None, problems);
+        }
+        match stack.last_mut() {
+            None => root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => *key = Some(node),
+                Some(k) => {
+                    let name = key_text(&k);
+                    if let Some((first, _)) = entries.iter().find(|(e, _)| key_text(e) == name) {
+                        problems.push(YamlProblem::DuplicateKey {
+                            key: name,
+                            span: k.span,
+                            first: first.span,
+                        });
+                    } else {
+                        entries.push((k, node));
+                    }
+                }
+            },
+        }
+    }
+    if root.is_none() && problems.is_empty() {
+        problems.push(YamlProblem::Empty);
+    }
+    (root, problems)
+}
+
+fn count(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
+        NodeKind::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| count(k) + count(v))
+                .sum::<usize>()
+        }
+        _ => 1,
+    }
+}
+
+/// The text of a mapping key as JSON would name it.
+pub fn key_text(node: &Node) -> String {
+    match &node.kind {
+        NodeKind::Str(s) => s.clone(),
+        NodeKind::Null => "null".into(),
+        NodeKind::Bool(b) => b.to_string(),
+        NodeKind::Int(i) => i.to_string(),
+        NodeKind::Float(f) => f.to_string(),
+        NodeKind::Seq(_) | NodeKind::Map(_) => "<complex key>".into(),
+    }
+}
+
+fn scalar(source: &Source, mark: &Marker, text: String, style: TScalarStyle) -> Node {
+    let start = pos_of(mark);
+    let rest = source.rest_of_line(start);
+    let len = match style {
+        TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => quoted_len(rest),
+        TScalarStyle::Plain => {
+            let first_line = text.lines().next().unwrap_or("").chars().count();
+            first_line.min(rest.trim_end().chars().count())
+        }
+        _ => 1,
+    };
+    let span = Span::new(start.line, start.col, len);
+    let kind = if style != TScalarStyle::Plain {
+        NodeKind::Str(text)
+    } else {
+        resolve_plain(text)
+    };
+    Node { span, kind }
+}
+
+/// YAML 1.2 core schema resolution of a plain scalar.
+fn resolve_plain(text: String) -> NodeKind {
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => return NodeKind::Null,
+        "true" | "True" | "TRUE" => return NodeKind::Bool(true),
+        "false" | "False" | "FALSE" => return NodeKind::Bool(false),
+        _ => {}
+    }
+    let looks_numeric = text
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
+    if looks_numeric {
+        if let Ok(i) = text.parse::<i64>() {
+            return NodeKind::Int(i);
+        }
+        if let Some(hex) = text.strip_prefix("0x") {
+            if let Ok(i) = i64::from_str_radix(hex, 16) {
+                return NodeKind::Int(i);
+            }
+        }
+        if text.bytes().any(|b| b.is_ascii_digit()) && !text.contains(['_', ' ']) {
+            if let Ok(f) = text.parse::<f64>() {
+                if f.is_finite() {
+                    return NodeKind::Float(f);
+                }
+            }
+        }
+    }
+    NodeKind::Str(text)
+}
+
+fn quoted_len(rest: &str) -> usize {
+    let mut chars = rest.chars();
+    let Some(quote) = chars.next() else { return 1 };
+    let mut len = 1;
+    let mut escaped = false;
+    for c in chars {
+        len += 1;
+        if quote == '"' && c == '\\' && !escaped {
+            escaped = true;
+            continue;
+        }
+        if c == quote && !escaped {
+            return len;
+        }
+        escaped = false;
+    }
+    len
+}
+
+fn pos_of(mark: &Marker) -> Pos {
+    Pos {
+        line: mark.line().max(1),
+        col: mark.col() + 1,
+    }
+}
+
+fn span_at(source: &Source, mark: &Marker, len: usize) -> Span {
+    let pos = pos_of(mark);
+    let line = if pos.line > source.line_count() {
+        source.line_count()
+    } else {
+        pos.line
+    };
+    Span::new(line, pos.col, len)
+}
+
+impl Node {
+    /// The JSON value of this node, as the schema and serde see it.
+    pub fn to_json(&self) -> Value {
+        match &self.kind {
+            NodeKind::Null => Value::Null,
+            NodeKind::Bool(b) => Value::Bool(*b),
+            NodeKind::Int(i) => Value::Number((*i).into()),
+            NodeKind::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            NodeKind::Str(s) => Value::String(s.clone()),
+            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Map(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (k, v) in entries {
+                    map.insert(key_text(k), v.to_json());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// The node at a JSON pointer's segments, and the key node that names it (if any).
+    pub fn lookup<'a>(&'a self, segments: &[String]) -> (&'a Node, Option<&'a Node>) {
+        let mut node = self;
+        let mut key = None;
+        for seg in segments {
+            let next = match &node.kind {
+                NodeKind::Map(entries) => entries
+                    .iter()
+                    .find(|(k, _)| key_text(k) == *seg)
+                    .map(|(k, v)| (v, Some(k))),
+                NodeKind::Seq(items) => seg
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .map(|v| (v, None)),
+                _ => None,
+            };
+            match next {
+                Some((v, k)) => {
+                    node = v;
+                    key = k;
+                }
+                None => break,
+            }
+        }
+        (node, key)
+    }
+
+    /// The key node of entry `name` in this mapping.
+    pub fn key(&self, name: &str) -> Option<&Node> {
+        match &self.kind {
+            NodeKind::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| key_text(k) == name)
+                .map(|(k, _)| k),
+            _ => None,
+        }
+    }
+
+    /// The value node of entry `name` in this mapping.
+    pub fn get(&self, name: &str) -> Option<&Node> {
+        match &self.kind {
+            NodeKind::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| key_text(k) == name)
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+/// Splits a JSON pointer (`/agent/agents/0`) into unescaped segments.
+pub fn pointer_segments(pointer: &str) -> Vec<String> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> Node {
+        let (node, problems) = parse(&Source::new("t.yaml", text));
+        assert!(problems.is_empty(), "{problems:?}");
+        node.unwrap()
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let root = parse_ok("name: x\nagent:\n  id: \"a-b\"\n");
+        let (id, key) = root.lookup(&pointer_segments("/agent/id"));
+        assert_eq!(id.span, Span::new(3, 7, 5));
+        assert_eq!(key.unwrap().span, Span::new(3, 3, 2));
+        assert_eq!(root.to_json()["agent"]["id"], "a-b");
+    }
+
+    #[test]
+    fn scalars_resolve_like_yaml_1_2() {
+        let root = parse_ok("a: 1\nb: true\nc: ~\nd: 1.5\ne: 1_000\nf: '1'\ng: 0x1f\n");
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({"a":1,"b":true,"c":null,"d":1.5,"e":"1_000","f":"1","g":31})
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_point_at_the_second() {
+        let (_, problems) = parse(&Source::new("t", "a: 1\nb: 2\na: 3\n"));
+        assert_eq!(
+            problems,
+            vec![YamlProblem::DuplicateKey {
+                key: "a".into(),
+                span: Span::new(3, 1, 1),
+                first: Span::new(1, 1, 1)
+            }]
+        );
+    }
+
+    #[test]
+    fn refuses_deep_nesting_and_several_documents() {
+        let deep = "[".repeat(10_000);
+        let (_, problems) = parse(&Source::new("t", deep));
+        assert!(
+            matches!(
+                &problems[0],
+                YamlProblem::TooDeep { .. } | YamlProblem::Syntax { .. }
+            ),
+            "{problems:?}"
+        );
+        let (_, problems) = parse(&Source::new("t", "a: 1\n---\nb: 2\n"));
+        assert!(matches!(problems[0], YamlProblem::MultipleDocuments { .. }));
+    }
+
+    #[test]
+    fn alias_bombs_are_stopped() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
+        }
+        let (_, problems) = parse(&Source::new("t", text));
+        assert!(matches!(problems[0], YamlProblem::TooLarge { .. }));
+    }
+}

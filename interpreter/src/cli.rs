@@ -1,0 +1,111 @@
+//! Command-line interface: the arguments of every subcommand (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "plan",
+    version,
+    about = "Turn a GitHub issue into a declarative plan of coding agents; check it, draw it, run it."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check plan files: schema and semantic rules, with file:line:col diagnostics.
+    Lint(LintArgs),
+    /// Print the JSON Schema of plan files (for editors and validators).
+    Schema,
+    /// Draw a plan's DAG without running anything.
+    Graph(GraphArgs),
+    /// Compile a plan and print its DAG as JSON.
+    Compile(CompileArgs),
+    /// Run a plan.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LintArgs {
+    /// Plan files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+    pub format: LintFormat,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LintFormat {
+    Human,
+    Json,
+    Github,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GraphArgs {
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompileArgs {
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value_t = CompileFormat::Json)]
+    pub format: CompileFormat,
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompileFormat {
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    pub file: PathBuf,
+    /// Most agents running at once (overrides the plan's `concurrency`).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Override a template variable: `--var k=v` (repeatable).
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
+    /// Where runs are kept.
+    #[arg(long, default_value = ".plan/runs")]
+    pub runs_dir: PathBuf,
+    /// Print the run report as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the schedule level by level, with rendered commands; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Cancel running agents at the first failure instead of letting them finish.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Continue the run with this id: agents that succeeded are not run again.
+    #[arg(long, value_name = "RUN_ID")]
+    pub resume: Option<String>,
+    /// With --resume: continue even though the plan file changed.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress display on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

@@ -1,0 +1,79 @@
+//! `plan graph` and `plan compile`: draw or dump a plan's DAG without running it.
+//! Invalid plans are refused with the same diagnostics as `plan lint`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use plan_compiler::compile_json::compiled;
+use plan_compiler::graph::PlanGraph;
+use plan_compiler::{check_file, compile, dot, mermaid, Checked};
+use plan_schema::Plan;
+
+use crate::cli::{CompileArgs, GraphArgs, GraphFormat};
+use crate::lint_cmd::print_human;
+
+/// Checks and compiles a plan, printing diagnostics; `Err(exit code)` when refused.
+pub fn checked_graph(file: &Path) -> Result<(Checked, PlanGraph), i32> {
+    let checked = check_file(file);
+    print_human(&checked);
+    match compile(&checked) {
+        Some(graph) => Ok((checked, graph)),
+        None => Err(1),
+    }
+}
+
+fn write_out(output: Option<&Path>, text: &str) -> i32 {
+    match output {
+        None => {
+            print!("{text}");
+            0
+        }
+        Some(path) => match std::fs::write(path, text) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                1
+            }
+        },
+    }
+}
+
+/// Draws the graph; `states` colours nodes by their state in a run.
+pub fn draw(
+    plan: &Plan,
+    graph: &PlanGraph,
+    format: GraphFormat,
+    states: Option<&HashMap<String, String>>,
+) -> String {
+    match format {
+        GraphFormat::Dot => dot::to_dot(plan, graph, states),
+        GraphFormat::Mermaid => mermaid::to_mermaid(plan, graph),
+    }
+}
+
+pub fn run_graph(args: &GraphArgs) -> i32 {
+    let (checked, graph) = match checked_graph(&args.file) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let Some(plan) = checked.plan() else { return 1 };
+    write_out(
+        args.output.as_deref(),
+        &draw(plan, &graph, args.format, None),
+    )
+}
+
+pub fn run_compile(args: &CompileArgs) -> i32 {
+    let (checked, graph) = match checked_graph(&args.file) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let Some(plan) = checked.plan() else { return 1 };
+    let Ok(order) = graph.topo_order() else {
+        return 1;
+    };
+    let doc = compiled(plan, &graph, &order);
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    write_out(args.output.as_deref(), &text)
+}

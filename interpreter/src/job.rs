@@ -1,0 +1,89 @@
+//! What the scheduler hands an executor (a `Job`), and what comes back (an
+//! `Outcome`). A failed step is a value, not an error.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+use petgraph::graph::NodeIndex;
+use tokio::sync::watch;
+
+/// A unit of execution: a node of the DAG, or one copy of a run-time map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobKey {
+    pub node: NodeIndex,
+    pub copy: Option<usize>,
+}
+
+/// A command ready to start: argv, standard input, environment, directory.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProcessSpec {
+    pub argv: Vec<String>,
+    pub stdin: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub workdir: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Work {
+    Process(ProcessSpec),
+    Sleep(Duration),
+    /// Write rendered text to a file (`template.render`).
+    WriteFile {
+        path: PathBuf,
+        contents: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub key: JobKey,
+    /// Node id (`agent`, `agent[3]`): names the log file.
+    pub id: String,
+    pub work: Work,
+    pub timeout: Option<Duration>,
+    pub log: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Succeeded { stdout: String },
+    Failed { error: String },
+    TimedOut { after: Duration },
+    Cancelled,
+}
+
+impl Outcome {
+    /// What a retried attempt sees as `last_error`.
+    pub fn error_text(&self) -> String {
+        match self {
+            Outcome::Succeeded { .. } => String::new(),
+            Outcome::Failed { error } => error.clone(),
+            Outcome::TimedOut { after } => {
+                format!("timed out after {}", plan_schema::Duration(*after))
+            }
+            Outcome::Cancelled => "cancelled".into(),
+        }
+    }
+}
+
+/// Why running work should stop; the highest reason wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cancel {
+    None,
+    /// `--fail-fast` after a failure.
+    Failure,
+    /// Ctrl-C or `plan stop`: SIGTERM, then SIGKILL after the grace period.
+    Interrupt,
+    /// A second Ctrl-C: SIGKILL now.
+    Kill,
+}
+
+pub type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// Decides *how* a job runs; the scheduler decides *when*.
+pub trait Executor: Send + Sync {
+    fn execute(&self, job: Job, cancel: watch::Receiver<Cancel>) -> BoxFuture;
+}

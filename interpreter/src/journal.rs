@@ -1,0 +1,149 @@
+//! The journal `journal.jsonl`: append-only events of a run, each batch written and
+//! synced before the run moves on, replayed by `--resume`. A torn last line (a crash
+//! in the middle of a write) is tolerated and cut off.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Entry {
+    RunStarted {
+        run_id: String,
+        plan: String,
+        plan_hash: String,
+        vars: IndexMap<String, Value>,
+        at: String,
+    },
+    NodeStarted {
+        node: String,
+        attempt: u32,
+        at: String,
+    },
+    NodeSucceeded {
+        node: String,
+        output: Value,
+        attempts: u32,
+        duration_ms: u64,
+    },
+    NodeFailed {
+        node: String,
+        attempt: u32,
+        error: String,
+        will_retry: bool,
+    },
+    Compensated {
+        agent: String,
+        ok: bool,
+        error: Option<String>,
+    },
+    RunFinished {
+        status: String,
+        at: String,
+    },
+}
+
+pub struct Journal {
+    file: File,
+    buf: Vec<u8>,
+}
+
+impl Journal {
+    /// Opens (creating) the journal for appending; a torn last line is cut off first.
+    pub fn open(path: &Path) -> std::io::Result<Journal> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        let mut text = Vec::new();
+        file.read_to_end(&mut text)?;
+        if let Some(last) = text.iter().rposition(|b| *b == b'\n') {
+            if last + 1 != text.len() {
+                file.set_len((last + 1) as u64)?;
+            }
+        } else if !text.is_empty() {
+            file.set_len(0)?;
+        }
+        file.seek(SeekFrom::End(0))?;
+        Ok(Journal {
+            file,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Queues an entry; nothing is durable until `sync`.
+    pub fn push(&mut self, entry: &Entry) {
+        if serde_json::to_writer(&mut self.buf, entry).is_ok() {
+            self.buf.push(b'\n');
+        }
+    }
+
+    /// Writes the queued entries and waits until they are on disk.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&self.buf)?;
+        self.buf.clear();
+        self.file.sync_data()
+    }
+}
+
+/// Every complete entry of a journal, in order; unreadable lines are skipped.
+pub fn replay(path: &Path) -> std::io::Result<Vec<Entry>> {
+    let text = std::fs::read(path)?;
+    Ok(text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect())
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint of the plan file.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_last_line_is_cut_and_replay_skips_it() {
+        let dir = std::env::temp_dir().join(format!("plan-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let mut j = Journal::open(&path).unwrap();
+        j.push(&Entry::NodeStarted {
+            node: "a".into(),
+            attempt: 1,
+            at: "t".into(),
+        });
+        j.sync().unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"event\":\"node_succ").unwrap();
+        drop(f);
+        assert_eq!(replay(&path).unwrap().len(), 1);
+        let mut j = Journal::open(&path).unwrap();
+        j.push(&Entry::RunFinished {
+            status: "succeeded".into(),
+            at: "t".into(),
+        });
+        j.sync().unwrap();
+        assert_eq!(replay(&path).unwrap().len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

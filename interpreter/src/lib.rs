@@ -1,0 +1,19 @@
+//! The effectful half of `plan`: the tokio interpreter that runs a compiled plan
+//! (scheduler, processes, run directory, journal, report) and the command-line glue.
+
+pub mod cli;
+pub mod clock;
+pub mod consensus;
+pub mod graph_cmd;
+pub mod job;
+pub mod journal;
+pub mod lint_cmd;
+pub mod prepare;
+pub mod process;
+pub mod recorder;
+pub mod render;
+pub mod report;
+pub mod run_cmd;
+pub mod rundir;
+pub mod scheduler;
+pub mod tree;

@@ -1,0 +1,64 @@
+//! `plan lint`: checks plan files and prints their diagnostics in the chosen format.
+
+use std::io::IsTerminal;
+
+use plan_compiler::render::{render_github, render_human, render_json, Style};
+use plan_compiler::{check_file, Checked, Diagnostic};
+
+use crate::cli::{LintArgs, LintFormat};
+
+/// The colour style for standard error: colour only on a terminal, never with NO_COLOR.
+pub fn stderr_style() -> Style {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    if !no_color && std::io::stderr().is_terminal() {
+        Style::Color
+    } else {
+        Style::Plain
+    }
+}
+
+/// Prints a checked plan's diagnostics to standard error in human form.
+pub fn print_human(checked: &Checked) {
+    let style = stderr_style();
+    for d in &checked.diagnostics {
+        eprint!("{}", render_human(d, checked.loaded.source.as_ref(), style));
+    }
+}
+
+pub fn run(args: &LintArgs) -> i32 {
+    let checked: Vec<Checked> = args.files.iter().map(|f| check_file(f)).collect();
+    let all: Vec<Diagnostic> = checked
+        .iter()
+        .flat_map(|c| c.diagnostics.iter().cloned())
+        .collect();
+    match args.format {
+        LintFormat::Human => {
+            checked.iter().for_each(print_human);
+            let errors = all.iter().filter(|d| d.is_error()).count();
+            let warnings = all.len() - errors;
+            if !all.is_empty() {
+                eprintln!(
+                    "{} error{}, {} warning{} in {} file{}",
+                    errors,
+                    plural(errors),
+                    warnings,
+                    plural(warnings),
+                    checked.len(),
+                    plural(checked.len())
+                );
+            }
+        }
+        LintFormat::Json => print!("{}", render_json(&all)),
+        LintFormat::Github => print!("{}", render_github(&all)),
+    }
+    let failed = all.iter().any(|d| d.is_error() || args.deny_warnings);
+    i32::from(failed)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

@@ -1,0 +1,32 @@
+//! The `plan` binary: parses arguments and dispatches to a command. Exit codes:
+//! 0 ok, 1 plan failed or lint errors, 2 usage, 130 interrupted.
+
+use clap::Parser;
+
+use plan_interpreter::cli::{Cli, Command};
+
+fn main() {
+    // Behave like other command-line tools when the reader goes away (`plan ... | head`).
+    // SAFETY: restoring the default SIGPIPE disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let code = match cli.command {
+        Command::Lint(args) => plan_interpreter::lint_cmd::run(&args),
+        Command::Schema => {
+            print!("{}", plan_schema::json_schema_text());
+            0
+        }
+        Command::Graph(args) => plan_interpreter::graph_cmd::run_graph(&args),
+        Command::Compile(args) => plan_interpreter::graph_cmd::run_compile(&args),
+        Command::Run(args) => plan_interpreter::run_cmd::run(args),
+    };
+    std::process::exit(code);
+}

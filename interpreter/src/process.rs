@@ -1,0 +1,249 @@
+//! The real executor: each job runs in its own process group, its output goes to its
+//! log, and a timeout or cancellation kills the whole group — no grandchild
+//! survives. Built-in sleeps and file writes run here too.
+
+use std::io::Write as _;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use crate::job::{BoxFuture, Cancel, Executor, Job, Outcome, ProcessSpec, Work};
+
+/// How long a cancelled process group gets between SIGTERM and SIGKILL.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// How much of stderr a failure keeps (the tail).
+const ERROR_TAIL: usize = 2000;
+
+pub struct ProcessExecutor {
+    pub grace: Duration,
+}
+
+impl Default for ProcessExecutor {
+    fn default() -> Self {
+        ProcessExecutor {
+            grace: DEFAULT_GRACE,
+        }
+    }
+}
+
+impl Executor for ProcessExecutor {
+    fn execute(&self, job: Job, cancel: watch::Receiver<Cancel>) -> BoxFuture {
+        let grace = self.grace;
+        Box::pin(async move {
+            match job.work {
+                Work::Process(spec) => run_process(spec, job.timeout, job.log, cancel, grace).await,
+                Work::Sleep(d) => sleep(d, job.timeout, cancel).await,
+                Work::WriteFile { path, contents } => write_file(&path, &contents),
+            }
+        })
+    }
+}
+
+async fn sleep(
+    d: Duration,
+    timeout: Option<Duration>,
+    mut cancel: watch::Receiver<Cancel>,
+) -> Outcome {
+    tokio::select! {
+        () = tokio::time::sleep(d) => Outcome::Succeeded { stdout: String::new() },
+        () = deadline(timeout) => Outcome::TimedOut { after: timeout.unwrap_or_default() },
+        () = until(&mut cancel, |c| *c != Cancel::None) => Outcome::Cancelled,
+    }
+}
+
+/// Completes when the timeout (if any) has passed.
+async fn deadline(timeout: Option<Duration>) {
+    match timeout {
+        Some(t) => tokio::time::sleep(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes when the cancel reason satisfies `pred` (never, if the sender is gone).
+async fn until(rx: &mut watch::Receiver<Cancel>, pred: impl FnMut(&Cancel) -> bool) {
+    if rx.wait_for(pred).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn write_file(path: &std::path::Path, contents: &str) -> Outcome {
+    let result = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(path, contents));
+    match result {
+        Ok(()) => Outcome::Succeeded {
+            stdout: path.display().to_string(),
+        },
+        Err(e) => Outcome::Failed {
+            error: format!("cannot write {}: {e}", path.display()),
+        },
+    }
+}
+
+fn signal_group(pgid: u32, signal: i32) {
+    if let Ok(pgid) = i32::try_from(pgid) {
+        if pgid > 0 {
+            // SAFETY: kill(2) with a negative pid signals the process group; it has no
+            // memory-safety preconditions.
+            unsafe {
+                libc::kill(-pgid, signal);
+            }
+        }
+    }
+}
+
+async fn run_process(
+    spec: ProcessSpec,
+    timeout: Option<Duration>,
+    log: Option<std::path::PathBuf>,
+    mut cancel: watch::Receiver<Cancel>,
+    grace: Duration,
+) -> Outcome {
+    let Some((program, args)) = spec.argv.split_first() else {
+        return Outcome::Failed {
+            error: "empty command".into(),
+        };
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .envs(&spec.env)
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &spec.workdir {
+        cmd.current_dir(dir);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::Failed {
+                error: format!("cannot start `{program}`: {e}"),
+            }
+        }
+    };
+    let pgid = child.id().unwrap_or(0);
+    let log_file = log
+        .and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        })
+        .map(|f| Arc::new(std::sync::Mutex::new(f)));
+    if let (Some(mut stdin), Some(text)) = (child.stdin.take(), spec.stdin) {
+        tokio::spawn(async move {
+            let _ = stdin.write_all(text.as_bytes()).await;
+        });
+    }
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| tokio::spawn(capture(s, log_file.clone(), None)));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| tokio::spawn(capture(s, log_file.clone(), Some(ERROR_TAIL))));
+    let mut cancelled = cancel.clone();
+    let status = tokio::select! {
+        status = child.wait() => Some(status),
+        () = deadline(timeout) => {
+            signal_group(pgid, libc::SIGKILL);
+            let _ = child.wait().await;
+            None
+        }
+        () = until(&mut cancelled, |c| *c != Cancel::None) => {
+            let hard = *cancel.borrow() == Cancel::Kill;
+            signal_group(pgid, if hard { libc::SIGKILL } else { libc::SIGTERM });
+            tokio::select! {
+                _ = child.wait() => {}
+                () = tokio::time::sleep(grace) => { signal_group(pgid, libc::SIGKILL); let _ = child.wait().await; }
+                () = until(&mut cancel, |c| *c == Cancel::Kill) => { signal_group(pgid, libc::SIGKILL); let _ = child.wait().await; }
+            }
+            signal_group(pgid, libc::SIGKILL);
+            return Outcome::Cancelled;
+        }
+    };
+    // The agent is done when its process exits; whatever it left behind in its group goes.
+    signal_group(pgid, libc::SIGKILL);
+    let out = match stdout {
+        Some(h) => h.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let err = match stderr {
+        Some(h) => h.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    match status {
+        None => Outcome::TimedOut {
+            after: timeout.unwrap_or_default(),
+        },
+        Some(Ok(s)) if s.success() => Outcome::Succeeded {
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+        },
+        Some(Ok(s)) => {
+            let tail = String::from_utf8_lossy(&err).trim().to_string();
+            let code = s.code().map_or_else(
+                || "was killed by a signal".to_string(),
+                |c| format!("exited with status {c}"),
+            );
+            Outcome::Failed {
+                error: if tail.is_empty() {
+                    code
+                } else {
+                    format!("{code}: {tail}")
+                },
+            }
+        }
+        Some(Err(e)) => Outcome::Failed {
+            error: format!("waiting for the process failed: {e}"),
+        },
+    }
+}
+
+/// Reads a stream to its end, copying it to the log; keeps everything, or the last
+/// `tail` bytes.
+async fn capture<R: AsyncRead + Unpin>(
+    mut stream: R,
+    log: Option<Arc<std::sync::Mutex<std::fs::File>>>,
+    tail: Option<usize>,
+) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if let Some(log) = &log {
+                    if let Ok(mut f) = log.lock() {
+                        let _ = f.write_all(&buf[..n]);
+                    }
+                }
+                kept.extend_from_slice(&buf[..n]);
+                if let Some(t) = tail {
+                    if kept.len() > 2 * t {
+                        kept.drain(..kept.len() - t);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(t) = tail {
+        if kept.len() > t {
+            kept.drain(..kept.len() - t);
+        }
+    }
+    kept
+}

@@ -1,0 +1,187 @@
+//! Where the scheduler's facts go: the journal (synced before the run moves on),
+//! status and output files, and the progress display. Tests use `NullRecorder`.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::journal::{Entry, Journal};
+use crate::rundir::{RunDir, Writer};
+
+/// The state of a node as status files and the report name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    Waiting,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Skipped,
+    Compensated,
+}
+
+impl NodeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Waiting => "waiting",
+            NodeState::Running => "running",
+            NodeState::Retrying => "retrying",
+            NodeState::Succeeded => "succeeded",
+            NodeState::Failed => "failed",
+            NodeState::Cancelled => "cancelled",
+            NodeState::Skipped => "skipped",
+            NodeState::Compensated => "compensated",
+        }
+    }
+}
+
+pub trait Recorder: Send {
+    fn journal(&mut self, entry: Entry);
+    /// Makes every journal entry so far durable.
+    fn sync(&mut self);
+    fn status(&mut self, node: &str, state: NodeState, attempt: u32, message: &str);
+    fn output(&mut self, node: &str, value: &Value);
+    /// Counts for the progress display.
+    fn progress(&mut self, _done: usize, _running: usize, _failed: usize, _total: usize) {}
+    /// A node finished (for plain progress lines).
+    fn finished(&mut self, _node: &str, _state: NodeState, _duration: Duration, _message: &str) {}
+}
+
+/// Records nothing.
+pub struct NullRecorder;
+
+impl Recorder for NullRecorder {
+    fn journal(&mut self, _: Entry) {}
+    fn sync(&mut self) {}
+    fn status(&mut self, _: &str, _: NodeState, _: u32, _: &str) {}
+    fn output(&mut self, _: &str, _: &Value) {}
+}
+
+/// Records into a run directory.
+pub struct RunRecorder {
+    pub dir: RunDir,
+    pub journal: Journal,
+    pub writer: Writer,
+    pub issue: Option<u64>,
+    pub display: Display,
+    started: Instant,
+    last_draw: Option<Instant>,
+    pub journal_error: Option<String>,
+}
+
+/// How progress is shown on standard error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Display {
+    /// A live line, redrawn (a terminal).
+    Live,
+    /// One line per finished agent.
+    Lines,
+    Quiet,
+}
+
+impl Display {
+    pub fn detect(quiet: bool) -> Display {
+        if quiet {
+            Display::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Display::Live
+        } else {
+            Display::Lines
+        }
+    }
+}
+
+impl RunRecorder {
+    pub fn new(dir: RunDir, journal: Journal, issue: Option<u64>, display: Display) -> Self {
+        RunRecorder {
+            writer: Writer::spawn(dir.clone(), issue),
+            dir,
+            journal,
+            issue,
+            display,
+            started: Instant::now(),
+            last_draw: None,
+            journal_error: None,
+        }
+    }
+
+    /// Ends the live line and waits for pending file writes.
+    pub fn finish(&mut self) {
+        if self.display == Display::Live && self.last_draw.is_some() {
+            eprintln!();
+        }
+        self.writer.flush();
+    }
+}
+
+impl Recorder for RunRecorder {
+    fn journal(&mut self, entry: Entry) {
+        self.journal.push(&entry);
+    }
+
+    fn sync(&mut self) {
+        if let Err(e) = self.journal.sync() {
+            self.journal_error
+                .get_or_insert_with(|| format!("cannot write the journal: {e}"));
+        }
+    }
+
+    fn status(&mut self, node: &str, state: NodeState, attempt: u32, message: &str) {
+        let progress = match state {
+            NodeState::Succeeded | NodeState::Failed | NodeState::Compensated => 100,
+            NodeState::Running | NodeState::Retrying => 50,
+            _ => 0,
+        };
+        let data = serde_json::json!({ "state": state.as_str(), "attempt": attempt });
+        self.writer
+            .status(node, progress, message.to_string(), data);
+    }
+
+    fn output(&mut self, node: &str, value: &Value) {
+        self.writer.output(node, value);
+    }
+
+    fn progress(&mut self, done: usize, running: usize, failed: usize, total: usize) {
+        if self.display != Display::Live {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .last_draw
+            .is_some_and(|t| now.duration_since(t) < Duration::from_millis(80))
+            && done < total
+        {
+            return;
+        }
+        self.last_draw = Some(now);
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[2K[{done}/{total}] done · {running} running · {failed} failed · {elapsed:.1}s"
+        );
+        let _ = err.flush();
+    }
+
+    fn finished(&mut self, node: &str, state: NodeState, duration: Duration, message: &str) {
+        if self.display != Display::Lines {
+            return;
+        }
+        let mark = match state {
+            NodeState::Succeeded => "ok",
+            NodeState::Failed => "FAILED",
+            NodeState::Compensated => "compensated",
+            _ => state.as_str(),
+        };
+        if message.is_empty() {
+            eprintln!("{mark:>6} {node} ({:.3}s)", duration.as_secs_f64());
+        } else {
+            eprintln!(
+                "{mark:>6} {node} ({:.3}s): {message}",
+                duration.as_secs_f64()
+            );
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The run report (`report.json`, `--json`) in the format of PLAN-FORMAT.md, and the
+//! metrics it carries.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub issue_number: Option<u64>,
+    pub status: String,
+    pub run_id: String,
+    pub plan: String,
+    pub implementation_summary: Summary,
+    pub performance_metrics: Metrics,
+    pub validation_results: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Every node: status, attempts, duration.
+    pub agents: IndexMap<String, AgentReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub agents: Vec<String>,
+    pub commit: Option<String>,
+    pub pr_url: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Metrics {
+    pub execution_time: String,
+    pub critical_path: String,
+    pub coordination_overhead: String,
+    /// Peak resident memory of the interpreter itself.
+    pub peak_memory: String,
+    /// Peak resident memory of the largest agent process.
+    pub peak_agent_memory: String,
+    pub agents_coordinated: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    pub agent: String,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AgentReport {
+    pub status: String,
+    pub attempts: u32,
+    pub duration: String,
+}
+
+/// `1.204s`
+pub fn human_duration(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+/// (wall - critical path) / wall, as a percentage with two decimals.
+pub fn overhead(wall: Duration, critical: Duration) -> String {
+    let w = wall.as_secs_f64();
+    if w <= 0.0 {
+        return "0.00%".into();
+    }
+    let o = ((w - critical.as_secs_f64()) / w * 100.0).max(0.0);
+    format!("{o:.2}%")
+}
+
+/// Peak resident set size of this process and of its largest waited-for child, in bytes.
+pub fn peak_memory() -> (u64, u64) {
+    let read = |who| {
+        // SAFETY: getrusage writes into the zeroed struct we own; no other preconditions.
+        unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            if libc::getrusage(who, &mut usage) == 0 {
+                u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024
+            } else {
+                0
+            }
+        }
+    };
+    (read(libc::RUSAGE_SELF), read(libc::RUSAGE_CHILDREN))
+}
+
+/// `14MB`
+pub fn megabytes(bytes: u64) -> String {
+    format!("{}MB", bytes.div_ceil(1024 * 1024))
+}
+
+/// Builds the report of a finished run.
+pub fn build(
+    plan: &plan_schema::Plan,
+    graph: &plan_compiler::graph::PlanGraph,
+    run_id: &str,
+    result: &crate::scheduler::RunResult,
+) -> Report {
+    use crate::recorder::NodeState;
+    use crate::scheduler::RunStatus;
+    use plan_compiler::graph::UnitKind;
+
+    let (me, child) = peak_memory();
+    let mut agents_seen: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for u in graph.graph.node_weights() {
+        if seen.insert(u.agent.clone()) {
+            agents_seen.push(u.agent.clone());
+        }
+    }
+    let checks: Vec<&str> = graph
+        .graph
+        .node_weights()
+        .filter(|u| {
+            matches!(
+                u.kind,
+                UnitKind::Join | UnitKind::Reduce | UnitKind::Gather { .. }
+            )
+        })
+        .map(|u| u.id.as_str())
+        .collect();
+    let mut validation_results = IndexMap::new();
+    let mut agents = IndexMap::new();
+    for r in &result.records {
+        let status = r.state.as_str().to_string();
+        let is_check =
+            checks.contains(&r.id.as_str()) || (checks.is_empty() && r.state != NodeState::Skipped);
+        if is_check || r.state == NodeState::Failed {
+            let verdict = match r.state {
+                NodeState::Succeeded => "passed",
+                NodeState::Failed => "failed",
+                _ => "not run",
+            };
+            validation_results.insert(r.id.clone(), verdict.to_string());
+        }
+        agents.insert(
+            r.id.clone(),
+            AgentReport {
+                status,
+                attempts: r.attempts,
+                duration: human_duration(r.duration),
+            },
+        );
+    }
+    let status = match result.status {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Interrupted => "interrupted",
+    };
+    Report {
+        issue_number: plan.issue.as_ref().and_then(|i| i.number),
+        status: status.into(),
+        run_id: run_id.into(),
+        plan: plan.name.clone(),
+        implementation_summary: Summary {
+            agents: agents_seen,
+            commit: None,
+            pr_url: None,
+        },
+        performance_metrics: Metrics {
+            execution_time: human_duration(result.wall),
+            critical_path: human_duration(result.critical_path),
+            coordination_overhead: overhead(result.wall, result.critical_path),
+            peak_memory: megabytes(me),
+            peak_agent_memory: megabytes(child),
+            agents_coordinated: result
+                .records
+                .iter()
+                .filter(|r| r.attempts > 0 || r.state == NodeState::Succeeded)
+                .count(),
+        },
+        validation_results,
+        failure: result.failure.as_ref().map(|(agent, error)| Failure {
+            agent: agent.clone(),
+            error: error.clone(),
+        }),
+        agents,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(human_duration(Duration::from_millis(1204)), "1.204s");
+        assert_eq!(
+            overhead(Duration::from_secs(4), Duration::from_secs(3)),
+            "25.00%"
+        );
+        assert_eq!(megabytes(14 * 1024 * 1024), "14MB");
+        let (me, _) = peak_memory();
+        assert!(me > 0);
+    }
+}

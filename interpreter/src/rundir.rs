@@ -1,0 +1,146 @@
+//! The run directory `.plan/runs/<run-id>/`: status files (replaced atomically),
+//! logs, outputs, prompts and the report. Writes that are not on the critical path go
+//! through a background writer thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clock;
+
+/// Paths of one run.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    pub id: String,
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `<runs_dir>/<id>/` and its subdirectories.
+    pub fn create(runs_dir: &Path, id: &str) -> std::io::Result<RunDir> {
+        let root = runs_dir.join(id);
+        for sub in ["status", "logs", "outputs", "prompts"] {
+            std::fs::create_dir_all(root.join(sub))?;
+        }
+        Ok(RunDir {
+            id: id.to_string(),
+            root,
+        })
+    }
+
+    /// Opens an existing run.
+    pub fn open(runs_dir: &Path, id: &str) -> Option<RunDir> {
+        let root = runs_dir.join(id);
+        root.join("journal.jsonl").is_file().then(|| RunDir {
+            id: id.to_string(),
+            root,
+        })
+    }
+
+    pub fn status(&self, node: &str) -> PathBuf {
+        self.root.join("status").join(format!("{node}.json"))
+    }
+    pub fn log(&self, node: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{node}.log"))
+    }
+    pub fn output(&self, node: &str) -> PathBuf {
+        self.root.join("outputs").join(format!("{node}.json"))
+    }
+    pub fn prompt(&self, node: &str) -> PathBuf {
+        self.root.join("prompts").join(format!("{node}.md"))
+    }
+    pub fn journal(&self) -> PathBuf {
+        self.root.join("journal.jsonl")
+    }
+    pub fn report(&self) -> PathBuf {
+        self.root.join("report.json")
+    }
+}
+
+/// Writes `contents` to `path` through a temporary file and a rename, so that a reader
+/// sees the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// A status file: `agent_id, issue, progress, message, data, timestamp, pid`.
+#[derive(Serialize)]
+pub struct Status<'a> {
+    pub agent_id: &'a str,
+    pub issue: Option<u64>,
+    pub progress: u8,
+    pub message: String,
+    pub data: Value,
+    pub timestamp: String,
+    pub pid: u32,
+}
+
+enum Write {
+    Atomic(PathBuf, Vec<u8>),
+    Plain(PathBuf, Vec<u8>),
+    Flush(mpsc::Sender<()>),
+}
+
+/// A background thread that writes status and output files in order.
+pub struct Writer {
+    tx: mpsc::Sender<Write>,
+    dir: RunDir,
+    issue: Option<u64>,
+}
+
+impl Writer {
+    pub fn spawn(dir: RunDir, issue: Option<u64>) -> Writer {
+        let (tx, rx) = mpsc::channel::<Write>();
+        std::thread::spawn(move || {
+            for w in rx {
+                match w {
+                    Write::Atomic(p, b) => {
+                        let _ = write_atomic(&p, &b);
+                    }
+                    Write::Plain(p, b) => {
+                        let _ = std::fs::write(&p, &b);
+                    }
+                    Write::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        Writer { tx, dir, issue }
+    }
+
+    pub fn status(&self, node: &str, progress: u8, message: String, data: Value) {
+        let status = Status {
+            agent_id: node,
+            issue: self.issue,
+            progress,
+            message,
+            data,
+            timestamp: clock::now(),
+            pid: std::process::id(),
+        };
+        if let Ok(bytes) = serde_json::to_vec_pretty(&status) {
+            let _ = self.tx.send(Write::Atomic(self.dir.status(node), bytes));
+        }
+    }
+
+    pub fn output(&self, node: &str, value: &Value) {
+        if let Ok(bytes) = serde_json::to_vec_pretty(value) {
+            let _ = self.tx.send(Write::Plain(self.dir.output(node), bytes));
+        }
+    }
+
+    /// Waits until everything sent so far is written.
+    pub fn flush(&self) {
+        let (tx, rx) = mpsc::channel();
+        if self.tx.send(Write::Flush(tx)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+}

@@ -1,0 +1,970 @@
+//! The scheduler: one loop owns the run state; workers only run jobs and report
+//! `Event`s back. A node starts as soon as everything it depends on has succeeded, at
+//! most `concurrency` at once. After the first failure it stops scheduling and drains
+//! what runs (or cancels it with `--fail-fast`), then compensates sagas.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use plan_compiler::graph::UnitKind;
+use plan_schema::{Consensus, Over};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::consensus::{decide, Vote};
+use crate::job::{Cancel, Executor, Job, JobKey, Outcome, Work};
+use crate::journal::Entry;
+use crate::prepare::{backoff_delay, retry_of, Prepared};
+use crate::recorder::{NodeState, Recorder};
+use crate::render::{NodeVars, Renderer};
+
+pub struct Options {
+    pub concurrency: usize,
+    pub fail_fast: bool,
+    /// Listen for SIGINT/SIGTERM (off in unit tests).
+    pub signals: bool,
+}
+
+/// How the run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+    Interrupted,
+}
+
+/// One node's (or run-time copy's) record.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub id: String,
+    pub state: NodeState,
+    pub attempts: u32,
+    pub duration: Duration,
+    pub last_error: String,
+}
+
+pub struct RunResult {
+    pub status: RunStatus,
+    /// Nodes and run-time copies, in graph order.
+    pub records: Vec<Record>,
+    /// The first agent that failed, and why.
+    pub failure: Option<(String, String)>,
+    pub wall: Duration,
+    pub critical_path: Duration,
+    /// Saga steps compensated: (step, ok).
+    pub compensated: Vec<(String, bool)>,
+}
+
+enum Event {
+    Finished {
+        key: JobKey,
+        outcome: Outcome,
+        duration: Duration,
+    },
+    RetryDue {
+        key: JobKey,
+    },
+}
+
+struct Expansion {
+    items: Vec<Value>,
+    outputs: Vec<Option<Value>>,
+    remaining: usize,
+    started: Instant,
+    longest: Duration,
+}
+
+struct Attempts {
+    count: u32,
+    last_error: String,
+    first_started: Option<Instant>,
+    no_retry: bool,
+}
+
+pub struct Scheduler<R: Recorder> {
+    renderer: Arc<Renderer>,
+    executor: Arc<dyn Executor>,
+    pub recorder: R,
+    options: Options,
+    // run state, owned by the loop
+    remaining: Vec<usize>,
+    state: Vec<NodeState>,
+    duration: Vec<Duration>,
+    finish_seq: Vec<usize>,
+    seq: usize,
+    ready: VecDeque<JobKey>,
+    attempts: HashMap<JobKey, Attempts>,
+    expansions: HashMap<NodeIndex, Expansion>,
+    copies: Vec<Record>,
+    votes: HashMap<NodeIndex, Vote>,
+    retries: HashMap<JobKey, JoinHandle<()>>,
+    running: usize,
+    stopping: bool,
+    interrupted: bool,
+    failure: Option<(String, String)>,
+    restored: HashMap<String, Value>,
+    tx: mpsc::UnboundedSender<Event>,
+    rx: mpsc::UnboundedReceiver<Event>,
+    cancel: watch::Sender<Cancel>,
+}
+
+/// An agent's output: its stdout parsed as JSON when it is JSON, else the text
+/// without its trailing newline.
+pub fn parse_output(stdout: &str) -> Value {
+    let trimmed = stdout.trim();
+    if trimmed.is_empty() {
+        return Value::String(String::new());
+    }
+    if matches!(
+        trimmed.as_bytes()[0],
+        b'{' | b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9'
+    ) {
+        if let Ok(v) = serde_json::from_str(trimmed) {
+            return v;
+        }
+    }
+    Value::String(
+        stdout
+            .strip_suffix('\n')
+            .map_or(stdout, |s| s.strip_suffix('\r').unwrap_or(s))
+            .to_string(),
+    )
+}
+
+impl<R: Recorder> Scheduler<R> {
+    pub fn new(
+        renderer: Arc<Renderer>,
+        executor: Arc<dyn Executor>,
+        recorder: R,
+        options: Options,
+    ) -> Self {
+        let n = renderer.shared.graph.graph.node_count();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (cancel, _) = watch::channel(Cancel::None);
+        Scheduler {
+            renderer,
+            executor,
+            recorder,
+            options,
+            remaining: vec![0; n],
+            state: vec![NodeState::Waiting; n],
+            duration: vec![Duration::ZERO; n],
+            finish_seq: vec![usize::MAX; n],
+            seq: 0,
+            ready: VecDeque::new(),
+            attempts: HashMap::new(),
+            expansions: HashMap::new(),
+            copies: Vec::new(),
+            votes: HashMap::new(),
+            retries: HashMap::new(),
+            running: 0,
+            stopping: false,
+            interrupted: false,
+            failure: None,
+            restored: HashMap::new(),
+            tx,
+            rx,
+            cancel,
+        }
+    }
+
+    /// Outputs of nodes (and run-time copies) that succeeded in an earlier attempt of
+    /// this run (`--resume`); they are not run again.
+    pub fn restore(&mut self, outputs: HashMap<String, Value>) {
+        self.restored = outputs;
+    }
+
+    fn id(&self, key: JobKey) -> String {
+        let unit = &self.renderer.shared.graph.graph[key.node];
+        match key.copy {
+            Some(i) => format!("{}[{i}]", unit.agent),
+            None => unit.id.clone(),
+        }
+    }
+
+    pub async fn run(mut self) -> (RunResult, R) {
+        let started = Instant::now();
+        let shared = self.renderer.shared.clone();
+        let graph = &shared.graph.graph;
+        for ix in graph.node_indices() {
+            self.remaining[ix.index()] = graph.edges_directed(ix, Direction::Incoming).count();
+        }
+        // Nodes restored from the journal count as done.
+        let order = shared.graph.topo_order().unwrap_or_default();
+        for &ix in &order {
+            let id = &graph[ix].id;
+            if let Some(v) = self.restored.get(id).cloned() {
+                if self.remaining[ix.index()] == 0 && self.state[ix.index()] == NodeState::Waiting {
+                    self.complete(ix, v, Duration::ZERO, true);
+                }
+            }
+        }
+        for &ix in &order {
+            if self.remaining[ix.index()] == 0
+                && self.state[ix.index()] == NodeState::Waiting
+                && !self.ready.contains(&JobKey {
+                    node: ix,
+                    copy: None,
+                })
+            {
+                self.ready.push_back(JobKey {
+                    node: ix,
+                    copy: None,
+                });
+            }
+        }
+        let (mut sigint, mut sigterm) = signals(self.options.signals);
+        let mut interrupts = 0;
+        loop {
+            self.recorder.sync();
+            while !self.stopping && self.running < self.options.concurrency.max(1) {
+                let Some(key) = self.ready.pop_front() else {
+                    break;
+                };
+                self.dispatch(key);
+            }
+            self.report_progress();
+            if self.running == 0
+                && self.retries.is_empty()
+                && (self.ready.is_empty() || self.stopping)
+            {
+                break;
+            }
+            tokio::select! {
+                Some(ev) = self.rx.recv() => {
+                    self.handle(ev);
+                    while let Ok(ev) = self.rx.try_recv() {
+                        self.handle(ev);
+                    }
+                }
+                Some(()) = recv_signal(&mut sigint) => { interrupts += 1; self.interrupt(interrupts); }
+                Some(()) = recv_signal(&mut sigterm) => { interrupts += 1; self.interrupt(interrupts); }
+            }
+        }
+        self.recorder.sync();
+        let compensated = if self.failure.is_some() || self.interrupted {
+            self.compensate().await
+        } else {
+            Vec::new()
+        };
+        let status = if self.interrupted {
+            RunStatus::Interrupted
+        } else if self.failure.is_some() || self.state.iter().any(|s| *s != NodeState::Succeeded) {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        let wall = started.elapsed();
+        let critical_path = self.critical_path(&order);
+        let mut records: Vec<Record> = Vec::with_capacity(graph.node_count() + self.copies.len());
+        for ix in graph.node_indices() {
+            let key = JobKey {
+                node: ix,
+                copy: None,
+            };
+            let mut state = self.state[ix.index()];
+            if state == NodeState::Waiting {
+                state = NodeState::Skipped;
+            }
+            let a = self.attempts.get(&key);
+            records.push(Record {
+                id: graph[ix].id.clone(),
+                state,
+                attempts: a.map_or(0, |a| a.count),
+                duration: self.duration[ix.index()],
+                last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
+            });
+        }
+        records.append(&mut self.copies);
+        let result = RunResult {
+            status,
+            records,
+            failure: self.failure.take(),
+            wall,
+            critical_path,
+            compensated,
+        };
+        (result, self.recorder)
+    }
+
+    fn interrupt(&mut self, count: usize) {
+        self.interrupted = true;
+        self.stop();
+        let _ = self.cancel.send(if count > 1 {
+            Cancel::Kill
+        } else {
+            Cancel::Interrupt
+        });
+    }
+
+    /// Stops scheduling; abandoned retries count as cancelled.
+    fn stop(&mut self) {
+        self.stopping = true;
+        for (key, handle) in self.retries.drain() {
+            handle.abort();
+            if key.copy.is_none() {
+                self.state[key.node.index()] = NodeState::Cancelled;
+            }
+        }
+    }
+
+    fn report_progress(&mut self) {
+        let total = self.state.len();
+        let done = self
+            .state
+            .iter()
+            .filter(|s| **s == NodeState::Succeeded)
+            .count();
+        let failed = self
+            .state
+            .iter()
+            .filter(|s| **s == NodeState::Failed)
+            .count();
+        self.recorder.progress(done, self.running, failed, total);
+    }
+
+    fn critical_path(&self, order: &[NodeIndex]) -> Duration {
+        let graph = &self.renderer.shared.graph.graph;
+        let mut finish = vec![Duration::ZERO; graph.node_count()];
+        let mut best = Duration::ZERO;
+        for &ix in order {
+            let start = graph
+                .edges_directed(ix, Direction::Incoming)
+                .map(|e| finish[e.source().index()])
+                .max()
+                .unwrap_or(Duration::ZERO);
+            finish[ix.index()] = start + self.duration[ix.index()];
+            best = best.max(finish[ix.index()]);
+        }
+        best
+    }
+
+    /// Starts a job, or finishes it at once when there is nothing to run.
+    fn dispatch(&mut self, key: JobKey) {
+        let shared = self.renderer.shared.clone();
+        let unit = &shared.graph.graph[key.node];
+        let Some(meta) = shared.tree.get(&unit.agent) else {
+            return self.finish_now(
+                key,
+                Outcome::Failed {
+                    error: format!("unknown agent `{}`", unit.agent),
+                },
+            );
+        };
+        if unit.kind == UnitKind::DynamicMap && key.copy.is_none() {
+            return self.expand(key.node);
+        }
+        let vote = if let UnitKind::Gather {
+            consensus,
+            has_agent,
+        } = &unit.kind
+        {
+            let vote = self.vote(key.node, consensus);
+            if !*has_agent {
+                let outcome = if vote.agreed {
+                    Outcome::Succeeded {
+                        stdout: vote.value.to_string(),
+                    }
+                } else {
+                    Outcome::Failed {
+                        error: format!(
+                            "no consensus ({consensus}) among {} answers; votes: {}",
+                            vote.votes.values().sum::<usize>(),
+                            serde_json::to_string(&vote.votes).unwrap_or_default()
+                        ),
+                    }
+                };
+                return self.finish_now(key, outcome);
+            }
+            self.votes.insert(key.node, vote.clone());
+            Some(vote)
+        } else {
+            None
+        };
+        let item = match (&unit.kind, key.copy) {
+            (UnitKind::MapCopy { item, .. }, _) => Some(item.clone()),
+            (UnitKind::DynamicMap, Some(i)) => self
+                .expansions
+                .get(&key.node)
+                .and_then(|e| e.items.get(i).cloned()),
+            _ => None,
+        };
+        let attempt = {
+            let a = self.attempts.entry(key).or_insert(Attempts {
+                count: 0,
+                last_error: String::new(),
+                first_started: None,
+                no_retry: false,
+            });
+            a.count += 1;
+            a.first_started.get_or_insert_with(Instant::now);
+            a.count
+        };
+        let last_error = self
+            .attempts
+            .get(&key)
+            .map(|a| a.last_error.clone())
+            .unwrap_or_default();
+        let vars = NodeVars {
+            attempt,
+            last_error: &last_error,
+            item: item.as_ref(),
+            consensus: vote.as_ref(),
+        };
+        let id = self.id(key);
+        match self.renderer.prepare(unit, meta, &vars) {
+            Err(error) => {
+                if let Some(a) = self.attempts.get_mut(&key) {
+                    a.no_retry = true;
+                }
+                self.finish_now(key, Outcome::Failed { error });
+            }
+            Ok(Prepared::Done(stdout)) => self.finish_now(key, Outcome::Succeeded { stdout }),
+            Ok(Prepared::Run(work)) => {
+                if let Work::Process(spec) = &work {
+                    if let Some(stdin) = &spec.stdin {
+                        let _ = std::fs::write(
+                            shared.run_dir.join("prompts").join(format!("{id}.md")),
+                            stdin,
+                        );
+                    }
+                }
+                let timeout = meta
+                    .agent
+                    .timeout
+                    .or(shared.plan.defaults.as_ref().and_then(|d| d.timeout))
+                    .map(|d| d.as_std());
+                self.recorder.journal(Entry::NodeStarted {
+                    node: id.clone(),
+                    attempt,
+                    at: crate::clock::now(),
+                });
+                self.recorder.status(&id, NodeState::Running, attempt, "");
+                if key.copy.is_none() {
+                    self.state[key.node.index()] = NodeState::Running;
+                }
+                let log = Some(shared.run_dir.join("logs").join(format!("{id}.log")));
+                let job = Job {
+                    key,
+                    id,
+                    work,
+                    timeout,
+                    log,
+                };
+                let executor = self.executor.clone();
+                let cancel = self.cancel.subscribe();
+                let tx = self.tx.clone();
+                self.running += 1;
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    let outcome = executor.execute(job, cancel).await;
+                    let _ = tx.send(Event::Finished {
+                        key,
+                        outcome,
+                        duration: t.elapsed(),
+                    });
+                });
+            }
+        }
+    }
+
+    fn finish_now(&mut self, key: JobKey, outcome: Outcome) {
+        self.running += 1;
+        self.handle(Event::Finished {
+            key,
+            outcome,
+            duration: Duration::ZERO,
+        });
+    }
+
+    /// The answers of a scatter-gather, one per child (or replica), in the order they
+    /// finished, put to the vote.
+    fn vote(&self, gather: NodeIndex, consensus: &str) -> Vote {
+        let shared = &self.renderer.shared;
+        let graph = &shared.graph.graph;
+        let g = &graph[gather];
+        let depth = if matches!(
+            g.kind,
+            UnitKind::Gather {
+                has_agent: true,
+                ..
+            }
+        ) {
+            g.path.len() - 1
+        } else {
+            g.path.len()
+        };
+        let mut answers: HashMap<String, (usize, Value)> = HashMap::new();
+        for e in graph.edges_directed(gather, Direction::Incoming) {
+            let src = e.source();
+            let unit = &graph[src];
+            let seq = self.finish_seq[src.index()];
+            let (key, value) = match &unit.kind {
+                UnitKind::Replica { .. } => (
+                    unit.id.clone(),
+                    shared
+                        .outputs
+                        .read()
+                        .ok()
+                        .and_then(|o| o.get(&unit.id).cloned()),
+                ),
+                _ => match unit.path.get(depth) {
+                    Some(child) => (child.clone(), shared.output_of(child)),
+                    None => (unit.id.clone(), None),
+                },
+            };
+            let entry = answers
+                .entry(key)
+                .or_insert((seq, value.unwrap_or(Value::Null)));
+            entry.0 = entry.0.max(seq);
+        }
+        let mut ordered: Vec<(usize, Value)> = answers.into_values().collect();
+        ordered.sort_by_key(|(seq, _)| *seq);
+        let rule: Consensus = consensus.parse().unwrap_or_default();
+        decide(
+            rule,
+            &ordered.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+        )
+    }
+
+    /// Expands a run-time map into its copies.
+    fn expand(&mut self, node: NodeIndex) {
+        let shared = self.renderer.shared.clone();
+        let unit = &shared.graph.graph[node];
+        let Some(meta) = shared.tree.get(&unit.agent) else {
+            return;
+        };
+        let parent = meta.parent.as_deref().and_then(|p| shared.tree.get(p));
+        let over = parent
+            .and_then(|p| p.map.as_ref())
+            .map(|(_, over, _)| over.clone());
+        let items: Result<Vec<Value>, String> = match over {
+            Some(Over::LinesOf { lines_of }) => match shared.output_of(&lines_of) {
+                Some(Value::Array(items)) => Ok(items),
+                Some(Value::String(s)) => Ok(s
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(|l| Value::String(l.to_string()))
+                    .collect()),
+                Some(other) => Ok(vec![other]),
+                None => Err(format!("`lines_of: {lines_of}`: that agent has no output")),
+            },
+            Some(Over::Template(t)) => {
+                let ctx = self.renderer.context(
+                    meta,
+                    &NodeVars {
+                        attempt: 1,
+                        ..NodeVars::default()
+                    },
+                );
+                self.renderer.render_str(&t, &ctx).and_then(|text| {
+                    match serde_json::from_str::<Value>(text.trim()) {
+                        Ok(Value::Array(items)) => Ok(items),
+                        _ => Err(format!(
+                            "`map.over` must render to a JSON list, got: {}",
+                            text.trim()
+                        )),
+                    }
+                })
+            }
+            _ => Err("this map has no run-time items".to_string()),
+        };
+        let items = match items {
+            Ok(items) => items,
+            Err(error) => {
+                return self.finish_now(JobKey { node, copy: None }, Outcome::Failed { error })
+            }
+        };
+        if items.is_empty() {
+            return self.finish_now(
+                JobKey { node, copy: None },
+                Outcome::Succeeded {
+                    stdout: "[]".into(),
+                },
+            );
+        }
+        self.state[node.index()] = NodeState::Running;
+        let n = items.len();
+        self.expansions.insert(
+            node,
+            Expansion {
+                items,
+                outputs: vec![None; n],
+                remaining: n,
+                started: Instant::now(),
+                longest: Duration::ZERO,
+            },
+        );
+        self.running += 1; // the expansion holds the node open until its copies finish
+        for i in (0..n).rev() {
+            let copy_id = format!("{}[{i}]", unit.agent);
+            if let Some(v) = self.restored.get(&copy_id).cloned() {
+                self.running += 1;
+                self.handle(Event::Finished {
+                    key: JobKey {
+                        node,
+                        copy: Some(i),
+                    },
+                    outcome: Outcome::Succeeded {
+                        stdout: v.to_string(),
+                    },
+                    duration: Duration::ZERO,
+                });
+            } else {
+                self.ready.push_front(JobKey {
+                    node,
+                    copy: Some(i),
+                });
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::RetryDue { key } => {
+                self.retries.remove(&key);
+                if self.stopping {
+                    if key.copy.is_none() {
+                        self.state[key.node.index()] = NodeState::Cancelled;
+                    }
+                } else {
+                    self.ready.push_front(key);
+                }
+            }
+            Event::Finished {
+                key,
+                outcome,
+                duration,
+            } => {
+                self.running = self.running.saturating_sub(1);
+                self.finished(key, outcome, duration);
+            }
+        }
+    }
+
+    fn finished(&mut self, key: JobKey, outcome: Outcome, duration: Duration) {
+        let id = self.id(key);
+        let attempts = self.attempts.get(&key).map_or(1, |a| a.count.max(1));
+        match outcome {
+            Outcome::Succeeded { stdout } => {
+                let value = parse_output(&stdout);
+                let total = self
+                    .attempts
+                    .get(&key)
+                    .and_then(|a| a.first_started)
+                    .map_or(duration, |t| t.elapsed());
+                match key.copy {
+                    Some(i) => {
+                        self.recorder.journal(Entry::NodeSucceeded {
+                            node: id.clone(),
+                            output: value.clone(),
+                            attempts,
+                            duration_ms: total.as_millis() as u64,
+                        });
+                        self.recorder
+                            .status(&id, NodeState::Succeeded, attempts, "");
+                        self.recorder.finished(&id, NodeState::Succeeded, total, "");
+                        self.copies.push(Record {
+                            id,
+                            state: NodeState::Succeeded,
+                            attempts,
+                            duration: total,
+                            last_error: String::new(),
+                        });
+                        let done = self.expansions.get_mut(&key.node).and_then(|e| {
+                            e.outputs[i] = Some(value);
+                            e.remaining -= 1;
+                            e.longest = e.longest.max(total);
+                            (e.remaining == 0).then(|| {
+                                (
+                                    Value::Array(
+                                        e.outputs
+                                            .iter_mut()
+                                            .map(|o| o.take().unwrap_or(Value::Null))
+                                            .collect(),
+                                    ),
+                                    e.longest,
+                                    e.started,
+                                )
+                            })
+                        });
+                        if let Some((list, longest, _)) = done {
+                            self.running = self.running.saturating_sub(1);
+                            self.complete(key.node, list, longest, false);
+                        }
+                    }
+                    None => self.complete(key.node, value, total, false),
+                }
+            }
+            failed @ (Outcome::Failed { .. } | Outcome::TimedOut { .. }) => {
+                let error = failed.error_text();
+                let shared = self.renderer.shared.clone();
+                let unit = &shared.graph.graph[key.node];
+                let retry = shared
+                    .tree
+                    .get(&unit.agent)
+                    .and_then(|m| retry_of(m, shared.plan.defaults.as_ref()));
+                let a = self.attempts.entry(key).or_insert(Attempts {
+                    count: 1,
+                    last_error: String::new(),
+                    first_started: None,
+                    no_retry: false,
+                });
+                a.last_error = tail(&error, 2000);
+                let can_retry = !a.no_retry
+                    && !self.stopping
+                    && retry.as_ref().is_some_and(|r| a.count < r.attempts);
+                self.recorder.journal(Entry::NodeFailed {
+                    node: id.clone(),
+                    attempt: attempts,
+                    error: error.clone(),
+                    will_retry: can_retry,
+                });
+                if let (true, Some(r)) = (can_retry, retry) {
+                    self.recorder
+                        .status(&id, NodeState::Retrying, attempts, &error);
+                    let delay = backoff_delay(&r, attempts + 1);
+                    let tx = self.tx.clone();
+                    let handle = tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = tx.send(Event::RetryDue { key });
+                    });
+                    self.retries.insert(key, handle);
+                    return;
+                }
+                self.recorder
+                    .status(&id, NodeState::Failed, attempts, &error);
+                self.recorder
+                    .finished(&id, NodeState::Failed, duration, &error);
+                if let Some(i) = key.copy {
+                    self.copies.push(Record {
+                        id: id.clone(),
+                        state: NodeState::Failed,
+                        attempts,
+                        duration,
+                        last_error: error.clone(),
+                    });
+                    let _ = i;
+                    if self.expansions.remove(&key.node).is_some() {
+                        self.running = self.running.saturating_sub(1);
+                    }
+                }
+                self.state[key.node.index()] = NodeState::Failed;
+                self.failure.get_or_insert((id, error));
+                self.stop();
+                if self.options.fail_fast {
+                    let _ = self.cancel.send(Cancel::Failure);
+                }
+            }
+            Outcome::Cancelled => {
+                self.recorder
+                    .status(&id, NodeState::Cancelled, attempts, "cancelled");
+                if key.copy.is_some() {
+                    self.copies.push(Record {
+                        id,
+                        state: NodeState::Cancelled,
+                        attempts,
+                        duration,
+                        last_error: String::new(),
+                    });
+                    if self.expansions.remove(&key.node).is_some() {
+                        self.running = self.running.saturating_sub(1);
+                    }
+                }
+                self.state[key.node.index()] = NodeState::Cancelled;
+            }
+        }
+    }
+
+    /// Marks a node succeeded, stores its output and releases what waits for it.
+    /// Successors restored from the journal complete in turn (iteratively).
+    fn complete(&mut self, node: NodeIndex, value: Value, duration: Duration, restored: bool) {
+        let shared = self.renderer.shared.clone();
+        let graph = &shared.graph.graph;
+        let mut work = vec![(node, value, duration, restored)];
+        while let Some((node, value, duration, restored)) = work.pop() {
+            let id = graph[node].id.clone();
+            self.state[node.index()] = NodeState::Succeeded;
+            self.duration[node.index()] = duration;
+            self.seq += 1;
+            self.finish_seq[node.index()] = self.seq;
+            if !restored {
+                let attempts = self
+                    .attempts
+                    .get(&JobKey { node, copy: None })
+                    .map_or(1, |a| a.count.max(1));
+                self.recorder.journal(Entry::NodeSucceeded {
+                    node: id.clone(),
+                    output: value.clone(),
+                    attempts,
+                    duration_ms: duration.as_millis() as u64,
+                });
+                self.recorder
+                    .status(&id, NodeState::Succeeded, attempts, "");
+                self.recorder
+                    .finished(&id, NodeState::Succeeded, duration, "");
+                if !(value.is_null() || value == Value::String(String::new())) {
+                    self.recorder.output(&id, &value);
+                }
+            }
+            if let Ok(mut outputs) = shared.outputs.write() {
+                outputs.insert(id, value);
+            }
+            for succ in graph.neighbors_directed(node, Direction::Outgoing) {
+                let r = &mut self.remaining[succ.index()];
+                *r = r.saturating_sub(1);
+                if *r == 0 && self.state[succ.index()] == NodeState::Waiting {
+                    match self.restored.get(&graph[succ].id).cloned() {
+                        Some(v) => work.push((succ, v, Duration::ZERO, true)),
+                        None => self.ready.push_back(JobKey {
+                            node: succ,
+                            copy: None,
+                        }),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the `compensate` of every finished step of each interrupted saga, in
+    /// reverse order of completion.
+    async fn compensate(&mut self) -> Vec<(String, bool)> {
+        let shared = self.renderer.shared.clone();
+        let mut done = Vec::new();
+        for saga in &shared.graph.sagas {
+            let mut finished: Vec<(usize, &String)> = Vec::new();
+            let mut complete = true;
+            for step in &saga.steps {
+                let Some(block) = shared.graph.blocks.get(step) else {
+                    continue;
+                };
+                let ok = block
+                    .exits
+                    .iter()
+                    .chain(&block.entries)
+                    .all(|n| self.state[n.index()] == NodeState::Succeeded)
+                    && !block.exits.is_empty();
+                if ok {
+                    let seq = block
+                        .exits
+                        .iter()
+                        .map(|n| self.finish_seq[n.index()])
+                        .max()
+                        .unwrap_or(0);
+                    finished.push((seq, step));
+                } else {
+                    complete = false;
+                }
+            }
+            if complete || finished.is_empty() {
+                continue;
+            }
+            finished.sort_by_key(|f| std::cmp::Reverse(f.0));
+            for (_, step) in finished {
+                let Some(meta) = shared.tree.get(step) else {
+                    continue;
+                };
+                let work = match self.renderer.compensation(meta) {
+                    Ok(Some(w)) => w,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        self.recorder.journal(Entry::Compensated {
+                            agent: step.clone(),
+                            ok: false,
+                            error: Some(e),
+                        });
+                        done.push((step.clone(), false));
+                        continue;
+                    }
+                };
+                let log = Some(
+                    shared
+                        .run_dir
+                        .join("logs")
+                        .join(format!("{step}.compensate.log")),
+                );
+                let job = Job {
+                    key: JobKey {
+                        node: NodeIndex::new(0),
+                        copy: None,
+                    },
+                    id: format!("{step}.compensate"),
+                    work,
+                    timeout: meta.agent.timeout.map(|d| d.as_std()),
+                    log,
+                };
+                // Compensation runs even when the run was cancelled: it gets a fresh signal.
+                let (_keep, rx) = watch::channel(Cancel::None);
+                let t = Instant::now();
+                let outcome = self.executor.execute(job, rx).await;
+                let ok = matches!(outcome, Outcome::Succeeded { .. });
+                let error = (!ok).then(|| outcome.error_text());
+                self.recorder.journal(Entry::Compensated {
+                    agent: step.clone(),
+                    ok,
+                    error: error.clone(),
+                });
+                self.recorder.sync();
+                self.recorder.status(
+                    &format!("{step}.compensate"),
+                    if ok {
+                        NodeState::Compensated
+                    } else {
+                        NodeState::Failed
+                    },
+                    1,
+                    error.as_deref().unwrap_or(""),
+                );
+                self.recorder.finished(
+                    &format!("{step}.compensate"),
+                    if ok {
+                        NodeState::Compensated
+                    } else {
+                        NodeState::Failed
+                    },
+                    t.elapsed(),
+                    error.as_deref().unwrap_or(""),
+                );
+                done.push((step.clone(), ok));
+            }
+        }
+        done
+    }
+}
+
+fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_string()
+}
+
+type Signal = Option<tokio::signal::unix::Signal>;
+
+fn signals(enabled: bool) -> (Signal, Signal) {
+    if !enabled {
+        return (None, None);
+    }
+    use tokio::signal::unix::{signal, SignalKind};
+    (
+        signal(SignalKind::interrupt()).ok(),
+        signal(SignalKind::terminate()).ok(),
+    )
+}
+
+async fn recv_signal(s: &mut Signal) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,102 @@
+//! The agent tree as the interpreter needs it at run time: each agent's own settings
+//! (without its subtree) and the ids of the agents around it, owned and shareable.
+
+use std::collections::HashMap;
+
+use plan_compiler::agents::{pattern_of, AgentIndex, Slot};
+use plan_schema::{Agent, Over, Pattern, Plan};
+
+/// One agent and its place in the tree.
+#[derive(Clone, Debug)]
+pub struct AgentMeta {
+    /// The agent's own fields; its children are only named below.
+    pub agent: Agent,
+    pub depth: usize,
+    pub parent: Option<String>,
+    pub slot: Slot,
+    pub pattern: Pattern,
+    pub has_children: bool,
+    pub children: Vec<String>,
+    pub join: Option<String>,
+    pub reduce: Option<String>,
+    /// Map agent id, what it maps over, and the item variable.
+    pub map: Option<(String, Over, String)>,
+    pub gather: Option<String>,
+    pub replicas: Option<u32>,
+}
+
+/// Every agent by id.
+#[derive(Debug, Default)]
+pub struct Tree {
+    pub agents: HashMap<String, AgentMeta>,
+    pub root: String,
+}
+
+impl Tree {
+    pub fn new(plan: &Plan) -> Self {
+        let index = AgentIndex::new(plan);
+        let mut agents = HashMap::with_capacity(index.len());
+        for a in index.iter() {
+            let src = a.agent;
+            let shallow = src.clone_shallow();
+            agents.entry(src.id.clone()).or_insert(AgentMeta {
+                agent: shallow,
+                depth: a.depth,
+                parent: a.parent.map(|p| p.id.clone()),
+                slot: a.slot,
+                pattern: pattern_of(src),
+                has_children: src.has_children(),
+                children: src.agents.iter().map(|c| c.id.clone()).collect(),
+                join: src.join.as_ref().map(|j| j.id.clone()),
+                reduce: src.reduce.as_ref().map(|r| r.id.clone()),
+                map: src
+                    .map
+                    .as_ref()
+                    .map(|m| (m.agent.id.clone(), m.over.clone(), m.var.clone())),
+                gather: src
+                    .gather
+                    .as_ref()
+                    .and_then(|g| g.agent.as_ref())
+                    .map(|g| g.id.clone()),
+                replicas: src.replicas,
+            });
+        }
+        Tree {
+            agents,
+            root: plan.agent.id.clone(),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&AgentMeta> {
+        self.agents.get(id)
+    }
+}
+
+/// Cloning an agent without copying its subtree.
+trait CloneShallow {
+    fn clone_shallow(&self) -> Agent;
+}
+
+impl CloneShallow for Agent {
+    fn clone_shallow(&self) -> Agent {
+        Agent {
+            id: self.id.clone(),
+            role: self.role.clone(),
+            run: self.run.clone(),
+            uses: self.uses.clone(),
+            with: self.with.clone(),
+            prompt: self.prompt.clone(),
+            prompt_file: self.prompt_file.clone(),
+            runner: self.runner.clone(),
+            needs: self.needs.clone(),
+            timeout: self.timeout,
+            retry: self.retry.clone(),
+            env: self.env.clone(),
+            workdir: self.workdir.clone(),
+            compensate: self.compensate.clone(),
+            pattern: self.pattern,
+            replicas: self.replicas,
+            ..Agent::default()
+        }
+    }
+}

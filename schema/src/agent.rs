@@ -1,0 +1,286 @@
+//! The agent tree: every node is an agent that does work, has children, or both.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use indexmap::IndexMap;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::{Duration, Retry};
+
+/// The pattern every agent id matches.
+pub const AGENT_ID_PATTERN: &str = r"^[a-z][a-z0-9_-]*$";
+
+/// One agent of the tree. It does its own work with `run`, `uses` or a prompt sent to a
+/// runner, and/or coordinates children with `pattern` + `agents`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    /// Unique id of the agent (`[a-z][a-z0-9_-]*`); names its status, log and output files.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_-]*$"))]
+    pub id: String,
+    /// What this agent is responsible for, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// A command: a string (run by `sh -c`) or a list (argv, no shell). A template. The
+    /// rendered prompt, if any, goes to its standard input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Command>,
+    /// A built-in action: `noop`, `sleep`, `template.render`, with arguments in `with`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<String>,
+    /// Extra template variables for this agent (and arguments of a `uses` action).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub with: IndexMap<String, Value>,
+    /// An inline prompt template, sent to the agent's runner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// A prompt template file, relative to the plan file, sent to the agent's runner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_file: Option<String>,
+    /// The named runner (see `runners`) that receives the prompt; default `defaults.runner`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
+    /// Ids of agents this one waits for, beyond what the pattern implies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+    /// Longest time one attempt may take before its whole process group is killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// How often, and how patiently, a failed attempt is retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// Environment variables added for this agent's processes.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+    /// Working directory of this agent's processes, relative to where `plan run` runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// Saga only: the command that undoes this step's work when a later step fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensate: Option<Command>,
+    /// How the children relate: pipeline, fork-join, mapreduce, scatter-gather or saga.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<Pattern>,
+    /// The children of this agent (secondaries under the primary, tertiaries under them, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<Agent>,
+    /// fork-join: the agent that runs after every child succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<Box<Agent>>,
+    /// mapreduce: one copy of `agent` per item of `over`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<Box<MapSpec>>,
+    /// mapreduce: the agent that runs after every copy succeeded; sees their outputs in item order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reduce: Option<Box<Agent>>,
+    /// scatter-gather: how the children's answers are combined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gather: Option<Box<Gather>>,
+    /// scatter-gather: run this many copies of the single child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub replicas: Option<u32>,
+}
+
+impl Agent {
+    /// Whether the agent does work of its own (as opposed to only coordinating children).
+    pub fn has_work(&self) -> bool {
+        self.run.is_some() || self.uses.is_some() || self.has_prompt()
+    }
+
+    /// Whether the agent has a prompt (inline or file).
+    pub fn has_prompt(&self) -> bool {
+        self.prompt.is_some() || self.prompt_file.is_some()
+    }
+
+    /// Whether the agent coordinates children of any kind.
+    pub fn has_children(&self) -> bool {
+        !self.agents.is_empty() || self.map.is_some()
+    }
+}
+
+/// A command: a string run by `sh -c`, or a list run as argv without a shell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Command {
+    /// Run by `sh -c`.
+    Shell(String),
+    /// Run as argv, no shell.
+    Argv(Vec<String>),
+}
+
+/// How an agent's children relate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pattern {
+    /// One after another, in order; each sees the outputs before it.
+    Pipeline,
+    /// All at once; then `join`.
+    ForkJoin,
+    /// One copy of `map.agent` per item of `map.over`, at once; then `reduce`.
+    Mapreduce,
+    /// The same task to every child (or `replicas` copies); then `gather` decides.
+    ScatterGather,
+    /// One after another; when one fails, finished steps are compensated in reverse order.
+    Saga,
+}
+
+impl Pattern {
+    pub const ALL: [Pattern; 5] = [
+        Pattern::Pipeline,
+        Pattern::ForkJoin,
+        Pattern::Mapreduce,
+        Pattern::ScatterGather,
+        Pattern::Saga,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pattern::Pipeline => "pipeline",
+            Pattern::ForkJoin => "fork-join",
+            Pattern::Mapreduce => "mapreduce",
+            Pattern::ScatterGather => "scatter-gather",
+            Pattern::Saga => "saga",
+        }
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// mapreduce: what to map over and the agent that handles one item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MapSpec {
+    /// The items: a list, `{glob: ...}`, `{lines_of: <agent id>}` or a template rendering to a JSON list.
+    pub over: Over,
+    /// The template variable that holds the current item.
+    #[serde(rename = "as", default = "default_item_var")]
+    #[schemars(regex(pattern = r"^[a-zA-Z_][a-zA-Z0-9_]*$"))]
+    pub var: String,
+    /// The agent run once per item.
+    pub agent: Agent,
+}
+
+fn default_item_var() -> String {
+    "item".to_string()
+}
+
+/// The items of a map.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Over {
+    /// A literal list of items.
+    List(Vec<Value>),
+    /// Files matching a glob, relative to the plan file's directory.
+    Glob {
+        /// e.g. `src/**/*.rs`
+        glob: String,
+    },
+    /// The non-empty lines of an earlier agent's output (known only at run time).
+    LinesOf {
+        /// Id of the agent whose output is split into lines.
+        lines_of: String,
+    },
+    /// A template that renders to a JSON list.
+    Template(String),
+}
+
+/// scatter-gather: the consensus rule and an optional agent that decides.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gather {
+    /// How answers are combined: majority, unanimous, quorum(N), first or all.
+    #[serde(default)]
+    pub consensus: Consensus,
+    /// An agent that runs after the vote; sees `consensus` (value, votes, agreed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Agent>,
+}
+
+/// How the answers of a scatter-gather are combined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Consensus {
+    /// More than half of the answers agree.
+    #[default]
+    Majority,
+    /// Every answer agrees.
+    Unanimous,
+    /// At least N answers agree.
+    Quorum(u32),
+    /// The first answer to arrive wins.
+    First,
+    /// Every answer is kept, as a list.
+    All,
+}
+
+impl fmt::Display for Consensus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Consensus::Majority => f.write_str("majority"),
+            Consensus::Unanimous => f.write_str("unanimous"),
+            Consensus::Quorum(n) => write!(f, "quorum({n})"),
+            Consensus::First => f.write_str("first"),
+            Consensus::All => f.write_str("all"),
+        }
+    }
+}
+
+impl FromStr for Consensus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "majority" => Ok(Consensus::Majority),
+            "unanimous" => Ok(Consensus::Unanimous),
+            "first" => Ok(Consensus::First),
+            "all" => Ok(Consensus::All),
+            _ => s
+                .strip_prefix("quorum(")
+                .and_then(|r| r.strip_suffix(')'))
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| *n > 0)
+                .map(Consensus::Quorum)
+                .ok_or_else(|| {
+                    format!("invalid consensus `{s}`: expected majority, unanimous, quorum(N), first or all")
+                }),
+        }
+    }
+}
+
+impl Serialize for Consensus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Consensus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Consensus {
+    fn schema_name() -> Cow<'static, str> {
+        "Consensus".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "How answers are combined: majority, unanimous, quorum(N), first or all.",
+            "anyOf": [
+                { "type": "string", "enum": ["majority", "unanimous", "first", "all"] },
+                { "type": "string", "pattern": r"^quorum\([1-9][0-9]*\)$" }
+            ]
+        })
+    }
+}

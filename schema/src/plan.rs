@@ -1,0 +1,221 @@
+//! The plan file: an issue, its tier, defaults, runners and the agent tree.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Agent, Command, Duration};
+
+/// A plan: one issue, its complexity tier, and the agent tree that implements it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Version of the plan format; always 1.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// Name of the plan, e.g. `issue-42-integration-tests`.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// The issue this plan implements; filled by `plan new`. Its text is data, never a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<Issue>,
+    /// Complexity tier: atomic, simple, moderate, complex or enterprise.
+    pub complexity: Complexity,
+    /// Free variables for every template; `plan run --var k=v` overrides them.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub vars: IndexMap<String, Value>,
+    /// Settings inherited by every agent that does not set its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<Defaults>,
+    /// Most agents running at once (default: the number of CPUs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub concurrency: Option<u32>,
+    /// Named agent back-ends; the rendered prompt goes to their standard input.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub runners: IndexMap<String, Runner>,
+    /// The root of the agent tree: the primary agent.
+    pub agent: Agent,
+    /// Branch, commit and pull request templates for `plan run --commit/--pr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<Git>,
+}
+
+/// The GitHub issue a plan implements.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Issue {
+    /// The issue number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
+    /// The repository, `owner/name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// The issue title (data, never rendered as a template).
+    #[serde(default)]
+    pub title: String,
+    /// The issue's web address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The issue's labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// The issue body (data, never rendered as a template).
+    #[serde(default)]
+    pub body: String,
+}
+
+/// Complexity tier of an issue.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Complexity {
+    /// Single file edit, simple fix: one agent.
+    Atomic,
+    /// Add a feature, update a component: one agent.
+    Simple,
+    /// Test suite, validation pipeline: 2-5 agents, fork-join or pipeline.
+    Moderate,
+    /// Integration, multi-component: 5-15 agents, mapreduce or scatter-gather.
+    Complex,
+    /// System migration, architecture: 15-100+ agents, depth >= 2, saga where rollback matters.
+    Enterprise,
+}
+
+impl Complexity {
+    pub const ALL: [Complexity; 5] = [
+        Complexity::Atomic,
+        Complexity::Simple,
+        Complexity::Moderate,
+        Complexity::Complex,
+        Complexity::Enterprise,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Complexity::Atomic => "atomic",
+            Complexity::Simple => "simple",
+            Complexity::Moderate => "moderate",
+            Complexity::Complex => "complex",
+            Complexity::Enterprise => "enterprise",
+        }
+    }
+}
+
+impl fmt::Display for Complexity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Settings inherited by every agent that does not set its own.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Default timeout of one attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Default retry policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// Runner for agents that have a prompt but no `run`/`uses`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
+    /// Environment variables added for every agent.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+}
+
+/// Retry policy of an agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Total attempts, the first one included.
+    #[schemars(range(min = 1, max = 100))]
+    pub attempts: u32,
+    /// fixed: wait `delay` each time; exponential: double it each time.
+    #[serde(default)]
+    pub backoff: Backoff,
+    /// Wait before the second attempt.
+    #[serde(default = "default_delay")]
+    pub delay: Duration,
+    /// Longest wait between attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delay: Option<Duration>,
+    /// Randomize each wait by up to +-25% so that retries do not stampede (default true).
+    #[serde(default = "default_true")]
+    pub jitter: bool,
+}
+
+fn default_delay() -> Duration {
+    Duration::from_millis(1_000)
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// How the wait between attempts grows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Backoff {
+    /// The same wait each time.
+    #[default]
+    Fixed,
+    /// The wait doubles each time, up to `max_delay`.
+    Exponential,
+}
+
+/// A named agent back-end, e.g. `claude: { command: [claude, -p] }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Runner {
+    /// The command; the rendered prompt goes to its stdin and to the file `$PLAN_PROMPT_FILE`.
+    pub command: Command,
+    /// Environment variables added for this runner.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+}
+
+/// Branch, commit and pull request templates.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Git {
+    /// Branch name template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Inline commit message template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Commit message template file, relative to the plan file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_file: Option<String>,
+    /// Pull request templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr: Option<PullRequest>,
+}
+
+/// Pull request templates.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequest {
+    /// Title template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Inline body template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Body template file, relative to the plan file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_file: Option<String>,
+    /// Base branch (default: the branch the run started from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// Open the pull request as a draft.
+    #[serde(default)]
+    pub draft: bool,
+}
