@@ -1,1 +1,8 @@
+//! End-to-end tests: they drive the built `plan` binary.
 
+mod support;
+
+mod examples;
+mod graph;
+mod lint;
+mod run;

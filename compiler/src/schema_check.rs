@@ -139,7 +139,7 @@ fn report(file: &str, root: &Node, error: &ValidationError<'_>, out: &mut Vec<Di
                     "invalid-type",
                     file,
                     node.span,
-                    format!("`{field}` has the wrong type: {}", error),
+                    format!("wrong type for `{field}`: {error}"),
                 )
                 .help(expected_help(&segments)),
             );
@@ -156,7 +156,38 @@ fn report(file: &str, root: &Node, error: &ValidationError<'_>, out: &mut Vec<Di
                     })
                 })
                 .collect();
-            if relevant.len() == 1 {
+            // A oneOf/anyOf of constants is an enum with documented variants.
+            let constants: Option<Vec<String>> = context
+                .iter()
+                .map(|branch| match branch.as_slice() {
+                    [e] => match e.kind() {
+                        ValidationErrorKind::Constant { expected_value } => {
+                            Some(show(expected_value))
+                        }
+                        ValidationErrorKind::Enum { options } => options
+                            .as_array()
+                            .map(|a| a.iter().map(show).collect::<Vec<_>>().join(", ")),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            if let Some(options) = constants.filter(|o| !o.is_empty()) {
+                let found = show(error.instance());
+                let mut help = format!("expected one of: {}", options.join(", "));
+                if let Some(s) = suggest(&found, options.iter().map(String::as_str)) {
+                    help = format!("did you mean `{s}`? {help}");
+                }
+                out.push(
+                    Diagnostic::error(
+                        "invalid-value",
+                        file,
+                        node.span,
+                        format!("invalid {field} `{found}`"),
+                    )
+                    .help(help),
+                );
+            } else if relevant.len() == 1 {
                 for e in relevant[0] {
                     report(file, root, e, out);
                 }
@@ -187,11 +218,12 @@ fn report(file: &str, root: &Node, error: &ValidationError<'_>, out: &mut Vec<Di
 }
 
 fn expected_help(segments: &[String]) -> String {
+    let field = segments.last().map_or("the plan", String::as_str);
     match schema_at(segments)
         .and_then(|s| s.get("description"))
         .and_then(Value::as_str)
     {
-        Some(desc) => format!("expected {}", lower_first(desc)),
+        Some(desc) => format!("`{field}` is {}", lower_first(desc.trim_end_matches('.'))),
         None => "see `plan schema` for the expected form".into(),
     }
 }

@@ -25,7 +25,7 @@ pub fn checked_graph(file: &Path) -> Result<(Checked, PlanGraph), i32> {
 fn write_out(output: Option<&Path>, text: &str) -> i32 {
     match output {
         None => {
-            print!("{text}");
+            crate::stdout(text);
             0
         }
         Some(path) => match std::fs::write(path, text) {

@@ -17,3 +17,11 @@ pub mod run_cmd;
 pub mod rundir;
 pub mod scheduler;
 pub mod tree;
+
+/// Writes to standard output; a reader that went away (`plan ... | head`) is not an
+/// error worth a panic.
+pub fn stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}

@@ -48,8 +48,8 @@ pub fn run(args: &LintArgs) -> i32 {
                 );
             }
         }
-        LintFormat::Json => print!("{}", render_json(&all)),
-        LintFormat::Github => print!("{}", render_github(&all)),
+        LintFormat::Json => crate::stdout(&render_json(&all)),
+        LintFormat::Github => crate::stdout(&render_github(&all)),
     }
     let failed = all.iter().any(|d| d.is_error() || args.deny_warnings);
     i32::from(failed)

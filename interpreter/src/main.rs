@@ -6,11 +6,6 @@ use clap::Parser;
 use plan_interpreter::cli::{Cli, Command};
 
 fn main() {
-    // Behave like other command-line tools when the reader goes away (`plan ... | head`).
-    // SAFETY: restoring the default SIGPIPE disposition before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -21,7 +16,7 @@ fn main() {
     let code = match cli.command {
         Command::Lint(args) => plan_interpreter::lint_cmd::run(&args),
         Command::Schema => {
-            print!("{}", plan_schema::json_schema_text());
+            plan_interpreter::stdout(&plan_schema::json_schema_text());
             0
         }
         Command::Graph(args) => plan_interpreter::graph_cmd::run_graph(&args),

@@ -154,7 +154,7 @@ pub fn run(args: RunArgs) -> i32 {
         eprintln!("warning: cannot write {}: {e}", dir.report().display());
     }
     if args.json {
-        println!("{text}");
+        crate::stdout(&format!("{text}\n"));
     }
     runtime.shutdown_background();
     match result.status {
@@ -260,20 +260,23 @@ fn resume(
 
 /// `--dry-run`: the schedule level by level, each node's rendered command or prompt.
 fn print_schedule(renderer: &Renderer) {
+    use std::fmt::Write;
+    let mut out = String::new();
     let shared = &renderer.shared;
     let graph = &shared.graph;
     let Ok(order) = graph.topo_order() else {
         return;
     };
     let levels = graph.levels(&order);
-    println!(
+    let _ = writeln!(
+        out,
         "plan {} · {} nodes · {} levels (dry run: nothing runs)",
         shared.plan.name,
         graph.graph.node_count(),
         levels.len()
     );
     for (i, level) in levels.iter().enumerate() {
-        println!("level {i}:");
+        let _ = writeln!(out, "level {i}:");
         for &ix in level {
             let unit = &graph.graph[ix];
             let Some(meta) = shared.tree.get(&unit.agent) else {
@@ -311,7 +314,8 @@ fn print_schedule(renderer: &Renderer) {
                     }
                 }
             };
-            println!("  {}: {text}", unit.id);
+            let _ = writeln!(out, "  {}: {text}", unit.id);
         }
     }
+    crate::stdout(&out);
 }

@@ -194,28 +194,19 @@ impl<R: Recorder> Scheduler<R> {
         for ix in graph.node_indices() {
             self.remaining[ix.index()] = graph.edges_directed(ix, Direction::Incoming).count();
         }
-        // Nodes restored from the journal count as done.
+        // Roots start in declaration order; nodes restored from the journal count as
+        // done and release what waits for them.
         let order = shared.graph.topo_order().unwrap_or_default();
-        for &ix in &order {
-            let id = &graph[ix].id;
-            if let Some(v) = self.restored.get(id).cloned() {
-                if self.remaining[ix.index()] == 0 && self.state[ix.index()] == NodeState::Waiting {
-                    self.complete(ix, v, Duration::ZERO, true);
-                }
+        for ix in graph.node_indices() {
+            if self.remaining[ix.index()] != 0 || self.state[ix.index()] != NodeState::Waiting {
+                continue;
             }
-        }
-        for &ix in &order {
-            if self.remaining[ix.index()] == 0
-                && self.state[ix.index()] == NodeState::Waiting
-                && !self.ready.contains(&JobKey {
+            match self.restored.get(&graph[ix].id).cloned() {
+                Some(v) => self.complete(ix, v, Duration::ZERO, true),
+                None => self.ready.push_back(JobKey {
                     node: ix,
                     copy: None,
-                })
-            {
-                self.ready.push_back(JobKey {
-                    node: ix,
-                    copy: None,
-                });
+                }),
             }
         }
         let (mut sigint, mut sigterm) = signals(self.options.signals);
@@ -499,7 +490,9 @@ impl<R: Recorder> Scheduler<R> {
         } else {
             g.path.len()
         };
-        let mut answers: HashMap<String, (usize, Value)> = HashMap::new();
+        let rule: Consensus = consensus.parse().unwrap_or_default();
+        // (finish order, declaration order, answer) per child or replica.
+        let mut answers: HashMap<String, (usize, usize, Value)> = HashMap::new();
         for e in graph.edges_directed(gather, Direction::Incoming) {
             let src = e.source();
             let unit = &graph[src];
@@ -518,17 +511,24 @@ impl<R: Recorder> Scheduler<R> {
                     None => (unit.id.clone(), None),
                 },
             };
-            let entry = answers
-                .entry(key)
-                .or_insert((seq, value.unwrap_or(Value::Null)));
+            let entry =
+                answers
+                    .entry(key)
+                    .or_insert((seq, src.index(), value.unwrap_or(Value::Null)));
             entry.0 = entry.0.max(seq);
+            entry.1 = entry.1.min(src.index());
         }
-        let mut ordered: Vec<(usize, Value)> = answers.into_values().collect();
-        ordered.sort_by_key(|(seq, _)| *seq);
+        let mut ordered: Vec<(usize, usize, Value)> = answers.into_values().collect();
+        // `first` is about time; every other rule lists answers in declaration order.
+        if rule == Consensus::First {
+            ordered.sort_by_key(|(seq, _, _)| *seq);
+        } else {
+            ordered.sort_by_key(|(_, decl, _)| *decl);
+        }
         let rule: Consensus = consensus.parse().unwrap_or_default();
         decide(
             rule,
-            &ordered.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+            &ordered.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>(),
         )
     }
 

@@ -66,7 +66,21 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                     None if undefined.name.starts_with("with.") => {
                         "declare it under this agent's `with:`".to_string()
                     }
-                    None => format!("available here: {}", undefined.candidates.join(", ")),
+                    None => {
+                        let shown: Vec<&str> = undefined
+                            .candidates
+                            .iter()
+                            .take(12)
+                            .map(String::as_str)
+                            .collect();
+                        let more = undefined.candidates.len().saturating_sub(shown.len());
+                        let more = if more > 0 {
+                            format!(" and {more} more")
+                        } else {
+                            String::new()
+                        };
+                        format!("available here: {}{more}", shown.join(", "))
+                    }
                 };
                 out.push(
                     ctx.error(

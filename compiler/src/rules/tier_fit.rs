@@ -105,5 +105,8 @@ fn suggest_tier(count: usize) -> String {
         })
         .map(|t| t.as_str())
         .collect();
-    format!("tiers that fit {count} agents: {}", fits.join(", "))
+    format!(
+        "change `complexity` to one that fits {count}: {}",
+        fits.join(", ")
+    )
 }

@@ -1,0 +1,568 @@
+//! `plan run`: the semantics of every pattern, outputs, timeouts, retries, failure
+//! handling, the run directory, the report, dry runs and resuming.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{Run, Test};
+
+fn plan(body: &str) -> String {
+    format!("version: 1\nname: t\ncomplexity: moderate\n{body}")
+}
+
+fn run_plan(body: &str, extra: &[&str]) -> (Test, Run) {
+    let mut t = Test::new().file("plan.yaml", &plan(body));
+    let mut args = vec!["run", "plan.yaml", "--json"];
+    args.extend_from_slice(extra);
+    let run = t.args(&args).run();
+    (t, run)
+}
+
+fn output_of(t: &Test, report: &Value, node: &str) -> Value {
+    let dir = t
+        .path(".plan/runs")
+        .join(report["run_id"].as_str().unwrap());
+    let text = std::fs::read_to_string(dir.join("outputs").join(format!("{node}.json")))
+        .unwrap_or_else(|_| panic!("no output for {node}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn pipeline_passes_outputs_in_order() {
+    let (t, run) = run_plan(
+        r#"agent:
+  id: primary
+  pattern: pipeline
+  agents:
+    - { id: a, run: "echo '{\"n\": 3}'" }
+    - { id: b, run: "echo $(( {{ outputs.a.n }} + 1 ))" }
+    - { id: c, run: "echo got {{ outputs.b }} after {{ outputs.a.n }}" }
+"#,
+        &[],
+    );
+    run.code(0);
+    let report = run.json();
+    assert_eq!(output_of(&t, &report, "b"), Value::from(4));
+    assert_eq!(output_of(&t, &report, "c"), Value::from("got 4 after 3"));
+}
+
+#[test]
+fn fork_join_runs_children_at_once_and_join_sees_them() {
+    let start = Instant::now();
+    let (t, run) = run_plan(
+        r#"concurrency: 4
+agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - { id: a, run: "sleep 0.4; echo A" }
+    - { id: b, run: "sleep 0.4; echo B" }
+    - { id: c, run: "sleep 0.4; echo C" }
+  join: { id: j, run: "echo {{ outputs.a }}{{ outputs.b }}{{ outputs.c }}" }
+"#,
+        &[],
+    );
+    run.code(0);
+    assert!(
+        start.elapsed() < Duration::from_millis(1100),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(output_of(&t, &run.json(), "j"), Value::from("ABC"));
+}
+
+#[test]
+fn concurrency_limit_is_respected() {
+    let start = Instant::now();
+    let (_, run) = run_plan(
+        r#"agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - { id: a, run: "sleep 0.3" }
+    - { id: b, run: "sleep 0.3" }
+    - { id: c, run: "sleep 0.3" }
+"#,
+        &["--concurrency", "1"],
+    );
+    run.code(0);
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn mapreduce_reduce_sees_outputs_in_item_order() {
+    let (t, run) = run_plan(
+        r#"agent:
+  id: primary
+  pattern: mapreduce
+  map:
+    over: [3, 1, 2]
+    as: n
+    agent: { id: work, run: "sleep 0.{{ n }}; echo {{ n }}" }
+  reduce: { id: total, run: "echo {{ outputs.work | join(',') }}" }
+"#,
+        &["--concurrency", "3"],
+    );
+    run.code(0);
+    let report = run.json();
+    assert_eq!(output_of(&t, &report, "total"), Value::from("3,1,2"));
+    assert_eq!(output_of(&t, &report, "work[0]"), Value::from(3));
+}
+
+#[test]
+fn mapreduce_over_lines_of_expands_at_run_time() {
+    let (t, run) = run_plan(
+        r#"agent:
+  id: primary
+  pattern: pipeline
+  agents:
+    - { id: list, run: "printf 'x\\ny\\n\\nz\\n'" }
+    - id: fan
+      pattern: mapreduce
+      map:
+        over: { lines_of: list }
+        as: word
+        agent: { id: up, run: "echo {{ word | upper }}" }
+      reduce: { id: joined, run: "echo {{ outputs.up | join('') }}" }
+"#,
+        &[],
+    );
+    run.code(0);
+    let report = run.json();
+    assert_eq!(output_of(&t, &report, "joined"), Value::from("XYZ"));
+    assert_eq!(report["agents"]["up[2]"]["status"], "succeeded");
+}
+
+#[test]
+fn mapreduce_over_a_glob() {
+    let mut t = Test::new()
+        .file("src/a.rs", "")
+        .file("src/b.rs", "")
+        .file("src/c.txt", "")
+        .file(
+            "plan.yaml",
+            &plan(
+                r#"agent:
+  id: primary
+  pattern: mapreduce
+  map:
+    over: { glob: "src/*.rs" }
+    as: file
+    agent: { id: count, run: "echo {{ file }}" }
+  reduce: { id: all, run: "echo {{ outputs.count | join(' ') }}" }
+"#,
+            ),
+        );
+    let run = t.args(&["run", "plan.yaml", "--json"]).run();
+    run.code(0);
+    assert_eq!(
+        output_of(&t, &run.json(), "all"),
+        Value::from("src/a.rs src/b.rs")
+    );
+}
+
+fn vote_plan(consensus: &str, answers: [&str; 3]) -> String {
+    format!(
+        r#"agent:
+  id: primary
+  pattern: scatter-gather
+  agents:
+    - {{ id: r1, run: "echo {}" }}
+    - {{ id: r2, run: "echo {}" }}
+    - {{ id: r3, run: "echo {}" }}
+  gather: {{ consensus: "{consensus}" }}
+"#,
+        answers[0], answers[1], answers[2]
+    )
+}
+
+#[test]
+fn scatter_gather_consensus_rules() {
+    let (t, run) = run_plan(&vote_plan("majority", ["yes", "no", "yes"]), &[]);
+    run.code(0);
+    assert_eq!(
+        output_of(&t, &run.json(), "primary.gather"),
+        Value::from("yes")
+    );
+
+    let (_, run) = run_plan(&vote_plan("unanimous", ["yes", "no", "yes"]), &[]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("agent `primary.gather` failed: no consensus (unanimous) among 3 answers"),
+        "{}",
+        run.stderr
+    );
+
+    let (_, run) = run_plan(&vote_plan("quorum(2)", ["a", "b", "a"]), &[]);
+    run.code(0);
+    let (_, run) = run_plan(&vote_plan("quorum(3)", ["a", "b", "a"]), &[]);
+    run.code(1);
+
+    let (t, run) = run_plan(&vote_plan("all", ["1", "2", "3"]), &[]);
+    run.code(0);
+    assert_eq!(
+        output_of(&t, &run.json(), "primary.gather"),
+        serde_json::json!([1, 2, 3])
+    );
+}
+
+#[test]
+fn scatter_gather_first_takes_the_earliest_answer() {
+    let (t, run) = run_plan(
+        r#"agent:
+  id: primary
+  pattern: scatter-gather
+  agents:
+    - { id: slow, run: "sleep 0.5; echo slow" }
+    - { id: fast, run: "echo fast" }
+  gather: { consensus: first }
+"#,
+        &["--concurrency", "2"],
+    );
+    run.code(0);
+    assert_eq!(
+        output_of(&t, &run.json(), "primary.gather"),
+        Value::from("fast")
+    );
+}
+
+#[test]
+fn gather_agent_sees_the_consensus_and_replicas_run_copies() {
+    let (t, run) = run_plan(
+        r#"agent:
+  id: primary
+  pattern: scatter-gather
+  replicas: 3
+  agents:
+    - { id: voter, run: "echo approve" }
+  gather:
+    consensus: majority
+    agent: { id: decide, run: "echo {{ consensus.value }} {{ consensus.votes.approve }}{% if consensus.agreed %} agreed{% endif %}" }
+"#,
+        &[],
+    );
+    run.code(0);
+    let report = run.json();
+    assert_eq!(
+        output_of(&t, &report, "decide"),
+        Value::from("approve 3 agreed")
+    );
+    assert_eq!(report["agents"]["voter[2]"]["status"], "succeeded");
+}
+
+#[test]
+fn saga_compensates_finished_steps_in_reverse_order() {
+    let (t, run) = run_plan(
+        r#"agent:
+  id: primary
+  pattern: saga
+  agents:
+    - { id: one, run: "echo do1 >> log", compensate: "echo undo1 >> log" }
+    - { id: two, run: "echo do2 >> log", compensate: "echo undo2 >> log" }
+    - { id: three, run: "echo broken >&2; exit 3", compensate: "echo undo3 >> log" }
+    - { id: four, run: "echo do4 >> log", compensate: "echo undo4 >> log" }
+"#,
+        &[],
+    );
+    run.code(1);
+    let log = std::fs::read_to_string(t.path("log")).unwrap();
+    assert_eq!(log, "do1\ndo2\nundo2\nundo1\n");
+    assert!(
+        run.stderr
+            .contains("agent `three` failed: exited with status 3: broken"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["status"], "failed");
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group() {
+    let (t, run) = run_plan(
+        r#"agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - { id: hang, run: "sleep 30 & echo $! > grandchild.pid; wait", timeout: 500ms }
+    - { id: ok, run: "true" }
+"#,
+        &[],
+    );
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("agent `hang` failed: timed out after 500ms"),
+        "{}",
+        run.stderr
+    );
+    let pid = std::fs::read_to_string(t.path("grandchild.pid"))
+        .unwrap()
+        .trim()
+        .to_string();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z"),
+        "grandchild {pid} survived"
+    );
+}
+
+#[test]
+fn retries_see_attempt_and_last_error() {
+    let (t, run) = run_plan(
+        r#"agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - id: flaky
+      retry: { attempts: 3, delay: 10ms, backoff: exponential }
+      run: "test {{ attempt }} -ge 3 || { echo boom{{ attempt }} >&2; exit 1; }; echo 'attempt {{ attempt }} after: {{ last_error }}'"
+    - id: slow
+      retry: { attempts: 2, delay: 10ms }
+      timeout: 300ms
+      run: "test {{ attempt }} -ge 2 || sleep 5; echo '{{ last_error }}'"
+"#,
+        &[],
+    );
+    run.code(0);
+    let report = run.json();
+    assert_eq!(
+        output_of(&t, &report, "flaky"),
+        Value::from("attempt 3 after: exited with status 1: boom2")
+    );
+    assert_eq!(
+        output_of(&t, &report, "slow"),
+        Value::from("timed out after 300ms")
+    );
+    assert_eq!(report["agents"]["flaky"]["attempts"], 3);
+}
+
+#[test]
+fn a_failure_lets_running_agents_finish_and_starts_nothing_new() {
+    let (t, run) = run_plan(
+        r#"concurrency: 2
+agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - { id: fails, run: "echo 'bad thing happened' >&2; exit 2" }
+    - { id: running, run: "sleep 0.5; touch finished" }
+    - { id: queued, run: "touch started" }
+"#,
+        &[],
+    );
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("agent `fails` failed: exited with status 2: bad thing happened"),
+        "{}",
+        run.stderr
+    );
+    assert!(t.path("finished").exists());
+    assert!(!t.path("started").exists());
+    let report = run.json();
+    assert_eq!(report["agents"]["queued"]["status"], "skipped");
+    assert_eq!(report["failure"]["agent"], "fails");
+}
+
+#[test]
+fn fail_fast_cancels_running_agents() {
+    let start = Instant::now();
+    let (t, run) = run_plan(
+        r#"concurrency: 2
+agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - { id: fails, run: "sleep 0.2; exit 1" }
+    - { id: running, run: "sleep 10; touch finished" }
+"#,
+        &["--fail-fast"],
+    );
+    run.code(1);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(!t.path("finished").exists());
+    assert_eq!(run.json()["agents"]["running"]["status"], "cancelled");
+}
+
+#[test]
+fn runner_gets_the_prompt_on_stdin_and_in_a_file() {
+    let (t, run) = run_plan(
+        r#"issue: { number: 5, title: "It's broken; $(reboot)" }
+runners:
+  agent: { command: [sh, -c, 'cat > stdin.txt; cp "$PLAN_PROMPT_FILE" file.txt; echo "$PLAN_AGENT_ID $PLAN_ISSUE_TITLE"'] }
+agent:
+  id: fix
+  runner: agent
+  prompt: "Fix #{{ issue.number }}: {{ issue.title }}"
+"#,
+        &[],
+    );
+    run.code(0);
+    assert_eq!(
+        std::fs::read_to_string(t.path("stdin.txt")).unwrap(),
+        "Fix #5: It's broken; $(reboot)"
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path("file.txt")).unwrap(),
+        "Fix #5: It's broken; $(reboot)"
+    );
+    assert_eq!(
+        output_of(&t, &run.json(), "fix"),
+        Value::from("fix It's broken; $(reboot)")
+    );
+}
+
+#[test]
+fn var_overrides_and_shell_quote() {
+    let (t, run) = run_plan(
+        r#"issue: { number: 1, title: "a'b $(echo pwned)" }
+vars: { greeting: hello }
+agent:
+  id: say
+  run: "echo {{ vars.greeting }} {{ issue.title | shell_quote }}"
+"#,
+        &["--var", "greeting=bonjour"],
+    );
+    run.code(0);
+    assert_eq!(
+        output_of(&t, &run.json(), "say"),
+        Value::from("bonjour a'b $(echo pwned)")
+    );
+}
+
+#[test]
+fn run_directory_and_report() {
+    let (t, run) = run_plan(
+        r#"issue: { number: 42, title: t }
+agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - { id: a, run: "echo a-out; echo a-err >&2" }
+    - { id: b, uses: sleep, with: { duration: 50ms } }
+  join: { id: check, uses: noop }
+"#,
+        &[],
+    );
+    run.code(0);
+    let report = run.json();
+    let dir = t
+        .path(".plan/runs")
+        .join(report["run_id"].as_str().unwrap());
+    assert_eq!(report["issue_number"], 42);
+    assert_eq!(report["validation_results"]["check"], "passed");
+    let m = &report["performance_metrics"];
+    for key in [
+        "execution_time",
+        "critical_path",
+        "coordination_overhead",
+        "peak_memory",
+        "agents_coordinated",
+    ] {
+        assert!(!m[key].is_null(), "{key}");
+    }
+    assert_eq!(m["agents_coordinated"], 3);
+    assert!(m["coordination_overhead"].as_str().unwrap().ends_with('%'));
+    let status: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("status/a.json")).unwrap()).unwrap();
+    for key in [
+        "agent_id",
+        "issue",
+        "progress",
+        "message",
+        "data",
+        "timestamp",
+        "pid",
+    ] {
+        assert!(status.get(key).is_some(), "{key}");
+    }
+    assert_eq!(status["data"]["state"], "succeeded");
+    let log = std::fs::read_to_string(dir.join("logs/a.log")).unwrap();
+    assert!(log.contains("a-out") && log.contains("a-err"), "{log}");
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(on_disk, report);
+}
+
+#[test]
+fn dry_run_prints_the_schedule_and_writes_nothing() {
+    let mut t = Test::new().file(
+        "plan.yaml",
+        &plan(
+            r#"vars: { target: world }
+agent:
+  id: primary
+  pattern: pipeline
+  agents:
+    - { id: first, run: "echo hello {{ vars.target }} > side-effect" }
+    - { id: second, run: "echo {{ outputs.first }}" }
+"#,
+        ),
+    );
+    let run = t.args(&["run", "plan.yaml", "--dry-run"]).run();
+    run.code(0);
+    assert!(
+        run.stdout
+            .contains("level 0:\n  first: echo hello world > side-effect"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("level 1:\n  second: echo <outputs.first>"),
+        "{}",
+        run.stdout
+    );
+    assert!(!t.path("side-effect").exists());
+    assert!(!t.path(".plan").exists());
+}
+
+#[test]
+fn resume_skips_what_succeeded() {
+    let body = r#"agent:
+  id: primary
+  pattern: pipeline
+  agents:
+    - { id: a, run: "echo ran >> a-count; echo A" }
+    - { id: b, run: "test -f go || exit 1; echo {{ outputs.a }}B" }
+"#;
+    let t = Test::new().file("plan.yaml", &plan(body));
+    let first = t.run_with(&["run", "plan.yaml", "--json"]);
+    first.code(1);
+    let id = first.json()["run_id"].as_str().unwrap().to_string();
+    std::fs::write(t.path("go"), "").unwrap();
+    let second = t.run_resume(&id);
+    second.0.code(0);
+    let t = second.1;
+    assert_eq!(std::fs::read_to_string(t.path("a-count")).unwrap(), "ran\n");
+    assert_eq!(output_of(&t, &second.0.json(), "b"), Value::from("AB"));
+    // A changed plan is refused unless forced.
+    std::fs::write(t.path("plan.yaml"), plan(&body.replace("echo A", "echo Z"))).unwrap();
+    let refused = t.run_with(&["run", "plan.yaml", "--resume", &id]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("the plan file changed"),
+        "{}",
+        refused.stderr
+    );
+}
+
+impl Test {
+    fn run_resume(self, id: &str) -> (Run, Test) {
+        let run = self.run_with(&["run", "plan.yaml", "--json", "--resume", id]);
+        (run, self)
+    }
+}

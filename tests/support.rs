@@ -1,0 +1,117 @@
+//! A small builder for running the `plan` binary in a temporary directory (or the
+//! repository) and checking what it printed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_plan"))
+}
+
+pub struct Test {
+    pub dir: tempfile::TempDir,
+    args: Vec<String>,
+    cwd: Option<PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test {
+            dir: tempfile::tempdir().expect("tempdir"),
+            args: Vec::new(),
+            cwd: None,
+            env: Vec::new(),
+        }
+    }
+
+    /// Writes a file into the temporary directory.
+    pub fn file(self, name: &str, contents: &str) -> Test {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, contents).expect("write");
+        self
+    }
+
+    pub fn args(&mut self, args: &[&str]) -> &mut Test {
+        self.args.extend(args.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// Runs in the repository instead of the temporary directory.
+    pub fn in_repo(mut self) -> Test {
+        self.cwd = Some(repo());
+        self
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn run(&self) -> Run {
+        self.run_with(&[])
+    }
+
+    /// Runs with `extra` arguments after the builder's.
+    pub fn run_with(&self, extra: &[&str]) -> Run {
+        let out: Output = Command::new(bin())
+            .args(&self.args)
+            .args(extra)
+            .current_dir(self.cwd.as_deref().unwrap_or(self.dir.path()))
+            .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run plan");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Every example plan, as paths relative to the repository.
+pub fn example_plans() -> Vec<String> {
+    let mut plans: Vec<String> = std::fs::read_dir(repo().join("plans"))
+        .expect("plans/")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .map(|n| format!("plans/{n}"))
+        .collect();
+    plans.sort();
+    plans
+}
