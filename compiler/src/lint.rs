@@ -96,3 +96,57 @@ pub fn glob_expander(base: &Path) -> impl Fn(&str) -> Vec<String> + '_ {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn lint_text(text: String) -> Checked {
+        check_loaded(crate::load::load_str(Path::new("fuzz.yaml"), text))
+    }
+
+    /// Fragments of real plans, so that random documents get past the parser often.
+    fn plan_like() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            Just("version: 1\n".to_string()),
+            Just("name: x\n".to_string()),
+            Just("complexity: moderate\n".to_string()),
+            Just("agent:\n".to_string()),
+            Just("  id: a\n".to_string()),
+            Just("  pattern: fork-join\n".to_string()),
+            Just("  agents:\n".to_string()),
+            Just("    - { id: b, run: \"echo {{ outputs.a }}\" }\n".to_string()),
+            Just("    - { id: c, needs: [b, a], prompt: \"{{ issue.title\" }\n".to_string()),
+            Just("  map: { over: { lines_of: b }, agent: { id: m, run: x } }\n".to_string()),
+            Just("  join: { id: j, uses: noop }\n".to_string()),
+            Just("  gather: { consensus: quorum(2) }\n".to_string()),
+            Just("  timeout: 5x\n".to_string()),
+            Just("&x [*x]\n".to_string()),
+            Just("- - - [\n".to_string()),
+            "[ -~]{0,20}\n",
+        ];
+        proptest::collection::vec(token, 0..24).prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let checked = lint_text(String::from_utf8_lossy(&bytes).into_owned());
+            for d in &checked.diagnostics {
+                prop_assert!(d.span.start.line >= 1 && d.span.start.col >= 1);
+            }
+        }
+
+        #[test]
+        fn random_plans_never_panic(text in plan_like()) {
+            let checked = lint_text(text);
+            if checked.plan().is_some() {
+                let graph = compile(&checked).unwrap();
+                let _ = crate::dot::to_dot(checked.plan().unwrap(), &graph, None);
+            }
+        }
+    }
+}

@@ -32,6 +32,28 @@ pub struct Shared {
 }
 
 impl Shared {
+    pub fn new(
+        plan: Plan,
+        graph: PlanGraph,
+        base_dir: PathBuf,
+        run_id: String,
+        run_dir: &Path,
+        vars: IndexMap<String, Value>,
+        dry_run: bool,
+    ) -> Shared {
+        Shared {
+            tree: Tree::new(&plan),
+            plan,
+            graph,
+            base_dir,
+            run_id,
+            run_dir: run_dir.to_path_buf(),
+            vars,
+            outputs: RwLock::new(HashMap::new()),
+            dry_run,
+        }
+    }
+
     fn node_output(&self, node: &str) -> Option<Value> {
         self.outputs.read().ok()?.get(node).cloned()
     }

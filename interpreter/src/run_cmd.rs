@@ -4,12 +4,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
-use plan_compiler::graph::{PlanGraph, UnitKind};
+use plan_compiler::graph::UnitKind;
 use plan_compiler::{check_file, compile};
-use plan_schema::Plan;
 use serde_json::Value;
 
 use crate::cli::RunArgs;
@@ -21,7 +20,6 @@ use crate::recorder::{Display, RunRecorder};
 use crate::render::{NodeVars, Renderer, Shared};
 use crate::rundir::{write_atomic, RunDir};
 use crate::scheduler::{Options, RunStatus, Scheduler};
-use crate::tree::Tree;
 
 pub fn run(args: RunArgs) -> i32 {
     let checked = check_file(&args.file);
@@ -43,7 +41,7 @@ pub fn run(args: RunArgs) -> i32 {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get()));
     let base_dir = checked.loaded.base_dir();
     if args.dry_run {
-        let shared = shared(
+        let shared = Shared::new(
             plan,
             graph,
             base_dir,
@@ -100,7 +98,7 @@ pub fn run(args: RunArgs) -> i32 {
             dir.root.display()
         );
     }
-    let shared = Arc::new(shared(
+    let shared = Arc::new(Shared::new(
         plan,
         graph,
         base_dir,
@@ -199,28 +197,6 @@ pub fn run(args: RunArgs) -> i32 {
             );
             130
         }
-    }
-}
-
-fn shared(
-    plan: Plan,
-    graph: PlanGraph,
-    base_dir: std::path::PathBuf,
-    run_id: String,
-    run_dir: &Path,
-    vars: IndexMap<String, Value>,
-    dry_run: bool,
-) -> Shared {
-    Shared {
-        tree: Tree::new(&plan),
-        plan,
-        graph,
-        base_dir,
-        run_id,
-        run_dir: run_dir.to_path_buf(),
-        vars,
-        outputs: RwLock::new(HashMap::new()),
-        dry_run,
     }
 }
 

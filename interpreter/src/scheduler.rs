@@ -197,8 +197,12 @@ impl<R: Recorder> Scheduler<R> {
         // Roots start in declaration order; nodes restored from the journal count as
         // done and release what waits for them.
         let order = shared.graph.topo_order().unwrap_or_default();
-        for ix in graph.node_indices() {
-            if self.remaining[ix.index()] != 0 || self.state[ix.index()] != NodeState::Waiting {
+        let roots: Vec<NodeIndex> = graph
+            .node_indices()
+            .filter(|ix| self.remaining[ix.index()] == 0)
+            .collect();
+        for ix in roots {
+            if self.state[ix.index()] != NodeState::Waiting {
                 continue;
             }
             match self.restored.get(&graph[ix].id).cloned() {
@@ -968,3 +972,7 @@ async fn recv_signal(s: &mut Signal) -> Option<()> {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;
