@@ -513,7 +513,7 @@ mod tests {
             agents,
             ..Agent::default()
         };
-        if level % 2 == 0 {
+        if level.is_multiple_of(2) {
             agent.run = Some(Command::Shell("true".into()));
         }
         if pattern == Pattern::ScatterGather {
