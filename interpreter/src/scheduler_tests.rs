@@ -107,7 +107,7 @@ fn scheduler(
 }
 
 fn fork_join(n: usize, extra: &str) -> String {
-    let mut s = format!("version: 1\nname: t\ncomplexity: moderate\nagent:\n  id: root\n  pattern: fork-join\n  agents:\n");
+    let mut s = String::from("version: 1\nname: t\ncomplexity: moderate\nagent:\n  id: root\n  pattern: fork-join\n  agents:\n");
     for i in 0..n {
         s.push_str(&format!("    - {{ id: a{i}, run: x{extra} }}\n"));
     }
