@@ -63,7 +63,9 @@ impl Renderer {
         let shared = &self.shared;
         let plan = &shared.plan;
         let a = &meta.agent;
-        let ctx = self.context(meta, vars);
+        // Built only when a template needs it: most commands are plain text.
+        let cell = std::cell::OnceCell::new();
+        let ctx = || cell.get_or_init(|| self.context(meta, vars));
         if let Some(uses) = &a.uses {
             return match uses.as_str() {
                 "noop" => Ok(Prepared::Done(String::new())),
@@ -87,8 +89,8 @@ impl Renderer {
                         .get("output")
                         .and_then(Value::as_str)
                         .ok_or("`template.render` needs `with.output`")?;
-                    let contents = self.render_file(template, &ctx)?;
-                    let path = self.render_str(output, &ctx)?;
+                    let contents = self.render_file(template, ctx())?;
+                    let path = self.render_str(output, ctx())?;
                     Ok(Prepared::Run(Work::WriteFile {
                         path: PathBuf::from(path),
                         contents,
@@ -98,8 +100,8 @@ impl Renderer {
             };
         }
         let prompt = match (&a.prompt, &a.prompt_file) {
-            (Some(p), _) => Some(self.render_str(p, &ctx)?),
-            (None, Some(f)) => Some(self.render_file(f, &ctx)?),
+            (Some(p), _) => Some(self.render_str(p, ctx())?),
+            (None, Some(f)) => Some(self.render_file(f, ctx())?),
             (None, None) => None,
         };
         let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -107,7 +109,7 @@ impl Renderer {
             env.extend(d.env.clone());
         }
         let argv = match (&a.run, prompt.is_some()) {
-            (Some(cmd), _) => self.command(cmd, &ctx)?,
+            (Some(cmd), _) => self.command(cmd, ctx)?,
             (None, true) => {
                 let name = a
                     .runner
@@ -156,7 +158,7 @@ impl Renderer {
         let workdir = a
             .workdir
             .as_ref()
-            .map(|w| self.render_str(w, &ctx))
+            .map(|w| self.render_str(w, ctx()))
             .transpose()?
             .map(PathBuf::from);
         Ok(Prepared::Run(Work::Process(ProcessSpec {
@@ -179,7 +181,7 @@ impl Renderer {
                 ..NodeVars::default()
             },
         );
-        let argv = self.command(cmd, &ctx)?;
+        let argv = self.command(cmd, || &ctx)?;
         let mut env = BTreeMap::new();
         env.insert(
             "PLAN_RUN_DIR".into(),
@@ -195,12 +197,16 @@ impl Renderer {
         })))
     }
 
-    fn command(&self, cmd: &Command, ctx: &minijinja::Value) -> Result<Vec<String>, String> {
+    fn command<'c>(
+        &self,
+        cmd: &Command,
+        ctx: impl Fn() -> &'c minijinja::Value,
+    ) -> Result<Vec<String>, String> {
         Ok(match cmd {
-            Command::Shell(s) => vec!["sh".into(), "-c".into(), self.render_str(s, ctx)?],
+            Command::Shell(s) => vec!["sh".into(), "-c".into(), self.render_str(s, ctx())?],
             Command::Argv(words) => words
                 .iter()
-                .map(|w| self.render_str(w, ctx))
+                .map(|w| self.render_str(w, ctx()))
                 .collect::<Result<_, _>>()?,
         })
     }

@@ -260,6 +260,9 @@ impl Renderer {
     }
 
     pub fn render_str(&self, source: &str, ctx: &MjValue) -> Result<String, String> {
+        if !source.contains('{') {
+            return Ok(source.to_string());
+        }
         self.env.render_str(source, ctx).map_err(|e| describe(&e))
     }
 

@@ -88,6 +88,10 @@ pub fn run(args: RunArgs) -> i32 {
         vars: vars.clone(),
         at: crate::clock::now(),
     });
+    if let Err(e) = journal.sync() {
+        eprintln!("error: cannot write {}: {e}", dir.journal().display());
+        return 1;
+    }
     let issue = plan.issue.as_ref().and_then(|i| i.number);
     let display = Display::detect(args.quiet || args.json);
     if display != Display::Quiet {

@@ -82,9 +82,20 @@ pub struct Status<'a> {
 }
 
 enum Write {
+    /// A status file, serialized on the writer thread.
+    Status(PathBuf, Box<StatusFields>),
     Atomic(PathBuf, Vec<u8>),
     Plain(PathBuf, Vec<u8>),
     Flush(mpsc::Sender<()>),
+}
+
+struct StatusFields {
+    node: String,
+    issue: Option<u64>,
+    progress: u8,
+    message: String,
+    data: Value,
+    at: std::time::SystemTime,
 }
 
 /// A background thread that writes status and output files in order.
@@ -100,6 +111,20 @@ impl Writer {
         std::thread::spawn(move || {
             for w in rx {
                 match w {
+                    Write::Status(p, f) => {
+                        let status = Status {
+                            agent_id: &f.node,
+                            issue: f.issue,
+                            progress: f.progress,
+                            message: f.message,
+                            data: f.data,
+                            timestamp: clock::timestamp(f.at),
+                            pid: std::process::id(),
+                        };
+                        if let Ok(bytes) = serde_json::to_vec_pretty(&status) {
+                            let _ = write_atomic(&p, &bytes);
+                        }
+                    }
                     Write::Atomic(p, b) => {
                         let _ = write_atomic(&p, &b);
                     }
@@ -116,18 +141,17 @@ impl Writer {
     }
 
     pub fn status(&self, node: &str, progress: u8, message: String, data: Value) {
-        let status = Status {
-            agent_id: node,
+        let fields = StatusFields {
+            node: node.to_string(),
             issue: self.issue,
             progress,
             message,
             data,
-            timestamp: clock::now(),
-            pid: std::process::id(),
+            at: std::time::SystemTime::now(),
         };
-        if let Ok(bytes) = serde_json::to_vec_pretty(&status) {
-            let _ = self.tx.send(Write::Atomic(self.dir.status(node), bytes));
-        }
+        let _ = self
+            .tx
+            .send(Write::Status(self.dir.status(node), Box::new(fields)));
     }
 
     pub fn output(&self, node: &str, value: &Value) {

@@ -216,7 +216,14 @@ impl<R: Recorder> Scheduler<R> {
         let (mut sigint, mut sigterm) = signals(self.options.signals);
         let mut interrupts = 0;
         loop {
-            self.recorder.sync();
+            // Facts are made durable before the run moves on: before anything new
+            // starts, and whenever the loop would otherwise sit idle.
+            if !self.stopping
+                && !self.ready.is_empty()
+                && self.running < self.options.concurrency.max(1)
+            {
+                self.recorder.sync();
+            }
             while !self.stopping && self.running < self.options.concurrency.max(1) {
                 let Some(key) = self.ready.pop_front() else {
                     break;
@@ -230,6 +237,9 @@ impl<R: Recorder> Scheduler<R> {
             {
                 break;
             }
+            if self.rx.is_empty() {
+                self.recorder.sync();
+            }
             tokio::select! {
                 Some(ev) = self.rx.recv() => {
                     self.handle(ev);
@@ -241,12 +251,15 @@ impl<R: Recorder> Scheduler<R> {
                 Some(()) = recv_signal(&mut sigterm) => { interrupts += 1; self.interrupt(interrupts); }
             }
         }
-        self.recorder.sync();
         let compensated = if self.failure.is_some() || self.interrupted {
+            self.recorder.sync();
             self.compensate().await
         } else {
             Vec::new()
         };
+        // Execution ends with the last result handled; the final sync follows.
+        let wall = started.elapsed();
+        self.recorder.sync();
         let status = if self.interrupted {
             RunStatus::Interrupted
         } else if self.failure.is_some() || self.state.iter().any(|s| *s != NodeState::Succeeded) {
@@ -254,7 +267,6 @@ impl<R: Recorder> Scheduler<R> {
         } else {
             RunStatus::Succeeded
         };
-        let wall = started.elapsed();
         let critical_path = self.critical_path(&order);
         let mut records: Vec<Record> = Vec::with_capacity(graph.node_count() + self.copies.len());
         for ix in graph.node_indices() {
@@ -455,8 +467,9 @@ impl<R: Recorder> Scheduler<R> {
                 let cancel = self.cancel.subscribe();
                 let tx = self.tx.clone();
                 self.running += 1;
+                // An agent's duration runs from the moment it is handed to the executor.
+                let t = Instant::now();
                 tokio::spawn(async move {
-                    let t = Instant::now();
                     let outcome = executor.execute(job, cancel).await;
                     let _ = tx.send(Event::Finished {
                         key,
