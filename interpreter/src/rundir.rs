@@ -84,7 +84,6 @@ pub struct Status<'a> {
 enum Write {
     /// A status file, serialized on the writer thread.
     Status(PathBuf, Box<StatusFields>),
-    Atomic(PathBuf, Vec<u8>),
     Plain(PathBuf, Vec<u8>),
     Flush(mpsc::Sender<()>),
 }
@@ -124,9 +123,6 @@ impl Writer {
                         if let Ok(bytes) = serde_json::to_vec_pretty(&status) {
                             let _ = write_atomic(&p, &bytes);
                         }
-                    }
-                    Write::Atomic(p, b) => {
-                        let _ = write_atomic(&p, &b);
                     }
                     Write::Plain(p, b) => {
                         let _ = std::fs::write(&p, &b);
