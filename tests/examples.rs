@@ -31,13 +31,7 @@ fn examples_cover_every_pattern_and_tier() {
     }
     assert_eq!(
         patterns.into_iter().collect::<Vec<_>>(),
-        [
-            "fork-join",
-            "mapreduce",
-            "pipeline",
-            "saga",
-            "scatter-gather"
-        ]
+        ["fork-join", "mapreduce", "pipeline", "saga", "scatter-gather"]
     );
     assert_eq!(tiers.len(), 5, "{tiers:?}");
 }
@@ -47,9 +41,7 @@ fn every_example_runs() {
     for plan in example_plans() {
         let abs = repo().join(&plan);
         let mut t = Test::new();
-        let run = t
-            .args(&["run", abs.to_str().unwrap(), "--json", "--runs-dir", "runs"])
-            .run();
+        let run = t.args(&["run", abs.to_str().unwrap(), "--json", "--runs-dir", "runs"]).run();
         assert_eq!(run.code, 0, "{plan}\n{}", run.stderr);
         let report = run.json();
         assert_eq!(report["status"], "succeeded", "{plan}");

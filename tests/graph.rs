@@ -8,18 +8,13 @@ use serde::Deserialize;
 use crate::support::{example_plans, Test};
 
 fn stem(plan: &str) -> String {
-    plan.trim_start_matches("plans/")
-        .trim_end_matches(".yaml")
-        .to_string()
+    plan.trim_start_matches("plans/").trim_end_matches(".yaml").to_string()
 }
 
 #[test]
 fn dot_snapshots() {
     for plan in example_plans() {
-        let run = Test::new()
-            .in_repo()
-            .args(&["graph", &plan, "--format", "dot"])
-            .run();
+        let run = Test::new().in_repo().args(&["graph", &plan, "--format", "dot"]).run();
         run.code(0);
         insta::assert_snapshot!(format!("dot-{}", stem(&plan)), run.stdout);
     }
@@ -28,10 +23,7 @@ fn dot_snapshots() {
 #[test]
 fn mermaid_snapshots() {
     for plan in example_plans() {
-        let run = Test::new()
-            .in_repo()
-            .args(&["graph", &plan, "--format", "mermaid"])
-            .run();
+        let run = Test::new().in_repo().args(&["graph", &plan, "--format", "mermaid"]).run();
         run.code(0);
         assert!(run.stdout.contains("flowchart TD"));
         insta::assert_snapshot!(format!("mermaid-{}", stem(&plan)), run.stdout);
@@ -41,10 +33,7 @@ fn mermaid_snapshots() {
 #[test]
 fn compile_json_snapshots() {
     for plan in example_plans() {
-        let run = Test::new()
-            .in_repo()
-            .args(&["compile", &plan, "--format", "json"])
-            .run();
+        let run = Test::new().in_repo().args(&["compile", &plan, "--format", "json"]).run();
         run.code(0);
         insta::assert_snapshot!(format!("compile-{}", stem(&plan)), run.stdout);
     }
@@ -101,10 +90,7 @@ struct Saga {
 
 #[test]
 fn compile_json_contract() {
-    let run = Test::new()
-        .in_repo()
-        .args(&["compile", "plans/enterprise-migration.yaml"])
-        .run();
+    let run = Test::new().in_repo().args(&["compile", "plans/enterprise-migration.yaml"]).run();
     run.code(0);
     let c: Compiled = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(c.format, 1);
@@ -116,25 +102,13 @@ fn compile_json_contract() {
     // Every edge goes from a lower level to a higher one.
     let level = |id: &str| c.nodes.iter().find(|n| n.id == id).unwrap().level;
     for e in &c.edges {
-        assert!(
-            level(&e.from) < level(&e.to),
-            "{} -> {} ({})",
-            e.from,
-            e.to,
-            e.kind
-        );
+        assert!(level(&e.from) < level(&e.to), "{} -> {} ({})", e.from, e.to, e.kind);
     }
     // Saga order is preserved.
-    assert_eq!(
-        c.sagas[0].steps,
-        ["freeze_writes", "copy_data", "switch_traffic", "verify"]
-    );
+    assert_eq!(c.sagas[0].steps, ["freeze_writes", "copy_data", "switch_traffic", "verify"]);
     let kinds: std::collections::BTreeSet<&str> = c.nodes.iter().map(|n| n.kind.as_str()).collect();
     assert!(
-        kinds.contains("map-copy")
-            && kinds.contains("gather")
-            && kinds.contains("join")
-            && kinds.contains("reduce"),
+        kinds.contains("map-copy") && kinds.contains("gather") && kinds.contains("join") && kinds.contains("reduce"),
         "{kinds:?}"
     );
 }
@@ -158,41 +132,16 @@ agent:
     let odd = std::fs::read_to_string(t.path("odd.yaml")).unwrap();
     let dot = t.args(&["graph", "odd.yaml"]).run();
     dot.code(0);
-    assert!(
-        dot.stdout.contains(r#""a-b" [label="a-b""#),
-        "{}",
-        dot.stdout
-    );
-    assert!(
-        dot.stdout.contains(r#"quotes \" and ünïcødé"#),
-        "{}",
-        dot.stdout
-    );
-    assert!(
-        dot.stdout.contains(r#"tooltip="run: echo \"x\"""#),
-        "{}",
-        dot.stdout
-    );
+    assert!(dot.stdout.contains(r#""a-b" [label="a-b""#), "{}", dot.stdout);
+    assert!(dot.stdout.contains(r#"quotes \" and ünïcødé"#), "{}", dot.stdout);
+    assert!(dot.stdout.contains(r#"tooltip="run: echo \"x\"""#), "{}", dot.stdout);
     if let Some(svg) = render_dot(&dot.stdout) {
         assert!(svg.contains("<svg"));
     }
-    let mermaid = Test::new()
-        .file("odd.yaml", &odd)
-        .args(&["graph", "odd.yaml", "--format", "mermaid"])
-        .run();
+    let mermaid = Test::new().file("odd.yaml", &odd).args(&["graph", "odd.yaml", "--format", "mermaid"]).run();
     mermaid.code(0);
-    assert!(
-        mermaid.stdout.contains("#quot;") || !mermaid.stdout.contains("\\\""),
-        "{}",
-        mermaid.stdout
-    );
-    assert!(
-        mermaid
-            .stdout
-            .contains("title: \"moderate · quotes ' and ünïcødé\""),
-        "{}",
-        mermaid.stdout
-    );
+    assert!(mermaid.stdout.contains("#quot;") || !mermaid.stdout.contains("\\\""), "{}", mermaid.stdout);
+    assert!(mermaid.stdout.contains("title: \"moderate · quotes ' and ünïcødé\""), "{}", mermaid.stdout);
 }
 
 /// Renders DOT to SVG with Graphviz; `None` when `dot` is not installed (CI installs it
@@ -210,18 +159,9 @@ fn render_dot(dot: &str) -> Option<String> {
         Err(_) if std::env::var_os("CI").is_none() => return None,
         Err(e) => panic!("graphviz `dot` is required in CI: {e}"),
     };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(dot.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(dot.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "dot failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "dot failed: {}", String::from_utf8_lossy(&out.stderr));
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -238,17 +178,9 @@ fn every_example_renders_with_graphviz() {
 
 #[test]
 fn invalid_plans_are_refused_like_lint() {
-    let run = Test::new()
-        .in_repo()
-        .args(&["graph", "tests/fixtures/lint/dependency-cycle.yaml"])
-        .run();
+    let run = Test::new().in_repo().args(&["graph", "tests/fixtures/lint/dependency-cycle.yaml"]).run();
     run.code(1);
-    assert!(
-        run.stderr
-            .contains("error[dependency-cycle]: dependency cycle: c -> a -> b -> c"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("error[dependency-cycle]: dependency cycle: c -> a -> b -> c"), "{}", run.stderr);
     assert_eq!(run.stdout, "");
 }
 
@@ -257,16 +189,7 @@ fn output_file() {
     let mut t = Test::new();
     let out = t.path("g.mmd");
     let plan = crate::support::repo().join("plans/moderate-saga.yaml");
-    t.args(&[
-        "graph",
-        plan.to_str().unwrap(),
-        "--format",
-        "mermaid",
-        "--output",
-        out.to_str().unwrap(),
-    ])
-    .run()
-    .code(0);
+    t.args(&["graph", plan.to_str().unwrap(), "--format", "mermaid", "--output", out.to_str().unwrap()]).run().code(0);
     let text = std::fs::read_to_string(out).unwrap();
     assert!(text.contains("-.->|compensate|"), "{text}");
 }

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod durable;
 mod examples;
 mod graph;
 mod lint;

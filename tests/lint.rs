@@ -8,11 +8,7 @@ use crate::support::{repo, Test};
 #[test]
 fn fixtures_snapshot() {
     insta::glob!("fixtures/lint/*.yaml", |path| {
-        let rel = path
-            .strip_prefix(repo())
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let rel = path.strip_prefix(repo()).unwrap().to_string_lossy().into_owned();
         let run = Test::new().in_repo().args(&["lint", &rel]).run();
         insta::assert_snapshot!(format!("exit: {}\n{}", run.code, run.stderr));
     });
@@ -25,9 +21,7 @@ fn every_rule_has_a_fixture() {
     let mut seen = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        let run = Test::new()
-            .args(&["lint", "--format", "json", path.to_str().unwrap()])
-            .run();
+        let run = Test::new().args(&["lint", "--format", "json", path.to_str().unwrap()]).run();
         for d in run.json()["diagnostics"].as_array().unwrap() {
             seen.insert(d["code"].as_str().unwrap().to_string());
         }
@@ -61,26 +55,13 @@ struct JsonDiagnostic {
 
 #[test]
 fn json_format_is_the_documented_contract() {
-    let run = Test::new()
-        .in_repo()
-        .args(&[
-            "lint",
-            "--format",
-            "json",
-            "tests/fixtures/lint/unknown-field.yaml",
-        ])
-        .run();
+    let run = Test::new().in_repo().args(&["lint", "--format", "json", "tests/fixtures/lint/unknown-field.yaml"]).run();
     run.code(1);
     let report: JsonReport = serde_json::from_str(&run.stdout).unwrap();
     let d = &report.diagnostics[0];
     assert_eq!(
         (d.file.as_str(), d.line, d.column, d.code.as_str()),
-        (
-            "tests/fixtures/lint/unknown-field.yaml",
-            6,
-            3,
-            "unknown-field"
-        )
+        ("tests/fixtures/lint/unknown-field.yaml", 6, 3, "unknown-field")
     );
     assert_eq!(d.severity, "error");
     assert_eq!(d.help.as_deref(), Some("did you mean `prompt`?"));
@@ -88,71 +69,35 @@ fn json_format_is_the_documented_contract() {
 
 #[test]
 fn github_format_prints_workflow_commands() {
-    let run = Test::new()
-        .in_repo()
-        .args(&[
-            "lint",
-            "--format",
-            "github",
-            "tests/fixtures/lint/unknown-need.yaml",
-        ])
-        .run();
+    let run =
+        Test::new().in_repo().args(&["lint", "--format", "github", "tests/fixtures/lint/unknown-need.yaml"]).run();
     run.code(1);
     assert!(
-        run.stdout
-            .starts_with("::error file=tests/fixtures/lint/unknown-need.yaml,line=9,col=40,"),
+        run.stdout.starts_with("::error file=tests/fixtures/lint/unknown-need.yaml,line=9,col=40,"),
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout
-            .contains("unknown agent `buidl`%0Ahelp: did you mean `build`?"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("unknown agent `buidl`%0Ahelp: did you mean `build`?"), "{}", run.stdout);
 }
 
 #[test]
 fn warnings_pass_unless_denied() {
-    Test::new()
-        .in_repo()
-        .args(&["lint", "tests/fixtures/lint/tier-fit.yaml"])
-        .run()
-        .code(0);
-    Test::new()
-        .in_repo()
-        .args(&[
-            "lint",
-            "--deny-warnings",
-            "tests/fixtures/lint/tier-fit.yaml",
-        ])
-        .run()
-        .code(1);
+    Test::new().in_repo().args(&["lint", "tests/fixtures/lint/tier-fit.yaml"]).run().code(0);
+    Test::new().in_repo().args(&["lint", "--deny-warnings", "tests/fixtures/lint/tier-fit.yaml"]).run().code(1);
 }
 
 #[test]
 fn usage_errors_exit_2() {
     Test::new().args(&["lint"]).run().code(2);
-    Test::new()
-        .args(&["lint", "--format", "xml", "x.yaml"])
-        .run()
-        .code(2);
+    Test::new().args(&["lint", "--format", "xml", "x.yaml"]).run().code(2);
     Test::new().args(&["frobnicate"]).run().code(2);
 }
 
 #[test]
 fn hostile_files_get_a_diagnostic_not_a_panic() {
     let deep = format!("a: {}1{}\n", "[".repeat(5000), "]".repeat(5000));
-    let t = Test::new()
-        .file("deep.yaml", &deep)
-        .file("dir/x.yaml", "version: 1\n");
-    std::fs::write(
-        t.path("garbage.yaml"),
-        (0..4096u32)
-            .map(|i| (i * 7919 % 251) as u8)
-            .collect::<Vec<u8>>(),
-    )
-    .unwrap();
+    let t = Test::new().file("deep.yaml", &deep).file("dir/x.yaml", "version: 1\n");
+    std::fs::write(t.path("garbage.yaml"), (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<u8>>()).unwrap();
     let big = std::fs::File::create(t.path("big.yaml")).unwrap();
     big.set_len(50 * 1024 * 1024).unwrap();
     for (file, code) in [
@@ -175,25 +120,14 @@ fn hostile_files_get_a_diagnostic_not_a_panic() {
 fn lints_several_files_and_collects_everything() {
     let run = Test::new()
         .in_repo()
-        .args(&[
-            "lint",
-            "tests/fixtures/lint/unknown-need.yaml",
-            "tests/fixtures/lint/undefined-variable.yaml",
-        ])
+        .args(&["lint", "tests/fixtures/lint/unknown-need.yaml", "tests/fixtures/lint/undefined-variable.yaml"])
         .run();
     run.code(1);
-    assert!(
-        run.stderr.contains("5 errors, 0 warnings in 2 files"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("5 errors, 0 warnings in 2 files"), "{}", run.stderr);
 }
 
 #[test]
 fn colour_only_when_asked_for() {
-    let run = Test::new()
-        .in_repo()
-        .args(&["lint", "tests/fixtures/lint/unknown-field.yaml"])
-        .run();
+    let run = Test::new().in_repo().args(&["lint", "tests/fixtures/lint/unknown-field.yaml"]).run();
     assert!(!run.stderr.contains('\x1b'));
 }

@@ -20,9 +20,7 @@ fn run_plan(body: &str, extra: &[&str]) -> (Test, Run) {
 }
 
 fn output_of(t: &Test, report: &Value, node: &str) -> Value {
-    let dir = t
-        .path(".plan/runs")
-        .join(report["run_id"].as_str().unwrap());
+    let dir = t.path(".plan/runs").join(report["run_id"].as_str().unwrap());
     let text = std::fs::read_to_string(dir.join("outputs").join(format!("{node}.json")))
         .unwrap_or_else(|_| panic!("no output for {node}"));
     serde_json::from_str(&text).unwrap()
@@ -64,11 +62,7 @@ agent:
         &[],
     );
     run.code(0);
-    assert!(
-        start.elapsed() < Duration::from_millis(1100),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < Duration::from_millis(1100), "{:?}", start.elapsed());
     assert_eq!(output_of(&t, &run.json(), "j"), Value::from("ABC"));
 }
 
@@ -87,11 +81,7 @@ fn concurrency_limit_is_respected() {
         &["--concurrency", "1"],
     );
     run.code(0);
-    assert!(
-        start.elapsed() >= Duration::from_millis(900),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() >= Duration::from_millis(900), "{:?}", start.elapsed());
 }
 
 #[test]
@@ -140,14 +130,10 @@ fn mapreduce_over_lines_of_expands_at_run_time() {
 
 #[test]
 fn mapreduce_over_a_glob() {
-    let mut t = Test::new()
-        .file("src/a.rs", "")
-        .file("src/b.rs", "")
-        .file("src/c.txt", "")
-        .file(
-            "plan.yaml",
-            &plan(
-                r#"agent:
+    let mut t = Test::new().file("src/a.rs", "").file("src/b.rs", "").file("src/c.txt", "").file(
+        "plan.yaml",
+        &plan(
+            r#"agent:
   id: primary
   pattern: mapreduce
   map:
@@ -156,14 +142,11 @@ fn mapreduce_over_a_glob() {
     agent: { id: count, run: "echo {{ file }}" }
   reduce: { id: all, run: "echo {{ outputs.count | join(' ') }}" }
 "#,
-            ),
-        );
+        ),
+    );
     let run = t.args(&["run", "plan.yaml", "--json"]).run();
     run.code(0);
-    assert_eq!(
-        output_of(&t, &run.json(), "all"),
-        Value::from("src/a.rs src/b.rs")
-    );
+    assert_eq!(output_of(&t, &run.json(), "all"), Value::from("src/a.rs src/b.rs"));
 }
 
 fn vote_plan(consensus: &str, answers: [&str; 3]) -> String {
@@ -185,16 +168,12 @@ fn vote_plan(consensus: &str, answers: [&str; 3]) -> String {
 fn scatter_gather_consensus_rules() {
     let (t, run) = run_plan(&vote_plan("majority", ["yes", "no", "yes"]), &[]);
     run.code(0);
-    assert_eq!(
-        output_of(&t, &run.json(), "primary.gather"),
-        Value::from("yes")
-    );
+    assert_eq!(output_of(&t, &run.json(), "primary.gather"), Value::from("yes"));
 
     let (_, run) = run_plan(&vote_plan("unanimous", ["yes", "no", "yes"]), &[]);
     run.code(1);
     assert!(
-        run.stderr
-            .contains("agent `primary.gather` failed: no consensus (unanimous) among 3 answers"),
+        run.stderr.contains("agent `primary.gather` failed: no consensus (unanimous) among 3 answers"),
         "{}",
         run.stderr
     );
@@ -206,10 +185,7 @@ fn scatter_gather_consensus_rules() {
 
     let (t, run) = run_plan(&vote_plan("all", ["1", "2", "3"]), &[]);
     run.code(0);
-    assert_eq!(
-        output_of(&t, &run.json(), "primary.gather"),
-        serde_json::json!([1, 2, 3])
-    );
+    assert_eq!(output_of(&t, &run.json(), "primary.gather"), serde_json::json!([1, 2, 3]));
 }
 
 #[test]
@@ -226,10 +202,7 @@ fn scatter_gather_first_takes_the_earliest_answer() {
         &["--concurrency", "2"],
     );
     run.code(0);
-    assert_eq!(
-        output_of(&t, &run.json(), "primary.gather"),
-        Value::from("fast")
-    );
+    assert_eq!(output_of(&t, &run.json(), "primary.gather"), Value::from("fast"));
 }
 
 #[test]
@@ -249,10 +222,7 @@ fn gather_agent_sees_the_consensus_and_replicas_run_copies() {
     );
     run.code(0);
     let report = run.json();
-    assert_eq!(
-        output_of(&t, &report, "decide"),
-        Value::from("approve 3 agreed")
-    );
+    assert_eq!(output_of(&t, &report, "decide"), Value::from("approve 3 agreed"));
     assert_eq!(report["agents"]["voter[2]"]["status"], "succeeded");
 }
 
@@ -273,12 +243,7 @@ fn saga_compensates_finished_steps_in_reverse_order() {
     run.code(1);
     let log = std::fs::read_to_string(t.path("log")).unwrap();
     assert_eq!(log, "do1\ndo2\nundo2\nundo1\n");
-    assert!(
-        run.stderr
-            .contains("agent `three` failed: exited with status 3: broken"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("agent `three` failed: exited with status 3: broken"), "{}", run.stderr);
     assert_eq!(run.json()["status"], "failed");
 }
 
@@ -295,22 +260,12 @@ fn timeout_kills_the_whole_process_group() {
         &[],
     );
     run.code(1);
-    assert!(
-        run.stderr
-            .contains("agent `hang` failed: timed out after 500ms"),
-        "{}",
-        run.stderr
-    );
-    let pid = std::fs::read_to_string(t.path("grandchild.pid"))
-        .unwrap()
-        .trim()
-        .to_string();
+    assert!(run.stderr.contains("agent `hang` failed: timed out after 500ms"), "{}", run.stderr);
+    let pid = std::fs::read_to_string(t.path("grandchild.pid")).unwrap().trim().to_string();
     std::thread::sleep(Duration::from_millis(100));
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .unwrap_or_default()
-                .contains(") Z"),
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z"),
         "grandchild {pid} survived"
     );
 }
@@ -334,14 +289,8 @@ fn retries_see_attempt_and_last_error() {
     );
     run.code(0);
     let report = run.json();
-    assert_eq!(
-        output_of(&t, &report, "flaky"),
-        Value::from("attempt 3 after: exited with status 1: boom2")
-    );
-    assert_eq!(
-        output_of(&t, &report, "slow"),
-        Value::from("timed out after 300ms")
-    );
+    assert_eq!(output_of(&t, &report, "flaky"), Value::from("attempt 3 after: exited with status 1: boom2"));
+    assert_eq!(output_of(&t, &report, "slow"), Value::from("timed out after 300ms"));
     assert_eq!(report["agents"]["flaky"]["attempts"], 3);
 }
 
@@ -360,12 +309,7 @@ agent:
         &[],
     );
     run.code(1);
-    assert!(
-        run.stderr
-            .contains("agent `fails` failed: exited with status 2: bad thing happened"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("agent `fails` failed: exited with status 2: bad thing happened"), "{}", run.stderr);
     assert!(t.path("finished").exists());
     assert!(!t.path("started").exists());
     let report = run.json();
@@ -388,11 +332,7 @@ agent:
         &["--fail-fast"],
     );
     run.code(1);
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
     assert!(!t.path("finished").exists());
     assert_eq!(run.json()["agents"]["running"]["status"], "cancelled");
 }
@@ -411,18 +351,9 @@ agent:
         &[],
     );
     run.code(0);
-    assert_eq!(
-        std::fs::read_to_string(t.path("stdin.txt")).unwrap(),
-        "Fix #5: It's broken; $(reboot)"
-    );
-    assert_eq!(
-        std::fs::read_to_string(t.path("file.txt")).unwrap(),
-        "Fix #5: It's broken; $(reboot)"
-    );
-    assert_eq!(
-        output_of(&t, &run.json(), "fix"),
-        Value::from("fix It's broken; $(reboot)")
-    );
+    assert_eq!(std::fs::read_to_string(t.path("stdin.txt")).unwrap(), "Fix #5: It's broken; $(reboot)");
+    assert_eq!(std::fs::read_to_string(t.path("file.txt")).unwrap(), "Fix #5: It's broken; $(reboot)");
+    assert_eq!(output_of(&t, &run.json(), "fix"), Value::from("fix It's broken; $(reboot)"));
 }
 
 #[test]
@@ -437,10 +368,7 @@ agent:
         &["--var", "greeting=bonjour"],
     );
     run.code(0);
-    assert_eq!(
-        output_of(&t, &run.json(), "say"),
-        Value::from("bonjour a'b $(echo pwned)")
-    );
+    assert_eq!(output_of(&t, &run.json(), "say"), Value::from("bonjour a'b $(echo pwned)"));
 }
 
 #[test]
@@ -459,41 +387,23 @@ agent:
     );
     run.code(0);
     let report = run.json();
-    let dir = t
-        .path(".plan/runs")
-        .join(report["run_id"].as_str().unwrap());
+    let dir = t.path(".plan/runs").join(report["run_id"].as_str().unwrap());
     assert_eq!(report["issue_number"], 42);
     assert_eq!(report["validation_results"]["check"], "passed");
     let m = &report["performance_metrics"];
-    for key in [
-        "execution_time",
-        "critical_path",
-        "coordination_overhead",
-        "peak_memory",
-        "agents_coordinated",
-    ] {
+    for key in ["execution_time", "critical_path", "coordination_overhead", "peak_memory", "agents_coordinated"] {
         assert!(!m[key].is_null(), "{key}");
     }
     assert_eq!(m["agents_coordinated"], 3);
     assert!(m["coordination_overhead"].as_str().unwrap().ends_with('%'));
-    let status: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("status/a.json")).unwrap()).unwrap();
-    for key in [
-        "agent_id",
-        "issue",
-        "progress",
-        "message",
-        "data",
-        "timestamp",
-        "pid",
-    ] {
+    let status: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("status/a.json")).unwrap()).unwrap();
+    for key in ["agent_id", "issue", "progress", "message", "data", "timestamp", "pid"] {
         assert!(status.get(key).is_some(), "{key}");
     }
     assert_eq!(status["data"]["state"], "succeeded");
     let log = std::fs::read_to_string(dir.join("logs/a.log")).unwrap();
     assert!(log.contains("a-out") && log.contains("a-err"), "{log}");
-    let on_disk: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(on_disk, report);
 }
 
@@ -514,18 +424,8 @@ agent:
     );
     let run = t.args(&["run", "plan.yaml", "--dry-run"]).run();
     run.code(0);
-    assert!(
-        run.stdout
-            .contains("level 0:\n  first: echo hello world > side-effect"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("level 1:\n  second: echo <outputs.first>"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("level 0:\n  first: echo hello world > side-effect"), "{}", run.stdout);
+    assert!(run.stdout.contains("level 1:\n  second: echo <outputs.first>"), "{}", run.stdout);
     assert!(!t.path("side-effect").exists());
     assert!(!t.path(".plan").exists());
 }
@@ -553,11 +453,7 @@ fn resume_skips_what_succeeded() {
     std::fs::write(t.path("plan.yaml"), plan(&body.replace("echo A", "echo Z"))).unwrap();
     let refused = t.run_with(&["run", "plan.yaml", "--resume", &id]);
     assert_eq!(refused.code, 1);
-    assert!(
-        refused.stderr.contains("the plan file changed"),
-        "{}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("the plan file changed"), "{}", refused.stderr);
 }
 
 impl Test {

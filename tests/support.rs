@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
 pub fn bin() -> PathBuf {
@@ -30,12 +27,7 @@ pub struct Run {
 
 impl Test {
     pub fn new() -> Test {
-        Test {
-            dir: tempfile::tempdir().expect("tempdir"),
-            args: Vec::new(),
-            cwd: None,
-            env: Vec::new(),
-        }
+        Test { dir: tempfile::tempdir().expect("tempdir"), args: Vec::new(), cwd: None, env: Vec::new() }
     }
 
     /// Writes a file into the temporary directory.
@@ -89,17 +81,12 @@ impl Test {
 impl Run {
     #[track_caller]
     pub fn code(&self, expected: i32) -> &Run {
-        assert_eq!(
-            self.code, expected,
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 

@@ -41,49 +41,19 @@ impl<'a> AgentIndex<'a> {
         while let Some((agent, pointer, depth, parent, slot)) = stack.pop() {
             let mut children: Vec<(&'a Agent, String, usize, Option<&'a Agent>, Slot)> = Vec::new();
             for (i, child) in agent.agents.iter().enumerate() {
-                children.push((
-                    child,
-                    format!("{pointer}/agents/{i}"),
-                    depth + 1,
-                    Some(agent),
-                    Slot::Child,
-                ));
+                children.push((child, format!("{pointer}/agents/{i}"), depth + 1, Some(agent), Slot::Child));
             }
             if let Some(map) = &agent.map {
-                children.push((
-                    &map.agent,
-                    format!("{pointer}/map/agent"),
-                    depth + 1,
-                    Some(agent),
-                    Slot::Map,
-                ));
+                children.push((&map.agent, format!("{pointer}/map/agent"), depth + 1, Some(agent), Slot::Map));
             }
             if let Some(j) = &agent.join {
-                children.push((
-                    j,
-                    format!("{pointer}/join"),
-                    depth + 1,
-                    Some(agent),
-                    Slot::Join,
-                ));
+                children.push((j, format!("{pointer}/join"), depth + 1, Some(agent), Slot::Join));
             }
             if let Some(r) = &agent.reduce {
-                children.push((
-                    r,
-                    format!("{pointer}/reduce"),
-                    depth + 1,
-                    Some(agent),
-                    Slot::Reduce,
-                ));
+                children.push((r, format!("{pointer}/reduce"), depth + 1, Some(agent), Slot::Reduce));
             }
             if let Some(g) = agent.gather.as_ref().and_then(|g| g.agent.as_ref()) {
-                children.push((
-                    g,
-                    format!("{pointer}/gather/agent"),
-                    depth + 1,
-                    Some(agent),
-                    Slot::Gather,
-                ));
+                children.push((g, format!("{pointer}/gather/agent"), depth + 1, Some(agent), Slot::Gather));
             }
             entries.push((agent, pointer, depth, parent, slot));
             stack.extend(children.into_iter().rev());
@@ -96,26 +66,18 @@ impl<'a> AgentIndex<'a> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = AgentRef<'_>> + '_ {
-        self.entries
-            .iter()
-            .map(|(agent, pointer, depth, parent, slot)| AgentRef {
-                agent,
-                pointer,
-                depth: *depth,
-                parent: *parent,
-                slot: *slot,
-            })
-    }
-
-    pub fn get(&self, id: &str) -> Option<AgentRef<'_>> {
-        let (agent, pointer, depth, parent, slot) = self.entries.get(*self.by_id.get(id)?)?;
-        Some(AgentRef {
+        self.entries.iter().map(|(agent, pointer, depth, parent, slot)| AgentRef {
             agent,
             pointer,
             depth: *depth,
             parent: *parent,
             slot: *slot,
         })
+    }
+
+    pub fn get(&self, id: &str) -> Option<AgentRef<'_>> {
+        let (agent, pointer, depth, parent, slot) = self.entries.get(*self.by_id.get(id)?)?;
+        Some(AgentRef { agent, pointer, depth: *depth, parent: *parent, slot: *slot })
     }
 
     pub fn len(&self) -> usize {
@@ -129,9 +91,5 @@ impl<'a> AgentIndex<'a> {
 
 /// The pattern an agent's children follow (children without a pattern run as a pipeline).
 pub fn pattern_of(agent: &Agent) -> Pattern {
-    agent.pattern.unwrap_or(if agent.map.is_some() {
-        Pattern::Mapreduce
-    } else {
-        Pattern::Pipeline
-    })
+    agent.pattern.unwrap_or(if agent.map.is_some() { Pattern::Mapreduce } else { Pattern::Pipeline })
 }

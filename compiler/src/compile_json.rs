@@ -74,11 +74,7 @@ pub fn compiled<'a>(plan: &'a Plan, graph: &'a PlanGraph, order: &[NodeIndex]) -
     let edges = graph
         .graph
         .edge_references()
-        .map(|e| EdgeOut {
-            from: &graph.graph[e.source()].id,
-            to: &graph.graph[e.target()].id,
-            kind: *e.weight(),
-        })
+        .map(|e| EdgeOut { from: &graph.graph[e.source()].id, to: &graph.graph[e.target()].id, kind: *e.weight() })
         .collect();
     CompiledPlan {
         format: 1,
@@ -90,10 +86,7 @@ pub fn compiled<'a>(plan: &'a Plan, graph: &'a PlanGraph, order: &[NodeIndex]) -
         width: levels.iter().map(Vec::len).max().unwrap_or(0),
         depth: levels.len(),
         critical_path: levels.len(),
-        levels: levels
-            .iter()
-            .map(|l| l.iter().map(|&n| graph.graph[n].id.as_str()).collect())
-            .collect(),
+        levels: levels.iter().map(|l| l.iter().map(|&n| graph.graph[n].id.as_str()).collect()).collect(),
         sagas: &graph.sagas,
     }
 }

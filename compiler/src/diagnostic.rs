@@ -57,10 +57,7 @@ impl Diagnostic {
     }
 
     pub fn warning(code: &'static str, file: &str, span: Span, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(code, file, span, message)
-        }
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, file, span, message) }
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -69,10 +66,7 @@ impl Diagnostic {
     }
 
     pub fn label(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label {
-            span,
-            message: message.into(),
-        });
+        self.labels.push(Label { span, message: message.into() });
         self
     }
 
@@ -92,7 +86,5 @@ pub fn normalize(diags: &mut Vec<Diagnostic>) {
             &b.message,
         ))
     });
-    diags.dedup_by(|a, b| {
-        a.file == b.file && a.span == b.span && a.code == b.code && a.message == b.message
-    });
+    diags.dedup_by(|a, b| a.file == b.file && a.span == b.span && a.code == b.code && a.message == b.message);
 }

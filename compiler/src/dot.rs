@@ -52,6 +52,7 @@ fn fill(state: Option<&String>) -> &'static str {
         Some("running") => "#ffe08a",
         Some("compensated") => "#d0c4f0",
         Some("skipped") | Some("cancelled") => "#dddddd",
+        Some("interrupted") | Some("retrying") => "#ffc48a",
         _ => "#ffffff",
     }
 }
@@ -66,10 +67,7 @@ pub fn to_dot(plan: &Plan, graph: &PlanGraph, states: Option<States>) -> String 
         "  graph [label={}, labelloc=t, fontname=\"Helvetica\", rankdir=TB, compound=true];",
         quote(&title(plan))
     );
-    let _ = writeln!(
-        out,
-        "  node [fontname=\"Helvetica\", fontsize=10, style=filled, fillcolor=\"#ffffff\"];"
-    );
+    let _ = writeln!(out, "  node [fontname=\"Helvetica\", fontsize=10, style=filled, fillcolor=\"#ffffff\"];");
     let _ = writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=9];");
     let node = |out: &mut String, ix: NodeIndex, indent: &str| {
         let unit = &graph.graph[ix];
@@ -89,23 +87,10 @@ pub fn to_dot(plan: &Plan, graph: &PlanGraph, states: Option<States>) -> String 
             quote(&runs(plan, agent, unit))
         );
     };
-    fn cluster(
-        out: &mut String,
-        c: &Cluster,
-        depth: usize,
-        node: &dyn Fn(&mut String, NodeIndex, &str),
-    ) {
+    fn cluster(out: &mut String, c: &Cluster, depth: usize, node: &dyn Fn(&mut String, NodeIndex, &str)) {
         let indent = "  ".repeat(depth + 1);
-        let _ = writeln!(
-            out,
-            "{indent}subgraph {} {{",
-            quote(&format!("cluster_{}", c.agent.id))
-        );
-        let _ = writeln!(
-            out,
-            "{indent}  label={}; style=rounded; color=\"#888888\";",
-            quote(&c.label)
-        );
+        let _ = writeln!(out, "{indent}subgraph {} {{", quote(&format!("cluster_{}", c.agent.id)));
+        let _ = writeln!(out, "{indent}  label={}; style=rounded; color=\"#888888\";", quote(&c.label));
         for &ix in &c.units {
             node(out, ix, &format!("{indent}  "));
         }
@@ -144,13 +129,14 @@ pub fn to_dot(plan: &Plan, graph: &PlanGraph, states: Option<States>) -> String 
                 plan_schema::Command::Shell(s) => s.clone(),
                 plan_schema::Command::Argv(w) => w.join(" "),
             };
-            let _ = writeln!(out, "  {} [label={}, shape=note, style=\"dashed,filled\", fillcolor=\"#f6f0ff\", tooltip={}];", quote(&comp_id), quote(&format!("undo {step}")), quote(&text));
-            for &exit in graph
-                .blocks
-                .get(step)
-                .map(|b| b.exits.as_slice())
-                .unwrap_or(&[])
-            {
+            let _ = writeln!(
+                out,
+                "  {} [label={}, shape=note, style=\"dashed,filled\", fillcolor=\"#f6f0ff\", tooltip={}];",
+                quote(&comp_id),
+                quote(&format!("undo {step}")),
+                quote(&text)
+            );
+            for &exit in graph.blocks.get(step).map(|b| b.exits.as_slice()).unwrap_or(&[]) {
                 let _ = writeln!(
                     out,
                     "  {} -> {} [style=dashed, color=\"#7b61c4\", label=\"compensate\"];",

@@ -22,11 +22,7 @@ pub fn title(plan: &Plan) -> String {
 
 /// A one-line summary of what a unit runs.
 pub fn runs(plan: &Plan, agent: Option<&Agent>, unit: &Unit) -> String {
-    if let UnitKind::Gather {
-        consensus,
-        has_agent: false,
-    } = &unit.kind
-    {
+    if let UnitKind::Gather { consensus, has_agent: false } = &unit.kind {
         return format!("consensus: {consensus}");
     }
     let Some(agent) = agent else {
@@ -42,14 +38,8 @@ pub fn runs(plan: &Plan, agent: Option<&Agent>, unit: &Unit) -> String {
         return format!("uses: {uses}");
     }
     if agent.has_prompt() {
-        let runner = agent
-            .runner
-            .as_ref()
-            .or(plan.defaults.as_ref().and_then(|d| d.runner.as_ref()));
-        let what = agent
-            .prompt_file
-            .as_deref()
-            .map_or("prompt".to_string(), |f| format!("prompt {f}"));
+        let runner = agent.runner.as_ref().or(plan.defaults.as_ref().and_then(|d| d.runner.as_ref()));
+        let what = agent.prompt_file.as_deref().map_or("prompt".to_string(), |f| format!("prompt {f}"));
         return format!("{what} -> {}", runner.map_or("?", String::as_str));
     }
     String::new()
@@ -60,9 +50,7 @@ pub fn label(unit: &Unit) -> String {
     match &unit.kind {
         UnitKind::Gather { consensus, .. } => format!("{}\n{consensus}", unit.id),
         UnitKind::MapCopy { item, .. } => {
-            let item = item
-                .as_str()
-                .map_or_else(|| item.to_string(), str::to_string);
+            let item = item.as_str().map_or_else(|| item.to_string(), str::to_string);
             let short: String = item.chars().take(40).collect();
             format!("{}\n{short}", unit.id)
         }
@@ -98,27 +86,14 @@ pub fn clusters<'a>(plan: &'a Plan, graph: &PlanGraph) -> (Option<Cluster<'a>>, 
     let mut top = Vec::new();
     for ix in graph.graph.node_indices() {
         let unit = &graph.graph[ix];
-        match unit
-            .path
-            .iter()
-            .rev()
-            .find(|id| coordinators.contains_key(id.as_str()))
-        {
-            Some(owner) => members
-                .entry(coordinators[owner.as_str()].id.as_str())
-                .or_default()
-                .push(ix),
+        match unit.path.iter().rev().find(|id| coordinators.contains_key(id.as_str())) {
+            Some(owner) => members.entry(coordinators[owner.as_str()].id.as_str()).or_default().push(ix),
             None => top.push(ix),
         }
     }
     fn build<'a>(agent: &'a Agent, members: &mut HashMap<&str, Vec<NodeIndex>>) -> Cluster<'a> {
         let mut children = Vec::new();
-        for child in agent
-            .agents
-            .iter()
-            .chain(agent.join.as_deref())
-            .chain(agent.reduce.as_deref())
-        {
+        for child in agent.agents.iter().chain(agent.join.as_deref()).chain(agent.reduce.as_deref()) {
             if child.has_children() {
                 children.push(build(child, members));
             }

@@ -108,10 +108,7 @@ impl PlanGraph {
 
     /// Every strongly connected component with more than one node, or a self loop.
     pub fn cycles(&self) -> Vec<Vec<NodeIndex>> {
-        tarjan_scc(&self.graph)
-            .into_iter()
-            .filter(|c| c.len() > 1 || self.graph.contains_edge(c[0], c[0]))
-            .collect()
+        tarjan_scc(&self.graph).into_iter().filter(|c| c.len() > 1 || self.graph.contains_edge(c[0], c[0])).collect()
     }
 
     /// One circle through the nodes of a strongly connected component, in edge order,
@@ -220,20 +217,10 @@ fn collect_needs(agent: &Agent, out: &mut Vec<(String, String)>) {
 }
 
 fn unit(id: String, kind: UnitKind, agent: &Agent, path: &[String]) -> Unit {
-    Unit {
-        id,
-        kind,
-        agent: agent.id.clone(),
-        path: path.to_vec(),
-    }
+    Unit { id, kind, agent: agent.id.clone(), path: path.to_vec() }
 }
 
-fn compile_agent(
-    g: &mut PlanGraph,
-    agent: &Agent,
-    path: &mut Vec<String>,
-    glob: GlobExpander<'_>,
-) -> Block {
+fn compile_agent(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, glob: GlobExpander<'_>) -> Block {
     compile_as(g, agent, path, glob, UnitKind::Work)
 }
 
@@ -245,25 +232,13 @@ fn compile_as(
     kind: UnitKind,
 ) -> Block {
     path.push(agent.id.clone());
-    let own = agent
-        .has_work()
-        .then(|| g.add(unit(agent.id.clone(), kind, agent, path)));
-    let children = if agent.has_children() {
-        compile_children(g, agent, path, glob)
-    } else {
-        Block::default()
-    };
+    let own = agent.has_work().then(|| g.add(unit(agent.id.clone(), kind, agent, path)));
+    let children = if agent.has_children() { compile_children(g, agent, path, glob) } else { Block::default() };
     let block = match own {
-        Some(own) if children.entries.is_empty() => Block {
-            entries: vec![own],
-            exits: vec![own],
-        },
+        Some(own) if children.entries.is_empty() => Block { entries: vec![own], exits: vec![own] },
         Some(own) => {
             g.connect(&[own], &children.entries, EdgeKind::Order);
-            Block {
-                entries: vec![own],
-                exits: children.exits,
-            }
+            Block { entries: vec![own], exits: children.exits }
         }
         None => children,
     };
@@ -272,12 +247,7 @@ fn compile_as(
     block
 }
 
-fn compile_children(
-    g: &mut PlanGraph,
-    agent: &Agent,
-    path: &mut Vec<String>,
-    glob: GlobExpander<'_>,
-) -> Block {
+fn compile_children(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, glob: GlobExpander<'_>) -> Block {
     match pattern_of(agent) {
         Pattern::Pipeline | Pattern::Saga => {
             let mut block = Block::default();
@@ -294,10 +264,8 @@ fn compile_children(
                 block.exits = b.exits;
             }
             if agent.pattern == Some(Pattern::Saga) {
-                g.sagas.push(Saga {
-                    agent: agent.id.clone(),
-                    steps: agent.agents.iter().map(|c| c.id.clone()).collect(),
-                });
+                g.sagas
+                    .push(Saga { agent: agent.id.clone(), steps: agent.agents.iter().map(|c| c.id.clone()).collect() });
             }
             block
         }
@@ -323,9 +291,7 @@ fn compile_children(
             if let Some(map) = &agent.map {
                 let items: Option<Vec<Value>> = match &map.over {
                     Over::List(items) => Some(items.clone()),
-                    Over::Glob { glob: pattern } => {
-                        Some(glob(pattern).into_iter().map(Value::String).collect())
-                    }
+                    Over::Glob { glob: pattern } => Some(glob(pattern).into_iter().map(Value::String).collect()),
                     Over::LinesOf { .. } | Over::Template(_) => None,
                 };
                 path.push(map.agent.id.clone());
@@ -335,20 +301,10 @@ fn compile_children(
                         .enumerate()
                         .map(|(index, item)| {
                             let id = format!("{}[{index}]", map.agent.id);
-                            g.add(unit(
-                                id,
-                                UnitKind::MapCopy { index, item },
-                                &map.agent,
-                                path,
-                            ))
+                            g.add(unit(id, UnitKind::MapCopy { index, item }, &map.agent, path))
                         })
                         .collect(),
-                    None => vec![g.add(unit(
-                        format!("{}[*]", map.agent.id),
-                        UnitKind::DynamicMap,
-                        &map.agent,
-                        path,
-                    ))],
+                    None => vec![g.add(unit(format!("{}[*]", map.agent.id), UnitKind::DynamicMap, &map.agent, path))],
                 };
                 path.pop();
                 if let Over::LinesOf { lines_of } = &map.over {
@@ -356,17 +312,8 @@ fn compile_children(
                         g.connect(&src, &copies, EdgeKind::Data);
                     }
                 }
-                g.blocks.insert(
-                    map.agent.id.clone(),
-                    Block {
-                        entries: copies.clone(),
-                        exits: copies.clone(),
-                    },
-                );
-                block = Block {
-                    entries: copies.clone(),
-                    exits: copies,
-                };
+                g.blocks.insert(map.agent.id.clone(), Block { entries: copies.clone(), exits: copies.clone() });
+                block = Block { entries: copies.clone(), exits: copies };
             }
             if let Some(reduce) = &agent.reduce {
                 let r = compile_as(g, reduce, path, glob, UnitKind::Reduce);
@@ -385,26 +332,12 @@ fn compile_children(
                     path.push(only.id.clone());
                     let copies: Vec<NodeIndex> = (0..n as usize)
                         .map(|index| {
-                            g.add(unit(
-                                format!("{}[{index}]", only.id),
-                                UnitKind::Replica { index },
-                                only,
-                                path,
-                            ))
+                            g.add(unit(format!("{}[{index}]", only.id), UnitKind::Replica { index }, only, path))
                         })
                         .collect();
                     path.pop();
-                    g.blocks.insert(
-                        only.id.clone(),
-                        Block {
-                            entries: copies.clone(),
-                            exits: copies.clone(),
-                        },
-                    );
-                    block = Block {
-                        entries: copies.clone(),
-                        exits: copies,
-                    };
+                    g.blocks.insert(only.id.clone(), Block { entries: copies.clone(), exits: copies.clone() });
+                    block = Block { entries: copies.clone(), exits: copies };
                 }
                 _ => {
                     for child in &agent.agents {
@@ -415,39 +348,19 @@ fn compile_children(
                 }
             }
             let gather = agent.gather.as_deref();
-            let consensus = gather
-                .map(|g| g.consensus)
-                .unwrap_or(Consensus::Majority)
-                .to_string();
+            let consensus = gather.map(|g| g.consensus).unwrap_or(Consensus::Majority).to_string();
             let gather_agent = gather.and_then(|g| g.agent.as_ref());
             let node = match gather_agent {
                 Some(ga) => {
                     path.push(ga.id.clone());
-                    let ix = g.add(unit(
-                        ga.id.clone(),
-                        UnitKind::Gather {
-                            consensus,
-                            has_agent: true,
-                        },
-                        ga,
-                        path,
-                    ));
+                    let ix = g.add(unit(ga.id.clone(), UnitKind::Gather { consensus, has_agent: true }, ga, path));
                     path.pop();
-                    g.blocks.insert(
-                        ga.id.clone(),
-                        Block {
-                            entries: vec![ix],
-                            exits: vec![ix],
-                        },
-                    );
+                    g.blocks.insert(ga.id.clone(), Block { entries: vec![ix], exits: vec![ix] });
                     ix
                 }
                 None => g.add(unit(
                     format!("{}.gather", agent.id),
-                    UnitKind::Gather {
-                        consensus,
-                        has_agent: false,
-                    },
+                    UnitKind::Gather { consensus, has_agent: false },
                     agent,
                     path,
                 )),
@@ -470,11 +383,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn leaf(id: String) -> Agent {
-        Agent {
-            id,
-            run: Some(Command::Shell("true".into())),
-            ..Agent::default()
-        }
+        Agent { id, run: Some(Command::Shell("true".into())), ..Agent::default() }
     }
 
     /// The shape of one level of a random agent tree: its pattern (every pattern but
@@ -490,12 +399,7 @@ mod tests {
         let Some((pattern, kids)) = shape.get(level) else {
             return leaf(id);
         };
-        let pattern = [
-            Pattern::Pipeline,
-            Pattern::ForkJoin,
-            Pattern::Saga,
-            Pattern::ScatterGather,
-        ][*pattern as usize];
+        let pattern = [Pattern::Pipeline, Pattern::ForkJoin, Pattern::Saga, Pattern::ScatterGather][*pattern as usize];
         let agents = kids
             .iter()
             .map(|k| {
@@ -507,20 +411,12 @@ mod tests {
                 }
             })
             .collect();
-        let mut agent = Agent {
-            id,
-            pattern: Some(pattern),
-            agents,
-            ..Agent::default()
-        };
+        let mut agent = Agent { id, pattern: Some(pattern), agents, ..Agent::default() };
         if level.is_multiple_of(2) {
             agent.run = Some(Command::Shell("true".into()));
         }
         if pattern == Pattern::ScatterGather {
-            agent.gather = Some(Box::new(Gather {
-                consensus: Consensus::Majority,
-                agent: None,
-            }));
+            agent.gather = Some(Box::new(Gather { consensus: Consensus::Majority, agent: None }));
         }
         agent
     }

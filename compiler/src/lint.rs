@@ -49,22 +49,12 @@ pub fn check_loaded(loaded: Loaded) -> Checked {
         let graph = graph::build(plan, &expand);
         let templates = template_fields(plan, &agents, &base_dir);
         let file = loaded.path.display().to_string();
-        let ctx = Ctx {
-            file: &file,
-            plan,
-            tree,
-            agents: &agents,
-            graph: &graph,
-            base_dir: &base_dir,
-            templates: &templates,
-        };
+        let ctx =
+            Ctx { file: &file, plan, tree, agents: &agents, graph: &graph, base_dir: &base_dir, templates: &templates };
         diagnostics.extend(check_all(&ctx));
     }
     normalize(&mut diagnostics);
-    Checked {
-        loaded,
-        diagnostics,
-    }
+    Checked { loaded, diagnostics }
 }
 
 /// Compiles a checked plan into its DAG.
@@ -85,12 +75,7 @@ pub fn glob_expander(base: &Path) -> impl Fn(&str) -> Vec<String> + '_ {
         let mut out: Vec<String> = paths
             .filter_map(Result::ok)
             .filter(|p| p.is_file())
-            .map(|p| {
-                p.strip_prefix(base)
-                    .unwrap_or(&p)
-                    .to_string_lossy()
-                    .into_owned()
-            })
+            .map(|p| p.strip_prefix(base).unwrap_or(&p).to_string_lossy().into_owned())
             .collect();
         out.sort();
         out

@@ -44,9 +44,7 @@ pub fn load_file(path: &Path) -> Loaded {
         source: None,
         tree: None,
         plan: None,
-        diagnostics: vec![
-            Diagnostic::error(code, &display, Span::new(1, 1, 1), message).help(help),
-        ],
+        diagnostics: vec![Diagnostic::error(code, &display, Span::new(1, 1, 1), message).help(help)],
     };
     match std::fs::metadata(path) {
         Err(e) => {
@@ -57,11 +55,7 @@ pub fn load_file(path: &Path) -> Loaded {
             )
         }
         Ok(m) if m.is_dir() => {
-            return fail(
-                "unreadable-file",
-                "is a directory, not a plan file".into(),
-                "name a .yaml file inside it",
-            )
+            return fail("unreadable-file", "is a directory, not a plan file".into(), "name a .yaml file inside it")
         }
         Ok(m) if m.len() > MAX_FILE_BYTES => {
             return fail(
@@ -109,10 +103,7 @@ pub fn load_str(path: &Path, text: String) -> Loaded {
     let display = path.display().to_string();
     let source = Source::new(display.clone(), text);
     let (tree, problems) = yaml::parse(&source);
-    let mut diagnostics: Vec<Diagnostic> = problems
-        .into_iter()
-        .map(|p| yaml_diagnostic(&display, p))
-        .collect();
+    let mut diagnostics: Vec<Diagnostic> = problems.into_iter().map(|p| yaml_diagnostic(&display, p)).collect();
     let mut plan = None;
     if let Some(root) = &tree {
         let value = root.to_json();
@@ -129,13 +120,7 @@ pub fn load_str(path: &Path, text: String) -> Loaded {
             }
         }
     }
-    Loaded {
-        path: path.to_path_buf(),
-        source: Some(source),
-        tree,
-        plan,
-        diagnostics,
-    }
+    Loaded { path: path.to_path_buf(), source: Some(source), tree, plan, diagnostics }
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -148,28 +133,19 @@ fn io_reason(e: &std::io::Error) -> String {
 
 fn yaml_diagnostic(file: &str, problem: YamlProblem) -> Diagnostic {
     match problem {
-        YamlProblem::Syntax { span, message } => Diagnostic::error(
-            "yaml-syntax",
-            file,
-            span,
-            format!("invalid YAML: {message}"),
-        )
-        .help("check indentation, quotes and colons around this position"),
-        YamlProblem::DuplicateKey { key, span, first } => Diagnostic::error(
-            "duplicate-key",
-            file,
-            span,
-            format!("duplicate key `{key}`"),
-        )
-        .label(first, format!("`{key}` is first defined here"))
-        .help("remove one of them; YAML keeps only one value per key"),
-        YamlProblem::TooDeep { span } => Diagnostic::error(
-            "too-deep",
-            file,
-            span,
-            format!("nesting deeper than {} levels", yaml::MAX_DEPTH),
-        )
-        .help("a plan is never this deep; is this the right file?"),
+        YamlProblem::Syntax { span, message } => {
+            Diagnostic::error("yaml-syntax", file, span, format!("invalid YAML: {message}"))
+                .help("check indentation, quotes and colons around this position")
+        }
+        YamlProblem::DuplicateKey { key, span, first } => {
+            Diagnostic::error("duplicate-key", file, span, format!("duplicate key `{key}`"))
+                .label(first, format!("`{key}` is first defined here"))
+                .help("remove one of them; YAML keeps only one value per key")
+        }
+        YamlProblem::TooDeep { span } => {
+            Diagnostic::error("too-deep", file, span, format!("nesting deeper than {} levels", yaml::MAX_DEPTH))
+                .help("a plan is never this deep; is this the right file?")
+        }
         YamlProblem::TooLarge { span } => Diagnostic::error(
             "too-large",
             file,
@@ -177,16 +153,11 @@ fn yaml_diagnostic(file: &str, problem: YamlProblem) -> Diagnostic {
             format!("document expands to more than {} nodes", yaml::MAX_NODES),
         )
         .help("aliases that repeat aliases multiply; write the plan out or use `mapreduce`"),
-        YamlProblem::MultipleDocuments { span } => Diagnostic::error(
-            "multiple-documents",
-            file,
-            span,
-            "a plan file holds one YAML document",
-        )
-        .help("remove the `---` separator, or split the plans into files"),
-        YamlProblem::Empty => {
-            Diagnostic::error("empty-plan", file, Span::new(1, 1, 1), "plan file is empty")
-                .help("start from an example in plans/, or run `plan new`")
+        YamlProblem::MultipleDocuments { span } => {
+            Diagnostic::error("multiple-documents", file, span, "a plan file holds one YAML document")
+                .help("remove the `---` separator, or split the plans into files")
         }
+        YamlProblem::Empty => Diagnostic::error("empty-plan", file, Span::new(1, 1, 1), "plan file is empty")
+            .help("start from an example in plans/, or run `plan new`"),
     }
 }

@@ -46,21 +46,13 @@ fn node_text(ix: NodeIndex, kind: &UnitKind, text: &str) -> String {
 pub fn to_mermaid(plan: &Plan, graph: &PlanGraph) -> String {
     let agents = AgentIndex::new(plan);
     let mut out = String::with_capacity(64 + graph.graph.node_count() * 64);
-    let _ = writeln!(
-        out,
-        "---\ntitle: \"{}\"\n---\nflowchart TD",
-        title(plan).replace('"', "'")
-    );
+    let _ = writeln!(out, "---\ntitle: \"{}\"\n---\nflowchart TD", title(plan).replace('"', "'"));
     fn cluster(out: &mut String, graph: &PlanGraph, c: &Cluster, depth: usize, count: &mut usize) {
         let indent = "  ".repeat(depth + 1);
         *count += 1;
         let _ = writeln!(out, "{indent}subgraph c{count}[\"{}\"]", escape(&c.label));
         for &ix in &c.units {
-            let _ = writeln!(
-                out,
-                "{indent}  {}",
-                node_text(ix, &graph.graph[ix].kind, &label(&graph.graph[ix]))
-            );
+            let _ = writeln!(out, "{indent}  {}", node_text(ix, &graph.graph[ix].kind, &label(&graph.graph[ix])));
         }
         for child in &c.children {
             cluster(out, graph, child, depth + 1, count);
@@ -69,11 +61,7 @@ pub fn to_mermaid(plan: &Plan, graph: &PlanGraph) -> String {
     }
     let (root, top) = clusters(plan, graph);
     for ix in top {
-        let _ = writeln!(
-            out,
-            "  {}",
-            node_text(ix, &graph.graph[ix].kind, &label(&graph.graph[ix]))
-        );
+        let _ = writeln!(out, "  {}", node_text(ix, &graph.graph[ix].kind, &label(&graph.graph[ix])));
     }
     if let Some(root) = root {
         cluster(&mut out, graph, &root, 0, &mut 0);
@@ -90,20 +78,11 @@ pub fn to_mermaid(plan: &Plan, graph: &PlanGraph) -> String {
     let mut extra = graph.graph.node_count();
     for saga in &graph.sagas {
         for step in &saga.steps {
-            if agents
-                .get(step)
-                .and_then(|a| a.agent.compensate.as_ref())
-                .is_none()
-            {
+            if agents.get(step).and_then(|a| a.agent.compensate.as_ref()).is_none() {
                 continue;
             }
             let _ = writeln!(out, "  n{extra}>\"{}\"]", escape(&format!("undo {step}")));
-            for &exit in graph
-                .blocks
-                .get(step)
-                .map(|b| b.exits.as_slice())
-                .unwrap_or(&[])
-            {
+            for &exit in graph.blocks.get(step).map(|b| b.exits.as_slice()).unwrap_or(&[]) {
                 let _ = writeln!(out, "  n{} -.->|compensate| n{extra}", exit.index());
             }
             extra += 1;

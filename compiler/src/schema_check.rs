@@ -19,20 +19,13 @@ fn schema() -> &'static Value {
 
 fn validator() -> Option<&'static Validator> {
     static VALIDATOR: OnceLock<Option<Validator>> = OnceLock::new();
-    VALIDATOR
-        .get_or_init(|| jsonschema::draft7::new(schema()).ok())
-        .as_ref()
+    VALIDATOR.get_or_init(|| jsonschema::draft7::new(schema()).ok()).as_ref()
 }
 
 /// Schema diagnostics for `value`, the JSON form of `root`.
 pub fn check(file: &str, root: &Node, value: &Value) -> Vec<Diagnostic> {
     let Some(validator) = validator() else {
-        return vec![Diagnostic::error(
-            "schema",
-            file,
-            root.span,
-            "internal error: the plan schema does not compile",
-        )];
+        return vec![Diagnostic::error("schema", file, root.span, "internal error: the plan schema does not compile")];
     };
     let mut out = Vec::new();
     for error in validator.iter_errors(value) {
@@ -51,12 +44,7 @@ fn report(file: &str, root: &Node, error: &ValidationError<'_>, out: &mut Vec<Di
             let allowed = properties_at(&segments);
             for name in unexpected {
                 let span = node.key(name).map_or(node.span, |k| k.span);
-                let mut d = Diagnostic::error(
-                    "unknown-field",
-                    file,
-                    span,
-                    format!("unknown field `{name}`"),
-                );
+                let mut d = Diagnostic::error("unknown-field", file, span, format!("unknown field `{name}`"));
                 d = match suggest(name, allowed.iter().map(String::as_str)) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help(format!("expected one of: {}", allowed.join(", "))),
@@ -65,83 +53,44 @@ fn report(file: &str, root: &Node, error: &ValidationError<'_>, out: &mut Vec<Di
             }
         }
         ValidationErrorKind::Enum { options } => {
-            let options: Vec<String> = options
-                .as_array()
-                .map_or_else(Vec::new, |a| a.iter().map(show).collect());
+            let options: Vec<String> = options.as_array().map_or_else(Vec::new, |a| a.iter().map(show).collect());
             let found = show(error.instance());
             let mut help = format!("expected one of: {}", options.join(", "));
             if let Some(s) = suggest(&found, options.iter().map(String::as_str)) {
                 help = format!("did you mean `{s}`? {help}");
             }
             out.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    file,
-                    node.span,
-                    format!("invalid {field} `{found}`"),
-                )
-                .help(help),
+                Diagnostic::error("invalid-value", file, node.span, format!("invalid {field} `{found}`")).help(help),
             );
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or("?");
             let span = key.map_or(node.span, |k| k.span);
-            let place = if segments.is_empty() {
-                "the plan".to_string()
-            } else {
-                format!("`{field}`")
-            };
+            let place = if segments.is_empty() { "the plan".to_string() } else { format!("`{field}`") };
             out.push(
-                Diagnostic::error(
-                    "missing-field",
-                    file,
-                    span,
-                    format!("missing field `{name}` in {place}"),
-                )
-                .help(format!(
-                    "add `{name}:`; see `plan schema` for what it holds"
-                )),
+                Diagnostic::error("missing-field", file, span, format!("missing field `{name}` in {place}"))
+                    .help(format!("add `{name}:`; see `plan schema` for what it holds")),
             );
         }
         ValidationErrorKind::Pattern { pattern } => {
             let found = show(error.instance());
             let (what, help) = if pattern == plan_schema::DURATION_PATTERN {
-                (
-                    "duration",
-                    "write a number and a unit: 500ms, 30s, 5m, 1h, 1m30s",
-                )
+                ("duration", "write a number and a unit: 500ms, 30s, 5m, 1h, 1m30s")
             } else if pattern == plan_schema::AGENT_ID_PATTERN {
-                (
-                    "agent id",
-                    "ids start with a lowercase letter, then lowercase letters, digits, `_` or `-`",
-                )
+                ("agent id", "ids start with a lowercase letter, then lowercase letters, digits, `_` or `-`")
             } else if pattern.starts_with("^quorum") {
-                (
-                    "consensus",
-                    "expected majority, unanimous, quorum(N), first or all",
-                )
+                ("consensus", "expected majority, unanimous, quorum(N), first or all")
             } else {
                 ("value", "see `plan schema` for the expected form")
             };
             out.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    file,
-                    node.span,
-                    format!("invalid {what} `{found}`"),
-                )
-                .help(help),
+                Diagnostic::error("invalid-value", file, node.span, format!("invalid {what} `{found}`")).help(help),
             );
         }
         ValidationErrorKind::Type { .. } => {
             out.push(
-                Diagnostic::error(
-                    "invalid-type",
-                    file,
-                    node.span,
-                    format!("wrong type for `{field}`: {error}"),
-                )
-                .help(expected_help(&segments)),
+                Diagnostic::error("invalid-type", file, node.span, format!("wrong type for `{field}`: {error}"))
+                    .help(expected_help(&segments)),
             );
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
@@ -151,8 +100,7 @@ fn report(file: &str, root: &Node, error: &ValidationError<'_>, out: &mut Vec<Di
                 .iter()
                 .filter(|branch| {
                     !branch.iter().all(|e| {
-                        matches!(e.kind(), ValidationErrorKind::Type { .. })
-                            && e.instance_path().to_string() == pointer
+                        matches!(e.kind(), ValidationErrorKind::Type { .. }) && e.instance_path().to_string() == pointer
                     })
                 })
                 .collect();
@@ -161,12 +109,10 @@ fn report(file: &str, root: &Node, error: &ValidationError<'_>, out: &mut Vec<Di
                 .iter()
                 .map(|branch| match branch.as_slice() {
                     [e] => match e.kind() {
-                        ValidationErrorKind::Constant { expected_value } => {
-                            Some(show(expected_value))
+                        ValidationErrorKind::Constant { expected_value } => Some(show(expected_value)),
+                        ValidationErrorKind::Enum { options } => {
+                            options.as_array().map(|a| a.iter().map(show).collect::<Vec<_>>().join(", "))
                         }
-                        ValidationErrorKind::Enum { options } => options
-                            .as_array()
-                            .map(|a| a.iter().map(show).collect::<Vec<_>>().join(", ")),
                         _ => None,
                     },
                     _ => None,
@@ -179,13 +125,8 @@ fn report(file: &str, root: &Node, error: &ValidationError<'_>, out: &mut Vec<Di
                     help = format!("did you mean `{s}`? {help}");
                 }
                 out.push(
-                    Diagnostic::error(
-                        "invalid-value",
-                        file,
-                        node.span,
-                        format!("invalid {field} `{found}`"),
-                    )
-                    .help(help),
+                    Diagnostic::error("invalid-value", file, node.span, format!("invalid {field} `{found}`"))
+                        .help(help),
                 );
             } else if relevant.len() == 1 {
                 for e in relevant[0] {
@@ -193,25 +134,15 @@ fn report(file: &str, root: &Node, error: &ValidationError<'_>, out: &mut Vec<Di
                 }
             } else {
                 out.push(
-                    Diagnostic::error(
-                        "invalid-type",
-                        file,
-                        node.span,
-                        format!("invalid `{field}`"),
-                    )
-                    .help(expected_help(&segments)),
+                    Diagnostic::error("invalid-type", file, node.span, format!("invalid `{field}`"))
+                        .help(expected_help(&segments)),
                 );
             }
         }
         _ => {
             out.push(
-                Diagnostic::error(
-                    "invalid-value",
-                    file,
-                    node.span,
-                    format!("invalid `{field}`: {error}"),
-                )
-                .help(expected_help(&segments)),
+                Diagnostic::error("invalid-value", file, node.span, format!("invalid `{field}`: {error}"))
+                    .help(expected_help(&segments)),
             );
         }
     }
@@ -219,10 +150,7 @@ fn report(file: &str, root: &Node, error: &ValidationError<'_>, out: &mut Vec<Di
 
 fn expected_help(segments: &[String]) -> String {
     let field = segments.last().map_or("the plan", String::as_str);
-    match schema_at(segments)
-        .and_then(|s| s.get("description"))
-        .and_then(Value::as_str)
-    {
+    match schema_at(segments).and_then(|s| s.get("description")).and_then(Value::as_str) {
         Some(desc) => format!("`{field}` is {}", lower_first(desc.trim_end_matches('.'))),
         None => "see `plan schema` for the expected form".into(),
     }
@@ -230,9 +158,7 @@ fn expected_help(segments: &[String]) -> String {
 
 fn lower_first(s: &str) -> String {
     let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_lowercase().chain(c).collect())
-        .unwrap_or_default()
+    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
 }
 
 fn show(v: &Value) -> String {
@@ -251,11 +177,7 @@ fn resolve(mut node: &'static Value) -> &'static Value {
                 Some(target) => node = target,
                 None => return node,
             }
-        } else if let Some([only]) = node
-            .get("allOf")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-        {
+        } else if let Some([only]) = node.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
             node = only;
         } else {
             return node;
@@ -286,10 +208,7 @@ fn step(node: &'static Value, seg: &str) -> Option<&'static Value> {
     if let Some(extra) = node.get("additionalProperties").filter(|a| a.is_object()) {
         return Some(resolve(extra));
     }
-    node.get("anyOf")
-        .and_then(Value::as_array)?
-        .iter()
-        .find_map(|b| step(b, seg))
+    node.get("anyOf").and_then(Value::as_array)?.iter().find_map(|b| step(b, seg))
 }
 
 /// The property names allowed in the object at `segments`.
@@ -298,13 +217,7 @@ fn properties_at(segments: &[String]) -> Vec<String> {
         return Vec::new();
     };
     let with_props = std::iter::once(node)
-        .chain(
-            node.get("anyOf")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(resolve),
-        )
+        .chain(node.get("anyOf").and_then(Value::as_array).into_iter().flatten().map(resolve))
         .find_map(|n| n.get("properties").and_then(Value::as_object));
     with_props.map_or_else(Vec::new, |p| p.keys().cloned().collect())
 }

@@ -17,10 +17,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(line: usize, col: usize, len: usize) -> Self {
-        Span {
-            start: Pos { line, col },
-            len: len.max(1),
-        }
+        Span { start: Pos { line, col }, len: len.max(1) }
     }
 }
 
@@ -37,11 +34,7 @@ impl Source {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Source {
-            path: path.into(),
-            text,
-            line_starts,
-        }
+        Source { path: path.into(), text, line_starts }
     }
 
     /// The text of 1-based line `line`, without its line break.
@@ -49,24 +42,14 @@ impl Source {
         let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
             return "";
         };
-        let end = self
-            .line_starts
-            .get(line)
-            .map_or(self.text.len(), |e| e - 1);
-        self.text
-            .get(start..end)
-            .unwrap_or("")
-            .trim_end_matches('\r')
+        let end = self.line_starts.get(line).map_or(self.text.len(), |e| e - 1);
+        self.text.get(start..end).unwrap_or("").trim_end_matches('\r')
     }
 
     /// The rest of line `line` from 1-based character column `col`.
     pub fn rest_of_line(&self, pos: Pos) -> &str {
         let line = self.line(pos.line);
-        let skip: usize = line
-            .chars()
-            .take(pos.col.saturating_sub(1))
-            .map(char::len_utf8)
-            .sum();
+        let skip: usize = line.chars().take(pos.col.saturating_sub(1)).map(char::len_utf8).sum();
         &line[skip.min(line.len())..]
     }
 

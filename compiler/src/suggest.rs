@@ -30,9 +30,7 @@ pub fn distance(a: &str, b: &str) -> usize {
 
 /// ` (did you mean `x`?)` or nothing.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    suggest(word, candidates)
-        .map(|s| format!("did you mean `{s}`?"))
-        .unwrap_or_default()
+    suggest(word, candidates).map(|s| format!("did you mean `{s}`?")).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -26,10 +26,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
-        .keep_trailing_newline(true)
-        .build()
-    {
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build() {
         env.set_syntax(syntax);
     }
     env.add_filter("slug", slug_filter);
@@ -44,19 +41,14 @@ fn slug_filter(value: Value) -> String {
 fn shell_quote_filter(value: Value) -> String {
     if value.kind() == minijinja::value::ValueKind::Seq {
         if let Ok(iter) = value.try_iter() {
-            return iter
-                .map(|v| shell_quote(&value_text(&v)))
-                .collect::<Vec<_>>()
-                .join(" ");
+            return iter.map(|v| shell_quote(&value_text(&v))).collect::<Vec<_>>().join(" ");
         }
     }
     shell_quote(&value_text(&value))
 }
 
 fn value_text(value: &Value) -> String {
-    value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_string)
+    value.as_str().map_or_else(|| value.to_string(), str::to_string)
 }
 
 /// Lowercase ASCII letters and digits joined by single dashes, at most 60 characters.
@@ -78,11 +70,7 @@ pub fn slug(text: &str) -> String {
 
 /// Quotes `text` for a POSIX shell: one word, whatever it contains.
 pub fn shell_quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
-    {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b)) {
         return text.to_string();
     }
     format!("'{}'", text.replace('\'', r"'\''"))
@@ -105,14 +93,9 @@ mod tests {
     fn filters_work_in_templates() {
         let env = environment();
         let out = env
-            .render_str(
-                "echo {{ t | shell_quote }} {{ t | slug }}",
-                minijinja::context! { t => "$(reboot) now" },
-            )
+            .render_str("echo {{ t | shell_quote }} {{ t | slug }}", minijinja::context! { t => "$(reboot) now" })
             .unwrap();
         assert_eq!(out, "echo '$(reboot) now' reboot-now");
-        assert!(env
-            .render_str("{{ missing }}", minijinja::context! {})
-            .is_err());
+        assert!(env.render_str("{{ missing }}", minijinja::context! {}).is_err());
     }
 }

@@ -37,11 +37,7 @@ pub struct TemplateField<'a> {
 }
 
 /// All template fields, in declaration order.
-pub fn template_fields<'a>(
-    plan: &'a Plan,
-    agents: &'a AgentIndex<'a>,
-    base_dir: &Path,
-) -> Vec<TemplateField<'a>> {
+pub fn template_fields<'a>(plan: &'a Plan, agents: &'a AgentIndex<'a>, base_dir: &Path) -> Vec<TemplateField<'a>> {
     let mut out = Vec::new();
     let read = |rel: &str| -> Result<String, String> {
         let path = base_dir.join(rel);
@@ -61,9 +57,7 @@ pub fn template_fields<'a>(
         };
         for (field, command) in [("run", &a.agent.run), ("compensate", &a.agent.compensate)] {
             match command {
-                Some(Command::Shell(s)) => {
-                    out.push(inline(format!("{p}/{field}"), FieldKind::Shell, s))
-                }
+                Some(Command::Shell(s)) => out.push(inline(format!("{p}/{field}"), FieldKind::Shell, s)),
                 Some(Command::Argv(words)) => {
                     for (i, w) in words.iter().enumerate() {
                         out.push(inline(format!("{p}/{field}/{i}"), FieldKind::Argv, w));
@@ -136,12 +130,7 @@ pub struct Undefined {
 
 impl<'a> Scope<'a> {
     pub fn new(plan: &'a Plan, agents: &'a AgentIndex<'a>, field: &TemplateField<'a>) -> Self {
-        Scope {
-            plan,
-            agents,
-            agent: field.agent,
-            git: field.kind == FieldKind::Git,
-        }
+        Scope { plan, agents, agent: field.agent, git: field.kind == FieldKind::Git }
     }
 
     fn roots(&self) -> Vec<String> {
@@ -173,10 +162,7 @@ impl<'a> Scope<'a> {
         }
         let roots = self.roots();
         if !roots.iter().any(|r| r == root) {
-            return Err(Undefined {
-                name: root.to_string(),
-                candidates: roots,
-            });
+            return Err(Undefined { name: root.to_string(), candidates: roots });
         }
         let Some(field) = parts.next() else {
             return Ok(());
@@ -185,11 +171,7 @@ impl<'a> Scope<'a> {
             return Ok(());
         }
         let fields: Option<Vec<String>> = match root {
-            "issue" => Some(
-                ["number", "repo", "title", "url", "labels", "body"]
-                    .map(String::from)
-                    .to_vec(),
-            ),
+            "issue" => Some(["number", "repo", "title", "url", "labels", "body"].map(String::from).to_vec()),
             "plan" => Some(["name", "complexity", "pattern"].map(String::from).to_vec()),
             "agent" => Some(["id", "role", "depth", "parent"].map(String::from).to_vec()),
             "run" => Some(["id", "dir"].map(String::from).to_vec()),

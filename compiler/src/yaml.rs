@@ -37,39 +37,17 @@ pub enum NodeKind {
 /// What went wrong while reading YAML.
 #[derive(Clone, Debug, PartialEq)]
 pub enum YamlProblem {
-    Syntax {
-        span: Span,
-        message: String,
-    },
-    DuplicateKey {
-        key: String,
-        span: Span,
-        first: Span,
-    },
-    TooDeep {
-        span: Span,
-    },
-    TooLarge {
-        span: Span,
-    },
-    MultipleDocuments {
-        span: Span,
-    },
+    Syntax { span: Span, message: String },
+    DuplicateKey { key: String, span: Span, first: Span },
+    TooDeep { span: Span },
+    TooLarge { span: Span },
+    MultipleDocuments { span: Span },
     Empty,
 }
 
 enum Frame {
-    Seq {
-        span: Span,
-        anchor: usize,
-        items: Vec<Node>,
-    },
-    Map {
-        span: Span,
-        anchor: usize,
-        entries: Vec<(Node, Node)>,
-        key: Option<Node>,
-    },
+    Seq { span: Span, anchor: usize, items: Vec<Node> },
+    Map { span: Span, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
 }
 
 /// Parses the first and only document of `source`. Duplicate keys are reported in
@@ -87,10 +65,7 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
             Ok(ev) => ev,
             Err(e) => {
                 let span = span_at(source, e.marker(), 1);
-                problems.push(YamlProblem::Syntax {
-                    span,
-                    message: e.info().to_string(),
-                });
+                problems.push(YamlProblem::Syntax { span, message: e.info().to_string() });
                 return (None, problems);
             }
         };
@@ -99,9 +74,7 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
             Event::DocumentStart => {
                 documents += 1;
                 if documents > 1 {
-                    problems.push(YamlProblem::MultipleDocuments {
-                        span: span_at(source, &mark, 3),
-                    });
+                    problems.push(YamlProblem::MultipleDocuments { span: span_at(source, &mark, 3) });
                     return (None, problems);
                 }
                 continue;
@@ -109,53 +82,23 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
             Event::Nothing | Event::StreamStart | Event::DocumentEnd => continue,
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
-                    problems.push(YamlProblem::TooDeep {
-                        span: span_at(source, &mark, 1),
-                    });
+                    problems.push(YamlProblem::TooDeep { span: span_at(source, &mark, 1) });
                     return (None, problems);
                 }
                 let span = span_at(source, &mark, 1);
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq {
-                        span,
-                        anchor,
-                        items: Vec::new(),
-                    }
+                    Frame::Seq { span, anchor, items: Vec::new() }
                 } else {
-                    Frame::Map {
-                        span,
-                        anchor,
-                        entries: Vec::new(),
-                        key: None,
-                    }
+                    Frame::Map { span, anchor, entries: Vec::new(), key: None }
                 });
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match stack.pop() {
-                    Some(Frame::Seq {
-                        span,
-                        anchor,
-                        items,
-                    }) => (
-                        Node {
-                            span,
-                            kind: NodeKind::Seq(items),
-                        },
-                        anchor,
-                    ),
-                    Some(Frame::Map {
-                        span,
-                        anchor,
-                        entries,
-                        ..
-                    }) => (
-                        Node {
-                            span,
-                            kind: NodeKind::Map(entries),
-                        },
-                        anchor,
-                    ),
+                    Some(Frame::Seq { span, anchor, items }) => (Node { span, kind: NodeKind::Seq(items) }, anchor),
+                    Some(Frame::Map { span, anchor, entries, .. }) => {
+                        (Node { span, kind: NodeKind::Map(entries) }, anchor)
+                    }
                     None => continue,
                 };
                 if anchor > 0 {
@@ -197,11 +140,7 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
                 Some(k) => {
                     let name = key_text(&k);
                     if let Some((first, _)) = entries.iter().find(|(e, _)| key_text(e) == name) {
-                        problems.push(YamlProblem::DuplicateKey {
-                            key: name,
-                            span: k.span,
-                            first: first.span,
-                        });
+                        problems.push(YamlProblem::DuplicateKey { key: name, span: k.span, first: first.span });
                     } else {
                         entries.push((k, node));
                     }
@@ -218,12 +157,7 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
 fn count(node: &Node) -> usize {
     match &node.kind {
         NodeKind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
-        NodeKind::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| count(k) + count(v))
-                .sum::<usize>()
-        }
+        NodeKind::Map(entries) => 1 + entries.iter().map(|(k, v)| count(k) + count(v)).sum::<usize>(),
         _ => 1,
     }
 }
@@ -252,11 +186,7 @@ fn scalar(source: &Source, mark: &Marker, text: String, style: TScalarStyle) -> 
         _ => 1,
     };
     let span = Span::new(start.line, start.col, len);
-    let kind = if style != TScalarStyle::Plain {
-        NodeKind::Str(text)
-    } else {
-        resolve_plain(text)
-    };
+    let kind = if style != TScalarStyle::Plain { NodeKind::Str(text) } else { resolve_plain(text) };
     Node { span, kind }
 }
 
@@ -268,10 +198,7 @@ fn resolve_plain(text: String) -> NodeKind {
         "false" | "False" | "FALSE" => return NodeKind::Bool(false),
         _ => {}
     }
-    let looks_numeric = text
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
+    let looks_numeric = text.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
     if looks_numeric {
         if let Ok(i) = text.parse::<i64>() {
             return NodeKind::Int(i);
@@ -312,19 +239,12 @@ fn quoted_len(rest: &str) -> usize {
 }
 
 fn pos_of(mark: &Marker) -> Pos {
-    Pos {
-        line: mark.line().max(1),
-        col: mark.col() + 1,
-    }
+    Pos { line: mark.line().max(1), col: mark.col() + 1 }
 }
 
 fn span_at(source: &Source, mark: &Marker, len: usize) -> Span {
     let pos = pos_of(mark);
-    let line = if pos.line > source.line_count() {
-        source.line_count()
-    } else {
-        pos.line
-    };
+    let line = if pos.line > source.line_count() { source.line_count() } else { pos.line };
     Span::new(line, pos.col, len)
 }
 
@@ -354,15 +274,8 @@ impl Node {
         let mut key = None;
         for seg in segments {
             let next = match &node.kind {
-                NodeKind::Map(entries) => entries
-                    .iter()
-                    .find(|(k, _)| key_text(k) == *seg)
-                    .map(|(k, v)| (v, Some(k))),
-                NodeKind::Seq(items) => seg
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|i| items.get(i))
-                    .map(|v| (v, None)),
+                NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_text(k) == *seg).map(|(k, v)| (v, Some(k))),
+                NodeKind::Seq(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)).map(|v| (v, None)),
                 _ => None,
             };
             match next {
@@ -379,10 +292,7 @@ impl Node {
     /// The key node of entry `name` in this mapping.
     pub fn key(&self, name: &str) -> Option<&Node> {
         match &self.kind {
-            NodeKind::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| key_text(k) == name)
-                .map(|(k, _)| k),
+            NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_text(k) == name).map(|(k, _)| k),
             _ => None,
         }
     }
@@ -390,10 +300,7 @@ impl Node {
     /// The value node of entry `name` in this mapping.
     pub fn get(&self, name: &str) -> Option<&Node> {
         match &self.kind {
-            NodeKind::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| key_text(k) == name)
-                .map(|(_, v)| v),
+            NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_text(k) == name).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -401,11 +308,7 @@ impl Node {
 
 /// Splits a JSON pointer (`/agent/agents/0`) into unescaped segments.
 pub fn pointer_segments(pointer: &str) -> Vec<String> {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect()
+    pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
 }
 
 #[cfg(test)]
@@ -430,10 +333,7 @@ mod tests {
     #[test]
     fn scalars_resolve_like_yaml_1_2() {
         let root = parse_ok("a: 1\nb: true\nc: ~\nd: 1.5\ne: 1_000\nf: '1'\ng: 0x1f\n");
-        assert_eq!(
-            root.to_json(),
-            serde_json::json!({"a":1,"b":true,"c":null,"d":1.5,"e":"1_000","f":"1","g":31})
-        );
+        assert_eq!(root.to_json(), serde_json::json!({"a":1,"b":true,"c":null,"d":1.5,"e":"1_000","f":"1","g":31}));
     }
 
     #[test]
@@ -441,11 +341,7 @@ mod tests {
         let (_, problems) = parse(&Source::new("t", "a: 1\nb: 2\na: 3\n"));
         assert_eq!(
             problems,
-            vec![YamlProblem::DuplicateKey {
-                key: "a".into(),
-                span: Span::new(3, 1, 1),
-                first: Span::new(1, 1, 1)
-            }]
+            vec![YamlProblem::DuplicateKey { key: "a".into(), span: Span::new(3, 1, 1), first: Span::new(1, 1, 1) }]
         );
     }
 
@@ -453,13 +349,7 @@ mod tests {
     fn refuses_deep_nesting_and_several_documents() {
         let deep = "[".repeat(10_000);
         let (_, problems) = parse(&Source::new("t", deep));
-        assert!(
-            matches!(
-                &problems[0],
-                YamlProblem::TooDeep { .. } | YamlProblem::Syntax { .. }
-            ),
-            "{problems:?}"
-        );
+        assert!(matches!(&problems[0], YamlProblem::TooDeep { .. } | YamlProblem::Syntax { .. }), "{problems:?}");
         let (_, problems) = parse(&Source::new("t", "a: 1\n---\nb: 2\n"));
         assert!(matches!(problems[0], YamlProblem::MultipleDocuments { .. }));
     }
@@ -468,7 +358,10 @@ mod tests {
     fn alias_bombs_are_stopped() {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
-            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+                p = i - 1
+            ));
         }
         let (_, problems) = parse(&Source::new("t", text));
         assert!(matches!(problems[0], YamlProblem::TooLarge { .. }));

@@ -27,6 +27,14 @@ pub enum Command {
     Compile(CompileArgs),
     /// Run a plan.
     Run(RunArgs),
+    /// Show the state of a run: each agent's state, attempt and duration.
+    Status(StatusArgs),
+    /// List runs with their state.
+    Runs(RunsArgs),
+    /// Stop a running run gracefully (saga compensations still run).
+    Stop(StopArgs),
+    /// Print the logs of a run, or of one agent.
+    Logs(LogsArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -56,6 +64,11 @@ pub struct GraphArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Colour each node by its state in this run.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+    #[arg(long, default_value = ".plan/runs")]
+    pub runs_dir: PathBuf,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,4 +121,50 @@ pub struct RunArgs {
     /// No progress display on standard error.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Start the run detached (it survives the terminal), print its id and return.
+    #[arg(long)]
+    pub background: bool,
+    /// Use this run id (set by --background for the detached process).
+    #[arg(long, hide = true)]
+    pub run_id: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// The run (default: the latest).
+    pub run_id: Option<String>,
+    #[arg(long, default_value = ".plan/runs")]
+    pub runs_dir: PathBuf,
+    /// Refresh until the run ends.
+    #[arg(long)]
+    pub watch: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunsArgs {
+    #[arg(long, default_value = ".plan/runs")]
+    pub runs_dir: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StopArgs {
+    pub run_id: String,
+    #[arg(long, default_value = ".plan/runs")]
+    pub runs_dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LogsArgs {
+    pub run_id: String,
+    /// One agent (node id); default: every log, each line prefixed with its agent.
+    pub agent: Option<String>,
+    #[arg(long, default_value = ".plan/runs")]
+    pub runs_dir: PathBuf,
+    /// Keep printing new output until the run ends.
+    #[arg(long, short)]
+    pub follow: bool,
 }

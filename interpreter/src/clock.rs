@@ -20,15 +20,7 @@ fn parts(t: SystemTime) -> (i64, u32, u32, u64, u64, u64, u32) {
     let secs = d.as_secs();
     let (y, m, day) = civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
     let rem = secs % 86_400;
-    (
-        y,
-        m,
-        day,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis(),
-    )
+    (y, m, day, rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_millis())
 }
 
 /// `2026-11-26T12:03:04.123Z`
@@ -44,10 +36,7 @@ pub fn now() -> String {
 /// A new run id: `20261126-120304-a1b2`, sortable by start time.
 pub fn new_run_id() -> String {
     let (y, m, d, hh, mm, ss, _) = parts(SystemTime::now());
-    format!(
-        "{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}-{:04x}",
-        fastrand::u16(..)
-    )
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}-{:04x}", fastrand::u16(..))
 }
 
 #[cfg(test)]

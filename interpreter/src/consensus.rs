@@ -28,10 +28,7 @@ pub fn decide(rule: Consensus, answers: &[Value]) -> Vote {
     }
     votes.sort_by(|_, (a, _), _, (b, _)| b.cmp(a));
     let n = answers.len();
-    let (top_count, top_value) = votes
-        .values()
-        .next()
-        .map_or((0, Value::Null), |(c, v)| (*c, (*v).clone()));
+    let (top_count, top_value) = votes.values().next().map_or((0, Value::Null), |(c, v)| (*c, (*v).clone()));
     let (value, agreed) = match rule {
         Consensus::Majority => (top_value, top_count * 2 > n),
         Consensus::Unanimous => (top_value, n > 0 && top_count == n),
@@ -39,11 +36,7 @@ pub fn decide(rule: Consensus, answers: &[Value]) -> Vote {
         Consensus::First => (answers.first().cloned().unwrap_or(Value::Null), n > 0),
         Consensus::All => (Value::Array(answers.to_vec()), true),
     };
-    Vote {
-        value,
-        votes: votes.into_iter().map(|(k, (c, _))| (k, c)).collect(),
-        agreed,
-    }
+    Vote { value, votes: votes.into_iter().map(|(k, (c, _))| (k, c)).collect(), agreed }
 }
 
 #[cfg(test)]
@@ -61,10 +54,7 @@ mod tests {
         assert!(decide(Consensus::Quorum(2), &answers).agreed);
         assert!(!decide(Consensus::Quorum(3), &answers).agreed);
         assert_eq!(decide(Consensus::First, &answers).value, json!("yes"));
-        assert_eq!(
-            decide(Consensus::All, &answers).value,
-            json!(["yes", "no", "yes"])
-        );
+        assert_eq!(decide(Consensus::All, &answers).value, json!(["yes", "no", "yes"]));
         let split = [json!(1), json!(2)];
         assert!(!decide(Consensus::Majority, &split).agreed);
     }

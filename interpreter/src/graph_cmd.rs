@@ -39,12 +39,7 @@ fn write_out(output: Option<&Path>, text: &str) -> i32 {
 }
 
 /// Draws the graph; `states` colours nodes by their state in a run.
-pub fn draw(
-    plan: &Plan,
-    graph: &PlanGraph,
-    format: GraphFormat,
-    states: Option<&HashMap<String, String>>,
-) -> String {
+pub fn draw(plan: &Plan, graph: &PlanGraph, format: GraphFormat, states: Option<&HashMap<String, String>>) -> String {
     match format {
         GraphFormat::Dot => dot::to_dot(plan, graph, states),
         GraphFormat::Mermaid => mermaid::to_mermaid(plan, graph),
@@ -57,10 +52,21 @@ pub fn run_graph(args: &GraphArgs) -> i32 {
         Err(code) => return code,
     };
     let Some(plan) = checked.plan() else { return 1 };
-    write_out(
-        args.output.as_deref(),
-        &draw(plan, &graph, args.format, None),
-    )
+    let states = match &args.run {
+        None => None,
+        Some(id) => match crate::rundir::RunDir::open(&args.runs_dir, id).map(|d| crate::run_state::read(&d)) {
+            Some(Ok(run)) => Some(run.nodes.into_iter().map(|(k, v)| (k, v.state)).collect::<HashMap<_, _>>()),
+            Some(Err(e)) => {
+                eprintln!("error: cannot read run `{id}`: {e}");
+                return 1;
+            }
+            None => {
+                eprintln!("error: no run `{id}` under {} (see `plan runs`)", args.runs_dir.display());
+                return 1;
+            }
+        },
+    };
+    write_out(args.output.as_deref(), &draw(plan, &graph, args.format, states.as_ref()))
 }
 
 pub fn run_compile(args: &CompileArgs) -> i32 {

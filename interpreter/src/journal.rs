@@ -15,10 +15,17 @@ use serde_json::Value;
 pub enum Entry {
     RunStarted {
         run_id: String,
+        /// The plan file, absolute.
         plan: String,
         plan_hash: String,
         vars: IndexMap<String, Value>,
         at: String,
+        /// Nodes in the compiled graph (run-time copies come on top).
+        #[serde(default)]
+        nodes: usize,
+        /// The process running it.
+        #[serde(default)]
+        pid: u32,
     },
     NodeStarted {
         node: String,
@@ -56,11 +63,7 @@ pub struct Journal {
 impl Journal {
     /// Opens (creating) the journal for appending; a torn last line is cut off first.
     pub fn open(path: &Path) -> std::io::Result<Journal> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)?;
+        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
         let mut text = Vec::new();
         file.read_to_end(&mut text)?;
         if let Some(last) = text.iter().rposition(|b| *b == b'\n') {
@@ -71,10 +74,7 @@ impl Journal {
             file.set_len(0)?;
         }
         file.seek(SeekFrom::End(0))?;
-        Ok(Journal {
-            file,
-            buf: Vec::with_capacity(4096),
-        })
+        Ok(Journal { file, buf: Vec::with_capacity(4096) })
     }
 
     /// Queues an entry; nothing is durable until `sync`.
@@ -98,11 +98,7 @@ impl Journal {
 /// Every complete entry of a journal, in order; unreadable lines are skipped.
 pub fn replay(path: &Path) -> std::io::Result<Vec<Entry>> {
     let text = std::fs::read(path)?;
-    Ok(text
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| serde_json::from_slice(l).ok())
-        .collect())
+    Ok(text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).filter_map(|l| serde_json::from_slice(l).ok()).collect())
 }
 
 /// FNV-1a, 64 bits: a stable fingerprint of the plan file.
@@ -126,11 +122,7 @@ mod tests {
         let path = dir.join("journal.jsonl");
         let _ = std::fs::remove_file(&path);
         let mut j = Journal::open(&path).unwrap();
-        j.push(&Entry::NodeStarted {
-            node: "a".into(),
-            attempt: 1,
-            at: "t".into(),
-        });
+        j.push(&Entry::NodeStarted { node: "a".into(), attempt: 1, at: "t".into() });
         j.sync().unwrap();
         drop(j);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
@@ -138,10 +130,7 @@ mod tests {
         drop(f);
         assert_eq!(replay(&path).unwrap().len(), 1);
         let mut j = Journal::open(&path).unwrap();
-        j.push(&Entry::RunFinished {
-            status: "succeeded".into(),
-            at: "t".into(),
-        });
+        j.push(&Entry::RunFinished { status: "succeeded".into(), at: "t".into() });
         j.sync().unwrap();
         assert_eq!(replay(&path).unwrap().len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();

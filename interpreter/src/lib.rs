@@ -1,6 +1,7 @@
 //! The effectful half of `plan`: the tokio interpreter that runs a compiled plan
 //! (scheduler, processes, run directory, journal, report) and the command-line glue.
 
+pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod consensus;
@@ -14,7 +15,9 @@ pub mod recorder;
 pub mod render;
 pub mod report;
 pub mod run_cmd;
+pub mod run_state;
 pub mod rundir;
+pub mod runs_cmd;
 pub mod scheduler;
 pub mod tree;
 

@@ -27,10 +27,7 @@ pub fn print_human(checked: &Checked) {
 
 pub fn run(args: &LintArgs) -> i32 {
     let checked: Vec<Checked> = args.files.iter().map(|f| check_file(f)).collect();
-    let all: Vec<Diagnostic> = checked
-        .iter()
-        .flat_map(|c| c.diagnostics.iter().cloned())
-        .collect();
+    let all: Vec<Diagnostic> = checked.iter().flat_map(|c| c.diagnostics.iter().cloned()).collect();
     match args.format {
         LintFormat::Human => {
             checked.iter().for_each(print_human);

@@ -28,22 +28,11 @@ pub fn describe(work: &Work) -> String {
             let mut s = if spec.argv.len() == 3 && spec.argv[0] == "sh" && spec.argv[1] == "-c" {
                 spec.argv[2].clone()
             } else {
-                spec.argv
-                    .iter()
-                    .map(|a| plan_compiler::template_env::shell_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                spec.argv.iter().map(|a| plan_compiler::template_env::shell_quote(a)).collect::<Vec<_>>().join(" ")
             };
             if let Some(stdin) = &spec.stdin {
                 let first = stdin.lines().next().unwrap_or("");
-                s.push_str(&format!(
-                    "  <<< prompt: {first}{}",
-                    if stdin.lines().count() > 1 {
-                        " ..."
-                    } else {
-                        ""
-                    }
-                ));
+                s.push_str(&format!("  <<< prompt: {first}{}", if stdin.lines().count() > 1 { " ..." } else { "" }));
             }
             s
         }
@@ -54,12 +43,7 @@ pub fn describe(work: &Work) -> String {
 
 impl Renderer {
     /// Prepares `unit` (agent `meta`) for one attempt.
-    pub fn prepare(
-        &self,
-        unit: &Unit,
-        meta: &AgentMeta,
-        vars: &NodeVars,
-    ) -> Result<Prepared, String> {
+    pub fn prepare(&self, unit: &Unit, meta: &AgentMeta, vars: &NodeVars) -> Result<Prepared, String> {
         let shared = &self.shared;
         let plan = &shared.plan;
         let a = &meta.agent;
@@ -84,17 +68,11 @@ impl Renderer {
                         .get("template")
                         .and_then(Value::as_str)
                         .ok_or("`template.render` needs `with.template`")?;
-                    let output = a
-                        .with
-                        .get("output")
-                        .and_then(Value::as_str)
-                        .ok_or("`template.render` needs `with.output`")?;
+                    let output =
+                        a.with.get("output").and_then(Value::as_str).ok_or("`template.render` needs `with.output`")?;
                     let contents = self.render_file(template, ctx())?;
                     let path = self.render_str(output, ctx())?;
-                    Ok(Prepared::Run(Work::WriteFile {
-                        path: PathBuf::from(path),
-                        contents,
-                    }))
+                    Ok(Prepared::Run(Work::WriteFile { path: PathBuf::from(path), contents }))
                 }
                 other => Err(format!("unknown action `{other}`")),
             };
@@ -116,10 +94,7 @@ impl Renderer {
                     .as_ref()
                     .or(plan.defaults.as_ref().and_then(|d| d.runner.as_ref()))
                     .ok_or_else(|| format!("agent `{}` has a prompt but no runner", a.id))?;
-                let runner = plan
-                    .runners
-                    .get(name)
-                    .ok_or_else(|| format!("unknown runner `{name}`"))?;
+                let runner = plan.runners.get(name).ok_or_else(|| format!("unknown runner `{name}`"))?;
                 env.extend(runner.env.clone());
                 match &runner.command {
                     Command::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
@@ -147,26 +122,11 @@ impl Renderer {
         if prompt.is_some() {
             env.insert(
                 "PLAN_PROMPT_FILE".into(),
-                shared
-                    .run_dir
-                    .join("prompts")
-                    .join(format!("{}.md", unit.id))
-                    .display()
-                    .to_string(),
+                shared.run_dir.join("prompts").join(format!("{}.md", unit.id)).display().to_string(),
             );
         }
-        let workdir = a
-            .workdir
-            .as_ref()
-            .map(|w| self.render_str(w, ctx()))
-            .transpose()?
-            .map(PathBuf::from);
-        Ok(Prepared::Run(Work::Process(ProcessSpec {
-            argv,
-            stdin: prompt,
-            env,
-            workdir,
-        })))
+        let workdir = a.workdir.as_ref().map(|w| self.render_str(w, ctx())).transpose()?.map(PathBuf::from);
+        Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin: prompt, env, workdir })))
     }
 
     /// The saga compensation of a step, rendered.
@@ -174,50 +134,26 @@ impl Renderer {
         let Some(cmd) = &meta.agent.compensate else {
             return Ok(None);
         };
-        let ctx = self.context(
-            meta,
-            &NodeVars {
-                attempt: 1,
-                ..NodeVars::default()
-            },
-        );
+        let ctx = self.context(meta, &NodeVars { attempt: 1, ..NodeVars::default() });
         let argv = self.command(cmd, || &ctx)?;
         let mut env = BTreeMap::new();
-        env.insert(
-            "PLAN_RUN_DIR".into(),
-            self.shared.run_dir.display().to_string(),
-        );
+        env.insert("PLAN_RUN_DIR".into(), self.shared.run_dir.display().to_string());
         env.insert("PLAN_AGENT_ID".into(), meta.agent.id.clone());
         env.extend(meta.agent.env.clone());
-        Ok(Some(Work::Process(ProcessSpec {
-            argv,
-            stdin: None,
-            env,
-            workdir: None,
-        })))
+        Ok(Some(Work::Process(ProcessSpec { argv, stdin: None, env, workdir: None })))
     }
 
-    fn command<'c>(
-        &self,
-        cmd: &Command,
-        ctx: impl Fn() -> &'c minijinja::Value,
-    ) -> Result<Vec<String>, String> {
+    fn command<'c>(&self, cmd: &Command, ctx: impl Fn() -> &'c minijinja::Value) -> Result<Vec<String>, String> {
         Ok(match cmd {
             Command::Shell(s) => vec!["sh".into(), "-c".into(), self.render_str(s, ctx())?],
-            Command::Argv(words) => words
-                .iter()
-                .map(|w| self.render_str(w, ctx()))
-                .collect::<Result<_, _>>()?,
+            Command::Argv(words) => words.iter().map(|w| self.render_str(w, ctx())).collect::<Result<_, _>>()?,
         })
     }
 }
 
 /// The retry policy of an agent (its own, else the defaults, else one attempt).
 pub fn retry_of(meta: &AgentMeta, defaults: Option<&plan_schema::Defaults>) -> Option<Retry> {
-    meta.agent
-        .retry
-        .clone()
-        .or_else(|| defaults.and_then(|d| d.retry.clone()))
+    meta.agent.retry.clone().or_else(|| defaults.and_then(|d| d.retry.clone()))
 }
 
 /// How long to wait before attempt `next` (2 = the first retry).
@@ -225,9 +161,7 @@ pub fn backoff_delay(retry: &Retry, next: u32) -> std::time::Duration {
     let base = retry.delay.as_std();
     let mut d = match retry.backoff {
         plan_schema::Backoff::Fixed => base,
-        plan_schema::Backoff::Exponential => {
-            base.saturating_mul(2u32.saturating_pow(next.saturating_sub(2)))
-        }
+        plan_schema::Backoff::Exponential => base.saturating_mul(2u32.saturating_pow(next.saturating_sub(2))),
     };
     if let Some(max) = retry.max_delay {
         d = d.min(max.as_std());
@@ -258,12 +192,7 @@ mod tests {
         };
         let ms: Vec<u128> = (2..=5).map(|n| backoff_delay(&r, n).as_millis()).collect();
         assert_eq!(ms, vec![100, 200, 300, 300]);
-        let fixed = Retry {
-            backoff: Backoff::Fixed,
-            jitter: true,
-            max_delay: None,
-            ..r
-        };
+        let fixed = Retry { backoff: Backoff::Fixed, jitter: true, max_delay: None, ..r };
         for _ in 0..50 {
             let d = backoff_delay(&fixed, 4).as_millis();
             assert!((75..=125).contains(&d), "{d}");

@@ -24,9 +24,7 @@ pub struct ProcessExecutor {
 
 impl Default for ProcessExecutor {
     fn default() -> Self {
-        ProcessExecutor {
-            grace: DEFAULT_GRACE,
-        }
+        ProcessExecutor { grace: DEFAULT_GRACE }
     }
 }
 
@@ -43,11 +41,7 @@ impl Executor for ProcessExecutor {
     }
 }
 
-async fn sleep(
-    d: Duration,
-    timeout: Option<Duration>,
-    mut cancel: watch::Receiver<Cancel>,
-) -> Outcome {
+async fn sleep(d: Duration, timeout: Option<Duration>, mut cancel: watch::Receiver<Cancel>) -> Outcome {
     tokio::select! {
         () = tokio::time::sleep(d) => Outcome::Succeeded { stdout: String::new() },
         () = deadline(timeout) => Outcome::TimedOut { after: timeout.unwrap_or_default() },
@@ -77,12 +71,8 @@ fn write_file(path: &std::path::Path, contents: &str) -> Outcome {
         .map_or(Ok(()), std::fs::create_dir_all)
         .and_then(|()| std::fs::write(path, contents));
     match result {
-        Ok(()) => Outcome::Succeeded {
-            stdout: path.display().to_string(),
-        },
-        Err(e) => Outcome::Failed {
-            error: format!("cannot write {}: {e}", path.display()),
-        },
+        Ok(()) => Outcome::Succeeded { stdout: path.display().to_string() },
+        Err(e) => Outcome::Failed { error: format!("cannot write {}: {e}", path.display()) },
     }
 }
 
@@ -106,18 +96,12 @@ async fn run_process(
     grace: Duration,
 ) -> Outcome {
     let Some((program, args)) = spec.argv.split_first() else {
-        return Outcome::Failed {
-            error: "empty command".into(),
-        };
+        return Outcome::Failed { error: "empty command".into() };
     };
     let mut cmd = Command::new(program);
     cmd.args(args)
         .envs(&spec.env)
-        .stdin(if spec.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -127,35 +111,19 @@ async fn run_process(
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => {
-            return Outcome::Failed {
-                error: format!("cannot start `{program}`: {e}"),
-            }
-        }
+        Err(e) => return Outcome::Failed { error: format!("cannot start `{program}`: {e}") },
     };
     let pgid = child.id().unwrap_or(0);
     let log_file = log
-        .and_then(|p| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .ok()
-        })
+        .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok())
         .map(|f| Arc::new(std::sync::Mutex::new(f)));
     if let (Some(mut stdin), Some(text)) = (child.stdin.take(), spec.stdin) {
         tokio::spawn(async move {
             let _ = stdin.write_all(text.as_bytes()).await;
         });
     }
-    let stdout = child
-        .stdout
-        .take()
-        .map(|s| tokio::spawn(capture(s, log_file.clone(), None)));
-    let stderr = child
-        .stderr
-        .take()
-        .map(|s| tokio::spawn(capture(s, log_file.clone(), Some(ERROR_TAIL))));
+    let stdout = child.stdout.take().map(|s| tokio::spawn(capture(s, log_file.clone(), None)));
+    let stderr = child.stderr.take().map(|s| tokio::spawn(capture(s, log_file.clone(), Some(ERROR_TAIL))));
     let mut cancelled = cancel.clone();
     let status = tokio::select! {
         status = child.wait() => Some(status),
@@ -187,29 +155,15 @@ async fn run_process(
         None => Vec::new(),
     };
     match status {
-        None => Outcome::TimedOut {
-            after: timeout.unwrap_or_default(),
-        },
-        Some(Ok(s)) if s.success() => Outcome::Succeeded {
-            stdout: String::from_utf8_lossy(&out).into_owned(),
-        },
+        None => Outcome::TimedOut { after: timeout.unwrap_or_default() },
+        Some(Ok(s)) if s.success() => Outcome::Succeeded { stdout: String::from_utf8_lossy(&out).into_owned() },
         Some(Ok(s)) => {
             let tail = String::from_utf8_lossy(&err).trim().to_string();
-            let code = s.code().map_or_else(
-                || "was killed by a signal".to_string(),
-                |c| format!("exited with status {c}"),
-            );
-            Outcome::Failed {
-                error: if tail.is_empty() {
-                    code
-                } else {
-                    format!("{code}: {tail}")
-                },
-            }
+            let code =
+                s.code().map_or_else(|| "was killed by a signal".to_string(), |c| format!("exited with status {c}"));
+            Outcome::Failed { error: if tail.is_empty() { code } else { format!("{code}: {tail}") } }
         }
-        Some(Err(e)) => Outcome::Failed {
-            error: format!("waiting for the process failed: {e}"),
-        },
+        Some(Err(e)) => Outcome::Failed { error: format!("waiting for the process failed: {e}") },
     }
 }
 

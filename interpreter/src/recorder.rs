@@ -123,8 +123,7 @@ impl Recorder for RunRecorder {
 
     fn sync(&mut self) {
         if let Err(e) = self.journal.sync() {
-            self.journal_error
-                .get_or_insert_with(|| format!("cannot write the journal: {e}"));
+            self.journal_error.get_or_insert_with(|| format!("cannot write the journal: {e}"));
         }
     }
 
@@ -135,8 +134,7 @@ impl Recorder for RunRecorder {
             _ => 0,
         };
         let data = serde_json::json!({ "state": state.as_str(), "attempt": attempt });
-        self.writer
-            .status(node, progress, message.to_string(), data);
+        self.writer.status(node, progress, message.to_string(), data);
     }
 
     fn output(&mut self, node: &str, value: &Value) {
@@ -148,20 +146,13 @@ impl Recorder for RunRecorder {
             return;
         }
         let now = Instant::now();
-        if self
-            .last_draw
-            .is_some_and(|t| now.duration_since(t) < Duration::from_millis(80))
-            && done < total
-        {
+        if self.last_draw.is_some_and(|t| now.duration_since(t) < Duration::from_millis(80)) && done < total {
             return;
         }
         self.last_draw = Some(now);
         let elapsed = self.started.elapsed().as_secs_f64();
         let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[2K[{done}/{total}] done · {running} running · {failed} failed · {elapsed:.1}s"
-        );
+        let _ = write!(err, "\r\x1b[2K[{done}/{total}] done · {running} running · {failed} failed · {elapsed:.1}s");
         let _ = err.flush();
     }
 
@@ -178,10 +169,7 @@ impl Recorder for RunRecorder {
         if message.is_empty() {
             eprintln!("{mark:>6} {node} ({:.3}s)", duration.as_secs_f64());
         } else {
-            eprintln!(
-                "{mark:>6} {node} ({:.3}s): {message}",
-                duration.as_secs_f64()
-            );
+            eprintln!("{mark:>6} {node} ({:.3}s): {message}", duration.as_secs_f64());
         }
     }
 }

@@ -82,12 +82,9 @@ impl Shared {
                 .count();
             (expected > 0 && out.len() == expected).then_some(Value::Array(out))
         };
-        let is_map_agent = parent
-            .and_then(|p| p.map.as_ref())
-            .is_some_and(|(m, _, _)| m == id);
-        let is_replica = parent.is_some_and(|p| {
-            p.replicas.is_some() && p.children.len() == 1 && p.pattern == Pattern::ScatterGather
-        });
+        let is_map_agent = parent.and_then(|p| p.map.as_ref()).is_some_and(|(m, _, _)| m == id);
+        let is_replica = parent
+            .is_some_and(|p| p.replicas.is_some() && p.children.len() == 1 && p.pattern == Pattern::ScatterGather);
         if is_map_agent || is_replica {
             return copies(id);
         }
@@ -95,9 +92,7 @@ impl Shared {
             return self.node_output(id);
         }
         let last = match meta.pattern {
-            Pattern::Pipeline | Pattern::Saga => {
-                meta.children.last().and_then(|c| self.output_of_strict(c))
-            }
+            Pattern::Pipeline | Pattern::Saga => meta.children.last().and_then(|c| self.output_of_strict(c)),
             Pattern::ForkJoin => match &meta.join {
                 Some(j) => self.output_of_strict(j),
                 None => {
@@ -138,9 +133,7 @@ struct OutputsView(Arc<Shared>);
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("run_id", &self.run_id)
-            .finish_non_exhaustive()
+        f.debug_struct("Shared").field("run_id", &self.run_id).finish_non_exhaustive()
     }
 }
 
@@ -148,11 +141,7 @@ impl Object for OutputsView {
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
         let id = key.as_str()?;
         if self.0.dry_run {
-            return self
-                .0
-                .tree
-                .get(id)
-                .map(|_| MjValue::from_object(Placeholder(format!("outputs.{id}"))));
+            return self.0.tree.get(id).map(|_| MjValue::from_object(Placeholder(format!("outputs.{id}"))));
         }
         self.0.output_of(id).map(|v| mj(&v))
     }
@@ -165,10 +154,7 @@ struct Placeholder(String);
 
 impl Object for Placeholder {
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
-        Some(MjValue::from_object(Placeholder(format!(
-            "{}.{key}",
-            self.0
-        ))))
+        Some(MjValue::from_object(Placeholder(format!("{}.{key}", self.0))))
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -238,10 +224,7 @@ impl Renderer {
             mj(serde_json::json!({ "id": a.id, "role": a.role, "depth": meta.depth, "parent": meta.parent })),
         );
         ctx.insert("with".into(), mj(&a.with));
-        ctx.insert(
-            "outputs".into(),
-            MjValue::from_object(OutputsView(self.shared.clone())),
-        );
+        ctx.insert("outputs".into(), MjValue::from_object(OutputsView(self.shared.clone())));
         ctx.insert("attempt".into(), MjValue::from(vars.attempt.max(1)));
         ctx.insert("last_error".into(), MjValue::from(vars.last_error));
         if let Some(item) = vars.item {
@@ -283,11 +266,7 @@ fn template_roots(base: &Path) -> Vec<PathBuf> {
 }
 
 fn describe(e: &minijinja::Error) -> String {
-    let mut msg = format!(
-        "template error: {}",
-        e.detail()
-            .map_or_else(|| e.kind().to_string(), str::to_string)
-    );
+    let mut msg = format!("template error: {}", e.detail().map_or_else(|| e.kind().to_string(), str::to_string));
     if let (Some(name), Some(line)) = (e.name(), e.line()) {
         if !name.starts_with('<') {
             msg.push_str(&format!(" ({name}:{line})"));

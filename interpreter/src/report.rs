@@ -111,20 +111,14 @@ pub fn build(
     let checks: Vec<&str> = graph
         .graph
         .node_weights()
-        .filter(|u| {
-            matches!(
-                u.kind,
-                UnitKind::Join | UnitKind::Reduce | UnitKind::Gather { .. }
-            )
-        })
+        .filter(|u| matches!(u.kind, UnitKind::Join | UnitKind::Reduce | UnitKind::Gather { .. }))
         .map(|u| u.id.as_str())
         .collect();
     let mut validation_results = IndexMap::new();
     let mut agents = IndexMap::new();
     for r in &result.records {
         let status = r.state.as_str().to_string();
-        let is_check =
-            checks.contains(&r.id.as_str()) || (checks.is_empty() && r.state != NodeState::Skipped);
+        let is_check = checks.contains(&r.id.as_str()) || (checks.is_empty() && r.state != NodeState::Skipped);
         if is_check || r.state == NodeState::Failed {
             let verdict = match r.state {
                 NodeState::Succeeded => "passed",
@@ -133,14 +127,7 @@ pub fn build(
             };
             validation_results.insert(r.id.clone(), verdict.to_string());
         }
-        agents.insert(
-            r.id.clone(),
-            AgentReport {
-                status,
-                attempts: r.attempts,
-                duration: human_duration(r.duration),
-            },
-        );
+        agents.insert(r.id.clone(), AgentReport { status, attempts: r.attempts, duration: human_duration(r.duration) });
     }
     let status = match result.status {
         RunStatus::Succeeded => "succeeded",
@@ -152,11 +139,7 @@ pub fn build(
         status: status.into(),
         run_id: run_id.into(),
         plan: plan.name.clone(),
-        implementation_summary: Summary {
-            agents: agents_seen,
-            commit: None,
-            pr_url: None,
-        },
+        implementation_summary: Summary { agents: agents_seen, commit: None, pr_url: None },
         performance_metrics: Metrics {
             execution_time: human_duration(result.wall),
             critical_path: human_duration(result.critical_path),
@@ -170,10 +153,7 @@ pub fn build(
                 .count(),
         },
         validation_results,
-        failure: result.failure.as_ref().map(|(agent, error)| Failure {
-            agent: agent.clone(),
-            error: error.clone(),
-        }),
+        failure: result.failure.as_ref().map(|(agent, error)| Failure { agent: agent.clone(), error: error.clone() }),
         agents,
     }
 }
@@ -185,10 +165,7 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(human_duration(Duration::from_millis(1204)), "1.204s");
-        assert_eq!(
-            overhead(Duration::from_secs(4), Duration::from_secs(3)),
-            "25.00%"
-        );
+        assert_eq!(overhead(Duration::from_secs(4), Duration::from_secs(3)), "25.00%");
         assert_eq!(megabytes(14 * 1024 * 1024), "14MB");
         let (me, _) = peak_memory();
         assert!(me > 0);

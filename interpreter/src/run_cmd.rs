@@ -41,17 +41,12 @@ pub fn run(args: RunArgs) -> i32 {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get()));
     let base_dir = checked.loaded.base_dir();
     if args.dry_run {
-        let shared = Shared::new(
-            plan,
-            graph,
-            base_dir,
-            "dry-run".into(),
-            Path::new(".plan/runs/dry-run"),
-            vars,
-            true,
-        );
+        let shared = Shared::new(plan, graph, base_dir, "dry-run".into(), Path::new(".plan/runs/dry-run"), vars, true);
         print_schedule(&Renderer::new(Arc::new(shared)));
         return 0;
+    }
+    if args.background {
+        return crate::background::start(&args);
     }
     let plan_bytes = std::fs::read(&args.file).unwrap_or_default();
     let hash = journal::fingerprint(&plan_bytes);
@@ -63,16 +58,24 @@ pub fn run(args: RunArgs) -> i32 {
                 return 1;
             }
         },
-        None => match RunDir::create(&args.runs_dir, &crate::clock::new_run_id()) {
+        None => match RunDir::create(&args.runs_dir, args.run_id.as_deref().unwrap_or(&crate::clock::new_run_id())) {
             Ok(dir) => (dir, HashMap::new()),
             Err(e) => {
-                eprintln!(
-                    "error: cannot create the run directory under {}: {e}",
-                    args.runs_dir.display()
-                );
+                eprintln!("error: cannot create the run directory under {}: {e}", args.runs_dir.display());
                 return 1;
             }
         },
+    };
+    let _lock = match dir.lock() {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            eprintln!("error: run `{}` is still running; `plan stop {}` stops it", dir.id, dir.id);
+            return 1;
+        }
+        Err(e) => {
+            eprintln!("error: cannot lock {}: {e}", dir.root.display());
+            return 1;
+        }
     };
     let mut journal = match Journal::open(&dir.journal()) {
         Ok(j) => j,
@@ -83,10 +86,12 @@ pub fn run(args: RunArgs) -> i32 {
     };
     journal.push(&Entry::RunStarted {
         run_id: dir.id.clone(),
-        plan: args.file.display().to_string(),
+        plan: std::fs::canonicalize(&args.file).unwrap_or_else(|_| args.file.clone()).display().to_string(),
         plan_hash: hash,
         vars: vars.clone(),
         at: crate::clock::now(),
+        nodes: graph.graph.node_count(),
+        pid: std::process::id(),
     });
     if let Err(e) = journal.sync() {
         eprintln!("error: cannot write {}: {e}", dir.journal().display());
@@ -102,38 +107,18 @@ pub fn run(args: RunArgs) -> i32 {
             dir.root.display()
         );
     }
-    let shared = Arc::new(Shared::new(
-        plan,
-        graph,
-        base_dir,
-        dir.id.clone(),
-        &dir.root,
-        vars,
-        false,
-    ));
+    let shared = Arc::new(Shared::new(plan, graph, base_dir, dir.id.clone(), &dir.root, vars, false));
     let renderer = Arc::new(Renderer::new(shared.clone()));
     let recorder = RunRecorder::new(dir.clone(), journal, issue, display);
-    let options = Options {
-        concurrency,
-        fail_fast: args.fail_fast,
-        signals: true,
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let options = Options { concurrency, fail_fast: args.fail_fast, signals: true };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
             return 1;
         }
     };
-    let mut scheduler = Scheduler::new(
-        renderer,
-        Arc::new(ProcessExecutor::default()),
-        recorder,
-        options,
-    );
+    let mut scheduler = Scheduler::new(renderer, Arc::new(ProcessExecutor::default()), recorder, options);
     scheduler.restore(restored);
     let (result, mut recorder) = runtime.block_on(scheduler.run());
     let status = match result.status {
@@ -141,10 +126,7 @@ pub fn run(args: RunArgs) -> i32 {
         RunStatus::Failed => "failed",
         RunStatus::Interrupted => "interrupted",
     };
-    recorder.journal.push(&Entry::RunFinished {
-        status: status.into(),
-        at: crate::clock::now(),
-    });
+    recorder.journal.push(&Entry::RunFinished { status: status.into(), at: crate::clock::now() });
     let _ = recorder.journal.sync();
     recorder.finish();
     if let Some(e) = &recorder.journal_error {
@@ -180,10 +162,7 @@ pub fn run(args: RunArgs) -> i32 {
                 eprintln!("error: the run did not finish");
             }
             for (step, ok) in &result.compensated {
-                eprintln!(
-                    "  compensated `{step}`{}",
-                    if *ok { "" } else { " (compensation FAILED)" }
-                );
+                eprintln!("  compensated `{step}`{}", if *ok { "" } else { " (compensation FAILED)" });
             }
             eprintln!(
                 "logs: {} · resume: plan run {} --resume {}",
@@ -194,40 +173,24 @@ pub fn run(args: RunArgs) -> i32 {
             1
         }
         RunStatus::Interrupted => {
-            eprintln!(
-                "interrupted · resume: plan run {} --resume {}",
-                args.file.display(),
-                dir.id
-            );
+            eprintln!("interrupted · resume: plan run {} --resume {}", args.file.display(), dir.id);
             130
         }
     }
 }
 
 /// Opens run `id` and returns the outputs of what already succeeded.
-fn resume(
-    runs_dir: &Path,
-    id: &str,
-    hash: &str,
-    force: bool,
-) -> Result<(RunDir, HashMap<String, Value>), String> {
-    let dir = RunDir::open(runs_dir, id).ok_or_else(|| {
-        format!(
-            "no run `{id}` under {} (see `ls {}`)",
-            runs_dir.display(),
-            runs_dir.display()
-        )
-    })?;
-    let entries = journal::replay(&dir.journal())
-        .map_err(|e| format!("cannot read {}: {e}", dir.journal().display()))?;
+fn resume(runs_dir: &Path, id: &str, hash: &str, force: bool) -> Result<(RunDir, HashMap<String, Value>), String> {
+    let dir = RunDir::open(runs_dir, id)
+        .ok_or_else(|| format!("no run `{id}` under {} (see `ls {}`)", runs_dir.display(), runs_dir.display()))?;
+    let entries =
+        journal::replay(&dir.journal()).map_err(|e| format!("cannot read {}: {e}", dir.journal().display()))?;
     let first_hash = entries.iter().find_map(|e| match e {
         Entry::RunStarted { plan_hash, .. } => Some(plan_hash.clone()),
         _ => None,
     });
     if first_hash.as_deref().is_some_and(|h| h != hash) && !force {
-        return Err(format!(
-            "the plan file changed since run `{id}` started; pass --force to resume anyway"
-        ));
+        return Err(format!("the plan file changed since run `{id}` started; pass --force to resume anyway"));
     }
     let mut outputs = HashMap::new();
     for e in entries {
@@ -264,27 +227,18 @@ fn print_schedule(renderer: &Renderer) {
             };
             let text = match &unit.kind {
                 UnitKind::DynamicMap => "map: one copy per item, known at run time".to_string(),
-                UnitKind::Gather {
-                    consensus,
-                    has_agent: false,
-                } => format!("vote: {consensus}"),
+                UnitKind::Gather { consensus, has_agent: false } => format!("vote: {consensus}"),
                 kind => {
                     let item = match kind {
                         UnitKind::MapCopy { item, .. } => Some(item.clone()),
                         _ => None,
                     };
-                    let vote =
-                        matches!(kind, UnitKind::Gather { .. }).then(|| crate::consensus::Vote {
-                            value: Value::String("<consensus>".into()),
-                            votes: IndexMap::new(),
-                            agreed: true,
-                        });
-                    let vars = NodeVars {
-                        attempt: 1,
-                        last_error: "",
-                        item: item.as_ref(),
-                        consensus: vote.as_ref(),
-                    };
+                    let vote = matches!(kind, UnitKind::Gather { .. }).then(|| crate::consensus::Vote {
+                        value: Value::String("<consensus>".into()),
+                        votes: IndexMap::new(),
+                        agreed: true,
+                    });
+                    let vars = NodeVars { attempt: 1, last_error: "", item: item.as_ref(), consensus: vote.as_ref() };
                     match renderer.prepare(unit, meta, &vars) {
                         Ok(Prepared::Done(_)) => {
                             format!("uses: {}", meta.agent.uses.as_deref().unwrap_or("noop"))

@@ -24,19 +24,13 @@ impl RunDir {
         for sub in ["status", "logs", "outputs", "prompts"] {
             std::fs::create_dir_all(root.join(sub))?;
         }
-        Ok(RunDir {
-            id: id.to_string(),
-            root,
-        })
+        Ok(RunDir { id: id.to_string(), root })
     }
 
     /// Opens an existing run.
     pub fn open(runs_dir: &Path, id: &str) -> Option<RunDir> {
         let root = runs_dir.join(id);
-        root.join("journal.jsonl").is_file().then(|| RunDir {
-            id: id.to_string(),
-            root,
-        })
+        root.join("journal.jsonl").is_file().then(|| RunDir { id: id.to_string(), root })
     }
 
     pub fn status(&self, node: &str) -> PathBuf {
@@ -56,6 +50,20 @@ impl RunDir {
     }
     pub fn report(&self) -> PathBuf {
         self.root.join("report.json")
+    }
+
+    /// Takes the run's lock (held while a process runs it); `None` if another holds it.
+    pub fn lock(&self) -> std::io::Result<Option<std::fs::File>> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(self.root.join("lock"))?;
+        // SAFETY: flock on a descriptor we own; the lock lives as long as the file.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        Ok((rc == 0).then_some(file))
+    }
+
+    /// Whether a process is running this run now.
+    pub fn is_running(&self) -> bool {
+        matches!(self.lock(), Ok(None))
     }
 }
 
@@ -145,9 +153,7 @@ impl Writer {
             data,
             at: std::time::SystemTime::now(),
         };
-        let _ = self
-            .tx
-            .send(Write::Status(self.dir.status(node), Box::new(fields)));
+        let _ = self.tx.send(Write::Status(self.dir.status(node), Box::new(fields)));
     }
 
     pub fn output(&self, node: &str, value: &Value) {

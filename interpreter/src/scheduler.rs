@@ -61,14 +61,8 @@ pub struct RunResult {
 }
 
 enum Event {
-    Finished {
-        key: JobKey,
-        outcome: Outcome,
-        duration: Duration,
-    },
-    RetryDue {
-        key: JobKey,
-    },
+    Finished { key: JobKey, outcome: Outcome, duration: Duration },
+    RetryDue { key: JobKey },
 }
 
 struct Expansion {
@@ -120,29 +114,16 @@ pub fn parse_output(stdout: &str) -> Value {
     if trimmed.is_empty() {
         return Value::String(String::new());
     }
-    if matches!(
-        trimmed.as_bytes()[0],
-        b'{' | b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9'
-    ) {
+    if matches!(trimmed.as_bytes()[0], b'{' | b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') {
         if let Ok(v) = serde_json::from_str(trimmed) {
             return v;
         }
     }
-    Value::String(
-        stdout
-            .strip_suffix('\n')
-            .map_or(stdout, |s| s.strip_suffix('\r').unwrap_or(s))
-            .to_string(),
-    )
+    Value::String(stdout.strip_suffix('\n').map_or(stdout, |s| s.strip_suffix('\r').unwrap_or(s)).to_string())
 }
 
 impl<R: Recorder> Scheduler<R> {
-    pub fn new(
-        renderer: Arc<Renderer>,
-        executor: Arc<dyn Executor>,
-        recorder: R,
-        options: Options,
-    ) -> Self {
+    pub fn new(renderer: Arc<Renderer>, executor: Arc<dyn Executor>, recorder: R, options: Options) -> Self {
         let n = renderer.shared.graph.graph.node_count();
         let (tx, rx) = mpsc::unbounded_channel();
         let (cancel, _) = watch::channel(Cancel::None);
@@ -197,20 +178,14 @@ impl<R: Recorder> Scheduler<R> {
         // Roots start in declaration order; nodes restored from the journal count as
         // done and release what waits for them.
         let order = shared.graph.topo_order().unwrap_or_default();
-        let roots: Vec<NodeIndex> = graph
-            .node_indices()
-            .filter(|ix| self.remaining[ix.index()] == 0)
-            .collect();
+        let roots: Vec<NodeIndex> = graph.node_indices().filter(|ix| self.remaining[ix.index()] == 0).collect();
         for ix in roots {
             if self.state[ix.index()] != NodeState::Waiting {
                 continue;
             }
             match self.restored.get(&graph[ix].id).cloned() {
                 Some(v) => self.complete(ix, v, Duration::ZERO, true),
-                None => self.ready.push_back(JobKey {
-                    node: ix,
-                    copy: None,
-                }),
+                None => self.ready.push_back(JobKey { node: ix, copy: None }),
             }
         }
         let (mut sigint, mut sigterm) = signals(self.options.signals);
@@ -218,10 +193,7 @@ impl<R: Recorder> Scheduler<R> {
         loop {
             // Facts are made durable before the run moves on: before anything new
             // starts, and whenever the loop would otherwise sit idle.
-            if !self.stopping
-                && !self.ready.is_empty()
-                && self.running < self.options.concurrency.max(1)
-            {
+            if !self.stopping && !self.ready.is_empty() && self.running < self.options.concurrency.max(1) {
                 self.recorder.sync();
             }
             while !self.stopping && self.running < self.options.concurrency.max(1) {
@@ -231,10 +203,7 @@ impl<R: Recorder> Scheduler<R> {
                 self.dispatch(key);
             }
             self.report_progress();
-            if self.running == 0
-                && self.retries.is_empty()
-                && (self.ready.is_empty() || self.stopping)
-            {
+            if self.running == 0 && self.retries.is_empty() && (self.ready.is_empty() || self.stopping) {
                 break;
             }
             if self.rx.is_empty() {
@@ -270,10 +239,7 @@ impl<R: Recorder> Scheduler<R> {
         let critical_path = self.critical_path(&order);
         let mut records: Vec<Record> = Vec::with_capacity(graph.node_count() + self.copies.len());
         for ix in graph.node_indices() {
-            let key = JobKey {
-                node: ix,
-                copy: None,
-            };
+            let key = JobKey { node: ix, copy: None };
             let mut state = self.state[ix.index()];
             if state == NodeState::Waiting {
                 state = NodeState::Skipped;
@@ -288,25 +254,14 @@ impl<R: Recorder> Scheduler<R> {
             });
         }
         records.append(&mut self.copies);
-        let result = RunResult {
-            status,
-            records,
-            failure: self.failure.take(),
-            wall,
-            critical_path,
-            compensated,
-        };
+        let result = RunResult { status, records, failure: self.failure.take(), wall, critical_path, compensated };
         (result, self.recorder)
     }
 
     fn interrupt(&mut self, count: usize) {
         self.interrupted = true;
         self.stop();
-        let _ = self.cancel.send(if count > 1 {
-            Cancel::Kill
-        } else {
-            Cancel::Interrupt
-        });
+        let _ = self.cancel.send(if count > 1 { Cancel::Kill } else { Cancel::Interrupt });
     }
 
     /// Stops scheduling; abandoned retries count as cancelled.
@@ -322,16 +277,8 @@ impl<R: Recorder> Scheduler<R> {
 
     fn report_progress(&mut self) {
         let total = self.state.len();
-        let done = self
-            .state
-            .iter()
-            .filter(|s| **s == NodeState::Succeeded)
-            .count();
-        let failed = self
-            .state
-            .iter()
-            .filter(|s| **s == NodeState::Failed)
-            .count();
+        let done = self.state.iter().filter(|s| **s == NodeState::Succeeded).count();
+        let failed = self.state.iter().filter(|s| **s == NodeState::Failed).count();
         self.recorder.progress(done, self.running, failed, total);
     }
 
@@ -356,27 +303,16 @@ impl<R: Recorder> Scheduler<R> {
         let shared = self.renderer.shared.clone();
         let unit = &shared.graph.graph[key.node];
         let Some(meta) = shared.tree.get(&unit.agent) else {
-            return self.finish_now(
-                key,
-                Outcome::Failed {
-                    error: format!("unknown agent `{}`", unit.agent),
-                },
-            );
+            return self.finish_now(key, Outcome::Failed { error: format!("unknown agent `{}`", unit.agent) });
         };
         if unit.kind == UnitKind::DynamicMap && key.copy.is_none() {
             return self.expand(key.node);
         }
-        let vote = if let UnitKind::Gather {
-            consensus,
-            has_agent,
-        } = &unit.kind
-        {
+        let vote = if let UnitKind::Gather { consensus, has_agent } = &unit.kind {
             let vote = self.vote(key.node, consensus);
             if !*has_agent {
                 let outcome = if vote.agreed {
-                    Outcome::Succeeded {
-                        stdout: vote.value.to_string(),
-                    }
+                    Outcome::Succeeded { stdout: vote.value.to_string() }
                 } else {
                     Outcome::Failed {
                         error: format!(
@@ -395,10 +331,7 @@ impl<R: Recorder> Scheduler<R> {
         };
         let item = match (&unit.kind, key.copy) {
             (UnitKind::MapCopy { item, .. }, _) => Some(item.clone()),
-            (UnitKind::DynamicMap, Some(i)) => self
-                .expansions
-                .get(&key.node)
-                .and_then(|e| e.items.get(i).cloned()),
+            (UnitKind::DynamicMap, Some(i)) => self.expansions.get(&key.node).and_then(|e| e.items.get(i).cloned()),
             _ => None,
         };
         let attempt = {
@@ -412,17 +345,8 @@ impl<R: Recorder> Scheduler<R> {
             a.first_started.get_or_insert_with(Instant::now);
             a.count
         };
-        let last_error = self
-            .attempts
-            .get(&key)
-            .map(|a| a.last_error.clone())
-            .unwrap_or_default();
-        let vars = NodeVars {
-            attempt,
-            last_error: &last_error,
-            item: item.as_ref(),
-            consensus: vote.as_ref(),
-        };
+        let last_error = self.attempts.get(&key).map(|a| a.last_error.clone()).unwrap_or_default();
+        let vars = NodeVars { attempt, last_error: &last_error, item: item.as_ref(), consensus: vote.as_ref() };
         let id = self.id(key);
         match self.renderer.prepare(unit, meta, &vars) {
             Err(error) => {
@@ -435,34 +359,18 @@ impl<R: Recorder> Scheduler<R> {
             Ok(Prepared::Run(work)) => {
                 if let Work::Process(spec) = &work {
                     if let Some(stdin) = &spec.stdin {
-                        let _ = std::fs::write(
-                            shared.run_dir.join("prompts").join(format!("{id}.md")),
-                            stdin,
-                        );
+                        let _ = std::fs::write(shared.run_dir.join("prompts").join(format!("{id}.md")), stdin);
                     }
                 }
-                let timeout = meta
-                    .agent
-                    .timeout
-                    .or(shared.plan.defaults.as_ref().and_then(|d| d.timeout))
-                    .map(|d| d.as_std());
-                self.recorder.journal(Entry::NodeStarted {
-                    node: id.clone(),
-                    attempt,
-                    at: crate::clock::now(),
-                });
+                let timeout =
+                    meta.agent.timeout.or(shared.plan.defaults.as_ref().and_then(|d| d.timeout)).map(|d| d.as_std());
+                self.recorder.journal(Entry::NodeStarted { node: id.clone(), attempt, at: crate::clock::now() });
                 self.recorder.status(&id, NodeState::Running, attempt, "");
                 if key.copy.is_none() {
                     self.state[key.node.index()] = NodeState::Running;
                 }
                 let log = Some(shared.run_dir.join("logs").join(format!("{id}.log")));
-                let job = Job {
-                    key,
-                    id,
-                    work,
-                    timeout,
-                    log,
-                };
+                let job = Job { key, id, work, timeout, log };
                 let executor = self.executor.clone();
                 let cancel = self.cancel.subscribe();
                 let tx = self.tx.clone();
@@ -471,11 +379,7 @@ impl<R: Recorder> Scheduler<R> {
                 let t = Instant::now();
                 tokio::spawn(async move {
                     let outcome = executor.execute(job, cancel).await;
-                    let _ = tx.send(Event::Finished {
-                        key,
-                        outcome,
-                        duration: t.elapsed(),
-                    });
+                    let _ = tx.send(Event::Finished { key, outcome, duration: t.elapsed() });
                 });
             }
         }
@@ -483,11 +387,7 @@ impl<R: Recorder> Scheduler<R> {
 
     fn finish_now(&mut self, key: JobKey, outcome: Outcome) {
         self.running += 1;
-        self.handle(Event::Finished {
-            key,
-            outcome,
-            duration: Duration::ZERO,
-        });
+        self.handle(Event::Finished { key, outcome, duration: Duration::ZERO });
     }
 
     /// The answers of a scatter-gather, one per child (or replica), in the order they
@@ -496,17 +396,8 @@ impl<R: Recorder> Scheduler<R> {
         let shared = &self.renderer.shared;
         let graph = &shared.graph.graph;
         let g = &graph[gather];
-        let depth = if matches!(
-            g.kind,
-            UnitKind::Gather {
-                has_agent: true,
-                ..
-            }
-        ) {
-            g.path.len() - 1
-        } else {
-            g.path.len()
-        };
+        let depth =
+            if matches!(g.kind, UnitKind::Gather { has_agent: true, .. }) { g.path.len() - 1 } else { g.path.len() };
         let rule: Consensus = consensus.parse().unwrap_or_default();
         // (finish order, declaration order, answer) per child or replica.
         let mut answers: HashMap<String, (usize, usize, Value)> = HashMap::new();
@@ -515,23 +406,15 @@ impl<R: Recorder> Scheduler<R> {
             let unit = &graph[src];
             let seq = self.finish_seq[src.index()];
             let (key, value) = match &unit.kind {
-                UnitKind::Replica { .. } => (
-                    unit.id.clone(),
-                    shared
-                        .outputs
-                        .read()
-                        .ok()
-                        .and_then(|o| o.get(&unit.id).cloned()),
-                ),
+                UnitKind::Replica { .. } => {
+                    (unit.id.clone(), shared.outputs.read().ok().and_then(|o| o.get(&unit.id).cloned()))
+                }
                 _ => match unit.path.get(depth) {
                     Some(child) => (child.clone(), shared.output_of(child)),
                     None => (unit.id.clone(), None),
                 },
             };
-            let entry =
-                answers
-                    .entry(key)
-                    .or_insert((seq, src.index(), value.unwrap_or(Value::Null)));
+            let entry = answers.entry(key).or_insert((seq, src.index(), value.unwrap_or(Value::Null)));
             entry.0 = entry.0.max(seq);
             entry.1 = entry.1.min(src.index());
         }
@@ -543,10 +426,7 @@ impl<R: Recorder> Scheduler<R> {
             ordered.sort_by_key(|(_, decl, _)| *decl);
         }
         let rule: Consensus = consensus.parse().unwrap_or_default();
-        decide(
-            rule,
-            &ordered.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>(),
-        )
+        decide(rule, &ordered.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>())
     }
 
     /// Expands a run-time map into its copies.
@@ -557,9 +437,7 @@ impl<R: Recorder> Scheduler<R> {
             return;
         };
         let parent = meta.parent.as_deref().and_then(|p| shared.tree.get(p));
-        let over = parent
-            .and_then(|p| p.map.as_ref())
-            .map(|(_, over, _)| over.clone());
+        let over = parent.and_then(|p| p.map.as_ref()).map(|(_, over, _)| over.clone());
         let items: Result<Vec<Value>, String> = match over {
             Some(Over::LinesOf { lines_of }) => match shared.output_of(&lines_of) {
                 Some(Value::Array(items)) => Ok(items),
@@ -573,50 +451,26 @@ impl<R: Recorder> Scheduler<R> {
                 None => Err(format!("`lines_of: {lines_of}`: that agent has no output")),
             },
             Some(Over::Template(t)) => {
-                let ctx = self.renderer.context(
-                    meta,
-                    &NodeVars {
-                        attempt: 1,
-                        ..NodeVars::default()
-                    },
-                );
-                self.renderer.render_str(&t, &ctx).and_then(|text| {
-                    match serde_json::from_str::<Value>(text.trim()) {
-                        Ok(Value::Array(items)) => Ok(items),
-                        _ => Err(format!(
-                            "`map.over` must render to a JSON list, got: {}",
-                            text.trim()
-                        )),
-                    }
+                let ctx = self.renderer.context(meta, &NodeVars { attempt: 1, ..NodeVars::default() });
+                self.renderer.render_str(&t, &ctx).and_then(|text| match serde_json::from_str::<Value>(text.trim()) {
+                    Ok(Value::Array(items)) => Ok(items),
+                    _ => Err(format!("`map.over` must render to a JSON list, got: {}", text.trim())),
                 })
             }
             _ => Err("this map has no run-time items".to_string()),
         };
         let items = match items {
             Ok(items) => items,
-            Err(error) => {
-                return self.finish_now(JobKey { node, copy: None }, Outcome::Failed { error })
-            }
+            Err(error) => return self.finish_now(JobKey { node, copy: None }, Outcome::Failed { error }),
         };
         if items.is_empty() {
-            return self.finish_now(
-                JobKey { node, copy: None },
-                Outcome::Succeeded {
-                    stdout: "[]".into(),
-                },
-            );
+            return self.finish_now(JobKey { node, copy: None }, Outcome::Succeeded { stdout: "[]".into() });
         }
         self.state[node.index()] = NodeState::Running;
         let n = items.len();
         self.expansions.insert(
             node,
-            Expansion {
-                items,
-                outputs: vec![None; n],
-                remaining: n,
-                started: Instant::now(),
-                longest: Duration::ZERO,
-            },
+            Expansion { items, outputs: vec![None; n], remaining: n, started: Instant::now(), longest: Duration::ZERO },
         );
         self.running += 1; // the expansion holds the node open until its copies finish
         for i in (0..n).rev() {
@@ -624,20 +478,12 @@ impl<R: Recorder> Scheduler<R> {
             if let Some(v) = self.restored.get(&copy_id).cloned() {
                 self.running += 1;
                 self.handle(Event::Finished {
-                    key: JobKey {
-                        node,
-                        copy: Some(i),
-                    },
-                    outcome: Outcome::Succeeded {
-                        stdout: v.to_string(),
-                    },
+                    key: JobKey { node, copy: Some(i) },
+                    outcome: Outcome::Succeeded { stdout: v.to_string() },
                     duration: Duration::ZERO,
                 });
             } else {
-                self.ready.push_front(JobKey {
-                    node,
-                    copy: Some(i),
-                });
+                self.ready.push_front(JobKey { node, copy: Some(i) });
             }
         }
     }
@@ -654,11 +500,7 @@ impl<R: Recorder> Scheduler<R> {
                     self.ready.push_front(key);
                 }
             }
-            Event::Finished {
-                key,
-                outcome,
-                duration,
-            } => {
+            Event::Finished { key, outcome, duration } => {
                 self.running = self.running.saturating_sub(1);
                 self.finished(key, outcome, duration);
             }
@@ -671,11 +513,7 @@ impl<R: Recorder> Scheduler<R> {
         match outcome {
             Outcome::Succeeded { stdout } => {
                 let value = parse_output(&stdout);
-                let total = self
-                    .attempts
-                    .get(&key)
-                    .and_then(|a| a.first_started)
-                    .map_or(duration, |t| t.elapsed());
+                let total = self.attempts.get(&key).and_then(|a| a.first_started).map_or(duration, |t| t.elapsed());
                 match key.copy {
                     Some(i) => {
                         self.recorder.journal(Entry::NodeSucceeded {
@@ -684,8 +522,7 @@ impl<R: Recorder> Scheduler<R> {
                             attempts,
                             duration_ms: total.as_millis() as u64,
                         });
-                        self.recorder
-                            .status(&id, NodeState::Succeeded, attempts, "");
+                        self.recorder.status(&id, NodeState::Succeeded, attempts, "");
                         self.recorder.finished(&id, NodeState::Succeeded, total, "");
                         self.copies.push(Record {
                             id,
@@ -701,10 +538,7 @@ impl<R: Recorder> Scheduler<R> {
                             (e.remaining == 0).then(|| {
                                 (
                                     Value::Array(
-                                        e.outputs
-                                            .iter_mut()
-                                            .map(|o| o.take().unwrap_or(Value::Null))
-                                            .collect(),
+                                        e.outputs.iter_mut().map(|o| o.take().unwrap_or(Value::Null)).collect(),
                                     ),
                                     e.longest,
                                     e.started,
@@ -723,10 +557,7 @@ impl<R: Recorder> Scheduler<R> {
                 let error = failed.error_text();
                 let shared = self.renderer.shared.clone();
                 let unit = &shared.graph.graph[key.node];
-                let retry = shared
-                    .tree
-                    .get(&unit.agent)
-                    .and_then(|m| retry_of(m, shared.plan.defaults.as_ref()));
+                let retry = shared.tree.get(&unit.agent).and_then(|m| retry_of(m, shared.plan.defaults.as_ref()));
                 let a = self.attempts.entry(key).or_insert(Attempts {
                     count: 1,
                     last_error: String::new(),
@@ -734,9 +565,7 @@ impl<R: Recorder> Scheduler<R> {
                     no_retry: false,
                 });
                 a.last_error = tail(&error, 2000);
-                let can_retry = !a.no_retry
-                    && !self.stopping
-                    && retry.as_ref().is_some_and(|r| a.count < r.attempts);
+                let can_retry = !a.no_retry && !self.stopping && retry.as_ref().is_some_and(|r| a.count < r.attempts);
                 self.recorder.journal(Entry::NodeFailed {
                     node: id.clone(),
                     attempt: attempts,
@@ -744,8 +573,7 @@ impl<R: Recorder> Scheduler<R> {
                     will_retry: can_retry,
                 });
                 if let (true, Some(r)) = (can_retry, retry) {
-                    self.recorder
-                        .status(&id, NodeState::Retrying, attempts, &error);
+                    self.recorder.status(&id, NodeState::Retrying, attempts, &error);
                     let delay = backoff_delay(&r, attempts + 1);
                     let tx = self.tx.clone();
                     let handle = tokio::spawn(async move {
@@ -755,10 +583,8 @@ impl<R: Recorder> Scheduler<R> {
                     self.retries.insert(key, handle);
                     return;
                 }
-                self.recorder
-                    .status(&id, NodeState::Failed, attempts, &error);
-                self.recorder
-                    .finished(&id, NodeState::Failed, duration, &error);
+                self.recorder.status(&id, NodeState::Failed, attempts, &error);
+                self.recorder.finished(&id, NodeState::Failed, duration, &error);
                 if let Some(i) = key.copy {
                     self.copies.push(Record {
                         id: id.clone(),
@@ -780,8 +606,7 @@ impl<R: Recorder> Scheduler<R> {
                 }
             }
             Outcome::Cancelled => {
-                self.recorder
-                    .status(&id, NodeState::Cancelled, attempts, "cancelled");
+                self.recorder.status(&id, NodeState::Cancelled, attempts, "cancelled");
                 if key.copy.is_some() {
                     self.copies.push(Record {
                         id,
@@ -812,20 +637,15 @@ impl<R: Recorder> Scheduler<R> {
             self.seq += 1;
             self.finish_seq[node.index()] = self.seq;
             if !restored {
-                let attempts = self
-                    .attempts
-                    .get(&JobKey { node, copy: None })
-                    .map_or(1, |a| a.count.max(1));
+                let attempts = self.attempts.get(&JobKey { node, copy: None }).map_or(1, |a| a.count.max(1));
                 self.recorder.journal(Entry::NodeSucceeded {
                     node: id.clone(),
                     output: value.clone(),
                     attempts,
                     duration_ms: duration.as_millis() as u64,
                 });
-                self.recorder
-                    .status(&id, NodeState::Succeeded, attempts, "");
-                self.recorder
-                    .finished(&id, NodeState::Succeeded, duration, "");
+                self.recorder.status(&id, NodeState::Succeeded, attempts, "");
+                self.recorder.finished(&id, NodeState::Succeeded, duration, "");
                 if !(value.is_null() || value == Value::String(String::new())) {
                     self.recorder.output(&id, &value);
                 }
@@ -839,10 +659,7 @@ impl<R: Recorder> Scheduler<R> {
                 if *r == 0 && self.state[succ.index()] == NodeState::Waiting {
                     match self.restored.get(&graph[succ].id).cloned() {
                         Some(v) => work.push((succ, v, Duration::ZERO, true)),
-                        None => self.ready.push_back(JobKey {
-                            node: succ,
-                            copy: None,
-                        }),
+                        None => self.ready.push_back(JobKey { node: succ, copy: None }),
                     }
                 }
             }
@@ -861,19 +678,11 @@ impl<R: Recorder> Scheduler<R> {
                 let Some(block) = shared.graph.blocks.get(step) else {
                     continue;
                 };
-                let ok = block
-                    .exits
-                    .iter()
-                    .chain(&block.entries)
-                    .all(|n| self.state[n.index()] == NodeState::Succeeded)
-                    && !block.exits.is_empty();
+                let ok =
+                    block.exits.iter().chain(&block.entries).all(|n| self.state[n.index()] == NodeState::Succeeded)
+                        && !block.exits.is_empty();
                 if ok {
-                    let seq = block
-                        .exits
-                        .iter()
-                        .map(|n| self.finish_seq[n.index()])
-                        .max()
-                        .unwrap_or(0);
+                    let seq = block.exits.iter().map(|n| self.finish_seq[n.index()]).max().unwrap_or(0);
                     finished.push((seq, step));
                 } else {
                     complete = false;
@@ -891,26 +700,14 @@ impl<R: Recorder> Scheduler<R> {
                     Ok(Some(w)) => w,
                     Ok(None) => continue,
                     Err(e) => {
-                        self.recorder.journal(Entry::Compensated {
-                            agent: step.clone(),
-                            ok: false,
-                            error: Some(e),
-                        });
+                        self.recorder.journal(Entry::Compensated { agent: step.clone(), ok: false, error: Some(e) });
                         done.push((step.clone(), false));
                         continue;
                     }
                 };
-                let log = Some(
-                    shared
-                        .run_dir
-                        .join("logs")
-                        .join(format!("{step}.compensate.log")),
-                );
+                let log = Some(shared.run_dir.join("logs").join(format!("{step}.compensate.log")));
                 let job = Job {
-                    key: JobKey {
-                        node: NodeIndex::new(0),
-                        copy: None,
-                    },
+                    key: JobKey { node: NodeIndex::new(0), copy: None },
                     id: format!("{step}.compensate"),
                     work,
                     timeout: meta.agent.timeout.map(|d| d.as_std()),
@@ -922,29 +719,17 @@ impl<R: Recorder> Scheduler<R> {
                 let outcome = self.executor.execute(job, rx).await;
                 let ok = matches!(outcome, Outcome::Succeeded { .. });
                 let error = (!ok).then(|| outcome.error_text());
-                self.recorder.journal(Entry::Compensated {
-                    agent: step.clone(),
-                    ok,
-                    error: error.clone(),
-                });
+                self.recorder.journal(Entry::Compensated { agent: step.clone(), ok, error: error.clone() });
                 self.recorder.sync();
                 self.recorder.status(
                     &format!("{step}.compensate"),
-                    if ok {
-                        NodeState::Compensated
-                    } else {
-                        NodeState::Failed
-                    },
+                    if ok { NodeState::Compensated } else { NodeState::Failed },
                     1,
                     error.as_deref().unwrap_or(""),
                 );
                 self.recorder.finished(
                     &format!("{step}.compensate"),
-                    if ok {
-                        NodeState::Compensated
-                    } else {
-                        NodeState::Failed
-                    },
+                    if ok { NodeState::Compensated } else { NodeState::Failed },
                     t.elapsed(),
                     error.as_deref().unwrap_or(""),
                 );
@@ -973,10 +758,7 @@ fn signals(enabled: bool) -> (Signal, Signal) {
         return (None, None);
     }
     use tokio::signal::unix::{signal, SignalKind};
-    (
-        signal(SignalKind::interrupt()).ok(),
-        signal(SignalKind::terminate()).ok(),
-    )
+    (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
 }
 
 async fn recv_signal(s: &mut Signal) -> Option<()> {

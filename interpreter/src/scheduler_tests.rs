@@ -35,16 +35,9 @@ impl Executor for Arc<Fake> {
                 *n += 1;
                 *n
             };
-            let steps = me
-                .script
-                .get(&job.id)
-                .cloned()
-                .unwrap_or_else(|| vec![(1000, true)]);
+            let steps = me.script.get(&job.id).cloned().unwrap_or_else(|| vec![(1000, true)]);
             let (ms, ok) = steps[(n - 1).min(steps.len() - 1)];
-            me.log
-                .lock()
-                .unwrap()
-                .push((job.id.clone(), "start", t0.elapsed()));
+            me.log.lock().unwrap().push((job.id.clone(), "start", t0.elapsed()));
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(ms)) => {}
                 _ = cancel.wait_for(|c| *c != Cancel::None) => {
@@ -52,62 +45,33 @@ impl Executor for Arc<Fake> {
                     return Outcome::Cancelled;
                 }
             }
-            me.log
-                .lock()
-                .unwrap()
-                .push((job.id.clone(), "end", t0.elapsed()));
+            me.log.lock().unwrap().push((job.id.clone(), "end", t0.elapsed()));
             if ok {
-                Outcome::Succeeded {
-                    stdout: format!("{}\n", job.id),
-                }
+                Outcome::Succeeded { stdout: format!("{}\n", job.id) }
             } else {
-                Outcome::Failed {
-                    error: format!("{} failed", job.id),
-                }
+                Outcome::Failed { error: format!("{} failed", job.id) }
             }
         })
     }
 }
 
-fn scheduler(
-    yaml: &str,
-    fake: Arc<Fake>,
-    concurrency: usize,
-    fail_fast: bool,
-) -> Scheduler<NullRecorder> {
-    let checked = plan_compiler::check_loaded(plan_compiler::load::load_str(
-        Path::new("t.yaml"),
-        yaml.to_string(),
-    ));
+fn scheduler(yaml: &str, fake: Arc<Fake>, concurrency: usize, fail_fast: bool) -> Scheduler<NullRecorder> {
+    let checked = plan_compiler::check_loaded(plan_compiler::load::load_str(Path::new("t.yaml"), yaml.to_string()));
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let graph = plan_compiler::compile(&checked).unwrap();
     let plan = checked.plan().unwrap().clone();
     let vars = plan.vars.clone();
-    let shared = Shared::new(
-        plan,
-        graph,
-        PathBuf::from("."),
-        "test".into(),
-        Path::new("/nonexistent-run-dir"),
-        vars,
-        false,
-    );
+    let shared =
+        Shared::new(plan, graph, PathBuf::from("."), "test".into(), Path::new("/nonexistent-run-dir"), vars, false);
     let renderer = Arc::new(Renderer::new(Arc::new(shared)));
     let executor: Arc<dyn Executor> = Arc::new(fake);
-    Scheduler::new(
-        renderer,
-        executor,
-        NullRecorder,
-        Options {
-            concurrency,
-            fail_fast,
-            signals: false,
-        },
-    )
+    Scheduler::new(renderer, executor, NullRecorder, Options { concurrency, fail_fast, signals: false })
 }
 
 fn fork_join(n: usize, extra: &str) -> String {
-    let mut s = String::from("version: 1\nname: t\ncomplexity: moderate\nagent:\n  id: root\n  pattern: fork-join\n  agents:\n");
+    let mut s = String::from(
+        "version: 1\nname: t\ncomplexity: moderate\nagent:\n  id: root\n  pattern: fork-join\n  agents:\n",
+    );
     for i in 0..n {
         s.push_str(&format!("    - {{ id: a{i}, run: x{extra} }}\n"));
     }
@@ -115,12 +79,7 @@ fn fork_join(n: usize, extra: &str) -> String {
 }
 
 fn events(fake: &Fake) -> Vec<(String, &'static str, u128)> {
-    fake.log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(id, what, t)| (id.clone(), *what, t.as_millis()))
-        .collect()
+    fake.log.lock().unwrap().iter().map(|(id, what, t)| (id.clone(), *what, t.as_millis())).collect()
 }
 
 fn state(result: &RunResult, id: &str) -> NodeState {
@@ -130,9 +89,7 @@ fn state(result: &RunResult, id: &str) -> NodeState {
 #[tokio::test(start_paused = true)]
 async fn at_most_concurrency_jobs_run_at_once() {
     let fake = Arc::new(Fake::default());
-    let (result, _) = scheduler(&fork_join(5, ""), fake.clone(), 2, false)
-        .run()
-        .await;
+    let (result, _) = scheduler(&fork_join(5, ""), fake.clone(), 2, false).run().await;
     assert_eq!(result.status, RunStatus::Succeeded);
     let mut running = 0i32;
     let mut peak = 0;
@@ -149,10 +106,7 @@ async fn at_most_concurrency_jobs_run_at_once() {
 async fn a_node_starts_as_soon_as_its_dependencies_succeed() {
     let yaml = "version: 1\nname: t\ncomplexity: moderate\nagent:\n  id: root\n  pattern: fork-join\n  agents:\n    - { id: quick, run: x }\n    - { id: slow, run: x }\n    - { id: after, run: x, needs: [quick] }\n";
     let fake = Arc::new(Fake {
-        script: HashMap::from([
-            ("quick".into(), vec![(100, true)]),
-            ("slow".into(), vec![(5000, true)]),
-        ]),
+        script: HashMap::from([("quick".into(), vec![(100, true)]), ("slow".into(), vec![(5000, true)])]),
         ..Fake::default()
     });
     let (result, _) = scheduler(yaml, fake.clone(), 8, false).run().await;
@@ -163,43 +117,23 @@ async fn a_node_starts_as_soon_as_its_dependencies_succeed() {
 
 #[tokio::test(start_paused = true)]
 async fn retries_wait_their_backoff() {
-    let yaml = fork_join(
-        1,
-        ", retry: { attempts: 3, delay: 1s, backoff: exponential, jitter: false }",
-    );
+    let yaml = fork_join(1, ", retry: { attempts: 3, delay: 1s, backoff: exponential, jitter: false }");
     let fake = Arc::new(Fake {
         script: HashMap::from([("a0".into(), vec![(10, false), (10, false), (10, true)])]),
         ..Fake::default()
     });
     let (result, _) = scheduler(&yaml, fake.clone(), 1, false).run().await;
     assert_eq!(result.status, RunStatus::Succeeded);
-    let starts: Vec<u128> = events(&fake)
-        .into_iter()
-        .filter(|e| e.1 == "start")
-        .map(|e| e.2)
-        .collect();
+    let starts: Vec<u128> = events(&fake).into_iter().filter(|e| e.1 == "start").map(|e| e.2).collect();
     // 10ms attempt, 1s wait, 10ms attempt, 2s wait, third attempt.
     assert_eq!(starts, vec![0, 1010, 3020]);
-    assert_eq!(
-        result
-            .records
-            .iter()
-            .find(|r| r.id == "a0")
-            .unwrap()
-            .attempts,
-        3
-    );
+    assert_eq!(result.records.iter().find(|r| r.id == "a0").unwrap().attempts, 3);
 }
 
 #[tokio::test(start_paused = true)]
 async fn after_a_failure_nothing_new_starts_and_running_work_finishes() {
-    let fake = Arc::new(Fake {
-        script: HashMap::from([("a0".into(), vec![(100, false)])]),
-        ..Fake::default()
-    });
-    let (result, _) = scheduler(&fork_join(3, ""), fake.clone(), 2, false)
-        .run()
-        .await;
+    let fake = Arc::new(Fake { script: HashMap::from([("a0".into(), vec![(100, false)])]), ..Fake::default() });
+    let (result, _) = scheduler(&fork_join(3, ""), fake.clone(), 2, false).run().await;
     assert_eq!(result.status, RunStatus::Failed);
     assert_eq!(result.failure.as_ref().unwrap().0, "a0");
     assert_eq!(state(&result, "a1"), NodeState::Succeeded);
@@ -208,13 +142,8 @@ async fn after_a_failure_nothing_new_starts_and_running_work_finishes() {
 
 #[tokio::test(start_paused = true)]
 async fn fail_fast_cancels_what_runs() {
-    let fake = Arc::new(Fake {
-        script: HashMap::from([("a0".into(), vec![(100, false)])]),
-        ..Fake::default()
-    });
-    let (result, _) = scheduler(&fork_join(2, ""), fake.clone(), 2, true)
-        .run()
-        .await;
+    let fake = Arc::new(Fake { script: HashMap::from([("a0".into(), vec![(100, false)])]), ..Fake::default() });
+    let (result, _) = scheduler(&fork_join(2, ""), fake.clone(), 2, true).run().await;
     assert_eq!(result.status, RunStatus::Failed);
     assert_eq!(state(&result, "a1"), NodeState::Cancelled);
     assert!(events(&fake).contains(&("a1".into(), "cancelled", 100)));
@@ -225,16 +154,9 @@ async fn restored_nodes_do_not_run_again() {
     let yaml = "version: 1\nname: t\ncomplexity: moderate\nagent:\n  id: root\n  pattern: pipeline\n  agents:\n    - { id: one, run: x }\n    - { id: two, run: \"echo {{ outputs.one }}\" }\n";
     let fake = Arc::new(Fake::default());
     let mut s = scheduler(yaml, fake.clone(), 2, false);
-    s.restore(HashMap::from([(
-        "one".to_string(),
-        serde_json::json!("restored"),
-    )]));
+    s.restore(HashMap::from([("one".to_string(), serde_json::json!("restored"))]));
     let (result, _) = s.run().await;
     assert_eq!(result.status, RunStatus::Succeeded);
-    let ran: Vec<String> = events(&fake)
-        .into_iter()
-        .filter(|e| e.1 == "start")
-        .map(|e| e.0)
-        .collect();
+    let ran: Vec<String> = events(&fake).into_iter().filter(|e| e.1 == "start").map(|e| e.0).collect();
     assert_eq!(ran, vec!["two".to_string()]);
 }

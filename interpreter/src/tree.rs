@@ -49,22 +49,12 @@ impl Tree {
                 children: src.agents.iter().map(|c| c.id.clone()).collect(),
                 join: src.join.as_ref().map(|j| j.id.clone()),
                 reduce: src.reduce.as_ref().map(|r| r.id.clone()),
-                map: src
-                    .map
-                    .as_ref()
-                    .map(|m| (m.agent.id.clone(), m.over.clone(), m.var.clone())),
-                gather: src
-                    .gather
-                    .as_ref()
-                    .and_then(|g| g.agent.as_ref())
-                    .map(|g| g.id.clone()),
+                map: src.map.as_ref().map(|m| (m.agent.id.clone(), m.over.clone(), m.var.clone())),
+                gather: src.gather.as_ref().and_then(|g| g.agent.as_ref()).map(|g| g.id.clone()),
                 replicas: src.replicas,
             });
         }
-        Tree {
-            agents,
-            root: plan.agent.id.clone(),
-        }
+        Tree { agents, root: plan.agent.id.clone() }
     }
 
     pub fn get(&self, id: &str) -> Option<&AgentMeta> {

@@ -130,13 +130,8 @@ pub enum Pattern {
 }
 
 impl Pattern {
-    pub const ALL: [Pattern; 5] = [
-        Pattern::Pipeline,
-        Pattern::ForkJoin,
-        Pattern::Mapreduce,
-        Pattern::ScatterGather,
-        Pattern::Saga,
-    ];
+    pub const ALL: [Pattern; 5] =
+        [Pattern::Pipeline, Pattern::ForkJoin, Pattern::Mapreduce, Pattern::ScatterGather, Pattern::Saga];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -263,9 +258,7 @@ impl Serialize for Consensus {
 
 impl<'de> Deserialize<'de> for Consensus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 

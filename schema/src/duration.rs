@@ -29,11 +29,7 @@ pub struct DurationError(String);
 
 impl fmt::Display for DurationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid duration `{}`: write a number and a unit, e.g. 500ms, 30s, 5m, 1h",
-            self.0
-        )
+        write!(f, "invalid duration `{}`: write a number and a unit, e.g. 500ms, 30s, 5m, 1h", self.0)
     }
 }
 
@@ -68,9 +64,7 @@ impl FromStr for Duration {
                 return Err(err());
             };
             rest = &rest[len..];
-            total = total
-                .checked_add(n.checked_mul(unit_ms).ok_or_else(err)?)
-                .ok_or_else(err)?;
+            total = total.checked_add(n.checked_mul(unit_ms).ok_or_else(err)?).ok_or_else(err)?;
         }
         let ms = u64::try_from(total).map_err(|_| err())?;
         Ok(Duration::from_millis(ms))
@@ -129,26 +123,11 @@ mod tests {
 
     #[test]
     fn parses_humane_units() {
-        assert_eq!(
-            "500ms".parse::<Duration>().unwrap(),
-            Duration::from_millis(500)
-        );
-        assert_eq!(
-            "30s".parse::<Duration>().unwrap(),
-            Duration::from_millis(30_000)
-        );
-        assert_eq!(
-            "5m".parse::<Duration>().unwrap(),
-            Duration::from_millis(300_000)
-        );
-        assert_eq!(
-            "1h".parse::<Duration>().unwrap(),
-            Duration::from_millis(3_600_000)
-        );
-        assert_eq!(
-            "1m30s".parse::<Duration>().unwrap(),
-            Duration::from_millis(90_000)
-        );
+        assert_eq!("500ms".parse::<Duration>().unwrap(), Duration::from_millis(500));
+        assert_eq!("30s".parse::<Duration>().unwrap(), Duration::from_millis(30_000));
+        assert_eq!("5m".parse::<Duration>().unwrap(), Duration::from_millis(300_000));
+        assert_eq!("1h".parse::<Duration>().unwrap(), Duration::from_millis(3_600_000));
+        assert_eq!("1m30s".parse::<Duration>().unwrap(), Duration::from_millis(90_000));
     }
 
     #[test]

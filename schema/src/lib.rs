@@ -39,15 +39,9 @@ fn strip_null(value: &mut serde_json::Value) {
             }
             let inner = match obj.get("anyOf") {
                 Some(Value::Array(branches))
-                    if branches.len() == 2
-                        && branches
-                            .iter()
-                            .any(|b| b == &serde_json::json!({"type": "null"})) =>
+                    if branches.len() == 2 && branches.iter().any(|b| b == &serde_json::json!({"type": "null"})) =>
                 {
-                    branches
-                        .iter()
-                        .find(|b| *b != &serde_json::json!({"type": "null"}))
-                        .cloned()
+                    branches.iter().find(|b| *b != &serde_json::json!({"type": "null"})).cloned()
                 }
                 _ => None,
             };

@@ -69,9 +69,7 @@ pub struct Issue {
 }
 
 /// Complexity tier of an issue.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Complexity {
     /// Single file edit, simple fix: one agent.
@@ -87,13 +85,8 @@ pub enum Complexity {
 }
 
 impl Complexity {
-    pub const ALL: [Complexity; 5] = [
-        Complexity::Atomic,
-        Complexity::Simple,
-        Complexity::Moderate,
-        Complexity::Complex,
-        Complexity::Enterprise,
-    ];
+    pub const ALL: [Complexity; 5] =
+        [Complexity::Atomic, Complexity::Simple, Complexity::Moderate, Complexity::Complex, Complexity::Enterprise];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -35,10 +35,7 @@ pub fn render_human(d: &Diagnostic, source: Option<&Source>, style: Style) -> St
     let _ = writeln!(
         out,
         "{}: {}: {}",
-        p.wrap(
-            "1",
-            &format!("{}:{}:{}", d.file, d.span.start.line, d.span.start.col)
-        ),
+        p.wrap("1", &format!("{}:{}:{}", d.file, d.span.start.line, d.span.start.col)),
         p.wrap(sev_color, &format!("{}[{}]", d.severity, d.code)),
         p.wrap("1", &d.message)
     );
@@ -49,30 +46,15 @@ pub fn render_human(d: &Diagnostic, source: Option<&Source>, style: Style) -> St
             let pad = " ".repeat(num.len());
             let line_shown: String = line.chars().take(200).collect();
             let _ = writeln!(out, "{pad} {}", p.wrap("1;34", "|"));
-            let _ = writeln!(
-                out,
-                "{} {} {}",
-                p.wrap("1;34", &num),
-                p.wrap("1;34", "|"),
-                line_shown
-            );
+            let _ = writeln!(out, "{} {} {}", p.wrap("1;34", &num), p.wrap("1;34", "|"), line_shown);
             let indent: String = line
                 .chars()
                 .take(d.span.start.col.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            let avail = line
-                .chars()
-                .count()
-                .saturating_sub(d.span.start.col.saturating_sub(1))
-                .max(1);
+            let avail = line.chars().count().saturating_sub(d.span.start.col.saturating_sub(1)).max(1);
             let carets = "^".repeat(d.span.len.min(avail).max(1));
-            let _ = writeln!(
-                out,
-                "{pad} {} {indent}{}",
-                p.wrap("1;34", "|"),
-                p.wrap(caret_color, &carets)
-            );
+            let _ = writeln!(out, "{pad} {} {indent}{}", p.wrap("1;34", "|"), p.wrap(caret_color, &carets));
         }
     }
     for label in &d.labels {

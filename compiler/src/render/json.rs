@@ -37,8 +37,7 @@ pub fn render_json(diags: &[Diagnostic]) -> String {
             })
             .collect(),
     };
-    let mut text =
-        serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{\"diagnostics\":[]}".into());
+    let mut text = serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{\"diagnostics\":[]}".into());
     text.push('\n');
     text
 }

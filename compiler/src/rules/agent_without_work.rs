@@ -10,10 +10,7 @@ use super::{Ctx, Rule};
 use crate::diagnostic::{Diagnostic, Severity};
 
 pub const RULE: Rule = Rule {
-    codes: &[
-        ("agent-without-work", Severity::Error),
-        ("conflicting-work", Severity::Error),
-    ],
+    codes: &[("agent-without-work", Severity::Error), ("conflicting-work", Severity::Error)],
     summary: "an agent does no work, or several kinds at once",
     check,
 };
@@ -28,27 +25,13 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                     ctx.value_span(&format!("{}/id", a.pointer)),
                     format!("agent `{}` does no work", agent.id),
                 )
-                .help(
-                    "give it `run`, `uses`, `prompt` or `prompt_file`, or children under `agents`",
-                ),
+                .help("give it `run`, `uses`, `prompt` or `prompt_file`, or children under `agents`"),
             );
         }
         let conflicts = [
-            (
-                "uses",
-                agent.uses.is_some() && agent.run.is_some(),
-                "`run` and `uses`",
-            ),
-            (
-                "uses",
-                agent.uses.is_some() && agent.has_prompt(),
-                "`uses` and a prompt",
-            ),
-            (
-                "prompt_file",
-                agent.prompt.is_some() && agent.prompt_file.is_some(),
-                "`prompt` and `prompt_file`",
-            ),
+            ("uses", agent.uses.is_some() && agent.run.is_some(), "`run` and `uses`"),
+            ("uses", agent.uses.is_some() && agent.has_prompt(), "`uses` and a prompt"),
+            ("prompt_file", agent.prompt.is_some() && agent.prompt_file.is_some(), "`prompt` and `prompt_file`"),
         ];
         for (field, clash, what) in conflicts {
             if clash {

@@ -9,11 +9,8 @@ use std::collections::BTreeSet;
 use super::{Ctx, Rule};
 use crate::diagnostic::{Diagnostic, Severity};
 
-pub const RULE: Rule = Rule {
-    codes: &[("dependency-cycle", Severity::Error)],
-    summary: "agents wait for each other in a circle",
-    check,
-};
+pub const RULE: Rule =
+    Rule { codes: &[("dependency-cycle", Severity::Error)], summary: "agents wait for each other in a circle", check };
 
 fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     for cycle in ctx.graph.cycles() {
@@ -30,28 +27,14 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         }
         let members: BTreeSet<&str> = names.iter().copied().collect();
         // Point at the first `needs` entry between two agents of the circle.
-        let culprit = ctx
-            .agents
-            .iter()
-            .filter(|a| members.contains(a.agent.id.as_str()))
-            .find_map(|a| {
-                a.agent
-                    .needs
-                    .iter()
-                    .position(|n| members.contains(n.as_str()))
-                    .map(|i| format!("{}/needs/{i}", a.pointer))
-            });
+        let culprit = ctx.agents.iter().filter(|a| members.contains(a.agent.id.as_str())).find_map(|a| {
+            a.agent.needs.iter().position(|n| members.contains(n.as_str())).map(|i| format!("{}/needs/{i}", a.pointer))
+        });
         let span = culprit.map_or(ctx.tree.span, |p| ctx.value_span(&p));
         names.push(names[0]);
         out.push(
-            ctx.error(
-                "dependency-cycle",
-                span,
-                format!("dependency cycle: {}", names.join(" -> ")),
-            )
-            .help(
-                "remove one of these `needs`; an agent already waits for what its pattern implies",
-            ),
+            ctx.error("dependency-cycle", span, format!("dependency cycle: {}", names.join(" -> ")))
+                .help("remove one of these `needs`; an agent already waits for what its pattern implies"),
         );
     }
 }

@@ -9,11 +9,8 @@ use std::collections::HashMap;
 use super::{Ctx, Rule};
 use crate::diagnostic::{Diagnostic, Severity};
 
-pub const RULE: Rule = Rule {
-    codes: &[("duplicate-agent-id", Severity::Error)],
-    summary: "two agents share an id",
-    check,
-};
+pub const RULE: Rule =
+    Rule { codes: &[("duplicate-agent-id", Severity::Error)], summary: "two agents share an id", check };
 
 fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let mut seen: HashMap<&str, &str> = HashMap::new();
@@ -26,10 +23,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                     ctx.value_span(&format!("{}/id", a.pointer)),
                     format!("duplicate agent id `{id}`"),
                 )
-                .label(
-                    ctx.value_span(&format!("{first}/id")),
-                    format!("`{id}` is first used here"),
-                )
+                .label(ctx.value_span(&format!("{first}/id")), format!("`{id}` is first used here"))
                 .help("give every agent a unique id"),
             ),
             None => {

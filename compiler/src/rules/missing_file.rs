@@ -7,11 +7,8 @@
 use super::{Ctx, Rule};
 use crate::diagnostic::{Diagnostic, Severity};
 
-pub const RULE: Rule = Rule {
-    codes: &[("missing-file", Severity::Error)],
-    summary: "a template file cannot be read",
-    check,
-};
+pub const RULE: Rule =
+    Rule { codes: &[("missing-file", Severity::Error)], summary: "a template file cannot be read", check };
 
 fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     for field in ctx.templates {
@@ -22,10 +19,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                     ctx.value_span(&field.pointer),
                     format!("cannot read template `{file}`: {why}"),
                 )
-                .help(format!(
-                    "paths are relative to the plan file's directory ({})",
-                    ctx.base_dir.display()
-                )),
+                .help(format!("paths are relative to the plan file's directory ({})", ctx.base_dir.display())),
             );
         }
     }

@@ -56,12 +56,7 @@ impl Ctx<'_> {
         Diagnostic::error(code, self.file, span, message)
     }
 
-    pub fn warning(
-        &self,
-        code: &'static str,
-        span: Span,
-        message: impl Into<String>,
-    ) -> Diagnostic {
+    pub fn warning(&self, code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic::warning(code, self.file, span, message)
     }
 }

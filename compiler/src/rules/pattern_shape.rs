@@ -51,24 +51,28 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         if pattern == Pattern::ScatterGather && !agent.agents.is_empty() {
             match (agent.agents.len(), agent.replicas) {
                 (1, None) | (1, Some(1)) => out.push(
-                    ctx.error("scatter-gather-too-few", ctx.value_span(&format!("{p}/pattern")), "scatter-gather needs at least 2 answers to compare")
-                        .help("add another agent, or set `replicas: N` (N >= 2) to run copies of this one"),
+                    ctx.error(
+                        "scatter-gather-too-few",
+                        ctx.value_span(&format!("{p}/pattern")),
+                        "scatter-gather needs at least 2 answers to compare",
+                    )
+                    .help("add another agent, or set `replicas: N` (N >= 2) to run copies of this one"),
                 ),
                 (n, Some(_)) if n > 1 => out.push(
-                    ctx.error("misplaced-field", ctx.key_span(&format!("{p}/replicas")), "`replicas` copies a single agent, but this one has several")
-                        .help("keep one agent under `agents`, or remove `replicas`"),
+                    ctx.error(
+                        "misplaced-field",
+                        ctx.key_span(&format!("{p}/replicas")),
+                        "`replicas` copies a single agent, but this one has several",
+                    )
+                    .help("keep one agent under `agents`, or remove `replicas`"),
                 ),
                 _ => {}
             }
         }
         if pattern == Pattern::Mapreduce && agent.map.is_none() && declared {
             out.push(
-                ctx.error(
-                    "mapreduce-without-map",
-                    ctx.value_span(&format!("{p}/pattern")),
-                    "mapreduce without `map`",
-                )
-                .help("add `map: {over: [...], as: item, agent: {...}}`"),
+                ctx.error("mapreduce-without-map", ctx.value_span(&format!("{p}/pattern")), "mapreduce without `map`")
+                    .help("add `map: {over: [...], as: item, agent: {...}}`"),
             );
         }
         let misplaced: [(&str, bool, Pattern); 5] = [
@@ -81,8 +85,12 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         for (field, present, belongs) in misplaced {
             if present && pattern != belongs {
                 out.push(
-                    ctx.error("misplaced-field", ctx.key_span(&format!("{p}/{field}")), format!("`{field}` belongs to `{belongs}`, but this agent's pattern is `{pattern}`"))
-                        .help(format!("set `pattern: {belongs}`, or remove `{field}`")),
+                    ctx.error(
+                        "misplaced-field",
+                        ctx.key_span(&format!("{p}/{field}")),
+                        format!("`{field}` belongs to `{belongs}`, but this agent's pattern is `{pattern}`"),
+                    )
+                    .help(format!("set `pattern: {belongs}`, or remove `{field}`")),
                 );
             }
         }
@@ -96,8 +104,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 .help("move the work into `map.agent`, or use `pattern: fork-join`"),
             );
         }
-        let parent_is_saga =
-            a.slot == Slot::Child && a.parent.and_then(|p| p.pattern) == Some(Pattern::Saga);
+        let parent_is_saga = a.slot == Slot::Child && a.parent.and_then(|p| p.pattern) == Some(Pattern::Saga);
         if agent.compensate.is_some() && !parent_is_saga {
             out.push(
                 ctx.error(
@@ -116,9 +123,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         }
         let is_copy = a.slot == Slot::Map
             || a.slot == Slot::Gather
-            || (a.slot == Slot::Child
-                && a.parent
-                    .is_some_and(|p| p.replicas.is_some() && p.agents.len() == 1));
+            || (a.slot == Slot::Child && a.parent.is_some_and(|p| p.replicas.is_some() && p.agents.len() == 1));
         if is_copy && agent.has_children() {
             out.push(
                 ctx.error(

@@ -23,11 +23,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             && agent.runner.is_none()
             && default_runner.is_none()
         {
-            let field = if agent.prompt.is_some() {
-                "prompt"
-            } else {
-                "prompt_file"
-            };
+            let field = if agent.prompt.is_some() { "prompt" } else { "prompt_file" };
             let mut help = String::from("set `runner:` on this agent or `defaults.runner`");
             if let Some(name) = ctx.plan.runners.keys().next() {
                 help.push_str(&format!(", e.g. `runner: {name}`"));

@@ -11,10 +11,7 @@ use crate::suggest::suggest;
 use crate::templates::Scope;
 
 pub const RULE: Rule = Rule {
-    codes: &[
-        ("template-syntax", Severity::Error),
-        ("undefined-variable", Severity::Error),
-    ],
+    codes: &[("template-syntax", Severity::Error), ("undefined-variable", Severity::Error)],
     summary: "a template does not parse or uses an undefined variable",
     check,
 };
@@ -36,16 +33,10 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         let template = match env.template_from_str(text) {
             Ok(t) => t,
             Err(e) => {
-                let detail = e
-                    .detail()
-                    .map_or_else(|| e.kind().to_string(), str::to_string);
+                let detail = e.detail().map_or_else(|| e.kind().to_string(), str::to_string);
                 out.push(
-                    ctx.error(
-                        "template-syntax",
-                        span,
-                        format!("template syntax error: {detail}{}", place(e.line())),
-                    )
-                    .help("fix the minijinja syntax: `{{ expr }}`, `{% if %}...{% endif %}`"),
+                    ctx.error("template-syntax", span, format!("template syntax error: {detail}{}", place(e.line())))
+                        .help("fix the minijinja syntax: `{{ expr }}`, `{% if %}...{% endif %}`"),
                 );
                 continue;
             }
@@ -55,30 +46,14 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         names.sort();
         for name in names {
             if let Err(undefined) = scope.check(&name) {
-                let help = match suggest(
-                    &undefined.name,
-                    undefined.candidates.iter().map(String::as_str),
-                ) {
+                let help = match suggest(&undefined.name, undefined.candidates.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None if undefined.name.starts_with("vars.") => {
-                        "declare it under `vars:`".to_string()
-                    }
-                    None if undefined.name.starts_with("with.") => {
-                        "declare it under this agent's `with:`".to_string()
-                    }
+                    None if undefined.name.starts_with("vars.") => "declare it under `vars:`".to_string(),
+                    None if undefined.name.starts_with("with.") => "declare it under this agent's `with:`".to_string(),
                     None => {
-                        let shown: Vec<&str> = undefined
-                            .candidates
-                            .iter()
-                            .take(12)
-                            .map(String::as_str)
-                            .collect();
+                        let shown: Vec<&str> = undefined.candidates.iter().take(12).map(String::as_str).collect();
                         let more = undefined.candidates.len().saturating_sub(shown.len());
-                        let more = if more > 0 {
-                            format!(" and {more} more")
-                        } else {
-                            String::new()
-                        };
+                        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
                         format!("available here: {}{more}", shown.join(", "))
                     }
                 };

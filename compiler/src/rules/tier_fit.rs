@@ -12,11 +12,8 @@ use crate::agents::Slot;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::UnitKind;
 
-pub const RULE: Rule = Rule {
-    codes: &[("tier-fit", Severity::Warning)],
-    summary: "agent count or depth outside the tier's range",
-    check,
-};
+pub const RULE: Rule =
+    Rule { codes: &[("tier-fit", Severity::Warning)], summary: "agent count or depth outside the tier's range", check };
 
 /// Working agents (min, max) and depth (min, max) of each tier.
 pub fn tier_range(tier: Complexity) -> ((usize, usize), (usize, usize)) {
@@ -35,10 +32,9 @@ pub fn working_agents(ctx: &Ctx) -> usize {
         .graph
         .node_weights()
         .filter(|u| match u.kind {
-            UnitKind::Work => ctx
-                .agents
-                .get(&u.agent)
-                .is_some_and(|a| !a.agent.has_children() && a.slot != Slot::Gather),
+            UnitKind::Work => {
+                ctx.agents.get(&u.agent).is_some_and(|a| !a.agent.has_children() && a.slot != Slot::Gather)
+            }
             UnitKind::MapCopy { .. } | UnitKind::Replica { .. } | UnitKind::DynamicMap => true,
             UnitKind::Join | UnitKind::Reduce | UnitKind::Gather { .. } => false,
         })
@@ -57,11 +53,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         .max()
         .unwrap_or(0);
     // A map whose items are known only at run time may bring any number of agents.
-    let dynamic = ctx
-        .graph
-        .graph
-        .node_weights()
-        .any(|u| u.kind == UnitKind::DynamicMap);
+    let dynamic = ctx.graph.graph.node_weights().any(|u| u.kind == UnitKind::DynamicMap);
     let span = ctx.value_span("/complexity");
     let range = |min: usize, max: usize| match (min, max) {
         (a, b) if a == b => a.to_string(),
@@ -73,10 +65,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             ctx.warning(
                 "tier-fit",
                 span,
-                format!(
-                    "{count} working agents do not fit tier `{tier}` ({} expected)",
-                    range(min_n, max_n)
-                ),
+                format!("{count} working agents do not fit tier `{tier}` ({} expected)", range(min_n, max_n)),
             )
             .help(suggest_tier(count)),
         );
@@ -86,10 +75,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             ctx.warning(
                 "tier-fit",
                 span,
-                format!(
-                    "a tree of depth {depth} does not fit tier `{tier}` (depth {} expected)",
-                    range(min_d, max_d)
-                ),
+                format!("a tree of depth {depth} does not fit tier `{tier}` (depth {} expected)", range(min_d, max_d)),
             )
             .help("change `complexity`, or reshape the agent tree"),
         );
@@ -105,8 +91,5 @@ fn suggest_tier(count: usize) -> String {
         })
         .map(|t| t.as_str())
         .collect();
-    format!(
-        "change `complexity` to one that fits {count}: {}",
-        fits.join(", ")
-    )
+    format!("change `complexity` to one that fits {count}: {}", fits.join(", "))
 }

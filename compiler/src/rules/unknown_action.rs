@@ -8,17 +8,11 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::suggest::suggest;
 
 /// Built-in actions and the `with` arguments each requires.
-pub const ACTIONS: &[(&str, &[&str])] = &[
-    ("noop", &[]),
-    ("sleep", &["duration"]),
-    ("template.render", &["template", "output"]),
-];
+pub const ACTIONS: &[(&str, &[&str])] =
+    &[("noop", &[]), ("sleep", &["duration"]), ("template.render", &["template", "output"])];
 
 pub const RULE: Rule = Rule {
-    codes: &[
-        ("unknown-action", Severity::Error),
-        ("missing-argument", Severity::Error),
-    ],
+    codes: &[("unknown-action", Severity::Error), ("missing-argument", Severity::Error)],
     summary: "`uses` names no built-in action, or lacks its arguments",
     check,
 };
@@ -37,34 +31,22 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                     None => format!("built-in actions: {}", names.join(", ")),
                 };
                 out.push(
-                    ctx.error(
-                        "unknown-action",
-                        ctx.value_span(&pointer),
-                        format!("unknown action `{uses}`"),
-                    )
-                    .help(help),
+                    ctx.error("unknown-action", ctx.value_span(&pointer), format!("unknown action `{uses}`"))
+                        .help(help),
                 );
             }
             Some((_, required)) => {
-                for arg in required
-                    .iter()
-                    .filter(|arg| !a.agent.with.contains_key(**arg))
-                {
+                for arg in required.iter().filter(|arg| !a.agent.with.contains_key(**arg)) {
                     out.push(
-                        ctx.error(
-                            "missing-argument",
-                            ctx.value_span(&pointer),
-                            format!("`{uses}` needs `with.{arg}`"),
-                        )
-                        .help(format!("add `with: {{ {arg}: ... }}`")),
+                        ctx.error("missing-argument", ctx.value_span(&pointer), format!("`{uses}` needs `with.{arg}`"))
+                            .help(format!("add `with: {{ {arg}: ... }}`")),
                     );
                 }
                 if uses == "sleep" {
-                    let bad = a.agent.with.get("duration").is_some_and(|d| {
-                        d.as_str()
-                            .and_then(|s| s.parse::<plan_schema::Duration>().ok())
-                            .is_none()
-                    });
+                    let bad =
+                        a.agent.with.get("duration").is_some_and(|d| {
+                            d.as_str().and_then(|s| s.parse::<plan_schema::Duration>().ok()).is_none()
+                        });
                     if bad {
                         out.push(
                             ctx.error(

@@ -22,21 +22,13 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             Some(s) => format!("did you mean `{s}`?"),
             None => "name the id of an agent in this plan".to_string(),
         };
-        out.push(
-            ctx.error(
-                "unknown-need",
-                ctx.value_span(&pointer),
-                format!("unknown agent `{name}`"),
-            )
-            .help(help),
-        );
+        out.push(ctx.error("unknown-need", ctx.value_span(&pointer), format!("unknown agent `{name}`")).help(help));
     };
     for a in ctx.agents.iter() {
         for (i, need) in a.agent.needs.iter().enumerate() {
             report(format!("{}/needs/{i}", a.pointer), need);
         }
-        if let Some(plan_schema::Over::LinesOf { lines_of }) = a.agent.map.as_ref().map(|m| &m.over)
-        {
+        if let Some(plan_schema::Over::LinesOf { lines_of }) = a.agent.map.as_ref().map(|m| &m.over) {
             report(format!("{}/map/over/lines_of", a.pointer), lines_of);
         }
     }

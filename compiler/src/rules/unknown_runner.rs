@@ -7,11 +7,8 @@ use super::{Ctx, Rule};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::suggest::suggest;
 
-pub const RULE: Rule = Rule {
-    codes: &[("unknown-runner", Severity::Error)],
-    summary: "`runner` names no entry of `runners`",
-    check,
-};
+pub const RULE: Rule =
+    Rule { codes: &[("unknown-runner", Severity::Error)], summary: "`runner` names no entry of `runners`", check };
 
 fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let mut uses: Vec<(String, &str)> = Vec::new();
@@ -35,13 +32,6 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             }
             None => format!("declared runners: {}", known.join(", ")),
         };
-        out.push(
-            ctx.error(
-                "unknown-runner",
-                ctx.value_span(&pointer),
-                format!("unknown runner `{name}`"),
-            )
-            .help(help),
-        );
+        out.push(ctx.error("unknown-runner", ctx.value_span(&pointer), format!("unknown runner `{name}`")).help(help));
     }
 }

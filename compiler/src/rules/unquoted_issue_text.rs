@@ -11,11 +11,8 @@ use super::{Ctx, Rule};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::templates::FieldKind;
 
-pub const RULE: Rule = Rule {
-    codes: &[("unquoted-issue-text", Severity::Error)],
-    summary: "issue text reaches a shell unquoted",
-    check,
-};
+pub const RULE: Rule =
+    Rule { codes: &[("unquoted-issue-text", Severity::Error)], summary: "issue text reaches a shell unquoted", check };
 
 fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     for field in ctx.templates.iter().filter(|f| f.kind == FieldKind::Shell) {
@@ -53,25 +50,18 @@ fn expressions(text: &str) -> Vec<&str> {
 fn unquoted_issue_text(expr: &str) -> Option<&'static str> {
     let segments = split_filters(expr);
     let value = segments.first()?.replace(' ', "");
-    let what = if value.contains("issue.title")
-        || value.contains("issue[\"title\"]")
-        || value.contains("issue['title']")
-    {
-        "issue.title"
-    } else if value.contains("issue.body")
-        || value.contains("issue[\"body\"]")
-        || value.contains("issue['body']")
-    {
-        "issue.body"
-    } else if is_whole_issue(&value) {
-        "issue"
-    } else {
-        return None;
-    };
-    let last_filter = segments
-        .last()
-        .filter(|_| segments.len() > 1)
-        .map(|f| f.trim().split('(').next().unwrap_or("").trim());
+    let what =
+        if value.contains("issue.title") || value.contains("issue[\"title\"]") || value.contains("issue['title']") {
+            "issue.title"
+        } else if value.contains("issue.body") || value.contains("issue[\"body\"]") || value.contains("issue['body']") {
+            "issue.body"
+        } else if is_whole_issue(&value) {
+            "issue"
+        } else {
+            return None;
+        };
+    let last_filter =
+        segments.last().filter(|_| segments.len() > 1).map(|f| f.trim().split('(').next().unwrap_or("").trim());
     (last_filter != Some("shell_quote")).then_some(what)
 }
 
@@ -113,24 +103,12 @@ mod tests {
     #[test]
     fn flags_unquoted_issue_text() {
         assert_eq!(unquoted_issue_text("issue.title"), Some("issue.title"));
-        assert_eq!(
-            unquoted_issue_text("issue.body | upper"),
-            Some("issue.body")
-        );
+        assert_eq!(unquoted_issue_text("issue.body | upper"), Some("issue.body"));
         assert_eq!(unquoted_issue_text("issue.title | shell_quote"), None);
-        assert_eq!(
-            unquoted_issue_text("issue.title | slug"),
-            Some("issue.title")
-        );
+        assert_eq!(unquoted_issue_text("issue.title | slug"), Some("issue.title"));
         assert_eq!(unquoted_issue_text("issue | tojson"), Some("issue"));
         assert_eq!(unquoted_issue_text("issue.number"), None);
-        assert_eq!(
-            unquoted_issue_text("'a|b' ~ issue['title'] | shell_quote"),
-            None
-        );
-        assert_eq!(
-            expressions("a {{- issue.title -}} b {{x}}"),
-            vec!["issue.title", "x"]
-        );
+        assert_eq!(unquoted_issue_text("'a|b' ~ issue['title'] | shell_quote"), None);
+        assert_eq!(expressions("a {{- issue.title -}} b {{x}}"), vec!["issue.title", "x"]);
     }
 }

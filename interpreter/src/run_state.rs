@@ -1,0 +1,129 @@
+//! A run as its journal tells it: each node's state, attempt and duration, and
+//! whether the run finished, is running, or was interrupted. Read by `plan status`,
+//! `plan runs`, `plan logs` and `plan graph --run`.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::journal::{self, Entry};
+use crate::rundir::RunDir;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NodeState {
+    pub state: String,
+    pub attempt: u32,
+    pub duration_ms: Option<u64>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunState {
+    pub run_id: String,
+    pub plan: String,
+    /// `running`, `succeeded`, `failed`, `interrupted` (stopped, or killed with no
+    /// `run_finished` written).
+    pub state: String,
+    pub started_at: String,
+    pub elapsed: String,
+    pub total: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub pid: u32,
+    pub nodes: IndexMap<String, NodeState>,
+}
+
+/// Reads run `dir`.
+pub fn read(dir: &RunDir) -> std::io::Result<RunState> {
+    let entries = journal::replay(&dir.journal())?;
+    let mut run = RunState {
+        run_id: dir.id.clone(),
+        plan: String::new(),
+        state: "interrupted".into(),
+        started_at: String::new(),
+        elapsed: String::new(),
+        total: 0,
+        done: 0,
+        failed: 0,
+        pid: 0,
+        nodes: IndexMap::new(),
+    };
+    let mut finished = None;
+    for e in entries {
+        match e {
+            Entry::RunStarted { plan, at, nodes, pid, .. } => {
+                run.plan = plan;
+                if run.started_at.is_empty() {
+                    run.started_at = at;
+                }
+                run.total = nodes;
+                run.pid = pid;
+                finished = None;
+            }
+            Entry::NodeStarted { node, attempt, .. } => {
+                let n = run.nodes.entry(node).or_default();
+                n.state = "running".into();
+                n.attempt = attempt;
+            }
+            Entry::NodeSucceeded { node, attempts, duration_ms, .. } => {
+                let n = run.nodes.entry(node).or_default();
+                n.state = "succeeded".into();
+                n.attempt = attempts;
+                n.duration_ms = Some(duration_ms);
+                n.error = None;
+            }
+            Entry::NodeFailed { node, attempt, error, will_retry } => {
+                let n = run.nodes.entry(node).or_default();
+                n.state = if will_retry { "retrying".into() } else { "failed".into() };
+                n.attempt = attempt;
+                n.error = Some(error);
+            }
+            Entry::Compensated { agent, ok, error } => {
+                let n = run.nodes.entry(format!("{agent}.compensate")).or_default();
+                n.state = if ok { "compensated".into() } else { "failed".into() };
+                n.error = error;
+            }
+            Entry::RunFinished { status, at } => finished = Some((status, at)),
+        }
+    }
+    let running = dir.is_running();
+    run.state = match (&finished, running) {
+        (_, true) => "running".into(),
+        (Some((status, _)), false) => status.clone(),
+        (None, false) => "interrupted".into(),
+    };
+    if !running {
+        for n in run.nodes.values_mut().filter(|n| n.state == "running" || n.state == "retrying") {
+            n.state = "interrupted".into();
+        }
+    }
+    run.done = run.nodes.values().filter(|n| n.state == "succeeded").count();
+    run.failed = run.nodes.values().filter(|n| n.state == "failed").count();
+    run.total = run.total.max(run.nodes.keys().filter(|k| !k.ends_with(".compensate")).count());
+    let started = std::fs::metadata(dir.journal()).and_then(|m| m.created().or_else(|_| m.modified())).ok();
+    let end = if running {
+        Some(SystemTime::now())
+    } else {
+        std::fs::metadata(dir.journal()).and_then(|m| m.modified()).ok()
+    };
+    if let (Some(s), Some(e)) = (started, end) {
+        run.elapsed = crate::report::human_duration(e.duration_since(s).unwrap_or_default());
+    }
+    Ok(run)
+}
+
+/// Run ids under `runs_dir`, oldest first (ids sort by start time).
+pub fn list(runs_dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(runs_dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.path().join("journal.jsonl").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}

@@ -1,0 +1,180 @@
+//! `plan status`, `plan runs`, `plan stop` and `plan logs`: looking at and steering
+//! runs, from their run directories.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::{LogsArgs, RunsArgs, StatusArgs, StopArgs};
+use crate::run_state::{self, RunState};
+use crate::rundir::RunDir;
+
+fn open(runs_dir: &Path, id: Option<&str>) -> Result<RunDir, String> {
+    let id = match id {
+        Some(id) => id.to_string(),
+        None => run_state::list(runs_dir)
+            .pop()
+            .ok_or_else(|| format!("no runs under {}; start one with `plan run PLAN`", runs_dir.display()))?,
+    };
+    RunDir::open(runs_dir, &id).ok_or_else(|| format!("no run `{id}` under {} (see `plan runs`)", runs_dir.display()))
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("error: {msg}");
+    1
+}
+
+fn render(run: &RunState) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "run {} · {} · {}/{} done · {} failed · {}",
+        run.run_id, run.state, run.done, run.total, run.failed, run.elapsed
+    );
+    let _ = writeln!(out, "plan {}", run.plan);
+    let width = run.nodes.keys().map(|k| k.len()).max().unwrap_or(5).max(5);
+    let _ = writeln!(out, "{:<width$}  {:<11}  {:>7}  {:>9}", "agent", "state", "attempt", "duration");
+    for (id, n) in &run.nodes {
+        let duration = n.duration_ms.map(|ms| format!("{:.3}s", ms as f64 / 1000.0)).unwrap_or_default();
+        let _ = write!(out, "{id:<width$}  {:<11}  {:>7}  {duration:>9}", n.state, n.attempt);
+        if let Some(e) = &n.error {
+            let first = e.lines().last().unwrap_or("");
+            let _ = write!(out, "  {}", first.chars().take(100).collect::<String>());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub fn status(args: &StatusArgs) -> i32 {
+    let dir = match open(&args.runs_dir, args.run_id.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    loop {
+        let run = match run_state::read(&dir) {
+            Ok(r) => r,
+            Err(e) => return fail(&format!("cannot read {}: {e}", dir.journal().display())),
+        };
+        if args.json {
+            crate::stdout(&format!("{}\n", serde_json::to_string_pretty(&run).unwrap_or_default()));
+        } else {
+            let clear =
+                if args.watch && std::io::IsTerminal::is_terminal(&std::io::stdout()) { "\x1b[2J\x1b[H" } else { "" };
+            crate::stdout(&format!("{clear}{}", render(&run)));
+        }
+        if !args.watch || run.state != "running" {
+            return 0;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+pub fn runs(args: &RunsArgs) -> i32 {
+    let mut all = Vec::new();
+    for id in run_state::list(&args.runs_dir) {
+        if let Some(dir) = RunDir::open(&args.runs_dir, &id) {
+            if let Ok(run) = run_state::read(&dir) {
+                all.push(run);
+            }
+        }
+    }
+    if args.json {
+        let brief: Vec<serde_json::Value> = all
+            .iter()
+            .map(|r| serde_json::json!({"run_id": r.run_id, "state": r.state, "plan": r.plan, "done": r.done, "total": r.total, "failed": r.failed}))
+            .collect();
+        crate::stdout(&format!("{}\n", serde_json::to_string_pretty(&brief).unwrap_or_default()));
+    } else if all.is_empty() {
+        eprintln!("no runs under {}", args.runs_dir.display());
+    } else {
+        let mut out = String::new();
+        for r in &all {
+            out.push_str(&format!("{}  {:<11}  {:>5}/{:<5}  {}\n", r.run_id, r.state, r.done, r.total, r.plan));
+        }
+        crate::stdout(&out);
+    }
+    0
+}
+
+pub fn stop(args: &StopArgs) -> i32 {
+    let dir = match open(&args.runs_dir, Some(&args.run_id)) {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    let run = match run_state::read(&dir) {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot read {}: {e}", dir.journal().display())),
+    };
+    if run.state != "running" || run.pid == 0 {
+        return fail(&format!("run `{}` is not running (it is {})", run.run_id, run.state));
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(run.pid as i32, libc::SIGTERM) };
+    if rc != 0 {
+        return fail(&format!("cannot signal process {}: {}", run.pid, std::io::Error::last_os_error()));
+    }
+    for _ in 0..600 {
+        if !dir.is_running() {
+            eprintln!("stopped run {}", run.run_id);
+            return 0;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    fail(&format!("run `{}` did not stop within 60s (pid {})", run.run_id, run.pid))
+}
+
+pub fn logs(args: &LogsArgs) -> i32 {
+    let dir = match open(&args.runs_dir, Some(&args.run_id)) {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    let logs_dir = dir.root.join("logs");
+    if let Some(agent) = &args.agent {
+        if !dir.log(agent).exists() && !args.follow {
+            return fail(&format!("no log for `{agent}` in run {} (agents that never started have none)", dir.id));
+        }
+    }
+    // Offsets of what was printed from each log.
+    let mut offsets: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    loop {
+        let running = dir.is_running();
+        let mut names: Vec<String> = std::fs::read_dir(&logs_dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".log"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        for name in names {
+            let agent = name.trim_end_matches(".log");
+            if args.agent.as_deref().is_some_and(|a| a != agent) {
+                continue;
+            }
+            let offset = offsets.entry(agent.to_string()).or_insert(0);
+            let Ok(mut f) = std::fs::File::open(logs_dir.join(&name)) else { continue };
+            if f.seek(SeekFrom::Start(*offset)).is_err() {
+                continue;
+            }
+            let mut text = String::new();
+            let Ok(n) = f.read_to_string(&mut text) else { continue };
+            *offset += n as u64;
+            if text.is_empty() {
+                continue;
+            }
+            if args.agent.is_some() {
+                crate::stdout(&text);
+            } else {
+                let prefixed: String = text.lines().map(|l| format!("[{agent}] {l}\n")).collect();
+                crate::stdout(&prefixed);
+            }
+        }
+        if !args.follow || !running {
+            return 0;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
