@@ -5,5 +5,6 @@ mod support;
 mod durable;
 mod examples;
 mod graph;
+mod intake;
 mod lint;
 mod run;

@@ -40,6 +40,11 @@ impl Test {
         self
     }
 
+    pub fn env_var(&mut self, k: &str, v: &str) -> &mut Test {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
     pub fn args(&mut self, args: &[&str]) -> &mut Test {
         self.args.extend(args.iter().map(|s| s.to_string()));
         self

@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod dot;
 pub mod drawing;
 pub mod graph;
+pub mod intake;
 pub mod lint;
 pub mod load;
 pub mod mermaid;

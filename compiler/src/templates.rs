@@ -40,7 +40,7 @@ pub struct TemplateField<'a> {
 pub fn template_fields<'a>(plan: &'a Plan, agents: &'a AgentIndex<'a>, base_dir: &Path) -> Vec<TemplateField<'a>> {
     let mut out = Vec::new();
     let read = |rel: &str| -> Result<String, String> {
-        let path = base_dir.join(rel);
+        let path = normalize(&base_dir.join(rel));
         std::fs::read_to_string(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!("no such file {}", path.display()),
             _ => format!("{}: {e}", path.display()),
@@ -109,6 +109,25 @@ pub fn template_fields<'a>(plan: &'a Plan, agents: &'a AgentIndex<'a>, base_dir:
             git_field("/git/pr/title", None, pr.title.as_ref());
             git_field("/git/pr/body", None, pr.body.as_ref());
             git_field("/git/pr/body_file", pr.body_file.as_ref(), None);
+        }
+    }
+    out
+}
+
+/// Resolves `..` and `.` without asking the file system, so that `plans/../prompts/x`
+/// works before `plans/` exists.
+pub fn normalize(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
         }
     }
     out

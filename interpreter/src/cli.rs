@@ -17,6 +17,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Turn a GitHub issue (or an issue file) into a plan.
+    New(NewArgs),
     /// Check plan files: schema and semantic rules, with file:line:col diagnostics.
     Lint(LintArgs),
     /// Print the JSON Schema of plan files (for editors and validators).
@@ -35,6 +37,37 @@ pub enum Command {
     Stop(StopArgs),
     /// Print the logs of a run, or of one agent.
     Logs(LogsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["issue", "from"])))]
+pub struct NewArgs {
+    /// The issue number (with --repo); read through GitHub's REST API.
+    #[arg(long, requires = "repo")]
+    pub issue: Option<u64>,
+    /// The repository, `owner/name`.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Read the issue from a file: GitHub REST JSON, `gh issue view --json` output, or
+    /// markdown (first heading = title); `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Where to write the plan (default: plans/issue-N.yaml).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Overwrite an existing plan file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print why this tier and pattern on standard error.
+    #[arg(long)]
+    pub explain: bool,
+    /// Classification rules (default: prompts/intake-rules.yaml if present, else the built-in rules).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Ask a command instead: it gets the issue as JSON on stdin and answers
+    /// `{"complexity", "pattern", "agents": [work items]}`.
+    #[arg(long, value_name = "CMD")]
+    pub classifier: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -14,6 +14,7 @@ fn main() {
         }
     };
     let code = match cli.command {
+        Command::New(args) => plan_interpreter::new_cmd::run(&args),
         Command::Lint(args) => plan_interpreter::lint_cmd::run(&args),
         Command::Schema => {
             plan_interpreter::stdout(&plan_schema::json_schema_text());

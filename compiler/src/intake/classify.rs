@@ -1,0 +1,176 @@
+//! Classification: the complexity tier from the rules' indicators, the labels, and the
+//! issue's size and structure; the pattern by the decision tree. Every step of the
+//! reasoning is kept for `plan new --explain` and the plan's header comment.
+
+use plan_schema::{Complexity, Pattern};
+
+use super::rules::Rules;
+use super::source::{work_items, IssueText};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Classification {
+    pub complexity: Complexity,
+    pub pattern: Pattern,
+    /// Work items found in the body (checklist, numbered steps, components).
+    pub items: Vec<String>,
+    /// Why: one line per finding.
+    pub reasons: Vec<String>,
+}
+
+fn hits<'a>(haystack: &str, keywords: &'a [String]) -> Vec<&'a str> {
+    keywords.iter().filter(|k| !k.is_empty() && haystack.contains(&k.to_lowercase())).map(String::as_str).collect()
+}
+
+pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
+    // Words inside code (`Option::unwrap`) are not prose.
+    let title = strip_code(&issue.title).to_lowercase();
+    let body = strip_code(&issue.body).to_lowercase();
+    let labels: Vec<String> = issue.labels.iter().map(|l| l.to_lowercase()).collect();
+    let mut reasons = Vec::new();
+
+    // 1. Indicators.
+    let mut best: Option<(u32, Complexity)> = None;
+    for (tier, ind) in &rules.tiers {
+        let in_title = hits(&title, &ind.keywords);
+        let in_body = hits(&body, &ind.keywords);
+        let in_labels: Vec<&str> =
+            ind.labels.iter().filter(|l| labels.iter().any(|x| x == &l.to_lowercase())).map(String::as_str).collect();
+        let score = in_title.len() as u32 * rules.title_weight + in_body.len() as u32 + in_labels.len() as u32 * 3;
+        if score > 0 {
+            let mut found: Vec<String> = Vec::new();
+            for k in in_title.iter().chain(&in_body) {
+                let k = format!("\"{k}\"");
+                if !found.contains(&k) {
+                    found.push(k);
+                }
+            }
+            found.extend(in_labels.iter().map(|l| format!("label `{l}`")));
+            reasons.push(format!("{tier}: score {score} ({})", found.join(", ")));
+            // Ties go to the larger tier: under-planning costs more than over-planning.
+            if best.is_none_or(|(s, _)| score >= s) {
+                best = Some((score, *tier));
+            }
+        }
+    }
+    let mut tier = best.map_or(Complexity::Simple, |(_, t)| t);
+    if best.is_none() {
+        reasons.push("no tier indicators: simple by default".into());
+    }
+
+    // 2. Structure.
+    let (items, sequential) = work_items(&issue.body);
+    let s = &rules.structure;
+    let by_items = if items.len() >= s.enterprise_items {
+        Some(Complexity::Enterprise)
+    } else if items.len() >= s.complex_items {
+        Some(Complexity::Complex)
+    } else if items.len() >= s.moderate_items {
+        Some(Complexity::Moderate)
+    } else {
+        None
+    };
+    if let Some(min) = by_items {
+        if min > tier {
+            reasons.push(format!("{} work items in the body: at least {min}", items.len()));
+            tier = min;
+        }
+    }
+    if issue.body.len() > s.long_body_chars && tier < Complexity::Enterprise {
+        let up = Complexity::ALL[Complexity::ALL.iter().position(|t| *t == tier).unwrap_or(0) + 1];
+        reasons.push(format!("long body ({} characters): {tier} -> {up}", issue.body.len()));
+        tier = up;
+    }
+    // A tier that has several agents needs something to split.
+    if tier >= Complexity::Moderate && items.len() < 2 && by_items.is_none() {
+        reasons.push(format!("{tier} without a list of work items: agents are derived from the pattern"));
+    }
+
+    // 3. Pattern, by the decision tree, from the title and the prose: list items name
+    // the work, and their words (a checklist item "saga compensation") are not about
+    // how to coordinate it.
+    let prose: Vec<&str> = body.lines().filter(|l| !is_list_item(l)).collect();
+    let text = format!("{title}\n{}", prose.join("\n"));
+    let mut pattern = Pattern::ForkJoin;
+    let mut why = "no sequence, aggregation, consensus or rollback: fork-join".to_string();
+    for rule in &rules.patterns {
+        let found = hits(&text, &rule.keywords);
+        let numbered = rule.pattern == Pattern::Pipeline && sequential;
+        if !found.is_empty() || numbered {
+            pattern = rule.pattern;
+            why = if numbered && found.is_empty() {
+                "numbered steps: pipeline".to_string()
+            } else {
+                format!("{}: {}", rule.pattern, found.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", "))
+            };
+            break;
+        }
+    }
+    reasons.push(format!("pattern {why}"));
+    if tier < Complexity::Moderate && matches!(pattern, Pattern::ScatterGather | Pattern::Mapreduce | Pattern::Saga) {
+        reasons.push(format!("{pattern} needs several agents: {tier} -> moderate"));
+        tier = Complexity::Moderate;
+    }
+    Classification { complexity: tier, pattern, items, reasons }
+}
+
+/// The text without `inline code` and fenced code blocks.
+fn strip_code(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        for (i, part) in line.split('`').enumerate() {
+            if i % 2 == 0 {
+                out.push_str(part);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn is_list_item(line: &str) -> bool {
+    let l = line.trim_start();
+    l.starts_with("- ")
+        || l.starts_with("* ")
+        || l.split_once(". ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::rules::DEFAULT_RULES;
+
+    fn issue(title: &str, body: &str, labels: &[&str]) -> IssueText {
+        IssueText {
+            title: title.into(),
+            body: body.into(),
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+            ..IssueText::default()
+        }
+    }
+
+    #[test]
+    fn tiers_and_patterns() {
+        let rules = Rules::parse(DEFAULT_RULES).unwrap();
+        let c = classify(&issue("Fix typo in README", "recieve -> receive", &[]), &rules);
+        assert_eq!((c.complexity, c.pattern), (Complexity::Atomic, Pattern::ForkJoin));
+        let c = classify(&issue("Add a --verbose flag", "", &["enhancement"]), &rules);
+        assert_eq!(c.complexity, Complexity::Simple);
+        let c =
+            classify(&issue("Integration tests", "- [ ] parser\n- [ ] lexer\n- [ ] checker\n", &["testing"]), &rules);
+        assert_eq!(c.complexity, Complexity::Moderate);
+        assert_eq!(c.items.len(), 3);
+        let c = classify(&issue("Migrate to the new storage engine", "We need a rollback plan.", &[]), &rules);
+        assert_eq!((c.complexity, c.pattern), (Complexity::Enterprise, Pattern::Saga));
+        let c = classify(&issue("Refactor", "1. Extract\n2. Move\n3. Delete\n", &[]), &rules);
+        assert_eq!(c.pattern, Pattern::Pipeline);
+    }
+}

@@ -1,0 +1,306 @@
+//! The agent tree sized for the tier: one agent for atomic and simple issues; children
+//! from the issue's work items (or the pattern's usual steps) for moderate and
+//! complex ones; depth 2 for enterprise, with a saga where rollback was asked for.
+//! Issue text goes into `issue` and `with.task` as data; prompts are templates in
+//! `prompts/`.
+
+use indexmap::IndexMap;
+use plan_schema::{
+    Agent, Backoff, Command, Complexity, Consensus, Defaults, Duration, Gather, Git, Issue, MapSpec, Over, Pattern,
+    Plan, PullRequest, Retry, Runner,
+};
+use serde_json::Value;
+
+use super::classify::Classification;
+use super::source::IssueText;
+use crate::template_env::slug;
+
+/// Template files as the generated plan names them (relative to the plan file).
+#[derive(Clone, Debug)]
+pub struct TemplatePaths {
+    /// For agents with `with.task`.
+    pub task: String,
+    /// For map copies, which see `item`.
+    pub item: String,
+    pub commit: String,
+    pub pr: String,
+}
+
+pub struct Generated {
+    pub plan: Plan,
+    pub text: String,
+}
+
+struct Ids(Vec<String>);
+
+impl Ids {
+    /// A unique agent id from free text.
+    fn claim(&mut self, text: &str) -> String {
+        let mut base: String = slug(text).replace('-', "_").chars().take(32).collect();
+        base = base.trim_end_matches('_').to_string();
+        if !base.starts_with(|c: char| c.is_ascii_lowercase()) {
+            base = format!("task_{base}");
+        }
+        let mut id = base.clone();
+        let mut n = 2;
+        while self.0.contains(&id) {
+            id = format!("{base}_{n}");
+            n += 1;
+        }
+        self.0.push(id.clone());
+        id
+    }
+}
+
+fn task_agent(ids: &mut Ids, task: &str, templates: &TemplatePaths) -> Agent {
+    let mut with = IndexMap::new();
+    with.insert("task".to_string(), Value::String(task.to_string()));
+    Agent {
+        id: ids.claim(task),
+        role: Some(task.chars().take(120).collect()),
+        prompt_file: Some(templates.task.clone()),
+        with,
+        ..Agent::default()
+    }
+}
+
+fn stash(id: &str) -> Command {
+    Command::Argv(
+        ["git", "stash", "push", "--include-untracked", "--message", &format!("plan: rolled back {id}")]
+            .map(String::from)
+            .to_vec(),
+    )
+}
+
+const MODERATE_STEPS: [&str; 3] =
+    ["Understand the problem and plan the change", "Implement the change", "Write or update the tests"];
+const COMPLEX_STEPS: [&str; 5] = [
+    "Analyse the components involved",
+    "Implement the core change",
+    "Adapt the interfaces and callers",
+    "Write integration tests",
+    "Update the documentation",
+];
+
+/// Children for a tier of depth 1 with `pattern`, from `items`.
+fn one_level(
+    ids: &mut Ids,
+    parent: &mut Agent,
+    pattern: Pattern,
+    items: &[String],
+    tier: Complexity,
+    t: &TemplatePaths,
+) {
+    parent.pattern = Some(pattern);
+    match pattern {
+        Pattern::Mapreduce => {
+            let mut map_ids = Ids(ids.0.clone());
+            let agent = Agent {
+                id: map_ids.claim("work_item"),
+                role: Some("Do one work item of the issue".into()),
+                prompt_file: Some(t.item.clone()),
+                ..Agent::default()
+            };
+            ids.0 = map_ids.0;
+            parent.map = Some(Box::new(MapSpec {
+                over: Over::List(items.iter().map(|i| Value::String(i.clone())).collect()),
+                var: "item".into(),
+                agent,
+            }));
+            parent.reduce = Some(Box::new(task_agent(ids, "Combine the results and run the whole test suite", t)));
+        }
+        Pattern::ScatterGather => {
+            let replicas = if tier >= Complexity::Complex { 5 } else { 3 };
+            parent.replicas = Some(replicas);
+            parent.agents = vec![task_agent(ids, "Propose a complete solution to the issue", t)];
+            parent.gather = Some(Box::new(Gather {
+                consensus: Consensus::Majority,
+                agent: Some(task_agent(ids, "Compare the proposals and apply the one most agree on", t)),
+            }));
+        }
+        Pattern::Saga | Pattern::Pipeline | Pattern::ForkJoin => {
+            parent.agents = items
+                .iter()
+                .map(|i| {
+                    let mut a = task_agent(ids, i, t);
+                    if pattern == Pattern::Saga {
+                        a.compensate = Some(stash(&a.id));
+                    }
+                    a
+                })
+                .collect();
+            if pattern == Pattern::ForkJoin {
+                parent.join =
+                    Some(Box::new(task_agent(ids, "Integrate the work of the other agents and run the tests", t)));
+            }
+        }
+    }
+}
+
+/// Builds the plan for `issue` as classified.
+pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths) -> Plan {
+    let mut ids = Ids(Vec::new());
+    let title = if issue.title.is_empty() { "the issue" } else { issue.title.as_str() };
+    let mut primary = Agent { id: "primary".into(), role: Some(title.chars().take(120).collect()), ..Agent::default() };
+    ids.0.push("primary".into());
+    match c.complexity {
+        Complexity::Atomic | Complexity::Simple => {
+            let mut a = task_agent(&mut ids, title, t);
+            a.id = "implement".into();
+            primary = a;
+        }
+        Complexity::Moderate | Complexity::Complex => {
+            let (min, max, defaults): (usize, usize, &[&str]) =
+                if c.complexity == Complexity::Moderate { (2, 5, &MODERATE_STEPS) } else { (5, 15, &COMPLEX_STEPS) };
+            let mut items: Vec<String> = c.items.iter().take(max).cloned().collect();
+            for d in defaults {
+                if items.len() >= min {
+                    break;
+                }
+                items.push(d.to_string());
+            }
+            one_level(&mut ids, &mut primary, c.pattern, &items, c.complexity, t);
+        }
+        Complexity::Enterprise => {
+            let rollback = c.pattern == Pattern::Saga;
+            primary.pattern = Some(if rollback { Pattern::Saga } else { Pattern::Pipeline });
+            let mut groups: Vec<(String, Vec<String>, Pattern)> = vec![(
+                "Analysis".into(),
+                [
+                    "Inventory what the change touches",
+                    "List the risks and how to detect them",
+                    "Write the step-by-step plan",
+                ]
+                .map(String::from)
+                .to_vec(),
+                Pattern::ForkJoin,
+            )];
+            let work: Vec<String> = if c.items.is_empty() {
+                [
+                    "Implement the core change",
+                    "Adapt the interfaces",
+                    "Migrate the data",
+                    "Update the callers",
+                    "Remove what the change replaces",
+                ]
+                .map(String::from)
+                .to_vec()
+            } else {
+                c.items.clone()
+            };
+            let inner = if c.pattern == Pattern::Saga { Pattern::ForkJoin } else { c.pattern };
+            for (i, chunk) in work.chunks(5).enumerate() {
+                groups.push((format!("Implementation part {}", i + 1), chunk.to_vec(), inner));
+            }
+            groups.push((
+                "Verification".into(),
+                [
+                    "Run and fix the unit tests",
+                    "Run and fix the integration tests",
+                    "Check performance",
+                    "Review security",
+                    "Update the documentation",
+                ]
+                .map(String::from)
+                .to_vec(),
+                Pattern::ForkJoin,
+            ));
+            groups.push((
+                "Cut-over".into(),
+                ["Prepare the switch and its rollback", "Switch over", "Verify the result in production"]
+                    .map(String::from)
+                    .to_vec(),
+                Pattern::Pipeline,
+            ));
+            for (name, items, pattern) in groups {
+                let mut group = Agent { id: ids.claim(&name), role: Some(name.clone()), ..Agent::default() };
+                let mut items = items;
+                if pattern == Pattern::ScatterGather || pattern == Pattern::Mapreduce {
+                    items.truncate(15);
+                }
+                one_level(&mut ids, &mut group, pattern, &items, Complexity::Complex, t);
+                if rollback {
+                    group.compensate = Some(stash(&group.id));
+                }
+                primary.agents.push(group);
+            }
+        }
+    }
+    let mut runners = IndexMap::new();
+    runners.insert(
+        "claude".to_string(),
+        Runner { command: Command::Argv(vec!["claude".into(), "-p".into()]), env: IndexMap::new() },
+    );
+    let number = issue.number;
+    let name = match number {
+        Some(n) => format!("issue-{n}-{}", slug(title).chars().take(40).collect::<String>().trim_end_matches('-')),
+        None => slug(title).chars().take(48).collect::<String>().trim_end_matches('-').to_string(),
+    };
+    let branch = match number {
+        Some(_) => "plan/issue-{{ issue.number }}-{{ issue.title | slug }}",
+        None => "plan/{{ issue.title | slug }}",
+    };
+    Plan {
+        version: 1,
+        name: if name.is_empty() { "plan".into() } else { name },
+        issue: Some(Issue {
+            number,
+            repo: issue.repo.clone(),
+            title: issue.title.clone(),
+            url: issue.url.clone(),
+            labels: issue.labels.clone(),
+            body: issue.body.clone(),
+        }),
+        complexity: c.complexity,
+        vars: IndexMap::new(),
+        defaults: Some(Defaults {
+            timeout: Some(Duration::from_millis(30 * 60_000)),
+            retry: Some(Retry {
+                attempts: 2,
+                backoff: Backoff::Exponential,
+                delay: Duration::from_millis(30_000),
+                max_delay: Some(Duration::from_millis(300_000)),
+                jitter: true,
+            }),
+            runner: Some("claude".into()),
+            env: IndexMap::new(),
+        }),
+        concurrency: Some(4),
+        runners,
+        agent: primary,
+        git: Some(Git {
+            branch: Some(branch.into()),
+            commit: None,
+            commit_file: Some(t.commit.clone()),
+            pr: Some(PullRequest {
+                title: Some(
+                    if number.is_some() { "{{ issue.title }} (#{{ issue.number }})" } else { "{{ issue.title }}" }
+                        .into(),
+                ),
+                body: None,
+                body_file: Some(t.pr.clone()),
+                base: None,
+                draft: false,
+            }),
+        }),
+    }
+}
+
+/// The plan as YAML, with the schema modeline and why this tier and pattern.
+pub fn render_plan(plan: &Plan, c: &Classification, schema_path: &str) -> Result<String, String> {
+    let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+    let mut out = format!("# yaml-language-server: $schema={schema_path}\n");
+    let source = match (&plan.issue.as_ref().and_then(|i| i.number), plan.issue.as_ref().and_then(|i| i.url.as_ref())) {
+        (Some(n), Some(url)) => format!("issue #{n} ({})", one_line(url)),
+        (Some(n), None) => format!("issue #{n}"),
+        _ => "an issue".into(),
+    };
+    out.push_str(&format!("# Generated by `plan new` from {source}.\n"));
+    out.push_str(&format!("# Tier `{}` and pattern `{}`, because:\n", c.complexity, c.pattern));
+    for r in &c.reasons {
+        out.push_str(&format!("#   - {}\n", one_line(r)));
+    }
+    out.push_str("# Adjust anything below; `plan lint` checks it and `plan run --dry-run` shows what it will do.\n");
+    out.push_str(&serde_yaml::to_string(plan).map_err(|e| e.to_string())?);
+    Ok(out)
+}

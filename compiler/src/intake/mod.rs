@@ -1,0 +1,12 @@
+//! Intake: an issue (from GitHub's REST API, `gh issue view --json`, or markdown)
+//! becomes a plan. Pure: the caller fetches or reads the issue text.
+
+mod classify;
+mod generate;
+mod rules;
+mod source;
+
+pub use classify::{classify, Classification};
+pub use generate::{generate, render_plan, Generated, TemplatePaths};
+pub use rules::{Rules, DEFAULT_RULES};
+pub use source::{parse_issue, work_items, IssueText, SourceError};

@@ -1,0 +1,253 @@
+//! `plan new`: reads an issue (GitHub, a file or stdin), classifies it, builds the
+//! plan, lints it, and only then writes it. Every failure is one clear line and a
+//! non-zero exit, with no file written.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use plan_compiler::intake::{
+    classify, generate, parse_issue, render_plan, Classification, IssueText, Rules, TemplatePaths,
+};
+use plan_compiler::{check_loaded, load::load_str};
+use plan_schema::{Complexity, Pattern};
+
+use crate::cli::NewArgs;
+use crate::lint_cmd::print_human;
+
+/// Default templates, written into `prompts/` when the project has none.
+const DEFAULT_TEMPLATES: [(&str, &str); 4] = [
+    ("task.md.j2", include_str!("../../prompts/task.md.j2")),
+    ("task-item.md.j2", include_str!("../../prompts/task-item.md.j2")),
+    ("commit.txt.j2", include_str!("../../prompts/commit.txt.j2")),
+    ("pr.md.j2", include_str!("../../prompts/pr.md.j2")),
+];
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {msg}");
+    1
+}
+
+pub fn run(args: &NewArgs) -> i32 {
+    let mut issue = match read_issue(args) {
+        Ok(i) => i,
+        Err(msg) => return fail(msg),
+    };
+    if let (Some(n), None) = (args.issue, issue.number) {
+        issue.number = Some(n);
+    }
+    if let (Some(r), None) = (&args.repo, &issue.repo) {
+        issue.repo = Some(r.clone());
+    }
+    if issue.title.trim().is_empty() {
+        return fail("the issue has no title");
+    }
+    let rules = match load_rules(args.rules.as_deref()) {
+        Ok(r) => r,
+        Err(msg) => return fail(msg),
+    };
+    let mut c = classify(&issue, &rules);
+    if let Some(cmd) = &args.classifier {
+        match ask_classifier(cmd, &issue) {
+            Ok((complexity, pattern, agents)) => {
+                c.reasons.push(format!("classifier `{cmd}` answered {complexity}, {pattern}"));
+                c.complexity = complexity;
+                c.pattern = pattern;
+                if let Some(items) = agents {
+                    c.items = items;
+                }
+            }
+            Err(msg) => return fail(format!("classifier `{cmd}`: {msg}")),
+        }
+    }
+    if args.explain {
+        eprintln!("tier: {}, pattern: {}", c.complexity, c.pattern);
+        for r in &c.reasons {
+            eprintln!("  - {r}");
+        }
+    }
+    let output = args.output.clone().unwrap_or_else(|| {
+        let stem =
+            issue.number.map_or_else(|| plan_compiler::template_env::slug(&issue.title), |n| format!("issue-{n}"));
+        PathBuf::from("plans").join(format!("{stem}.yaml"))
+    });
+    if output.exists() && !args.force {
+        return fail(format!("{} exists; pass --force to overwrite it", output.display()));
+    }
+    match write_plan(&issue, &c, &output) {
+        Ok(()) => {
+            eprintln!(
+                "wrote {} ({}, {}) · check it with `plan run {} --dry-run`",
+                output.display(),
+                c.complexity,
+                c.pattern,
+                output.display()
+            );
+            0
+        }
+        Err(code) => code,
+    }
+}
+
+fn read_issue(args: &NewArgs) -> Result<IssueText, String> {
+    if let Some(from) = &args.from {
+        let (name, text) = if from.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
+            ("standard input".to_string(), text)
+        } else {
+            let text = std::fs::read_to_string(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+            (from.display().to_string(), text)
+        };
+        return parse_issue(&text).map_err(|e| format!("{name}: {e}"));
+    }
+    let (Some(number), Some(repo)) = (args.issue, &args.repo) else {
+        return Err("give --issue N --repo owner/name, or --from FILE".into());
+    };
+    if repo.split('/').filter(|p| !p.is_empty()).count() != 2 {
+        return Err(format!("--repo `{repo}` should be owner/name"));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let json = runtime.block_on(crate::github::fetch_issue(repo, number))?;
+    if !json.trim_start().starts_with('{') {
+        return Err("GitHub's answer is not an issue: it is not JSON (is GITHUB_API_URL the API's address?)".into());
+    }
+    let mut issue = parse_issue(&json).map_err(|e| format!("GitHub's answer is not an issue: {e}"))?;
+    issue.repo = Some(repo.clone());
+    Ok(issue)
+}
+
+fn load_rules(path: Option<&Path>) -> Result<Rules, String> {
+    let default_file = Path::new("prompts/intake-rules.yaml");
+    let (name, text) = match path {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        ),
+        None if default_file.is_file() => {
+            (default_file.display().to_string(), std::fs::read_to_string(default_file).map_err(|e| e.to_string())?)
+        }
+        None => ("the built-in rules".to_string(), plan_compiler::intake::DEFAULT_RULES.to_string()),
+    };
+    Rules::parse(&text).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Runs the classifier command with the issue as JSON on stdin; validates its answer.
+fn ask_classifier(cmd: &str, issue: &IssueText) -> Result<(Complexity, Pattern, Option<Vec<String>>), String> {
+    let input = serde_json::json!({
+        "number": issue.number, "repo": issue.repo, "title": issue.title, "body": issue.body, "labels": issue.labels, "url": issue.url,
+    });
+    let mut child = Command::new("sh")
+        .args(["-c", cmd])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        let _ = stdin.write_all(input.to_string().as_bytes());
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("answer is not JSON ({e}); expected {{\"complexity\", \"pattern\", \"agents\"}}"))?;
+    let complexity: Complexity = serde_json::from_value(answer["complexity"].clone()).map_err(|_| {
+        format!(
+            "`complexity` must be one of atomic, simple, moderate, complex, enterprise; got {}",
+            answer["complexity"]
+        )
+    })?;
+    let pattern: Pattern = serde_json::from_value(answer["pattern"].clone()).map_err(|_| {
+        format!(
+            "`pattern` must be one of pipeline, fork-join, mapreduce, scatter-gather, saga; got {}",
+            answer["pattern"]
+        )
+    })?;
+    let agents = match &answer["agents"] {
+        serde_json::Value::Null => None,
+        serde_json::Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|i| {
+                    i.as_str().map(str::to_string).ok_or("`agents` must be a list of strings (work items)".to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        other => return Err(format!("`agents` must be a list of strings (work items); got {other}")),
+    };
+    Ok((complexity, pattern, agents))
+}
+
+/// `to` relative to directory `from` (both relative to the working directory or both absolute).
+fn relative(from: &Path, to: &Path) -> String {
+    let abs = |p: &Path| {
+        let p = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
+        p.components().fold(PathBuf::new(), |mut acc, c| {
+            match c {
+                Component::ParentDir => {
+                    acc.pop();
+                }
+                Component::CurDir => {}
+                other => acc.push(other),
+            }
+            acc
+        })
+    };
+    let (from, to) = (abs(from), abs(to));
+    let common = from.components().zip(to.components()).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in from.components().skip(common) {
+        rel.push("..");
+    }
+    for c in to.components().skip(common) {
+        rel.push(c);
+    }
+    rel.display().to_string()
+}
+
+fn write_plan(issue: &IssueText, c: &Classification, output: &Path) -> Result<(), i32> {
+    let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    // The project's templates, created from the defaults when missing.
+    let prompts = Path::new("prompts");
+    for (name, text) in DEFAULT_TEMPLATES {
+        let path = prompts.join(name);
+        if !path.exists() {
+            if let Err(e) = std::fs::create_dir_all(prompts).and_then(|()| std::fs::write(&path, text)) {
+                return Err(fail(format!("cannot write {}: {e}", path.display())));
+            }
+        }
+    }
+    let schema = if Path::new("schema/plan.schema.json").is_file() {
+        PathBuf::from("schema/plan.schema.json")
+    } else {
+        let p = PathBuf::from(".plan/plan.schema.json");
+        if let Err(e) =
+            std::fs::create_dir_all(".plan").and_then(|()| std::fs::write(&p, plan_schema::json_schema_text()))
+        {
+            return Err(fail(format!("cannot write {}: {e}", p.display())));
+        }
+        p
+    };
+    let t = TemplatePaths {
+        task: relative(dir, &prompts.join("task.md.j2")),
+        item: relative(dir, &prompts.join("task-item.md.j2")),
+        commit: relative(dir, &prompts.join("commit.txt.j2")),
+        pr: relative(dir, &prompts.join("pr.md.j2")),
+    };
+    let plan = generate(issue, c, &t);
+    let text =
+        render_plan(&plan, c, &relative(dir, &schema)).map_err(|e| fail(format!("cannot write the plan: {e}")))?;
+    // Nothing is written unless the plan lints clean.
+    let checked = check_loaded(load_str(output, text.clone()));
+    if !checked.diagnostics.is_empty() {
+        print_human(&checked);
+        return Err(fail("the generated plan does not lint clean; nothing was written (please report this)"));
+    }
+    if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(output, text)) {
+        return Err(fail(format!("cannot write {}: {e}", output.display())));
+    }
+    Ok(())
+}
