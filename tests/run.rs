@@ -462,3 +462,67 @@ impl Test {
         (run, self)
     }
 }
+
+#[test]
+fn template_render_and_composite_outputs() {
+    let t = Test::new()
+        .file(
+            "prompts/note.md.j2",
+            "Issue {{ issue.number }} by {{ agent.id }}: {{ outputs.pair.left }}+{{ outputs.pair.right }}\n",
+        )
+        .file(
+            "plan.yaml",
+            &plan(
+                r#"issue: { number: 8, title: t }
+agent:
+  id: primary
+  pattern: pipeline
+  agents:
+    - id: pair
+      pattern: fork-join
+      agents:
+        - { id: left, run: "echo L" }
+        - { id: right, run: "echo R" }
+    - id: note
+      uses: template.render
+      with: { template: note.md.j2, output: "out/{{ agent.id }}.md" }
+"#,
+            ),
+        );
+    let run = t.run_with(&["run", "plan.yaml", "--json"]);
+    run.code(0);
+    assert_eq!(std::fs::read_to_string(t.path("out/note.md")).unwrap(), "Issue 8 by note: L+R\n");
+}
+
+#[test]
+fn interrupt_cancels_and_exits_130() {
+    let t = Test::new().file(
+        "plan.yaml",
+        &plan(
+            r#"agent:
+  id: primary
+  pattern: saga
+  agents:
+    - { id: one, run: "echo done >> log", compensate: "echo undone >> log" }
+    - { id: two, run: "sleep 30" }
+"#,
+        ),
+    );
+    let mut child = std::process::Command::new(crate::support::bin())
+        .current_dir(t.dir.path())
+        .args(["run", "plan.yaml", "--quiet"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !t.path("log").exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(std::fs::read_to_string(t.path("log")).unwrap(), "done\nundone\n");
+}
