@@ -508,7 +508,7 @@ fn interrupt_cancels_and_exits_130() {
 "#,
         ),
     );
-    let mut child = std::process::Command::new(crate::support::bin())
+    let child = std::process::Command::new(crate::support::bin())
         .current_dir(t.dir.path())
         .args(["run", "plan.yaml", "--quiet"])
         .stderr(std::process::Stdio::piped())
