@@ -4,6 +4,7 @@ mod support;
 
 mod durable;
 mod examples;
+mod git;
 mod graph;
 mod intake;
 mod lint;

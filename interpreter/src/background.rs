@@ -43,7 +43,14 @@ pub fn start(args: &RunArgs) -> i32 {
     for v in &args.vars {
         cmd.arg("--var").arg(v);
     }
-    for (flag, on) in [("--fail-fast", args.fail_fast), ("--force", args.force), ("--json", args.json)] {
+    for (flag, on) in [
+        ("--fail-fast", args.fail_fast),
+        ("--force", args.force),
+        ("--json", args.json),
+        ("--commit", args.commit),
+        ("--pr", args.pr),
+        ("--draft", args.draft),
+    ] {
         if on {
             cmd.arg(flag);
         }

@@ -154,6 +154,16 @@ pub struct RunArgs {
     /// No progress display on standard error.
     #[arg(long, short)]
     pub quiet: bool,
+    /// After the agents succeed: create the branch of `git.branch`, commit what changed
+    /// with the rendered message, and push it to `origin`.
+    #[arg(long)]
+    pub commit: bool,
+    /// Also open a pull request (implies --commit).
+    #[arg(long)]
+    pub pr: bool,
+    /// Open the pull request as a draft.
+    #[arg(long, requires = "pr")]
+    pub draft: bool,
     /// Start the run detached (it survives the terminal), print its id and return.
     #[arg(long)]
     pub background: bool,

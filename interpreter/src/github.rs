@@ -97,3 +97,70 @@ fn describe_error(e: &octocrab::Error, base: &str, repo: &str, number: u64) -> S
         }
     }
 }
+
+async fn post(route: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    let base = api_url();
+    let gh = client(&base)?;
+    let url = format!("{}{route}", base.trim_end_matches('/'));
+    let response = gh._post(url.as_str(), Some(body)).await.map_err(|e| describe_post_error(&e, &base))?;
+    let status = response.status();
+    let text = gh.body_to_string(response).await.unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    if status.is_success() {
+        return Ok(json);
+    }
+    let message = json.get("message").and_then(|m| m.as_str()).unwrap_or("").to_string();
+    let details = json
+        .get("errors")
+        .and_then(|e| e.as_array())
+        .map(|errs| {
+            errs.iter().filter_map(|e| e.get("message").and_then(|m| m.as_str())).collect::<Vec<_>>().join("; ")
+        })
+        .filter(|d| !d.is_empty())
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    Err(match status {
+        StatusCode::UNAUTHORIZED => "GitHub rejected the credentials (401 Bad credentials): check GITHUB_TOKEN".into(),
+        StatusCode::NOT_FOUND => {
+            format!("GitHub answered 404 for {route}: is the repository right, and may GITHUB_TOKEN write to it?")
+        }
+        s => format!("GitHub answered {}: {message}{details}", s.as_u16()),
+    })
+}
+
+fn describe_post_error(e: &octocrab::Error, base: &str) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    format!("cannot reach GitHub at {base}: {msg}")
+}
+
+/// Opens a pull request; returns its web address.
+pub async fn create_pr(
+    repo: &str,
+    title: &str,
+    body: &str,
+    head: &str,
+    base: &str,
+    draft: bool,
+) -> Result<String, String> {
+    let answer = post(
+        &format!("/repos/{repo}/pulls"),
+        &serde_json::json!({ "title": title, "body": body, "head": head, "base": base, "draft": draft }),
+    )
+    .await?;
+    answer
+        .get("html_url")
+        .and_then(|u| u.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| "GitHub's answer has no `html_url`".into())
+}
+
+/// Comments on an issue; returns the comment's web address.
+pub async fn comment(repo: &str, number: u64, body: &str) -> Result<String, String> {
+    let answer = post(&format!("/repos/{repo}/issues/{number}/comments"), &serde_json::json!({ "body": body })).await?;
+    Ok(answer.get("html_url").and_then(|u| u.as_str()).unwrap_or_default().to_string())
+}

@@ -26,8 +26,18 @@ pub struct ProcessSpec {
     pub workdir: Option<PathBuf>,
 }
 
+/// A built-in git or GitHub step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    GitBranch { root: PathBuf, name: String },
+    GitCommit { root: PathBuf, message: String },
+    GithubPr { root: PathBuf, repo: String, title: String, body: String, base: String, draft: bool },
+    GithubComment { repo: String, number: u64, body: String },
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Work {
+    Action(Action),
     Process(ProcessSpec),
     Sleep(Duration),
     /// Write rendered text to a file (`template.render`).

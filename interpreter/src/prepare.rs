@@ -38,6 +38,7 @@ pub fn describe(work: &Work) -> String {
         }
         Work::Sleep(d) => format!("sleep {}", plan_schema::Duration(*d)),
         Work::WriteFile { path, .. } => format!("write {}", path.display()),
+        Work::Action(a) => format!("{a:?}"),
     }
 }
 
@@ -73,6 +74,9 @@ impl Renderer {
                     let contents = self.render_file(template, ctx())?;
                     let path = self.render_str(output, ctx())?;
                     Ok(Prepared::Run(Work::WriteFile { path: PathBuf::from(path), contents }))
+                }
+                "git.branch" | "git.commit" | "github.pr" | "github.comment" => {
+                    self.action(uses, meta, ctx()).map(Prepared::Run)
                 }
                 other => Err(format!("unknown action `{other}`")),
             };
@@ -127,6 +131,49 @@ impl Renderer {
         }
         let workdir = a.workdir.as_ref().map(|w| self.render_str(w, ctx())).transpose()?.map(PathBuf::from);
         Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin: prompt, env, workdir })))
+    }
+
+    /// A git or GitHub step, its `with` arguments rendered.
+    fn action(&self, uses: &str, meta: &AgentMeta, ctx: &minijinja::Value) -> Result<Work, String> {
+        use crate::job::Action;
+        let shared = &self.shared;
+        let arg = |name: &str| -> Result<String, String> {
+            let raw = meta.agent.with.get(name).ok_or_else(|| format!("`{uses}` needs `with.{name}`"))?;
+            match raw.as_str() {
+                Some(s) => self.render_str(s, ctx),
+                None => Ok(raw.to_string()),
+            }
+        };
+        let optional = |name: &str| meta.agent.with.contains_key(name).then(|| arg(name)).transpose();
+        let repo = shared.repo.as_ref().ok_or_else(|| format!("`{uses}` needs a git repository"))?;
+        let root = repo.root.clone();
+        let github_repo = || {
+            optional("repo")?
+                .or_else(|| shared.github_repo())
+                .ok_or_else(|| format!("`{uses}`: set `issue.repo` or `with.repo` (owner/name)"))
+        };
+        Ok(Work::Action(match uses {
+            "git.branch" => Action::GitBranch { root, name: arg("name")? },
+            "git.commit" => Action::GitCommit { root, message: arg("message")? },
+            "github.pr" => Action::GithubPr {
+                repo: github_repo()?,
+                title: arg("title")?,
+                body: optional("body")?.unwrap_or_default(),
+                base: optional("base")?
+                    .or_else(|| repo.branch.clone())
+                    .ok_or("`github.pr` needs `with.base`: HEAD was detached")?,
+                draft: meta.agent.with.get("draft").and_then(Value::as_bool).unwrap_or(false),
+                root,
+            },
+            _ => Action::GithubComment {
+                number: optional("number")?
+                    .and_then(|n| n.parse().ok())
+                    .or_else(|| shared.plan.issue.as_ref().and_then(|i| i.number))
+                    .ok_or("`github.comment` needs `issue.number` or `with.number`")?,
+                repo: github_repo()?,
+                body: arg("body")?,
+            },
+        }))
     }
 
     /// The saga compensation of a step, rendered.

@@ -36,6 +36,7 @@ impl Executor for ProcessExecutor {
                 Work::Process(spec) => run_process(spec, job.timeout, job.log, cancel, grace).await,
                 Work::Sleep(d) => sleep(d, job.timeout, cancel).await,
                 Work::WriteFile { path, contents } => write_file(&path, &contents),
+                Work::Action(action) => run_action(action).await,
             }
         })
     }
@@ -61,6 +62,40 @@ async fn deadline(timeout: Option<Duration>) {
 async fn until(rx: &mut watch::Receiver<Cancel>, pred: impl FnMut(&Cancel) -> bool) {
     if rx.wait_for(pred).await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+async fn run_action(action: crate::job::Action) -> Outcome {
+    use crate::job::Action;
+    let result = match action {
+        Action::GitBranch { root, name } => {
+            tokio::task::spawn_blocking(move || crate::git::git(&root, &["checkout", "-b", &name]).map(|_| name))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+        }
+        Action::GitCommit { root, message } => {
+            tokio::task::spawn_blocking(move || crate::git::commit_all(&root, &message))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+        }
+        Action::GithubPr { root, repo, title, body, base, draft } => {
+            let head = tokio::task::spawn_blocking(move || {
+                let head = crate::git::git(&root, &["symbolic-ref", "--quiet", "--short", "HEAD"])?;
+                crate::git::push(&root, &head)?;
+                Ok::<_, String>(head)
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            match head {
+                Ok(head) => crate::github::create_pr(&repo, &title, &body, &head, &base, draft).await,
+                Err(e) => Err(e),
+            }
+        }
+        Action::GithubComment { repo, number, body } => crate::github::comment(&repo, number, &body).await,
+    };
+    match result {
+        Ok(out) => Outcome::Succeeded { stdout: out },
+        Err(error) => Outcome::Failed { error },
     }
 }
 
@@ -167,23 +202,31 @@ async fn run_process(
     }
 }
 
-/// Reads a stream to its end, copying it to the log; keeps everything, or the last
-/// `tail` bytes.
+/// Reads a stream to its end, copying it to the log line by line with secrets
+/// redacted; keeps everything, or the last `tail` bytes.
 async fn capture<R: AsyncRead + Unpin>(
     mut stream: R,
     log: Option<Arc<std::sync::Mutex<std::fs::File>>>,
     tail: Option<usize>,
 ) -> Vec<u8> {
     let mut kept = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 8192];
+    let write_log = |bytes: &[u8]| {
+        if let Some(log) = &log {
+            if let Ok(mut f) = log.lock() {
+                let _ = f.write_all(&crate::redact::redact_bytes(bytes));
+            }
+        }
+    };
     loop {
         match stream.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if let Some(log) = &log {
-                    if let Ok(mut f) = log.lock() {
-                        let _ = f.write_all(&buf[..n]);
-                    }
+                pending.extend_from_slice(&buf[..n]);
+                if let Some(end) = pending.iter().rposition(|b| *b == b'\n') {
+                    write_log(&pending[..=end]);
+                    pending.drain(..=end);
                 }
                 kept.extend_from_slice(&buf[..n]);
                 if let Some(t) = tail {
@@ -194,10 +237,13 @@ async fn capture<R: AsyncRead + Unpin>(
             }
         }
     }
+    if !pending.is_empty() {
+        write_log(&pending);
+    }
     if let Some(t) = tail {
         if kept.len() > t {
             kept.drain(..kept.len() - t);
         }
     }
-    kept
+    crate::redact::redact_bytes(&kept)
 }

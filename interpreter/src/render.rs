@@ -29,6 +29,8 @@ pub struct Shared {
     pub outputs: RwLock<HashMap<String, Value>>,
     /// Render placeholders for outputs that do not exist yet (`--dry-run`).
     pub dry_run: bool,
+    /// The git repository, when the run uses git (checked before it started).
+    pub repo: Option<crate::git::Repo>,
 }
 
 impl Shared {
@@ -51,7 +53,17 @@ impl Shared {
             vars,
             outputs: RwLock::new(HashMap::new()),
             dry_run,
+            repo: None,
         }
+    }
+
+    /// `owner/name` for GitHub calls: the issue's repository, else `origin`'s.
+    pub fn github_repo(&self) -> Option<String> {
+        self.plan
+            .issue
+            .as_ref()
+            .and_then(|i| i.repo.clone())
+            .or_else(|| self.repo.as_ref().and_then(|r| crate::git::origin_repo(&r.root)))
     }
 
     fn node_output(&self, node: &str) -> Option<Value> {
@@ -239,6 +251,20 @@ impl Renderer {
         if let Some(vote) = vars.consensus {
             ctx.insert("consensus".into(), mj(vote));
         }
+        MjValue::from(ctx)
+    }
+
+    /// The context of commit and pull request templates: `issue`, `vars`, `plan`,
+    /// `run`, the run `report` and `agents` (id, status, duration).
+    pub fn git_context(&self, report: &crate::report::Report) -> MjValue {
+        let mut ctx = self.base.clone();
+        ctx.insert("report".into(), mj(report));
+        let agents: Vec<serde_json::Value> = report
+            .agents
+            .iter()
+            .map(|(id, a)| serde_json::json!({ "id": id, "status": a.status, "duration": a.duration, "attempts": a.attempts }))
+            .collect();
+        ctx.insert("agents".into(), mj(agents));
         MjValue::from(ctx)
     }
 

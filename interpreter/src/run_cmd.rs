@@ -45,6 +45,19 @@ pub fn run(args: RunArgs) -> i32 {
         print_schedule(&Renderer::new(Arc::new(shared)));
         return 0;
     }
+    // Git problems are found before anything runs or is written.
+    let wants_git = args.commit || args.pr || uses_git(&plan);
+    let repo = if wants_git {
+        match crate::git::preflight(Path::new("."), args.commit || args.pr) {
+            Ok(r) => Some(r),
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     if args.background {
         return crate::background::start(&args);
     }
@@ -107,7 +120,9 @@ pub fn run(args: RunArgs) -> i32 {
             dir.root.display()
         );
     }
-    let shared = Arc::new(Shared::new(plan, graph, base_dir, dir.id.clone(), &dir.root, vars, false));
+    let mut shared = Shared::new(plan, graph, base_dir, dir.id.clone(), &dir.root, vars, false);
+    shared.repo = repo;
+    let shared = Arc::new(shared);
     let renderer = Arc::new(Renderer::new(shared.clone()));
     let recorder = RunRecorder::new(dir.clone(), journal, issue, display);
     let options = Options { concurrency, fail_fast: args.fail_fast, signals: true };
@@ -118,7 +133,7 @@ pub fn run(args: RunArgs) -> i32 {
             return 1;
         }
     };
-    let mut scheduler = Scheduler::new(renderer, Arc::new(ProcessExecutor::default()), recorder, options);
+    let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
     scheduler.restore(restored);
     let (result, mut recorder) = runtime.block_on(scheduler.run());
     let status = match result.status {
@@ -132,7 +147,14 @@ pub fn run(args: RunArgs) -> i32 {
     if let Some(e) = &recorder.journal_error {
         eprintln!("warning: {e}; this run may not resume");
     }
-    let report = crate::report::build(&shared.plan, &shared.graph, &dir.id, &result);
+    let mut report = crate::report::build(&shared.plan, &shared.graph, &dir.id, &result);
+    let mut publish_error = None;
+    if result.status == RunStatus::Succeeded && (args.commit || args.pr) {
+        if let Err(e) = publish(&renderer, &mut report, &args, &runtime) {
+            publish_error = Some(e);
+            report.status = "failed".into();
+        }
+    }
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();
     if let Err(e) = write_atomic(&dir.report(), format!("{text}\n").as_bytes()) {
         eprintln!("warning: cannot write {}: {e}", dir.report().display());
@@ -141,6 +163,16 @@ pub fn run(args: RunArgs) -> i32 {
         crate::stdout(&format!("{text}\n"));
     }
     runtime.shutdown_background();
+    if let Some(e) = publish_error {
+        eprintln!("error: {e}");
+        return 1;
+    }
+    if let Some(url) = &report.implementation_summary.pr_url {
+        if !args.json {
+            crate::stdout(&format!("{url}\n"));
+        }
+        eprintln!("opened pull request {url}");
+    }
     match result.status {
         RunStatus::Succeeded => {
             if display != Display::Quiet {
@@ -177,6 +209,78 @@ pub fn run(args: RunArgs) -> i32 {
             130
         }
     }
+}
+
+/// Whether any agent works in a worktree or runs a git or GitHub action.
+fn uses_git(plan: &plan_schema::Plan) -> bool {
+    let default = plan.defaults.as_ref().and_then(|d| d.workspace) == Some(plan_schema::Workspace::Worktree);
+    let index = plan_compiler::agents::AgentIndex::new(plan);
+    let any = index.iter().any(|a| {
+        a.agent.workspace == Some(plan_schema::Workspace::Worktree)
+            || a.agent.uses.as_deref().is_some_and(|u| u.starts_with("git.") || u.starts_with("github."))
+            || (default && a.agent.has_work())
+    });
+    any
+}
+
+/// `--commit`/`--pr`: the branch, the commit, the push and the pull request, from the
+/// plan's `git` templates (which see `issue`, `report` and `agents`).
+fn publish(
+    renderer: &Renderer,
+    report: &mut crate::report::Report,
+    args: &RunArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(), String> {
+    let shared = &renderer.shared;
+    let Some(repo) = &shared.repo else { return Err("no git repository".into()) };
+    let git = shared.plan.git.clone().unwrap_or_default();
+    let ctx = renderer.git_context(report);
+    let render = |inline: Option<&String>, file: Option<&String>, default: &str| -> Result<String, String> {
+        match (inline, file) {
+            (Some(t), _) => renderer.render_str(t, &ctx),
+            (None, Some(f)) => renderer.render_file(f, &ctx),
+            (None, None) => renderer.render_str(default, &ctx),
+        }
+    };
+    if !crate::git::has_changes(&repo.root)? {
+        eprintln!("warning: the agents changed nothing; no commit, no pull request");
+        return Ok(());
+    }
+    let branch = render(git.branch.as_ref(), None, "plan/{{ run.id }}")?.trim().to_string();
+    let message = render(git.commit.as_ref(), git.commit_file.as_ref(), "plan: {{ plan.name }}")?;
+    let sha = crate::git::branch_and_commit(&repo.root, &branch, &message)?;
+    report.implementation_summary.commit = Some(sha.clone());
+    crate::git::push(&repo.root, &branch)?;
+    eprintln!("committed {} on {branch} and pushed it to origin", &sha[..sha.len().min(12)]);
+    if args.pr {
+        let pr = git.pr.clone().unwrap_or_default();
+        let ctx = renderer.git_context(report);
+        let title = match &pr.title {
+            Some(t) => renderer.render_str(t, &ctx)?,
+            None => renderer.render_str("{{ plan.name }}", &ctx)?,
+        };
+        let body = match (&pr.body, &pr.body_file) {
+            (Some(b), _) => renderer.render_str(b, &ctx)?,
+            (None, Some(f)) => renderer.render_file(f, &ctx)?,
+            (None, None) => String::new(),
+        };
+        let base = pr
+            .base
+            .clone()
+            .or_else(|| repo.branch.clone())
+            .ok_or("HEAD was detached when the run started: set `git.pr.base`")?;
+        let gh_repo = shared.github_repo().ok_or("cannot tell the GitHub repository: set `issue.repo` (owner/name)")?;
+        let url = runtime.block_on(crate::github::create_pr(
+            &gh_repo,
+            title.trim(),
+            &body,
+            &branch,
+            &base,
+            args.draft || pr.draft,
+        ))?;
+        report.implementation_summary.pr_url = Some(url);
+    }
+    Ok(())
 }
 
 /// Opens run `id` and returns the outputs of what already succeeded.

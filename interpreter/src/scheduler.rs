@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::consensus::{decide, Vote};
+use crate::git::Worktree;
 use crate::job::{Cancel, Executor, Job, JobKey, Outcome, Work};
 use crate::journal::Entry;
 use crate::prepare::{backoff_delay, retry_of, Prepared};
@@ -97,6 +98,9 @@ pub struct Scheduler<R: Recorder> {
     copies: Vec<Record>,
     votes: HashMap<NodeIndex, Vote>,
     retries: HashMap<JobKey, JoinHandle<()>>,
+    /// Worktrees of isolated agents that run, and those done but not merged back yet.
+    worktrees: HashMap<JobKey, Worktree>,
+    to_merge: Vec<(String, Worktree)>,
     running: usize,
     stopping: bool,
     interrupted: bool,
@@ -143,6 +147,8 @@ impl<R: Recorder> Scheduler<R> {
             copies: Vec::new(),
             votes: HashMap::new(),
             retries: HashMap::new(),
+            worktrees: HashMap::new(),
+            to_merge: Vec::new(),
             running: 0,
             stopping: false,
             interrupted: false,
@@ -219,6 +225,9 @@ impl<R: Recorder> Scheduler<R> {
                 Some(()) = recv_signal(&mut sigint) => { interrupts += 1; self.interrupt(interrupts); }
                 Some(()) = recv_signal(&mut sigterm) => { interrupts += 1; self.interrupt(interrupts); }
             }
+        }
+        if self.failure.is_none() && !self.interrupted {
+            self.merge_back();
         }
         let compensated = if self.failure.is_some() || self.interrupted {
             self.recorder.sync();
@@ -298,6 +307,25 @@ impl<R: Recorder> Scheduler<R> {
         best
     }
 
+    /// Merges finished worktrees back into the checkout, in the order they finished.
+    /// On a conflict the run fails, naming the files; the worktrees are kept.
+    fn merge_back(&mut self) -> bool {
+        let Some(repo) = self.renderer.shared.repo.clone() else { return true };
+        while !self.to_merge.is_empty() {
+            let (node, wt) = self.to_merge.remove(0);
+            match crate::git::merge_back(&repo, &wt) {
+                Ok(()) => crate::git::remove_worktree(&repo, &wt),
+                Err(error) => {
+                    self.recorder.finished(&node, NodeState::Failed, Duration::ZERO, &error);
+                    self.failure.get_or_insert((node, error));
+                    self.stop();
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     /// Starts a job, or finishes it at once when there is nothing to run.
     fn dispatch(&mut self, key: JobKey) {
         let shared = self.renderer.shared.clone();
@@ -356,7 +384,25 @@ impl<R: Recorder> Scheduler<R> {
                 self.finish_now(key, Outcome::Failed { error });
             }
             Ok(Prepared::Done(stdout)) => self.finish_now(key, Outcome::Succeeded { stdout }),
-            Ok(Prepared::Run(work)) => {
+            Ok(Prepared::Run(mut work)) => {
+                let isolated = meta.agent.workspace.or(shared.plan.defaults.as_ref().and_then(|d| d.workspace))
+                    == Some(plan_schema::Workspace::Worktree);
+                if let (true, Some(repo), Work::Process(spec)) = (isolated, &shared.repo, &mut work) {
+                    match crate::git::add_worktree(repo, &shared.run_dir, &shared.run_id, &id) {
+                        Ok(wt) => {
+                            spec.workdir = Some(match &spec.workdir {
+                                Some(d) if d.is_relative() => wt.path.join(d),
+                                _ => wt.path.clone(),
+                            });
+                            self.worktrees.insert(key, wt);
+                        }
+                        Err(error) => return self.finish_now(key, Outcome::Failed { error }),
+                    }
+                } else if !self.merge_back() {
+                    // A conflict: this node waits for work that cannot be merged.
+                    self.ready.push_front(key);
+                    return;
+                }
                 if let Work::Process(spec) = &work {
                     if let Some(stdin) = &spec.stdin {
                         let _ = std::fs::write(shared.run_dir.join("prompts").join(format!("{id}.md")), stdin);
@@ -507,8 +553,16 @@ impl<R: Recorder> Scheduler<R> {
         }
     }
 
-    fn finished(&mut self, key: JobKey, outcome: Outcome, duration: Duration) {
+    fn finished(&mut self, key: JobKey, mut outcome: Outcome, duration: Duration) {
         let id = self.id(key);
+        if let Some(wt) = self.worktrees.remove(&key) {
+            if matches!(outcome, Outcome::Succeeded { .. }) {
+                match crate::git::commit_worktree(&wt, &id) {
+                    Ok(()) => self.to_merge.push((id.clone(), wt)),
+                    Err(error) => outcome = Outcome::Failed { error },
+                }
+            }
+        }
         let attempts = self.attempts.get(&key).map_or(1, |a| a.count.max(1));
         match outcome {
             Outcome::Succeeded { stdout } => {

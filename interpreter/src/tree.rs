@@ -83,6 +83,7 @@ impl CloneShallow for Agent {
             retry: self.retry.clone(),
             env: self.env.clone(),
             workdir: self.workdir.clone(),
+            workspace: self.workspace,
             compensate: self.compensate.clone(),
             pattern: self.pattern,
             replicas: self.replicas,

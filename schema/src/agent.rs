@@ -59,6 +59,10 @@ pub struct Agent {
     /// Working directory of this agent's processes, relative to where `plan run` runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
+    /// `worktree`: run in a git worktree on a branch of its own, merged back before the
+    /// agents that come after it; `shared` (default): run in the current checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<Workspace>,
     /// Saga only: the command that undoes this step's work when a later step fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compensate: Option<Command>,
@@ -101,6 +105,17 @@ impl Agent {
     pub fn has_children(&self) -> bool {
         !self.agents.is_empty() || self.map.is_some()
     }
+}
+
+/// Where an agent works.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Workspace {
+    /// The checkout `plan run` runs in.
+    #[default]
+    Shared,
+    /// A git worktree on its own branch, so that parallel agents never edit the same files.
+    Worktree,
 }
 
 /// A command: a string run by `sh -c`, or a list run as argv without a shell.

@@ -6,7 +6,7 @@ mod agent;
 mod duration;
 mod plan;
 
-pub use agent::{Agent, Command, Consensus, Gather, MapSpec, Over, Pattern, AGENT_ID_PATTERN};
+pub use agent::{Agent, Command, Consensus, Gather, MapSpec, Over, Pattern, Workspace, AGENT_ID_PATTERN};
 pub use duration::{Duration, DurationError, DURATION_PATTERN};
 pub use plan::{Backoff, Complexity, Defaults, Git, Issue, Plan, PullRequest, Retry, Runner};
 

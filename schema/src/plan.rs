@@ -121,6 +121,9 @@ pub struct Defaults {
     /// Environment variables added for every agent.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub env: IndexMap<String, String>,
+    /// Default workspace of agents that do work: `shared` or `worktree`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<crate::Workspace>,
 }
 
 /// Retry policy of an agent.

@@ -264,6 +264,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths) -> Pla
             }),
             runner: Some("claude".into()),
             env: IndexMap::new(),
+            workspace: None,
         }),
         concurrency: Some(4),
         runners,

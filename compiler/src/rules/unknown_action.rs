@@ -8,8 +8,15 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::suggest::suggest;
 
 /// Built-in actions and the `with` arguments each requires.
-pub const ACTIONS: &[(&str, &[&str])] =
-    &[("noop", &[]), ("sleep", &["duration"]), ("template.render", &["template", "output"])];
+pub const ACTIONS: &[(&str, &[&str])] = &[
+    ("noop", &[]),
+    ("sleep", &["duration"]),
+    ("template.render", &["template", "output"]),
+    ("git.branch", &["name"]),
+    ("git.commit", &["message"]),
+    ("github.pr", &["title"]),
+    ("github.comment", &["body"]),
+];
 
 pub const RULE: Rule = Rule {
     codes: &[("unknown-action", Severity::Error), ("missing-argument", Severity::Error)],

@@ -1,0 +1,234 @@
+//! Git, run as the `git` command: checks before a run (a repository, a clean tree, an
+//! `origin`), worktrees for isolated agents and merging them back, and the final
+//! branch, commit and push. The run directory `.plan/` is never committed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Paths `plan` keeps out of commits and of the "dirty tree" check.
+const EXCLUDE: &str = ":(exclude).plan";
+
+/// Runs `git args` in `dir`; its trimmed stdout, or stderr as the error.
+pub fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        Err(format!("`git {}` failed: {}", args.join(" "), if err.is_empty() { out.status.to_string() } else { err }))
+    }
+}
+
+/// The repository `plan run` works in, as checked before any agent starts.
+#[derive(Clone, Debug)]
+pub struct Repo {
+    pub root: PathBuf,
+    /// The branch the run started from (`None` when HEAD is detached).
+    pub branch: Option<String>,
+    /// The commit the run started from; worktrees branch from it.
+    pub base: String,
+}
+
+/// Checks that `dir` is in a git repository with a clean tree (and an `origin` when
+/// `need_origin`), before anything runs.
+pub fn preflight(dir: &Path, need_origin: bool) -> Result<Repo, String> {
+    let root = git(dir, &["rev-parse", "--show-toplevel"]).map_err(|_| {
+        format!("{} is not inside a git repository; --commit, --pr and `workspace: worktree` need one", dir.display())
+    })?;
+    let root = PathBuf::from(root);
+    let dirty = git(&root, &["status", "--porcelain", "--", ".", EXCLUDE])?;
+    if !dirty.is_empty() {
+        let files: Vec<&str> = dirty.lines().take(5).map(|l| l.get(3..).unwrap_or(l)).collect();
+        return Err(format!(
+            "the working tree has uncommitted changes ({}); commit or stash them first",
+            files.join(", ")
+        ));
+    }
+    if need_origin && git(&root, &["remote", "get-url", "origin"]).is_err() {
+        return Err("the repository has no `origin` remote to push to; add one with `git remote add origin URL`".into());
+    }
+    let base = git(&root, &["rev-parse", "HEAD"])
+        .map_err(|_| "the repository has no commit yet; commit something first".to_string())?;
+    let branch = git(&root, &["symbolic-ref", "--quiet", "--short", "HEAD"]).ok();
+    Ok(Repo { root, branch, base })
+}
+
+/// Whether anything outside `.plan/` changed.
+pub fn has_changes(root: &Path) -> Result<bool, String> {
+    Ok(!git(root, &["status", "--porcelain", "--", ".", EXCLUDE])?.is_empty())
+}
+
+/// Creates `branch` at HEAD (keeping the working tree's changes) and commits them
+/// with `message`; returns the commit id.
+pub fn branch_and_commit(root: &Path, branch: &str, message: &str) -> Result<String, String> {
+    git(root, &["check-ref-format", "--branch", branch])
+        .map_err(|_| format!("`{branch}` is not a valid branch name"))?;
+    git(root, &["checkout", "-b", branch])?;
+    commit_all(root, message)
+}
+
+/// Commits every change outside `.plan/` with `message`; returns the commit id.
+pub fn commit_all(root: &Path, message: &str) -> Result<String, String> {
+    git(root, &["add", "-A", "--", ".", EXCLUDE])?;
+    let file = std::env::temp_dir().join(format!("plan-commit-{}.txt", std::process::id()));
+    std::fs::write(&file, message).map_err(|e| format!("cannot write the commit message: {e}"))?;
+    let result = git(root, &["commit", "--quiet", "-F", &file.display().to_string()]);
+    let _ = std::fs::remove_file(&file);
+    result?;
+    git(root, &["rev-parse", "HEAD"])
+}
+
+pub fn push(root: &Path, branch: &str) -> Result<(), String> {
+    git(root, &["push", "--quiet", "-u", "origin", branch]).map(|_| ())
+}
+
+/// `owner/name` of `origin`, when it is a GitHub address.
+pub fn origin_repo(root: &Path) -> Option<String> {
+    let url = git(root, &["remote", "get-url", "origin"]).ok()?;
+    let path = url.trim_end_matches(".git");
+    let path = path.rsplit_once("github.com/").or_else(|| path.rsplit_once("github.com:"))?.1;
+    let mut parts = path.split('/');
+    Some(format!("{}/{}", parts.next()?, parts.next()?))
+}
+
+/// An agent's worktree: where it is and the branch it commits to.
+#[derive(Clone, Debug)]
+pub struct Worktree {
+    pub path: PathBuf,
+    pub branch: String,
+    /// The commit the agent started from: the run's base plus what earlier agents
+    /// merged back.
+    pub start: String,
+}
+
+/// Adds a worktree for node `node` of run `run_id` at `base`.
+pub fn add_worktree(repo: &Repo, run_dir: &Path, run_id: &str, node: &str) -> Result<Worktree, String> {
+    let safe: String =
+        node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    let path = run_dir.join("worktrees").join(&safe);
+    let branch = format!("plan/{run_id}/{safe}");
+    if path.exists() {
+        // A resumed run: start the agent afresh.
+        let _ = git(&repo.root, &["worktree", "remove", "--force", &path.display().to_string()]);
+        let _ = git(&repo.root, &["branch", "-D", &branch]);
+    }
+    git(&repo.root, &["worktree", "add", "--quiet", "-b", &branch, &path.display().to_string(), &repo.base])?;
+    // What earlier agents merged into the main checkout is the agent's starting point.
+    git(&repo.root, &["add", "-A", "--", ".", EXCLUDE])?;
+    let pending = Command::new("git")
+        .arg("-C")
+        .arg(&repo.root)
+        .args(["diff", "--cached", "--binary", &repo.base])
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !pending.stdout.is_empty() {
+        apply(&path, &pending.stdout, &["apply", "--index", "-"])?;
+        git(
+            &path,
+            &[
+                "-c",
+                "user.name=plan",
+                "-c",
+                "user.email=plan@localhost",
+                "commit",
+                "--quiet",
+                "-m",
+                "plan: start from merged work",
+            ],
+        )?;
+    }
+    let start = git(&path, &["rev-parse", "HEAD"])?;
+    Ok(Worktree { path, branch, start })
+}
+
+/// Feeds `patch` to `git args` in `dir`.
+fn apply(dir: &Path, patch: &[u8], args: &[&str]) -> Result<std::process::Output, String> {
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        let _ = stdin.write_all(patch);
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() || args.contains(&"--3way") {
+        Ok(out)
+    } else {
+        Err(format!("`git {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// Commits what the agent changed in its worktree (if anything).
+pub fn commit_worktree(wt: &Worktree, node: &str) -> Result<(), String> {
+    git(&wt.path, &["add", "-A"])?;
+    if git(&wt.path, &["status", "--porcelain"])?.is_empty() {
+        return Ok(());
+    }
+    git(
+        &wt.path,
+        &[
+            "-c",
+            "user.name=plan",
+            "-c",
+            "user.email=plan@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            &format!("plan: {node}"),
+        ],
+    )
+    .map(|_| ())
+}
+
+/// Applies the worktree branch's changes to the main checkout. On a conflict the
+/// error names the conflicting files, and the worktree is kept for inspection.
+pub fn merge_back(repo: &Repo, wt: &Worktree) -> Result<(), String> {
+    let diff = Command::new("git")
+        .arg("-C")
+        .arg(&repo.root)
+        .args(["diff", "--binary", &wt.start, &wt.branch])
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if diff.stdout.is_empty() {
+        return Ok(());
+    }
+    let out = apply(&repo.root, &diff.stdout, &["apply", "--3way", "--whitespace=nowarn", "-"])?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let mut files: Vec<String> = git(&repo.root, &["diff", "--name-only", "--diff-filter=U"])
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    if files.is_empty() {
+        // Both sides created or removed the file: git names it in its complaints.
+        for line in String::from_utf8_lossy(&out.stderr).lines() {
+            if let Some((file, _)) = line.strip_prefix("error: ").and_then(|l| l.split_once(": ")) {
+                if !file.contains(' ') && !files.iter().any(|f| f == file) {
+                    files.push(file.to_string());
+                }
+            }
+        }
+    }
+    let files = files.join(", ");
+    Err(format!("merge conflict in {files} (worktree kept at {}, branch {})", wt.path.display(), wt.branch))
+}
+
+/// Removes a merged worktree and its branch.
+pub fn remove_worktree(repo: &Repo, wt: &Worktree) {
+    let _ = git(&repo.root, &["worktree", "remove", "--force", &wt.path.display().to_string()]);
+    let _ = git(&repo.root, &["branch", "-D", &wt.branch]);
+}
