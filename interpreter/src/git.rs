@@ -10,19 +10,7 @@ const EXCLUDE: &str = ":(exclude).plan";
 
 /// Runs `git args` in `dir`; its trimmed stdout, or stderr as the error.
 pub fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
-    } else {
-        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        Err(format!("`git {}` failed: {}", args.join(" "), if err.is_empty() { out.status.to_string() } else { err }))
-    }
+    git_bytes(dir, args).map(|out| String::from_utf8_lossy(&out).trim_end().to_string())
 }
 
 /// The repository `plan run` works in, as checked before any agent starts.
@@ -121,30 +109,37 @@ pub fn add_worktree(repo: &Repo, run_dir: &Path, run_id: &str, node: &str) -> Re
     git(&repo.root, &["worktree", "add", "--quiet", "-b", &branch, &path.display().to_string(), &repo.base])?;
     // What earlier agents merged into the main checkout is the agent's starting point.
     git(&repo.root, &["add", "-A", "--", ".", EXCLUDE])?;
-    let pending = Command::new("git")
-        .arg("-C")
-        .arg(&repo.root)
-        .args(["diff", "--cached", "--binary", &repo.base])
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if !pending.stdout.is_empty() {
-        apply(&path, &pending.stdout, &["apply", "--index", "-"])?;
-        git(
-            &path,
-            &[
-                "-c",
-                "user.name=plan",
-                "-c",
-                "user.email=plan@localhost",
-                "commit",
-                "--quiet",
-                "-m",
-                "plan: start from merged work",
-            ],
-        )?;
+    let pending = git_bytes(&repo.root, &["diff", "--cached", "--binary", &repo.base])?;
+    if !pending.is_empty() {
+        apply(&path, &pending, &["apply", "--index", "-"])?;
+        commit_as_plan(&path, "plan: start from merged work")?;
     }
     let start = git(&path, &["rev-parse", "HEAD"])?;
     Ok(Worktree { path, branch, start })
+}
+
+/// Commits the index of a worktree as `plan` (worktree commits never reach the user's
+/// history: only their diff is merged back).
+fn commit_as_plan(dir: &Path, message: &str) -> Result<(), String> {
+    git(dir, &["-c", "user.name=plan", "-c", "user.email=plan@localhost", "commit", "--quiet", "-m", message])
+        .map(|_| ())
+}
+
+/// The raw stdout of `git args` in `dir` (for binary diffs).
+fn git_bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        Err(format!("`git {}` failed: {}", args.join(" "), if err.is_empty() { out.status.to_string() } else { err }))
+    }
 }
 
 /// Feeds `patch` to `git args` in `dir`.
@@ -176,35 +171,17 @@ pub fn commit_worktree(wt: &Worktree, node: &str) -> Result<(), String> {
     if git(&wt.path, &["status", "--porcelain"])?.is_empty() {
         return Ok(());
     }
-    git(
-        &wt.path,
-        &[
-            "-c",
-            "user.name=plan",
-            "-c",
-            "user.email=plan@localhost",
-            "commit",
-            "--quiet",
-            "-m",
-            &format!("plan: {node}"),
-        ],
-    )
-    .map(|_| ())
+    commit_as_plan(&wt.path, &format!("plan: {node}"))
 }
 
 /// Applies the worktree branch's changes to the main checkout. On a conflict the
 /// error names the conflicting files, and the worktree is kept for inspection.
 pub fn merge_back(repo: &Repo, wt: &Worktree) -> Result<(), String> {
-    let diff = Command::new("git")
-        .arg("-C")
-        .arg(&repo.root)
-        .args(["diff", "--binary", &wt.start, &wt.branch])
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if diff.stdout.is_empty() {
+    let diff = git_bytes(&repo.root, &["diff", "--binary", &wt.start, &wt.branch])?;
+    if diff.is_empty() {
         return Ok(());
     }
-    let out = apply(&repo.root, &diff.stdout, &["apply", "--3way", "--whitespace=nowarn", "-"])?;
+    let out = apply(&repo.root, &diff, &["apply", "--3way", "--whitespace=nowarn", "-"])?;
     if out.status.success() {
         return Ok(());
     }
