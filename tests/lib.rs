@@ -9,3 +9,4 @@ mod graph;
 mod intake;
 mod lint;
 mod run;
+mod targets;

@@ -17,6 +17,7 @@ pub mod rules;
 pub mod schema_check;
 pub mod source;
 pub mod suggest;
+pub mod targets;
 pub mod template_env;
 pub mod templates;
 pub mod yaml;

@@ -29,6 +29,9 @@ pub enum Command {
     Compile(CompileArgs),
     /// Run a plan.
     Run(RunArgs),
+    /// Run one node of a plan, given the outputs before it (what compiled Argo and
+    /// GitHub Actions steps run).
+    ExecNode(ExecNodeArgs),
     /// Show the state of a run: each agent's state, attempt and duration.
     Status(StatusArgs),
     /// List runs with their state.
@@ -115,8 +118,23 @@ pub struct CompileArgs {
     pub file: PathBuf,
     #[arg(long, value_enum, default_value_t = CompileFormat::Json)]
     pub format: CompileFormat,
+    /// Compile for another engine instead: an Argo Workflow or a GitHub Actions workflow.
+    #[arg(long, value_enum)]
+    pub target: Option<CompileTarget>,
+    /// Container image for Argo (default: `defaults.image`).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// The plan file's path in the engine's checkout or image (default: as given).
+    #[arg(long)]
+    pub plan_path: Option<String>,
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompileTarget {
+    Argo,
+    GithubActions,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +188,29 @@ pub struct RunArgs {
     /// Use this run id (set by --background for the detached process).
     #[arg(long, hide = true)]
     pub run_id: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExecNodeArgs {
+    pub file: PathBuf,
+    /// The node id (see `plan compile`): an agent id, `map[*]`, `id.gather`, ...
+    #[arg(long)]
+    pub node: String,
+    /// Run this copy of a map whose items are known at run time.
+    #[arg(long)]
+    pub copy: Option<usize>,
+    /// Print the items of a run-time map instead of running anything.
+    #[arg(long)]
+    pub expand: bool,
+    /// Run the `compensate` of saga step NODE.
+    #[arg(long)]
+    pub compensate: bool,
+    /// Directory of `{"node", "output"}` records of earlier nodes.
+    #[arg(long)]
+    pub inputs: Option<PathBuf>,
+    /// Write the result here instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -75,6 +75,9 @@ pub fn run_compile(args: &CompileArgs) -> i32 {
         Err(code) => return code,
     };
     let Some(plan) = checked.plan() else { return 1 };
+    if let Some(target) = args.target {
+        return compile_target(&checked, &graph, args, target);
+    }
     let Ok(order) = graph.topo_order() else {
         return 1;
     };
@@ -82,4 +85,27 @@ pub fn run_compile(args: &CompileArgs) -> i32 {
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     write_out(args.output.as_deref(), &text)
+}
+
+/// `plan compile --target argo|github-actions`.
+fn compile_target(checked: &Checked, graph: &PlanGraph, args: &CompileArgs, target: crate::cli::CompileTarget) -> i32 {
+    let plan_path = args.plan_path.clone().unwrap_or_else(|| args.file.display().to_string());
+    let Some(t) = plan_compiler::targets::Target::new(checked, graph, plan_path, args.image.clone()) else { return 1 };
+    let result = match target {
+        crate::cli::CompileTarget::Argo => plan_compiler::targets::to_argo(&t),
+        crate::cli::CompileTarget::GithubActions => plan_compiler::targets::to_github_actions(&t),
+    };
+    let style = crate::lint_cmd::stderr_style();
+    let source = checked.loaded.source.as_ref();
+    let (text, diagnostics) = match result {
+        Ok((text, warnings)) => (Some(text), warnings),
+        Err(errors) => (None, errors),
+    };
+    for d in &diagnostics {
+        eprint!("{}", plan_compiler::render::render_human(d, source, style));
+    }
+    match text {
+        Some(text) => write_out(args.output.as_deref(), &text),
+        None => 1,
+    }
 }

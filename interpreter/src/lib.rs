@@ -5,6 +5,7 @@ pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod consensus;
+pub mod exec_node;
 pub mod git;
 pub mod github;
 pub mod graph_cmd;

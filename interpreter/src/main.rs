@@ -23,6 +23,7 @@ fn main() {
         Command::Graph(args) => plan_interpreter::graph_cmd::run_graph(&args),
         Command::Compile(args) => plan_interpreter::graph_cmd::run_compile(&args),
         Command::Run(args) => plan_interpreter::run_cmd::run(args),
+        Command::ExecNode(args) => plan_interpreter::exec_node::run(&args),
         Command::Status(args) => plan_interpreter::runs_cmd::status(&args),
         Command::Runs(args) => plan_interpreter::runs_cmd::runs(&args),
         Command::Stop(args) => plan_interpreter::runs_cmd::stop(&args),

@@ -106,6 +106,9 @@ pub struct Scheduler<R: Recorder> {
     interrupted: bool,
     failure: Option<(String, String)>,
     restored: HashMap<String, Value>,
+    /// Run this one node (or run-time copy) alone: every other node counts as done
+    /// with its restored output (`plan exec-node`).
+    only: Option<JobKey>,
     tx: mpsc::UnboundedSender<Event>,
     rx: mpsc::UnboundedReceiver<Event>,
     cancel: watch::Sender<Cancel>,
@@ -154,6 +157,7 @@ impl<R: Recorder> Scheduler<R> {
             interrupted: false,
             failure: None,
             restored: HashMap::new(),
+            only: None,
             tx,
             rx,
             cancel,
@@ -164,6 +168,11 @@ impl<R: Recorder> Scheduler<R> {
     /// this run (`--resume`); they are not run again.
     pub fn restore(&mut self, outputs: HashMap<String, Value>) {
         self.restored = outputs;
+    }
+
+    /// Runs only `key` (see `plan exec-node`).
+    pub fn only(&mut self, key: JobKey) {
+        self.only = Some(key);
     }
 
     fn id(&self, key: JobKey) -> String {
@@ -184,7 +193,21 @@ impl<R: Recorder> Scheduler<R> {
         // Roots start in declaration order; nodes restored from the journal count as
         // done and release what waits for them.
         let order = shared.graph.topo_order().unwrap_or_default();
-        let roots: Vec<NodeIndex> = graph.node_indices().filter(|ix| self.remaining[ix.index()] == 0).collect();
+        let roots: Vec<NodeIndex> = match self.only {
+            Some(key) => {
+                for ix in graph.node_indices().filter(|ix| *ix != key.node) {
+                    self.state[ix.index()] = NodeState::Succeeded;
+                    self.seq += 1;
+                    self.finish_seq[ix.index()] = self.seq;
+                    if let (Some(v), Ok(mut outputs)) = (self.restored.get(&graph[ix].id), shared.outputs.write()) {
+                        outputs.insert(graph[ix].id.clone(), v.clone());
+                    }
+                }
+                self.remaining[key.node.index()] = 0;
+                vec![key.node]
+            }
+            None => graph.node_indices().filter(|ix| self.remaining[ix.index()] == 0).collect(),
+        };
         for ix in roots {
             if self.state[ix.index()] != NodeState::Waiting {
                 continue;
@@ -475,16 +498,14 @@ impl<R: Recorder> Scheduler<R> {
         decide(rule, &ordered.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>())
     }
 
-    /// Expands a run-time map into its copies.
-    fn expand(&mut self, node: NodeIndex) {
-        let shared = self.renderer.shared.clone();
+    /// The items of a run-time map, from the output it maps over.
+    pub fn items_of(&self, node: NodeIndex) -> Result<Vec<Value>, String> {
+        let shared = &self.renderer.shared;
         let unit = &shared.graph.graph[node];
-        let Some(meta) = shared.tree.get(&unit.agent) else {
-            return;
-        };
+        let meta = shared.tree.get(&unit.agent).ok_or_else(|| format!("unknown agent `{}`", unit.agent))?;
         let parent = meta.parent.as_deref().and_then(|p| shared.tree.get(p));
         let over = parent.and_then(|p| p.map.as_ref()).map(|(_, over, _)| over.clone());
-        let items: Result<Vec<Value>, String> = match over {
+        match over {
             Some(Over::LinesOf { lines_of }) => match shared.output_of(&lines_of) {
                 Some(Value::Array(items)) => Ok(items),
                 Some(Value::String(s)) => Ok(s
@@ -504,7 +525,14 @@ impl<R: Recorder> Scheduler<R> {
                 })
             }
             _ => Err("this map has no run-time items".to_string()),
-        };
+        }
+    }
+
+    /// Expands a run-time map into its copies.
+    fn expand(&mut self, node: NodeIndex) {
+        let shared = self.renderer.shared.clone();
+        let unit = &shared.graph.graph[node];
+        let items = self.items_of(node);
         let items = match items {
             Ok(items) => items,
             Err(error) => return self.finish_now(JobKey { node, copy: None }, Outcome::Failed { error }),
@@ -514,11 +542,36 @@ impl<R: Recorder> Scheduler<R> {
         }
         self.state[node.index()] = NodeState::Running;
         let n = items.len();
+        if let Some(JobKey { copy: Some(only), .. }) = self.only {
+            // `plan exec-node --copy I`: this copy alone.
+            if only >= n {
+                return self.finish_now(
+                    JobKey { node, copy: None },
+                    Outcome::Failed { error: format!("copy {only} of {n}: no such item") },
+                );
+            }
+            self.expansions.insert(
+                node,
+                Expansion {
+                    items,
+                    outputs: vec![Some(Value::Null); n],
+                    remaining: 1,
+                    started: Instant::now(),
+                    longest: Duration::ZERO,
+                },
+            );
+            if let Some(e) = self.expansions.get_mut(&node) {
+                e.outputs[only] = None;
+            }
+            self.ready.push_front(JobKey { node, copy: Some(only) });
+            return;
+        }
         self.expansions.insert(
             node,
             Expansion { items, outputs: vec![None; n], remaining: n, started: Instant::now(), longest: Duration::ZERO },
         );
-        self.running += 1; // the expansion holds the node open until its copies finish
+        // The expansion takes no slot of its own: its copies do, and it completes with
+        // the last of them.
         for i in (0..n).rev() {
             let copy_id = format!("{}[{i}]", unit.agent);
             if let Some(v) = self.restored.get(&copy_id).cloned() {
@@ -578,6 +631,9 @@ impl<R: Recorder> Scheduler<R> {
                         });
                         self.recorder.status(&id, NodeState::Succeeded, attempts, "");
                         self.recorder.finished(&id, NodeState::Succeeded, total, "");
+                        if !(value.is_null() || value == Value::String(String::new())) {
+                            self.recorder.output(&id, &value);
+                        }
                         self.copies.push(Record {
                             id,
                             state: NodeState::Succeeded,
@@ -600,7 +656,6 @@ impl<R: Recorder> Scheduler<R> {
                             })
                         });
                         if let Some((list, longest, _)) = done {
-                            self.running = self.running.saturating_sub(1);
                             self.complete(key.node, list, longest, false);
                         }
                     }
@@ -648,9 +703,7 @@ impl<R: Recorder> Scheduler<R> {
                         last_error: error.clone(),
                     });
                     let _ = i;
-                    if self.expansions.remove(&key.node).is_some() {
-                        self.running = self.running.saturating_sub(1);
-                    }
+                    self.expansions.remove(&key.node);
                 }
                 self.state[key.node.index()] = NodeState::Failed;
                 self.failure.get_or_insert((id, error));
@@ -669,9 +722,7 @@ impl<R: Recorder> Scheduler<R> {
                         duration,
                         last_error: String::new(),
                     });
-                    if self.expansions.remove(&key.node).is_some() {
-                        self.running = self.running.saturating_sub(1);
-                    }
+                    self.expansions.remove(&key.node);
                 }
                 self.state[key.node.index()] = NodeState::Cancelled;
             }

@@ -121,6 +121,9 @@ pub struct Defaults {
     /// Environment variables added for every agent.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub env: IndexMap<String, String>,
+    /// Container image with `plan` and the agents' tools, for `plan compile --target argo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// Default workspace of agents that do work: `shared` or `worktree`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<crate::Workspace>,

@@ -265,6 +265,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths) -> Pla
             runner: Some("claude".into()),
             env: IndexMap::new(),
             workspace: None,
+            image: None,
         }),
         concurrency: Some(4),
         runners,
