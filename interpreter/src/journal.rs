@@ -93,6 +93,89 @@ impl Journal {
         self.buf.clear();
         self.file.sync_data()
     }
+
+    /// Writes whole lines and waits until they are on disk.
+    pub fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.file.sync_data()
+    }
+}
+
+/// The journal on a thread of its own: entries are written and synced in batches as
+/// they come (group commit), so the run waits for the disk only where it must: before
+/// starting work that depends on what the entries say, and at the end.
+/// Entries on disk so far, and the first write error; with the condition variable
+/// that announces progress.
+type Synced = std::sync::Arc<(std::sync::Mutex<(u64, Option<String>)>, std::sync::Condvar)>;
+
+pub struct JournalWriter {
+    tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    sent: u64,
+    state: Synced,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl JournalWriter {
+    pub fn spawn(mut journal: Journal) -> JournalWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let state: Synced = std::sync::Arc::new((std::sync::Mutex::new((0u64, None)), std::sync::Condvar::new()));
+        let shared = state.clone();
+        let thread = std::thread::spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = first;
+                let mut n = 1u64;
+                // Gather what arrives within a moment: one sync for a burst of results.
+                let until = std::time::Instant::now() + std::time::Duration::from_millis(2);
+                while let Ok(more) = rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+                    batch.extend_from_slice(&more);
+                    n += 1;
+                }
+                let result = journal.append(&batch);
+                let (lock, cvar) = &*shared;
+                if let Ok(mut st) = lock.lock() {
+                    st.0 += n;
+                    if let Err(e) = result {
+                        st.1.get_or_insert_with(|| format!("cannot write the journal: {e}"));
+                    }
+                }
+                cvar.notify_all();
+            }
+        });
+        JournalWriter { tx: Some(tx), sent: 0, state, thread: Some(thread) }
+    }
+
+    /// Queues an entry; it reaches the disk shortly, in order.
+    pub fn push(&mut self, entry: &Entry) {
+        let Ok(mut line) = serde_json::to_vec(entry) else { return };
+        line.push(b'\n');
+        if let Some(tx) = &self.tx {
+            if tx.send(line).is_ok() {
+                self.sent += 1;
+            }
+        }
+    }
+
+    /// Waits until every entry queued so far is on disk.
+    pub fn wait(&mut self) -> Result<(), String> {
+        let (lock, cvar) = &*self.state;
+        let Ok(mut st) = lock.lock() else { return Err("the journal writer stopped".into()) };
+        while st.0 < self.sent && st.1.is_none() {
+            st = match cvar.wait(st) {
+                Ok(s) => s,
+                Err(_) => return Err("the journal writer stopped".into()),
+            };
+        }
+        st.1.clone().map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for JournalWriter {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Every complete entry of a journal, in order; unreadable lines are skipped.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::journal::{Entry, Journal};
+use crate::journal::{Entry, JournalWriter};
 use crate::rundir::{RunDir, Writer};
 
 /// The state of a node as status files and the report name it.
@@ -62,7 +62,7 @@ impl Recorder for NullRecorder {
 /// Records into a run directory.
 pub struct RunRecorder {
     pub dir: RunDir,
-    pub journal: Journal,
+    pub journal: JournalWriter,
     pub writer: Writer,
     pub issue: Option<u64>,
     pub display: Display,
@@ -94,7 +94,7 @@ impl Display {
 }
 
 impl RunRecorder {
-    pub fn new(dir: RunDir, journal: Journal, issue: Option<u64>, display: Display) -> Self {
+    pub fn new(dir: RunDir, journal: JournalWriter, issue: Option<u64>, display: Display) -> Self {
         RunRecorder {
             writer: Writer::spawn(dir.clone(), issue),
             dir,
@@ -122,8 +122,8 @@ impl Recorder for RunRecorder {
     }
 
     fn sync(&mut self) {
-        if let Err(e) = self.journal.sync() {
-            self.journal_error.get_or_insert_with(|| format!("cannot write the journal: {e}"));
+        if let Err(e) = self.journal.wait() {
+            self.journal_error.get_or_insert(e);
         }
     }
 

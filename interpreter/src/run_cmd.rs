@@ -124,7 +124,7 @@ pub fn run(args: RunArgs) -> i32 {
     shared.repo = repo;
     let shared = Arc::new(shared);
     let renderer = Arc::new(Renderer::new(shared.clone()));
-    let recorder = RunRecorder::new(dir.clone(), journal, issue, display);
+    let recorder = RunRecorder::new(dir.clone(), crate::journal::JournalWriter::spawn(journal), issue, display);
     let options = Options { concurrency, fail_fast: args.fail_fast, signals: true };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -142,7 +142,9 @@ pub fn run(args: RunArgs) -> i32 {
         RunStatus::Interrupted => "interrupted",
     };
     recorder.journal.push(&Entry::RunFinished { status: status.into(), at: crate::clock::now() });
-    let _ = recorder.journal.sync();
+    if let Err(e) = recorder.journal.wait() {
+        recorder.journal_error.get_or_insert(e);
+    }
     recorder.finish();
     if let Some(e) = &recorder.journal_error {
         eprintln!("warning: {e}; this run may not resume");

@@ -102,6 +102,8 @@ pub struct Scheduler<R: Recorder> {
     worktrees: HashMap<JobKey, Worktree>,
     to_merge: Vec<(String, Worktree)>,
     running: usize,
+    /// A result released work that is not yet started: sync before starting it.
+    needs_sync: bool,
     stopping: bool,
     interrupted: bool,
     failure: Option<(String, String)>,
@@ -153,6 +155,7 @@ impl<R: Recorder> Scheduler<R> {
             worktrees: HashMap::new(),
             to_merge: Vec::new(),
             running: 0,
+            needs_sync: false,
             stopping: false,
             interrupted: false,
             failure: None,
@@ -220,10 +223,15 @@ impl<R: Recorder> Scheduler<R> {
         let (mut sigint, mut sigterm) = signals(self.options.signals);
         let mut interrupts = 0;
         loop {
-            // Facts are made durable before the run moves on: before anything new
-            // starts, and whenever the loop would otherwise sit idle.
-            if !self.stopping && !self.ready.is_empty() && self.running < self.options.concurrency.max(1) {
+            // Facts are on disk before the run moves on: before work that depends on
+            // a result starts. (The journal thread writes everything else as it comes.)
+            if self.needs_sync
+                && !self.stopping
+                && !self.ready.is_empty()
+                && self.running < self.options.concurrency.max(1)
+            {
                 self.recorder.sync();
+                self.needs_sync = false;
             }
             while !self.stopping && self.running < self.options.concurrency.max(1) {
                 let Some(key) = self.ready.pop_front() else {
@@ -234,9 +242,6 @@ impl<R: Recorder> Scheduler<R> {
             self.report_progress();
             if self.running == 0 && self.retries.is_empty() && (self.ready.is_empty() || self.stopping) {
                 break;
-            }
-            if self.rx.is_empty() {
-                self.recorder.sync();
             }
             tokio::select! {
                 Some(ev) = self.rx.recv() => {
@@ -764,7 +769,10 @@ impl<R: Recorder> Scheduler<R> {
                 if *r == 0 && self.state[succ.index()] == NodeState::Waiting {
                     match self.restored.get(&graph[succ].id).cloned() {
                         Some(v) => work.push((succ, v, Duration::ZERO, true)),
-                        None => self.ready.push_back(JobKey { node: succ, copy: None }),
+                        None => {
+                            self.ready.push_back(JobKey { node: succ, copy: None });
+                            self.needs_sync |= !restored;
+                        }
                     }
                 }
             }
