@@ -218,4 +218,22 @@ mod tests {
         assert_eq!(replay(&path).unwrap().len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn writer_thread_makes_entries_durable_in_order() {
+        let dir = std::env::temp_dir().join(format!("plan-journal-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let mut w = JournalWriter::spawn(Journal::open(&path).unwrap());
+        for i in 0..100 {
+            w.push(&Entry::NodeStarted { node: format!("n{i}"), attempt: 1, at: "t".into() });
+        }
+        w.wait().unwrap();
+        let entries = replay(&path).unwrap();
+        assert_eq!(entries.len(), 100);
+        assert_eq!(entries[99], Entry::NodeStarted { node: "n99".into(), attempt: 1, at: "t".into() });
+        drop(w);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
