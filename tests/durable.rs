@@ -211,6 +211,18 @@ agent:
     assert_eq!(t.run_with(&["logs", &id, "one"]).stdout, "step one\n");
     let dot = t.run_with(&["graph", "plan.yaml", "--run", &id]);
     assert!(dot.stdout.contains(r#""one" [label="one\n[succeeded]""#), "{}", dot.stdout);
+    let mermaid = t.run_with(&["graph", "plan.yaml", "--format", "mermaid", "--run", &id]);
+    assert!(
+        mermaid.stdout.contains("classDef succeeded") && mermaid.stdout.contains("class n0 succeeded"),
+        "{}",
+        mermaid.stdout
+    );
+    let mermaid = t.run_with(&["graph", "plan.yaml", "--format", "mermaid", "--run", &id]);
+    assert!(
+        mermaid.stdout.contains("classDef succeeded") && mermaid.stdout.contains("class n0 succeeded"),
+        "{}",
+        mermaid.stdout
+    );
     t.run_with(&["stop", &id]).code(0);
     let s = t.run_with(&["status", &id, "--json"]).json();
     assert_eq!(s["state"], "interrupted");

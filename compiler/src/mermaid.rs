@@ -43,7 +43,12 @@ fn node_text(ix: NodeIndex, kind: &UnitKind, text: &str) -> String {
     }
 }
 
-pub fn to_mermaid(plan: &Plan, graph: &PlanGraph) -> String {
+/// Renders the graph; `states` colours nodes by their state in a run.
+pub fn to_mermaid(
+    plan: &Plan,
+    graph: &PlanGraph,
+    states: Option<&std::collections::HashMap<String, String>>,
+) -> String {
     let agents = AgentIndex::new(plan);
     let mut out = String::with_capacity(64 + graph.graph.node_count() * 64);
     let _ = writeln!(out, "---\ntitle: \"{}\"\n---\nflowchart TD", title(plan).replace('"', "'"));
@@ -86,6 +91,26 @@ pub fn to_mermaid(plan: &Plan, graph: &PlanGraph) -> String {
                 let _ = writeln!(out, "  n{} -.->|compensate| n{extra}", exit.index());
             }
             extra += 1;
+        }
+    }
+    if let Some(states) = states {
+        for (state, fill) in [
+            ("succeeded", "#b7e4c7"),
+            ("failed", "#f4a6a6"),
+            ("running", "#ffe08a"),
+            ("interrupted", "#ffc48a"),
+            ("cancelled", "#dddddd"),
+        ] {
+            let nodes: Vec<String> = graph
+                .graph
+                .node_indices()
+                .filter(|ix| states.get(&graph.graph[*ix].id).is_some_and(|s| s == state))
+                .map(|ix| format!("n{}", ix.index()))
+                .collect();
+            if !nodes.is_empty() {
+                let _ = writeln!(out, "  classDef {state} fill:{fill}");
+                let _ = writeln!(out, "  class {} {state}", nodes.join(","));
+            }
         }
     }
     out

@@ -42,7 +42,7 @@ fn write_out(output: Option<&Path>, text: &str) -> i32 {
 pub fn draw(plan: &Plan, graph: &PlanGraph, format: GraphFormat, states: Option<&HashMap<String, String>>) -> String {
     match format {
         GraphFormat::Dot => dot::to_dot(plan, graph, states),
-        GraphFormat::Mermaid => mermaid::to_mermaid(plan, graph),
+        GraphFormat::Mermaid => mermaid::to_mermaid(plan, graph, states),
     }
 }
 
