@@ -7,7 +7,7 @@ use std::process::Command;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{bin, Run, Test};
+use crate::support::{run_in, Run, Test};
 
 const TOKEN: &str = "ghp_secretTOKEN1234567890";
 
@@ -34,17 +34,11 @@ fn repo(plan: &str) -> Test {
 }
 
 fn plan_in(t: &Test, args: &[&str], api: Option<&str>) -> Run {
-    let mut cmd = Command::new(bin());
-    cmd.current_dir(t.path("work")).args(args).env("NO_COLOR", "1").env("GITHUB_TOKEN", TOKEN);
+    let mut env = vec![("GITHUB_TOKEN", TOKEN)];
     if let Some(api) = api {
-        cmd.env("GITHUB_API_URL", api);
+        env.push(("GITHUB_API_URL", api));
     }
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_in(&t.path("work"), args, &env)
 }
 
 const FEATURE: &str = r#"version: 1

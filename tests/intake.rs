@@ -4,7 +4,7 @@
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{repo, Run, Test};
+use crate::support::{repo, run_in, Run, Test};
 
 /// An issue as GitHub's REST API returns it (trimmed to the fields that matter, but
 /// with the real shape).
@@ -36,18 +36,7 @@ fn new_with_server(t: &Test, server: &MockServer, extra: &[&str]) -> Run {
     let uri = server.uri();
     let mut args = vec!["new", "--issue", "42", "--repo", "org/repo"];
     args.extend_from_slice(extra);
-    let mut cmd = std::process::Command::new(crate::support::bin());
-    cmd.current_dir(t.dir.path())
-        .args(&args)
-        .env("GITHUB_API_URL", &uri)
-        .env("GITHUB_TOKEN", "test-token-123")
-        .env("NO_COLOR", "1");
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_in(t.dir.path(), &args, &[("GITHUB_API_URL", &uri), ("GITHUB_TOKEN", "test-token-123")])
 }
 
 fn lints_clean(t: &Test, plan: &str) {

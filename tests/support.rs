@@ -66,20 +66,26 @@ impl Test {
 
     /// Runs with `extra` arguments after the builder's.
     pub fn run_with(&self, extra: &[&str]) -> Run {
-        let out: Output = Command::new(bin())
-            .args(&self.args)
-            .args(extra)
-            .current_dir(self.cwd.as_deref().unwrap_or(self.dir.path()))
-            .env("NO_COLOR", "1")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run plan");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let args: Vec<&str> = self.args.iter().map(String::as_str).chain(extra.iter().copied()).collect();
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_in(self.cwd.as_deref().unwrap_or(self.dir.path()), &args, &env)
+    }
+}
+
+/// Runs `plan args` in `dir` with `env` added (and NO_COLOR).
+pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out: Output = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run plan");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
