@@ -526,3 +526,27 @@ fn interrupt_cancels_and_exits_130() {
     assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(std::fs::read_to_string(t.path("log")).unwrap(), "done\nundone\n");
 }
+
+#[test]
+fn each_copy_of_a_run_time_map_gets_its_own_prompt_file() {
+    let (t, run) = run_plan(
+        r#"runners:
+  reader: { command: [sh, -c, 'cat "$PLAN_PROMPT_FILE"'] }
+agent:
+  id: primary
+  pattern: pipeline
+  agents:
+    - { id: list, run: "printf 'a\\nb\\n'" }
+    - id: fan
+      pattern: mapreduce
+      map:
+        over: { lines_of: list }
+        agent: { id: ask, runner: reader, prompt: "about {{ item }}" }
+"#,
+        &[],
+    );
+    run.code(0);
+    let report = run.json();
+    assert_eq!(output_of(&t, &report, "ask[0]"), Value::from("about a"));
+    assert_eq!(output_of(&t, &report, "ask[1]"), Value::from("about b"));
+}

@@ -123,12 +123,6 @@ impl Renderer {
                 env.insert("PLAN_ISSUE_NUMBER".into(), n.to_string());
             }
         }
-        if prompt.is_some() {
-            env.insert(
-                "PLAN_PROMPT_FILE".into(),
-                shared.run_dir.join("prompts").join(format!("{}.md", unit.id)).display().to_string(),
-            );
-        }
         let workdir = a.workdir.as_ref().map(|w| self.render_str(w, ctx())).transpose()?.map(PathBuf::from);
         Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin: prompt, env, workdir })))
     }

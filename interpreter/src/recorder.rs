@@ -43,6 +43,10 @@ pub trait Recorder: Send {
     fn sync(&mut self);
     fn status(&mut self, node: &str, state: NodeState, attempt: u32, message: &str);
     fn output(&mut self, node: &str, value: &Value);
+    /// Whether `progress` shows anything (counting costs a pass over every node).
+    fn wants_progress(&self) -> bool {
+        false
+    }
     /// Counts for the progress display.
     fn progress(&mut self, _done: usize, _running: usize, _failed: usize, _total: usize) {}
     /// A node finished (for plain progress lines).
@@ -141,10 +145,11 @@ impl Recorder for RunRecorder {
         self.writer.output(node, value);
     }
 
+    fn wants_progress(&self) -> bool {
+        self.display == Display::Live
+    }
+
     fn progress(&mut self, done: usize, running: usize, failed: usize, total: usize) {
-        if self.display != Display::Live {
-            return;
-        }
         let now = Instant::now();
         if self.last_draw.is_some_and(|t| now.duration_since(t) < Duration::from_millis(80)) && done < total {
             return;

@@ -70,7 +70,6 @@ struct Expansion {
     items: Vec<Value>,
     outputs: Vec<Option<Value>>,
     remaining: usize,
-    started: Instant,
     longest: Duration,
 }
 
@@ -313,6 +312,9 @@ impl<R: Recorder> Scheduler<R> {
     }
 
     fn report_progress(&mut self) {
+        if !self.recorder.wants_progress() {
+            return;
+        }
         let total = self.state.len();
         let done = self.state.iter().filter(|s| **s == NodeState::Succeeded).count();
         let failed = self.state.iter().filter(|s| **s == NodeState::Failed).count();
@@ -431,9 +433,12 @@ impl<R: Recorder> Scheduler<R> {
                     self.ready.push_front(key);
                     return;
                 }
-                if let Work::Process(spec) = &work {
+                // The prompt also goes to a file of its own (one per copy of a map).
+                if let Work::Process(spec) = &mut work {
                     if let Some(stdin) = &spec.stdin {
-                        let _ = std::fs::write(shared.run_dir.join("prompts").join(format!("{id}.md")), stdin);
+                        let path = shared.run_dir.join("prompts").join(format!("{id}.md"));
+                        let _ = std::fs::write(&path, stdin);
+                        spec.env.insert("PLAN_PROMPT_FILE".into(), path.display().to_string());
                     }
                 }
                 let timeout =
@@ -557,13 +562,7 @@ impl<R: Recorder> Scheduler<R> {
             }
             self.expansions.insert(
                 node,
-                Expansion {
-                    items,
-                    outputs: vec![Some(Value::Null); n],
-                    remaining: 1,
-                    started: Instant::now(),
-                    longest: Duration::ZERO,
-                },
+                Expansion { items, outputs: vec![Some(Value::Null); n], remaining: 1, longest: Duration::ZERO },
             );
             if let Some(e) = self.expansions.get_mut(&node) {
                 e.outputs[only] = None;
@@ -571,10 +570,8 @@ impl<R: Recorder> Scheduler<R> {
             self.ready.push_front(JobKey { node, copy: Some(only) });
             return;
         }
-        self.expansions.insert(
-            node,
-            Expansion { items, outputs: vec![None; n], remaining: n, started: Instant::now(), longest: Duration::ZERO },
-        );
+        self.expansions
+            .insert(node, Expansion { items, outputs: vec![None; n], remaining: n, longest: Duration::ZERO });
         // The expansion takes no slot of its own: its copies do, and it completes with
         // the last of them.
         for i in (0..n).rev() {
@@ -656,11 +653,10 @@ impl<R: Recorder> Scheduler<R> {
                                         e.outputs.iter_mut().map(|o| o.take().unwrap_or(Value::Null)).collect(),
                                     ),
                                     e.longest,
-                                    e.started,
                                 )
                             })
                         });
-                        if let Some((list, longest, _)) = done {
+                        if let Some((list, longest)) = done {
                             self.complete(key.node, list, longest, false);
                         }
                     }
@@ -699,7 +695,7 @@ impl<R: Recorder> Scheduler<R> {
                 }
                 self.recorder.status(&id, NodeState::Failed, attempts, &error);
                 self.recorder.finished(&id, NodeState::Failed, duration, &error);
-                if let Some(i) = key.copy {
+                if key.copy.is_some() {
                     self.copies.push(Record {
                         id: id.clone(),
                         state: NodeState::Failed,
@@ -707,7 +703,6 @@ impl<R: Recorder> Scheduler<R> {
                         duration,
                         last_error: error.clone(),
                     });
-                    let _ = i;
                     self.expansions.remove(&key.node);
                 }
                 self.state[key.node.index()] = NodeState::Failed;
