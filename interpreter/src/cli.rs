@@ -144,7 +144,9 @@ pub enum CompileFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    pub file: PathBuf,
+    /// The plan file (with --resume it may be left out: the run knows its plan).
+    #[arg(required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
     /// Most agents running at once (overrides the plan's `concurrency`).
     #[arg(long)]
     pub concurrency: Option<usize>,

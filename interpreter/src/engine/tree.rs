@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use plan_compiler::agents::{pattern_of, AgentIndex, Slot};
+use plan_compiler::agents::{pattern_of, AgentIndex};
 use plan_schema::{Agent, Over, Pattern, Plan};
 
 /// One agent and its place in the tree.
@@ -13,7 +13,6 @@ pub struct AgentMeta {
     pub agent: Agent,
     pub depth: usize,
     pub parent: Option<String>,
-    pub slot: Slot,
     pub pattern: Pattern,
     pub has_children: bool,
     pub children: Vec<String>,
@@ -29,7 +28,6 @@ pub struct AgentMeta {
 #[derive(Debug, Default)]
 pub struct Tree {
     pub agents: HashMap<String, AgentMeta>,
-    pub root: String,
 }
 
 impl Tree {
@@ -43,7 +41,6 @@ impl Tree {
                 agent: shallow,
                 depth: a.depth,
                 parent: a.parent.map(|p| p.id.clone()),
-                slot: a.slot,
                 pattern: pattern_of(src),
                 has_children: src.has_children(),
                 children: src.agents.iter().map(|c| c.id.clone()).collect(),
@@ -54,7 +51,7 @@ impl Tree {
                 replicas: src.replicas,
             });
         }
-        Tree { agents, root: plan.agent.id.clone() }
+        Tree { agents }
     }
 
     pub fn get(&self, id: &str) -> Option<&AgentMeta> {

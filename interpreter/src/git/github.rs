@@ -7,25 +7,50 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use http::StatusCode;
 use octocrab::Octocrab;
 
+/// What went wrong talking to GitHub, in one line a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum GithubError {
+    #[error("GITHUB_API_URL `{base}` is not a valid address: {message}")]
+    BadAddress { base: String, message: String },
+    #[error("cannot set up the GitHub client: {0}")]
+    Client(String),
+    #[error("issue #{number} not found in {repo} (or GITHUB_TOKEN cannot see it)")]
+    IssueNotFound { repo: String, number: u64 },
+    #[error("GitHub rejected the credentials (401 Bad credentials): check GITHUB_TOKEN")]
+    Unauthorized,
+    #[error("GitHub rate limit reached ({status}); {hint}")]
+    RateLimited { status: u16, hint: String },
+    #[error("GitHub refused access (403): {0}")]
+    Forbidden(String),
+    #[error("GitHub answered 404 for {0}: is the repository right, and may GITHUB_TOKEN write to it?")]
+    RouteNotFound(String),
+    #[error("GitHub answered {status}: {message}")]
+    Answered { status: u16, message: String },
+    #[error("cannot reach GitHub at {base}: {message}")]
+    Unreachable { base: String, message: String },
+    #[error("GitHub's answer has no `html_url`")]
+    NoHtmlUrl,
+}
+
 /// The API base: `GITHUB_API_URL`, else api.github.com.
 pub fn api_url() -> String {
     std::env::var("GITHUB_API_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "https://api.github.com".into())
 }
 
-fn client(base: &str) -> Result<Octocrab, String> {
+fn client(base: &str) -> Result<Octocrab, GithubError> {
     let mut builder = Octocrab::builder()
         .base_uri(base)
-        .map_err(|e| format!("GITHUB_API_URL `{base}` is not a valid address: {e}"))?
+        .map_err(|e| GithubError::BadAddress { base: base.to_string(), message: e.to_string() })?
         .set_connect_timeout(Some(Duration::from_secs(10)))
         .set_read_timeout(Some(Duration::from_secs(30)));
     if let Some(token) = std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()) {
         builder = builder.personal_token(token);
     }
-    builder.build().map_err(|e| format!("cannot set up the GitHub client: {e}"))
+    builder.build().map_err(|e| GithubError::Client(e.to_string()))
 }
 
 /// The JSON text of issue `number` of `repo` (`owner/name`).
-pub async fn fetch_issue(repo: &str, number: u64) -> Result<String, String> {
+pub async fn fetch_issue(repo: &str, number: u64) -> Result<String, GithubError> {
     let base = api_url();
     let gh = client(&base)?;
     let route = format!("{}/repos/{repo}/issues/{number}", base.trim_end_matches('/'));
@@ -42,19 +67,18 @@ pub async fn fetch_issue(repo: &str, number: u64) -> Result<String, String> {
         .unwrap_or_default();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     Err(match status {
-        StatusCode::NOT_FOUND => format!("issue #{number} not found in {repo} (or GITHUB_TOKEN cannot see it)"),
-        StatusCode::UNAUTHORIZED => "GitHub rejected the credentials (401 Bad credentials): check GITHUB_TOKEN".into(),
+        StatusCode::NOT_FOUND => GithubError::IssueNotFound { repo: repo.to_string(), number },
+        StatusCode::UNAUTHORIZED => GithubError::Unauthorized,
         StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
             if header("x-ratelimit-remaining").as_deref() == Some("0") || header("retry-after").is_some() =>
         {
-            format!(
-                "GitHub rate limit reached ({}); {}",
-                status.as_u16(),
-                reset_hint(header("x-ratelimit-reset"), header("retry-after"))
-            )
+            GithubError::RateLimited {
+                status: status.as_u16(),
+                hint: reset_hint(header("x-ratelimit-reset"), header("retry-after")),
+            }
         }
-        StatusCode::FORBIDDEN => format!("GitHub refused access (403): {message}"),
-        other => format!("GitHub answered {}: {message}", other.as_u16()),
+        StatusCode::FORBIDDEN => GithubError::Forbidden(message),
+        other => GithubError::Answered { status: other.as_u16(), message },
     })
 }
 
@@ -66,7 +90,7 @@ fn reset_hint(reset: Option<String>, retry_after: Option<String>) -> String {
         .or_else(|| retry_after.and_then(|r| r.parse::<u64>().ok()).map(|s| now + s));
     match at {
         Some(at) => {
-            let clock = crate::clock::timestamp(UNIX_EPOCH + Duration::from_secs(at));
+            let clock = crate::store::clock::timestamp(UNIX_EPOCH + Duration::from_secs(at));
             format!(
                 "it resets at {} UTC (in {}s); set GITHUB_TOKEN for a higher limit",
                 &clock[11..19],
@@ -77,32 +101,33 @@ fn reset_hint(reset: Option<String>, retry_after: Option<String>) -> String {
     }
 }
 
-fn describe_error(e: &octocrab::Error, base: &str, repo: &str, number: u64) -> String {
+fn describe_error(e: &octocrab::Error, base: &str, repo: &str, number: u64) -> GithubError {
     match e {
         octocrab::Error::GitHub { source, .. } => match source.status_code {
-            StatusCode::NOT_FOUND => format!("issue #{number} not found in {repo} (or GITHUB_TOKEN cannot see it)"),
-            StatusCode::UNAUTHORIZED => {
-                "GitHub rejected the credentials (401 Bad credentials): check GITHUB_TOKEN".into()
-            }
-            s => format!("GitHub answered {}: {}", s.as_u16(), source.message),
+            StatusCode::NOT_FOUND => GithubError::IssueNotFound { repo: repo.to_string(), number },
+            StatusCode::UNAUTHORIZED => GithubError::Unauthorized,
+            s => GithubError::Answered { status: s.as_u16(), message: source.message.clone() },
         },
-        other => {
-            let mut msg = other.to_string();
-            let mut src = std::error::Error::source(other);
-            while let Some(s) = src {
-                msg = format!("{msg}: {s}");
-                src = s.source();
-            }
-            format!("cannot reach GitHub at {base}: {msg}")
-        }
+        other => unreachable_error(other, base),
     }
 }
 
-async fn post(route: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+/// "cannot reach GitHub": the error and every cause under it, on one line.
+fn unreachable_error(e: &octocrab::Error, base: &str) -> GithubError {
+    let mut message = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        message = format!("{message}: {s}");
+        src = s.source();
+    }
+    GithubError::Unreachable { base: base.to_string(), message }
+}
+
+async fn post(route: &str, body: &serde_json::Value) -> Result<serde_json::Value, GithubError> {
     let base = api_url();
     let gh = client(&base)?;
     let url = format!("{}{route}", base.trim_end_matches('/'));
-    let response = gh._post(url.as_str(), Some(body)).await.map_err(|e| describe_post_error(&e, &base))?;
+    let response = gh._post(url.as_str(), Some(body)).await.map_err(|e| unreachable_error(&e, &base))?;
     let status = response.status();
     let text = gh.body_to_string(response).await.unwrap_or_default();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
@@ -120,22 +145,10 @@ async fn post(route: &str, body: &serde_json::Value) -> Result<serde_json::Value
         .map(|d| format!(" ({d})"))
         .unwrap_or_default();
     Err(match status {
-        StatusCode::UNAUTHORIZED => "GitHub rejected the credentials (401 Bad credentials): check GITHUB_TOKEN".into(),
-        StatusCode::NOT_FOUND => {
-            format!("GitHub answered 404 for {route}: is the repository right, and may GITHUB_TOKEN write to it?")
-        }
-        s => format!("GitHub answered {}: {message}{details}", s.as_u16()),
+        StatusCode::UNAUTHORIZED => GithubError::Unauthorized,
+        StatusCode::NOT_FOUND => GithubError::RouteNotFound(route.to_string()),
+        s => GithubError::Answered { status: s.as_u16(), message: format!("{message}{details}") },
     })
-}
-
-fn describe_post_error(e: &octocrab::Error, base: &str) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
-    format!("cannot reach GitHub at {base}: {msg}")
 }
 
 /// Opens a pull request; returns its web address.
@@ -146,21 +159,17 @@ pub async fn create_pr(
     head: &str,
     base: &str,
     draft: bool,
-) -> Result<String, String> {
+) -> Result<String, GithubError> {
     let answer = post(
         &format!("/repos/{repo}/pulls"),
         &serde_json::json!({ "title": title, "body": body, "head": head, "base": base, "draft": draft }),
     )
     .await?;
-    answer
-        .get("html_url")
-        .and_then(|u| u.as_str())
-        .map(str::to_string)
-        .ok_or_else(|| "GitHub's answer has no `html_url`".into())
+    answer.get("html_url").and_then(|u| u.as_str()).map(str::to_string).ok_or(GithubError::NoHtmlUrl)
 }
 
 /// Comments on an issue; returns the comment's web address.
-pub async fn comment(repo: &str, number: u64, body: &str) -> Result<String, String> {
+pub async fn comment(repo: &str, number: u64, body: &str) -> Result<String, GithubError> {
     let answer = post(&format!("/repos/{repo}/issues/{number}/comments"), &serde_json::json!({ "body": body })).await?;
     Ok(answer.get("html_url").and_then(|u| u.as_str()).unwrap_or_default().to_string())
 }

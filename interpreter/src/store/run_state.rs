@@ -8,11 +8,12 @@ use std::time::SystemTime;
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::journal::{self, Entry};
-use crate::rundir::RunDir;
+use crate::store::journal::{self, Entry};
+use crate::store::rundir::RunDir;
+use crate::store::StoreError;
 
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct NodeState {
+pub struct NodeSummary {
     pub state: String,
     pub attempt: u32,
     pub duration_ms: Option<u64>,
@@ -32,12 +33,12 @@ pub struct RunState {
     pub done: usize,
     pub failed: usize,
     pub pid: u32,
-    pub nodes: IndexMap<String, NodeState>,
+    pub nodes: IndexMap<String, NodeSummary>,
 }
 
 /// Reads run `dir`.
-pub fn read(dir: &RunDir) -> std::io::Result<RunState> {
-    let entries = journal::replay(&dir.journal())?;
+pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
+    let entries = journal::replay(&dir.journal()).map_err(|e| StoreError::io("read", dir.journal(), e))?;
     let mut run = RunState {
         run_id: dir.id.clone(),
         plan: String::new(),
@@ -109,7 +110,7 @@ pub fn read(dir: &RunDir) -> std::io::Result<RunState> {
         std::fs::metadata(dir.journal()).and_then(|m| m.modified()).ok()
     };
     if let (Some(s), Some(e)) = (started, end) {
-        run.elapsed = crate::report::human_duration(e.duration_since(s).unwrap_or_default());
+        run.elapsed = crate::store::report::human_duration(e.duration_since(s).unwrap_or_default());
     }
     Ok(run)
 }

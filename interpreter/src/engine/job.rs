@@ -49,7 +49,6 @@ pub enum Work {
 
 #[derive(Clone, Debug)]
 pub struct Job {
-    pub key: JobKey,
     /// Node id (`agent`, `agent[3]`): names the log file.
     pub id: String,
     pub work: Work,

@@ -32,7 +32,10 @@ pub struct Summary {
 pub struct Metrics {
     pub execution_time: String,
     pub critical_path: String,
+    /// (wall time - critical path) / wall time, as a percentage.
     pub coordination_overhead: String,
+    /// The same overhead in milliseconds: what a short run should be judged by.
+    pub coordination_overhead_ms: f64,
     /// Peak resident memory of the interpreter itself.
     pub peak_memory: String,
     /// Peak resident memory of the largest agent process.
@@ -51,6 +54,9 @@ pub struct AgentReport {
     pub status: String,
     pub attempts: u32,
     pub duration: String,
+    /// Why the last attempt failed (also when a retry then succeeded).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub last_error: String,
 }
 
 /// `1.204s`
@@ -66,6 +72,26 @@ pub fn overhead(wall: Duration, critical: Duration) -> String {
     }
     let o = ((w - critical.as_secs_f64()) / w * 100.0).max(0.0);
     format!("{o:.2}%")
+}
+
+/// Wall time minus critical path, in milliseconds (never negative).
+pub fn overhead_ms(wall: Duration, critical: Duration) -> f64 {
+    let ms = wall.saturating_sub(critical).as_secs_f64() * 1000.0;
+    (ms * 10.0).round() / 10.0
+}
+
+/// How long runs are before a percentage of overhead means something: below it,
+/// process start-up and timer resolution dominate.
+const PERCENT_FROM: Duration = Duration::from_secs(1);
+
+/// `overhead 1.4 ms`, with the percentage for runs of a second or more.
+pub fn overhead_line(wall: Duration, critical: Duration) -> String {
+    let ms = overhead_ms(wall, critical);
+    if wall >= PERCENT_FROM {
+        format!("overhead {ms:.1} ms, {}", overhead(wall, critical))
+    } else {
+        format!("overhead {ms:.1} ms")
+    }
 }
 
 /// Peak resident set size of this process and of its largest waited-for child, in bytes.
@@ -94,10 +120,9 @@ pub fn build(
     plan: &plan_schema::Plan,
     graph: &plan_compiler::graph::PlanGraph,
     run_id: &str,
-    result: &crate::scheduler::RunResult,
+    result: &crate::store::state::RunResult,
 ) -> Report {
-    use crate::recorder::NodeState;
-    use crate::scheduler::RunStatus;
+    use crate::store::state::NodeState;
     use plan_compiler::graph::UnitKind;
 
     let (me, child) = peak_memory();
@@ -127,13 +152,17 @@ pub fn build(
             };
             validation_results.insert(r.id.clone(), verdict.to_string());
         }
-        agents.insert(r.id.clone(), AgentReport { status, attempts: r.attempts, duration: human_duration(r.duration) });
+        agents.insert(
+            r.id.clone(),
+            AgentReport {
+                status,
+                attempts: r.attempts,
+                duration: human_duration(r.duration),
+                last_error: r.last_error.clone(),
+            },
+        );
     }
-    let status = match result.status {
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Interrupted => "interrupted",
-    };
+    let status = result.status.as_str();
     Report {
         issue_number: plan.issue.as_ref().and_then(|i| i.number),
         status: status.into(),
@@ -144,6 +173,7 @@ pub fn build(
             execution_time: human_duration(result.wall),
             critical_path: human_duration(result.critical_path),
             coordination_overhead: overhead(result.wall, result.critical_path),
+            coordination_overhead_ms: overhead_ms(result.wall, result.critical_path),
             peak_memory: megabytes(me),
             peak_agent_memory: megabytes(child),
             agents_coordinated: result
@@ -167,6 +197,8 @@ mod tests {
         assert_eq!(human_duration(Duration::from_millis(1204)), "1.204s");
         assert_eq!(overhead(Duration::from_secs(4), Duration::from_secs(3)), "25.00%");
         assert_eq!(megabytes(14 * 1024 * 1024), "14MB");
+        assert_eq!(overhead_line(Duration::from_millis(39), Duration::from_millis(25)), "overhead 14.0 ms");
+        assert_eq!(overhead_line(Duration::from_secs(4), Duration::from_secs(3)), "overhead 1000.0 ms, 25.00%");
         let (me, _) = peak_memory();
         assert!(me > 0);
     }

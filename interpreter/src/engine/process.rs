@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use crate::job::{BoxFuture, Cancel, Executor, Job, Outcome, ProcessSpec, Work};
+use crate::engine::job::{BoxFuture, Cancel, Executor, Job, Outcome, ProcessSpec, Work};
 
 /// How long a cancelled process group gets between SIGTERM and SIGKILL.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
@@ -65,37 +65,44 @@ async fn until(rx: &mut watch::Receiver<Cancel>, pred: impl FnMut(&Cancel) -> bo
     }
 }
 
-async fn run_action(action: crate::job::Action) -> Outcome {
-    use crate::job::Action;
+async fn run_action(action: crate::engine::job::Action) -> Outcome {
+    use crate::engine::job::Action;
     let result = match action {
         Action::GitBranch { root, name } => {
-            tokio::task::spawn_blocking(move || crate::git::git(&root, &["checkout", "-b", &name]).map(|_| name))
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()))
+            blocking(move || crate::git::git(&root, &["checkout", "-b", &name]).map(|_| name)).await
         }
-        Action::GitCommit { root, message } => {
-            tokio::task::spawn_blocking(move || crate::git::commit_all(&root, &message))
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()))
-        }
+        Action::GitCommit { root, message } => blocking(move || crate::git::commit_all(&root, &message)).await,
         Action::GithubPr { root, repo, title, body, base, draft } => {
-            let head = tokio::task::spawn_blocking(move || {
+            let head = blocking(move || {
                 let head = crate::git::git(&root, &["symbolic-ref", "--quiet", "--short", "HEAD"])?;
                 crate::git::push(&root, &head)?;
-                Ok::<_, String>(head)
+                Ok(head)
             })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+            .await;
             match head {
-                Ok(head) => crate::github::create_pr(&repo, &title, &body, &head, &base, draft).await,
+                Ok(head) => crate::git::github::create_pr(&repo, &title, &body, &head, &base, draft)
+                    .await
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             }
         }
-        Action::GithubComment { repo, number, body } => crate::github::comment(&repo, number, &body).await,
+        Action::GithubComment { repo, number, body } => {
+            crate::git::github::comment(&repo, number, &body).await.map_err(|e| e.to_string())
+        }
     };
     match result {
         Ok(out) => Outcome::Succeeded { stdout: out },
         Err(error) => Outcome::Failed { error },
+    }
+}
+
+/// Runs blocking git on tokio's blocking pool; its error as text for the outcome.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::git::GitError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -215,7 +222,7 @@ async fn capture<R: AsyncRead + Unpin>(
     let write_log = |bytes: &[u8]| {
         if let Some(log) = &log {
             if let Ok(mut f) = log.lock() {
-                let _ = f.write_all(&crate::redact::redact_bytes(bytes));
+                let _ = f.write_all(&crate::store::redact::redact_bytes(bytes));
             }
         }
     };
@@ -245,5 +252,5 @@ async fn capture<R: AsyncRead + Unpin>(
             kept.drain(..kept.len() - t);
         }
     }
-    crate::redact::redact_bytes(&kept)
+    crate::store::redact::redact_bytes(&kept)
 }

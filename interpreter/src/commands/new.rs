@@ -13,26 +13,19 @@ use plan_compiler::{check_loaded, load::load_str};
 use plan_schema::{Complexity, Pattern};
 
 use crate::cli::NewArgs;
-use crate::lint_cmd::print_human;
+use crate::commands::lint::print_human;
+use crate::error::Error;
 
 /// Default templates, written into `prompts/` when the project has none.
 const DEFAULT_TEMPLATES: [(&str, &str); 4] = [
-    ("task.md.j2", include_str!("../../prompts/task.md.j2")),
-    ("task-item.md.j2", include_str!("../../prompts/task-item.md.j2")),
-    ("commit.txt.j2", include_str!("../../prompts/commit.txt.j2")),
-    ("pr.md.j2", include_str!("../../prompts/pr.md.j2")),
+    ("task.md.j2", include_str!("../../../prompts/task.md.j2")),
+    ("task-item.md.j2", include_str!("../../../prompts/task-item.md.j2")),
+    ("commit.txt.j2", include_str!("../../../prompts/commit.txt.j2")),
+    ("pr.md.j2", include_str!("../../../prompts/pr.md.j2")),
 ];
 
-fn fail(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
-    1
-}
-
-pub fn run(args: &NewArgs) -> i32 {
-    let mut issue = match read_issue(args) {
-        Ok(i) => i,
-        Err(msg) => return fail(msg),
-    };
+pub fn run(args: &NewArgs) -> Result<(), Error> {
+    let mut issue = read_issue(args)?;
     if let (Some(n), None) = (args.issue, issue.number) {
         issue.number = Some(n);
     }
@@ -40,12 +33,9 @@ pub fn run(args: &NewArgs) -> i32 {
         issue.repo = Some(r.clone());
     }
     if issue.title.trim().is_empty() {
-        return fail("the issue has no title");
+        return Err(Error::refused("the issue has no title"));
     }
-    let rules = match load_rules(args.rules.as_deref()) {
-        Ok(r) => r,
-        Err(msg) => return fail(msg),
-    };
+    let rules = load_rules(args.rules.as_deref())?;
     let mut c = classify(&issue, &rules);
     if let Some(cmd) = &args.classifier {
         match ask_classifier(cmd, &issue) {
@@ -57,7 +47,7 @@ pub fn run(args: &NewArgs) -> i32 {
                     c.items = items;
                 }
             }
-            Err(msg) => return fail(format!("classifier `{cmd}`: {msg}")),
+            Err(msg) => return Err(Error::refused(format!("classifier `{cmd}`: {msg}"))),
         }
     }
     if args.explain {
@@ -72,64 +62,61 @@ pub fn run(args: &NewArgs) -> i32 {
         PathBuf::from("plans").join(format!("{stem}.yaml"))
     });
     if output.exists() && !args.force {
-        return fail(format!("{} exists; pass --force to overwrite it", output.display()));
+        return Err(Error::refused(format!("{} exists; pass --force to overwrite it", output.display())));
     }
-    match write_plan(&issue, &c, &output) {
-        Ok(()) => {
-            eprintln!(
-                "wrote {} ({}, {}) · check it with `plan run {} --dry-run`",
-                output.display(),
-                c.complexity,
-                c.pattern,
-                output.display()
-            );
-            0
-        }
-        Err(code) => code,
-    }
+    write_plan(&issue, &c, &output)?;
+    eprintln!(
+        "wrote {} ({}, {}) · check it with `plan run {} --dry-run`",
+        output.display(),
+        c.complexity,
+        c.pattern,
+        output.display()
+    );
+    Ok(())
 }
 
-fn read_issue(args: &NewArgs) -> Result<IssueText, String> {
+fn read_issue(args: &NewArgs) -> Result<IssueText, Error> {
     if let Some(from) = &args.from {
         let (name, text) = if from.as_os_str() == "-" {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
+            std::io::stdin().read_to_string(&mut text).map_err(|e| Error::io("read", "standard input", e))?;
             ("standard input".to_string(), text)
         } else {
-            let text = std::fs::read_to_string(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+            let text = std::fs::read_to_string(from).map_err(|e| Error::io("read", from, e))?;
             (from.display().to_string(), text)
         };
-        return parse_issue(&text).map_err(|e| format!("{name}: {e}"));
+        return parse_issue(&text).map_err(|e| Error::input(name, e));
     }
     let (Some(number), Some(repo)) = (args.issue, &args.repo) else {
-        return Err("give --issue N --repo owner/name, or --from FILE".into());
+        return Err(Error::Usage("give --issue N --repo owner/name, or --from FILE".into()));
     };
     if repo.split('/').filter(|p| !p.is_empty()).count() != 2 {
-        return Err(format!("--repo `{repo}` should be owner/name"));
+        return Err(Error::Usage(format!("--repo `{repo}` should be owner/name")));
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let json = runtime.block_on(crate::github::fetch_issue(repo, number))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+    let json = runtime.block_on(crate::git::github::fetch_issue(repo, number))?;
     if !json.trim_start().starts_with('{') {
-        return Err("GitHub's answer is not an issue: it is not JSON (is GITHUB_API_URL the API's address?)".into());
+        return Err(Error::input(
+            "GitHub's answer is not an issue",
+            "it is not JSON (is GITHUB_API_URL the API's address?)",
+        ));
     }
-    let mut issue = parse_issue(&json).map_err(|e| format!("GitHub's answer is not an issue: {e}"))?;
+    let mut issue = parse_issue(&json).map_err(|e| Error::input("GitHub's answer is not an issue", e))?;
     issue.repo = Some(repo.clone());
     Ok(issue)
 }
 
-fn load_rules(path: Option<&Path>) -> Result<Rules, String> {
+fn load_rules(path: Option<&Path>) -> Result<Rules, Error> {
     let default_file = Path::new("prompts/intake-rules.yaml");
     let (name, text) = match path {
-        Some(p) => (
-            p.display().to_string(),
-            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        Some(p) => (p.display().to_string(), std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?),
+        None if default_file.is_file() => (
+            default_file.display().to_string(),
+            std::fs::read_to_string(default_file).map_err(|e| Error::io("read", default_file, e))?,
         ),
-        None if default_file.is_file() => {
-            (default_file.display().to_string(), std::fs::read_to_string(default_file).map_err(|e| e.to_string())?)
-        }
         None => ("the built-in rules".to_string(), plan_compiler::intake::DEFAULT_RULES.to_string()),
     };
-    Rules::parse(&text).map_err(|e| format!("{name}: {e}"))
+    Rules::parse(&text).map_err(|e| Error::input(name, e))
 }
 
 /// Runs the classifier command with the issue as JSON on stdin; validates its answer.
@@ -208,27 +195,25 @@ fn relative(from: &Path, to: &Path) -> String {
     rel.display().to_string()
 }
 
-fn write_plan(issue: &IssueText, c: &Classification, output: &Path) -> Result<(), i32> {
+fn write_plan(issue: &IssueText, c: &Classification, output: &Path) -> Result<(), Error> {
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // The project's templates, created from the defaults when missing.
     let prompts = Path::new("prompts");
     for (name, text) in DEFAULT_TEMPLATES {
         let path = prompts.join(name);
         if !path.exists() {
-            if let Err(e) = std::fs::create_dir_all(prompts).and_then(|()| std::fs::write(&path, text)) {
-                return Err(fail(format!("cannot write {}: {e}", path.display())));
-            }
+            std::fs::create_dir_all(prompts)
+                .and_then(|()| std::fs::write(&path, text))
+                .map_err(|e| Error::io("write", &path, e))?;
         }
     }
     let schema = if Path::new("schema/plan.schema.json").is_file() {
         PathBuf::from("schema/plan.schema.json")
     } else {
         let p = PathBuf::from(".plan/plan.schema.json");
-        if let Err(e) =
-            std::fs::create_dir_all(".plan").and_then(|()| std::fs::write(&p, plan_schema::json_schema_text()))
-        {
-            return Err(fail(format!("cannot write {}: {e}", p.display())));
-        }
+        std::fs::create_dir_all(".plan")
+            .and_then(|()| std::fs::write(&p, plan_schema::json_schema_text()))
+            .map_err(|e| Error::io("write", &p, e))?;
         p
     };
     let t = TemplatePaths {
@@ -238,16 +223,13 @@ fn write_plan(issue: &IssueText, c: &Classification, output: &Path) -> Result<()
         pr: relative(dir, &prompts.join("pr.md.j2")),
     };
     let plan = generate(issue, c, &t);
-    let text =
-        render_plan(&plan, c, &relative(dir, &schema)).map_err(|e| fail(format!("cannot write the plan: {e}")))?;
+    let text = render_plan(&plan, c, &relative(dir, &schema))
+        .map_err(|e| Error::refused(format!("cannot write the plan: {e}")))?;
     // Nothing is written unless the plan lints clean.
     let checked = check_loaded(load_str(output, text.clone()));
     if !checked.diagnostics.is_empty() {
         print_human(&checked);
-        return Err(fail("the generated plan does not lint clean; nothing was written (please report this)"));
+        return Err(Error::refused("the generated plan does not lint clean; nothing was written (please report this)"));
     }
-    if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(output, text)) {
-        return Err(fail(format!("cannot write {}: {e}", output.display())));
-    }
-    Ok(())
+    std::fs::create_dir_all(dir).and_then(|()| std::fs::write(output, text)).map_err(|e| Error::io("write", output, e))
 }

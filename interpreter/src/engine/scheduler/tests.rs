@@ -9,10 +9,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::{Options, RunResult, RunStatus, Scheduler};
-use crate::job::{BoxFuture, Cancel, Executor, Job, Outcome};
-use crate::recorder::{NodeState, NullRecorder};
-use crate::render::{Renderer, Shared};
+use super::{Options, Scheduler};
+use crate::engine::context::RunContext;
+use crate::engine::job::{BoxFuture, Cancel, Executor, Job, Outcome};
+use crate::engine::render::Renderer;
+use crate::store::recorder::NullRecorder;
+use crate::store::state::NodeState;
+use crate::store::state::{RunResult, RunStatus};
 
 /// Each job takes its scripted time and gives its scripted outcome per attempt
 /// (the last entry repeats); everything it did is logged with virtual timestamps.
@@ -61,9 +64,9 @@ fn scheduler(yaml: &str, fake: Arc<Fake>, concurrency: usize, fail_fast: bool) -
     let graph = plan_compiler::compile(&checked).unwrap();
     let plan = checked.plan().unwrap().clone();
     let vars = plan.vars.clone();
-    let shared =
-        Shared::new(plan, graph, PathBuf::from("."), "test".into(), Path::new("/nonexistent-run-dir"), vars, false);
-    let renderer = Arc::new(Renderer::new(Arc::new(shared)));
+    let ctx =
+        RunContext::new(plan, graph, PathBuf::from("."), "test".into(), Path::new("/nonexistent-run-dir"), vars, false);
+    let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let executor: Arc<dyn Executor> = Arc::new(fake);
     Scheduler::new(renderer, executor, NullRecorder, Options { concurrency, fail_fast, signals: false })
 }

@@ -2,27 +2,13 @@
 //! runs, from their run directories.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::{LogsArgs, RunsArgs, StatusArgs, StopArgs};
-use crate::run_state::{self, RunState};
-use crate::rundir::RunDir;
-
-fn open(runs_dir: &Path, id: Option<&str>) -> Result<RunDir, String> {
-    let id = match id {
-        Some(id) => id.to_string(),
-        None => run_state::list(runs_dir)
-            .pop()
-            .ok_or_else(|| format!("no runs under {}; start one with `plan run PLAN`", runs_dir.display()))?,
-    };
-    RunDir::open(runs_dir, &id).ok_or_else(|| format!("no run `{id}` under {} (see `plan runs`)", runs_dir.display()))
-}
-
-fn fail(msg: &str) -> i32 {
-    eprintln!("error: {msg}");
-    1
-}
+use crate::error::Error;
+use crate::store::run_state::{self, RunState};
+use crate::store::rundir::RunDir;
+use crate::store::StoreError;
 
 fn render(run: &RunState) -> String {
     use std::fmt::Write;
@@ -47,31 +33,25 @@ fn render(run: &RunState) -> String {
     out
 }
 
-pub fn status(args: &StatusArgs) -> i32 {
-    let dir = match open(&args.runs_dir, args.run_id.as_deref()) {
-        Ok(d) => d,
-        Err(e) => return fail(&e),
-    };
+pub fn status(args: &StatusArgs) -> Result<(), Error> {
+    let dir = RunDir::find(&args.runs_dir, args.run_id.as_deref())?;
     loop {
-        let run = match run_state::read(&dir) {
-            Ok(r) => r,
-            Err(e) => return fail(&format!("cannot read {}: {e}", dir.journal().display())),
-        };
+        let run = run_state::read(&dir)?;
         if args.json {
-            crate::stdout(&format!("{}\n", serde_json::to_string_pretty(&run).unwrap_or_default()));
+            crate::commands::stdout(&format!("{}\n", serde_json::to_string_pretty(&run).unwrap_or_default()));
         } else {
             let clear =
                 if args.watch && std::io::IsTerminal::is_terminal(&std::io::stdout()) { "\x1b[2J\x1b[H" } else { "" };
-            crate::stdout(&format!("{clear}{}", render(&run)));
+            crate::commands::stdout(&format!("{clear}{}", render(&run)));
         }
         if !args.watch || run.state != "running" {
-            return 0;
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(500));
     }
 }
 
-pub fn runs(args: &RunsArgs) -> i32 {
+pub fn runs(args: &RunsArgs) -> Result<(), Error> {
     let mut all = Vec::new();
     for id in run_state::list(&args.runs_dir) {
         if let Some(dir) = RunDir::open(&args.runs_dir, &id) {
@@ -85,7 +65,7 @@ pub fn runs(args: &RunsArgs) -> i32 {
             .iter()
             .map(|r| serde_json::json!({"run_id": r.run_id, "state": r.state, "plan": r.plan, "done": r.done, "total": r.total, "failed": r.failed}))
             .collect();
-        crate::stdout(&format!("{}\n", serde_json::to_string_pretty(&brief).unwrap_or_default()));
+        crate::commands::stdout(&format!("{}\n", serde_json::to_string_pretty(&brief).unwrap_or_default()));
     } else if all.is_empty() {
         eprintln!("no runs under {}", args.runs_dir.display());
     } else {
@@ -93,47 +73,41 @@ pub fn runs(args: &RunsArgs) -> i32 {
         for r in &all {
             out.push_str(&format!("{}  {:<11}  {:>5}/{:<5}  {}\n", r.run_id, r.state, r.done, r.total, r.plan));
         }
-        crate::stdout(&out);
+        crate::commands::stdout(&out);
     }
-    0
+    Ok(())
 }
 
-pub fn stop(args: &StopArgs) -> i32 {
-    let dir = match open(&args.runs_dir, Some(&args.run_id)) {
-        Ok(d) => d,
-        Err(e) => return fail(&e),
-    };
-    let run = match run_state::read(&dir) {
-        Ok(r) => r,
-        Err(e) => return fail(&format!("cannot read {}: {e}", dir.journal().display())),
-    };
+pub fn stop(args: &StopArgs) -> Result<(), Error> {
+    let dir = RunDir::find(&args.runs_dir, Some(&args.run_id))?;
+    let run = run_state::read(&dir)?;
     if run.state != "running" || run.pid == 0 {
-        return fail(&format!("run `{}` is not running (it is {})", run.run_id, run.state));
+        return Err(StoreError::NotRunning { id: run.run_id, state: run.state }.into());
     }
     // SAFETY: kill(2) has no memory-safety preconditions.
     let rc = unsafe { libc::kill(run.pid as i32, libc::SIGTERM) };
     if rc != 0 {
-        return fail(&format!("cannot signal process {}: {}", run.pid, std::io::Error::last_os_error()));
+        return Err(Error::io("signal process", run.pid.to_string(), std::io::Error::last_os_error()));
     }
     for _ in 0..600 {
         if !dir.is_running() {
             eprintln!("stopped run {}", run.run_id);
-            return 0;
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    fail(&format!("run `{}` did not stop within 60s (pid {})", run.run_id, run.pid))
+    Err(Error::input(format!("run `{}`", run.run_id), format!("did not stop within 60s (pid {})", run.pid)))
 }
 
-pub fn logs(args: &LogsArgs) -> i32 {
-    let dir = match open(&args.runs_dir, Some(&args.run_id)) {
-        Ok(d) => d,
-        Err(e) => return fail(&e),
-    };
+pub fn logs(args: &LogsArgs) -> Result<(), Error> {
+    let dir = RunDir::find(&args.runs_dir, Some(&args.run_id))?;
     let logs_dir = dir.root.join("logs");
     if let Some(agent) = &args.agent {
         if !dir.log(agent).exists() && !args.follow {
-            return fail(&format!("no log for `{agent}` in run {} (agents that never started have none)", dir.id));
+            return Err(Error::input(
+                format!("no log for `{agent}` in run {}", dir.id),
+                "agents that never started have none",
+            ));
         }
     }
     // Offsets of what was printed from each log.
@@ -166,14 +140,14 @@ pub fn logs(args: &LogsArgs) -> i32 {
                 continue;
             }
             if args.agent.is_some() {
-                crate::stdout(&text);
+                crate::commands::stdout(&text);
             } else {
                 let prefixed: String = text.lines().map(|l| format!("[{agent}] {l}\n")).collect();
-                crate::stdout(&prefixed);
+                crate::commands::stdout(&prefixed);
             }
         }
         if !args.follow || !running {
-            return 0;
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -8,7 +8,8 @@ use std::sync::mpsc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::clock;
+use crate::store::clock;
+use crate::store::StoreError;
 
 /// Paths of one run.
 #[derive(Clone, Debug)]
@@ -33,6 +34,17 @@ impl RunDir {
         root.join("journal.jsonl").is_file().then(|| RunDir { id: id.to_string(), root })
     }
 
+    /// Run `id`, or the newest run when `id` is `None`.
+    pub fn find(runs_dir: &Path, id: Option<&str>) -> Result<RunDir, StoreError> {
+        let id = match id {
+            Some(id) => id.to_string(),
+            None => crate::store::run_state::list(runs_dir)
+                .pop()
+                .ok_or_else(|| StoreError::NoRuns(runs_dir.to_path_buf()))?,
+        };
+        RunDir::open(runs_dir, &id).ok_or_else(|| StoreError::NoRun { id, runs_dir: runs_dir.to_path_buf() })
+    }
+
     pub fn status(&self, node: &str) -> PathBuf {
         self.root.join("status").join(format!("{node}.json"))
     }
@@ -41,9 +53,6 @@ impl RunDir {
     }
     pub fn output(&self, node: &str) -> PathBuf {
         self.root.join("outputs").join(format!("{node}.json"))
-    }
-    pub fn prompt(&self, node: &str) -> PathBuf {
-        self.root.join("prompts").join(format!("{node}.md"))
     }
     pub fn journal(&self) -> PathBuf {
         self.root.join("journal.jsonl")

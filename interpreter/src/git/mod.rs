@@ -2,14 +2,41 @@
 //! `origin`), worktrees for isolated agents and merging them back, and the final
 //! branch, commit and push. The run directory `.plan/` is never committed.
 
+pub(crate) mod github;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// What went wrong with git, in words a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("`git {command}` failed: {message}")]
+    Failed { command: String, message: String },
+    #[error("{} is not inside a git repository; --commit, --pr and `workspace: worktree` need one", .0.display())]
+    NotARepository(PathBuf),
+    #[error("the working tree has uncommitted changes ({0}); commit or stash them first")]
+    Dirty(String),
+    #[error("the repository has no `origin` remote to push to; add one with `git remote add origin URL`")]
+    NoOrigin,
+    #[error("the repository has no commit yet; commit something first")]
+    NoCommit,
+    #[error("`{0}` is not a valid branch name")]
+    BadBranch(String),
+    #[error("cannot write the commit message: {0}")]
+    Message(#[source] std::io::Error),
+    #[error("merge conflict in {files} (worktree kept at {}, branch {branch})", .worktree.display())]
+    Conflict { files: String, worktree: PathBuf, branch: String },
+    #[error("a git task stopped: {0}")]
+    Task(String),
+}
 
 /// Paths `plan` keeps out of commits and of the "dirty tree" check.
 const EXCLUDE: &str = ":(exclude).plan";
 
 /// Runs `git args` in `dir`; its trimmed stdout, or stderr as the error.
-pub fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+pub fn git(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     git_bytes(dir, args).map(|out| String::from_utf8_lossy(&out).trim_end().to_string())
 }
 
@@ -25,54 +52,47 @@ pub struct Repo {
 
 /// Checks that `dir` is in a git repository with a clean tree (and an `origin` when
 /// `need_origin`), before anything runs.
-pub fn preflight(dir: &Path, need_origin: bool) -> Result<Repo, String> {
-    let root = git(dir, &["rev-parse", "--show-toplevel"]).map_err(|_| {
-        format!("{} is not inside a git repository; --commit, --pr and `workspace: worktree` need one", dir.display())
-    })?;
+pub fn preflight(dir: &Path, need_origin: bool) -> Result<Repo, GitError> {
+    let root = git(dir, &["rev-parse", "--show-toplevel"]).map_err(|_| GitError::NotARepository(dir.to_path_buf()))?;
     let root = PathBuf::from(root);
     let dirty = git(&root, &["status", "--porcelain", "--", ".", EXCLUDE])?;
     if !dirty.is_empty() {
         let files: Vec<&str> = dirty.lines().take(5).map(|l| l.get(3..).unwrap_or(l)).collect();
-        return Err(format!(
-            "the working tree has uncommitted changes ({}); commit or stash them first",
-            files.join(", ")
-        ));
+        return Err(GitError::Dirty(files.join(", ")));
     }
     if need_origin && git(&root, &["remote", "get-url", "origin"]).is_err() {
-        return Err("the repository has no `origin` remote to push to; add one with `git remote add origin URL`".into());
+        return Err(GitError::NoOrigin);
     }
-    let base = git(&root, &["rev-parse", "HEAD"])
-        .map_err(|_| "the repository has no commit yet; commit something first".to_string())?;
+    let base = git(&root, &["rev-parse", "HEAD"]).map_err(|_| GitError::NoCommit)?;
     let branch = git(&root, &["symbolic-ref", "--quiet", "--short", "HEAD"]).ok();
     Ok(Repo { root, branch, base })
 }
 
 /// Whether anything outside `.plan/` changed.
-pub fn has_changes(root: &Path) -> Result<bool, String> {
+pub fn has_changes(root: &Path) -> Result<bool, GitError> {
     Ok(!git(root, &["status", "--porcelain", "--", ".", EXCLUDE])?.is_empty())
 }
 
 /// Creates `branch` at HEAD (keeping the working tree's changes) and commits them
 /// with `message`; returns the commit id.
-pub fn branch_and_commit(root: &Path, branch: &str, message: &str) -> Result<String, String> {
-    git(root, &["check-ref-format", "--branch", branch])
-        .map_err(|_| format!("`{branch}` is not a valid branch name"))?;
+pub fn branch_and_commit(root: &Path, branch: &str, message: &str) -> Result<String, GitError> {
+    git(root, &["check-ref-format", "--branch", branch]).map_err(|_| GitError::BadBranch(branch.to_string()))?;
     git(root, &["checkout", "-b", branch])?;
     commit_all(root, message)
 }
 
 /// Commits every change outside `.plan/` with `message`; returns the commit id.
-pub fn commit_all(root: &Path, message: &str) -> Result<String, String> {
+pub fn commit_all(root: &Path, message: &str) -> Result<String, GitError> {
     git(root, &["add", "-A", "--", ".", EXCLUDE])?;
     let file = std::env::temp_dir().join(format!("plan-commit-{}.txt", std::process::id()));
-    std::fs::write(&file, message).map_err(|e| format!("cannot write the commit message: {e}"))?;
+    std::fs::write(&file, message).map_err(GitError::Message)?;
     let result = git(root, &["commit", "--quiet", "-F", &file.display().to_string()]);
     let _ = std::fs::remove_file(&file);
     result?;
     git(root, &["rev-parse", "HEAD"])
 }
 
-pub fn push(root: &Path, branch: &str) -> Result<(), String> {
+pub fn push(root: &Path, branch: &str) -> Result<(), GitError> {
     git(root, &["push", "--quiet", "-u", "origin", branch]).map(|_| ())
 }
 
@@ -96,7 +116,7 @@ pub struct Worktree {
 }
 
 /// Adds a worktree for node `node` of run `run_id` at `base`.
-pub fn add_worktree(repo: &Repo, run_dir: &Path, run_id: &str, node: &str) -> Result<Worktree, String> {
+pub fn add_worktree(repo: &Repo, run_dir: &Path, run_id: &str, node: &str) -> Result<Worktree, GitError> {
     let safe: String =
         node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
     let path = run_dir.join("worktrees").join(&safe);
@@ -120,30 +140,33 @@ pub fn add_worktree(repo: &Repo, run_dir: &Path, run_id: &str, node: &str) -> Re
 
 /// Commits the index of a worktree as `plan` (worktree commits never reach the user's
 /// history: only their diff is merged back).
-fn commit_as_plan(dir: &Path, message: &str) -> Result<(), String> {
+fn commit_as_plan(dir: &Path, message: &str) -> Result<(), GitError> {
     git(dir, &["-c", "user.name=plan", "-c", "user.email=plan@localhost", "commit", "--quiet", "-m", message])
         .map(|_| ())
 }
 
 /// The raw stdout of `git args` in `dir` (for binary diffs).
-fn git_bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+fn git_bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(GitError::Spawn)?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
         let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        Err(format!("`git {}` failed: {}", args.join(" "), if err.is_empty() { out.status.to_string() } else { err }))
+        Err(GitError::Failed {
+            command: args.join(" "),
+            message: if err.is_empty() { out.status.to_string() } else { err },
+        })
     }
 }
 
 /// Feeds `patch` to `git args` in `dir`.
-fn apply(dir: &Path, patch: &[u8], args: &[&str]) -> Result<std::process::Output, String> {
+fn apply(dir: &Path, patch: &[u8], args: &[&str]) -> Result<std::process::Output, GitError> {
     let mut child = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -152,21 +175,24 @@ fn apply(dir: &Path, patch: &[u8], args: &[&str]) -> Result<std::process::Output
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(GitError::Spawn)?;
     if let Some(mut stdin) = child.stdin.take() {
         use std::io::Write;
         let _ = stdin.write_all(patch);
     }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(GitError::Spawn)?;
     if out.status.success() || args.contains(&"--3way") {
         Ok(out)
     } else {
-        Err(format!("`git {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+        Err(GitError::Failed {
+            command: args.join(" "),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }
 
 /// Commits what the agent changed in its worktree (if anything).
-pub fn commit_worktree(wt: &Worktree, node: &str) -> Result<(), String> {
+pub fn commit_worktree(wt: &Worktree, node: &str) -> Result<(), GitError> {
     git(&wt.path, &["add", "-A"])?;
     if git(&wt.path, &["status", "--porcelain"])?.is_empty() {
         return Ok(());
@@ -176,7 +202,7 @@ pub fn commit_worktree(wt: &Worktree, node: &str) -> Result<(), String> {
 
 /// Applies the worktree branch's changes to the main checkout. On a conflict the
 /// error names the conflicting files, and the worktree is kept for inspection.
-pub fn merge_back(repo: &Repo, wt: &Worktree) -> Result<(), String> {
+pub fn merge_back(repo: &Repo, wt: &Worktree) -> Result<(), GitError> {
     let diff = git_bytes(&repo.root, &["diff", "--binary", &wt.start, &wt.branch])?;
     if diff.is_empty() {
         return Ok(());
@@ -200,8 +226,7 @@ pub fn merge_back(repo: &Repo, wt: &Worktree) -> Result<(), String> {
             }
         }
     }
-    let files = files.join(", ");
-    Err(format!("merge conflict in {files} (worktree kept at {}, branch {})", wt.path.display(), wt.branch))
+    Err(GitError::Conflict { files: files.join(", "), worktree: wt.path.clone(), branch: wt.branch.clone() })
 }
 
 /// Removes a merged worktree and its branch.

@@ -6,6 +6,7 @@ use plan_compiler::render::{render_github, render_human, render_json, Style};
 use plan_compiler::{check_file, Checked, Diagnostic};
 
 use crate::cli::{LintArgs, LintFormat};
+use crate::error::Error;
 
 /// The colour style for standard error: colour only on a terminal, never with NO_COLOR.
 pub fn stderr_style() -> Style {
@@ -25,7 +26,7 @@ pub fn print_human(checked: &Checked) {
     }
 }
 
-pub fn run(args: &LintArgs) -> i32 {
+pub fn run(args: &LintArgs) -> Result<(), Error> {
     let checked: Vec<Checked> = args.files.iter().map(|f| check_file(f)).collect();
     let all: Vec<Diagnostic> = checked.iter().flat_map(|c| c.diagnostics.iter().cloned()).collect();
     match args.format {
@@ -45,11 +46,13 @@ pub fn run(args: &LintArgs) -> i32 {
                 );
             }
         }
-        LintFormat::Json => crate::stdout(&render_json(&all)),
-        LintFormat::Github => crate::stdout(&render_github(&all)),
+        LintFormat::Json => crate::commands::stdout(&render_json(&all)),
+        LintFormat::Github => crate::commands::stdout(&render_github(&all)),
     }
-    let failed = all.iter().any(|d| d.is_error() || args.deny_warnings);
-    i32::from(failed)
+    if all.iter().any(|d| d.is_error() || args.deny_warnings) {
+        return Err(Error::Diagnosed);
+    }
+    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {

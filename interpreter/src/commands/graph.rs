@@ -10,31 +10,28 @@ use plan_compiler::{check_file, compile, dot, mermaid, Checked};
 use plan_schema::Plan;
 
 use crate::cli::{CompileArgs, GraphArgs, GraphFormat};
-use crate::lint_cmd::print_human;
+use crate::commands::lint::print_human;
+use crate::error::Error;
+use crate::store::run_state;
+use crate::store::rundir::RunDir;
 
-/// Checks and compiles a plan, printing diagnostics; `Err(exit code)` when refused.
-pub fn checked_graph(file: &Path) -> Result<(Checked, PlanGraph), i32> {
+/// Checks and compiles a plan, printing diagnostics; refused when it has errors.
+pub fn checked_graph(file: &Path) -> Result<(Checked, PlanGraph), Error> {
     let checked = check_file(file);
     print_human(&checked);
     match compile(&checked) {
         Some(graph) => Ok((checked, graph)),
-        None => Err(1),
+        None => Err(Error::Diagnosed),
     }
 }
 
-fn write_out(output: Option<&Path>, text: &str) -> i32 {
+fn write_out(output: Option<&Path>, text: &str) -> Result<(), Error> {
     match output {
         None => {
-            crate::stdout(text);
-            0
+            crate::commands::stdout(text);
+            Ok(())
         }
-        Some(path) => match std::fs::write(path, text) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                1
-            }
-        },
+        Some(path) => std::fs::write(path, text).map_err(|e| Error::io("write", path, e)),
     }
 }
 
@@ -46,40 +43,27 @@ pub fn draw(plan: &Plan, graph: &PlanGraph, format: GraphFormat, states: Option<
     }
 }
 
-pub fn run_graph(args: &GraphArgs) -> i32 {
-    let (checked, graph) = match checked_graph(&args.file) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let Some(plan) = checked.plan() else { return 1 };
+pub fn run_graph(args: &GraphArgs) -> Result<(), Error> {
+    let (checked, graph) = checked_graph(&args.file)?;
+    let Some(plan) = checked.plan() else { return Err(Error::Diagnosed) };
     let states = match &args.run {
         None => None,
-        Some(id) => match crate::rundir::RunDir::open(&args.runs_dir, id).map(|d| crate::run_state::read(&d)) {
-            Some(Ok(run)) => Some(run.nodes.into_iter().map(|(k, v)| (k, v.state)).collect::<HashMap<_, _>>()),
-            Some(Err(e)) => {
-                eprintln!("error: cannot read run `{id}`: {e}");
-                return 1;
-            }
-            None => {
-                eprintln!("error: no run `{id}` under {} (see `plan runs`)", args.runs_dir.display());
-                return 1;
-            }
-        },
+        Some(id) => {
+            let run = run_state::read(&RunDir::find(&args.runs_dir, Some(id))?)?;
+            Some(run.nodes.into_iter().map(|(k, v)| (k, v.state)).collect::<HashMap<_, _>>())
+        }
     };
     write_out(args.output.as_deref(), &draw(plan, &graph, args.format, states.as_ref()))
 }
 
-pub fn run_compile(args: &CompileArgs) -> i32 {
-    let (checked, graph) = match checked_graph(&args.file) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let Some(plan) = checked.plan() else { return 1 };
+pub fn run_compile(args: &CompileArgs) -> Result<(), Error> {
+    let (checked, graph) = checked_graph(&args.file)?;
+    let Some(plan) = checked.plan() else { return Err(Error::Diagnosed) };
     if let Some(target) = args.target {
         return compile_target(&checked, &graph, args, target);
     }
     let Ok(order) = graph.topo_order() else {
-        return 1;
+        return Err(Error::Diagnosed);
     };
     let doc = compiled(plan, &graph, &order);
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -88,14 +72,21 @@ pub fn run_compile(args: &CompileArgs) -> i32 {
 }
 
 /// `plan compile --target argo|github-actions`.
-fn compile_target(checked: &Checked, graph: &PlanGraph, args: &CompileArgs, target: crate::cli::CompileTarget) -> i32 {
+fn compile_target(
+    checked: &Checked,
+    graph: &PlanGraph,
+    args: &CompileArgs,
+    target: crate::cli::CompileTarget,
+) -> Result<(), Error> {
     let plan_path = args.plan_path.clone().unwrap_or_else(|| args.file.display().to_string());
-    let Some(t) = plan_compiler::targets::Target::new(checked, graph, plan_path, args.image.clone()) else { return 1 };
+    let Some(t) = plan_compiler::targets::Target::new(checked, graph, plan_path, args.image.clone()) else {
+        return Err(Error::Diagnosed);
+    };
     let result = match target {
         crate::cli::CompileTarget::Argo => plan_compiler::targets::to_argo(&t),
         crate::cli::CompileTarget::GithubActions => plan_compiler::targets::to_github_actions(&t),
     };
-    let style = crate::lint_cmd::stderr_style();
+    let style = crate::commands::lint::stderr_style();
     let source = checked.loaded.source.as_ref();
     let (text, diagnostics) = match result {
         Ok((text, warnings)) => (Some(text), warnings),
@@ -106,6 +97,6 @@ fn compile_target(checked: &Checked, graph: &PlanGraph, args: &CompileArgs, targ
     }
     match text {
         Some(text) => write_out(args.output.as_deref(), &text),
-        None => 1,
+        None => Err(Error::Diagnosed),
     }
 }

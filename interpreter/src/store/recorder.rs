@@ -6,36 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::journal::{Entry, JournalWriter};
-use crate::rundir::{RunDir, Writer};
-
-/// The state of a node as status files and the report name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NodeState {
-    Waiting,
-    Running,
-    Retrying,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Skipped,
-    Compensated,
-}
-
-impl NodeState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeState::Waiting => "waiting",
-            NodeState::Running => "running",
-            NodeState::Retrying => "retrying",
-            NodeState::Succeeded => "succeeded",
-            NodeState::Failed => "failed",
-            NodeState::Cancelled => "cancelled",
-            NodeState::Skipped => "skipped",
-            NodeState::Compensated => "compensated",
-        }
-    }
-}
+use crate::store::journal::{Entry, JournalWriter};
+use crate::store::rundir::{RunDir, Writer};
+pub(crate) use crate::store::state::NodeState;
 
 pub trait Recorder: Send {
     fn journal(&mut self, entry: Entry);
@@ -54,8 +27,10 @@ pub trait Recorder: Send {
 }
 
 /// Records nothing.
+#[cfg(test)]
 pub struct NullRecorder;
 
+#[cfg(test)]
 impl Recorder for NullRecorder {
     fn journal(&mut self, _: Entry) {}
     fn sync(&mut self) {}
@@ -65,10 +40,8 @@ impl Recorder for NullRecorder {
 
 /// Records into a run directory.
 pub struct RunRecorder {
-    pub dir: RunDir,
     pub journal: JournalWriter,
     pub writer: Writer,
-    pub issue: Option<u64>,
     pub display: Display,
     started: Instant,
     last_draw: Option<Instant>,
@@ -100,10 +73,8 @@ impl Display {
 impl RunRecorder {
     pub fn new(dir: RunDir, journal: JournalWriter, issue: Option<u64>, display: Display) -> Self {
         RunRecorder {
-            writer: Writer::spawn(dir.clone(), issue),
-            dir,
+            writer: Writer::spawn(dir, issue),
             journal,
-            issue,
             display,
             started: Instant::now(),
             last_draw: None,

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use plan_compiler::graph::{Unit, UnitKind};
-use plan_schema::{Command, Retry};
+use plan_schema::Command;
 use serde_json::Value;
 
-use crate::job::{ProcessSpec, Work};
-use crate::render::{NodeVars, Renderer};
-use crate::tree::AgentMeta;
+use crate::engine::job::{ProcessSpec, Work};
+use crate::engine::render::{NodeVars, Renderer, TemplateError};
+use crate::engine::tree::AgentMeta;
 
 /// What a node does for one attempt.
 #[derive(Debug, PartialEq)]
@@ -42,15 +42,53 @@ pub fn describe(work: &Work) -> String {
     }
 }
 
-impl Renderer {
+/// Why a node could not be turned into work (it fails without running anything).
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("`{uses}` needs `with.{name}`{hint}")]
+    MissingWith { uses: String, name: &'static str, hint: &'static str },
+    #[error("agent `{0}` has a prompt but no runner")]
+    NoRunner(String),
+    #[error("unknown runner `{0}`")]
+    UnknownRunner(String),
+    #[error("agent `{0}` does no work")]
+    NoWork(String),
+    #[error("unknown action `{0}`")]
+    UnknownAction(String),
+    #[error("`{0}` needs a git repository")]
+    NoRepository(String),
+    #[error("`{0}`: set `issue.repo` or `with.repo` (owner/name)")]
+    NoGithubRepo(String),
+    #[error("`github.pr` needs `with.base`: HEAD was detached")]
+    DetachedHead,
+    #[error("`github.comment` needs `issue.number` or `with.number`")]
+    NoIssueNumber,
+}
+
+/// Turns a node into work for one attempt, its templates rendered by `renderer`.
+pub struct Preparer<'r> {
+    renderer: &'r Renderer,
+}
+
+impl<'r> Preparer<'r> {
+    pub fn new(renderer: &'r Renderer) -> Self {
+        Preparer { renderer }
+    }
+
+    fn render_str(&self, source: &str, ctx: &minijinja::Value) -> Result<String, TemplateError> {
+        self.renderer.render_str(source, ctx)
+    }
+
     /// Prepares `unit` (agent `meta`) for one attempt.
-    pub fn prepare(&self, unit: &Unit, meta: &AgentMeta, vars: &NodeVars) -> Result<Prepared, String> {
-        let shared = &self.shared;
-        let plan = &shared.plan;
+    pub fn prepare(&self, unit: &Unit, meta: &AgentMeta, vars: &NodeVars) -> Result<Prepared, PrepareError> {
+        let run = &self.renderer.run;
+        let plan = &run.plan;
         let a = &meta.agent;
         // Built only when a template needs it: most commands are plain text.
         let cell = std::cell::OnceCell::new();
-        let ctx = || cell.get_or_init(|| self.context(meta, vars));
+        let ctx = || cell.get_or_init(|| self.renderer.context(meta, vars));
         if let Some(uses) = &a.uses {
             return match uses.as_str() {
                 "noop" => Ok(Prepared::Done(String::new())),
@@ -60,30 +98,37 @@ impl Renderer {
                         .get("duration")
                         .and_then(Value::as_str)
                         .and_then(|s| s.parse::<plan_schema::Duration>().ok())
-                        .ok_or("`sleep` needs `with.duration`, e.g. 100ms")?;
+                        .ok_or(PrepareError::MissingWith {
+                            uses: "sleep".into(),
+                            name: "duration",
+                            hint: ", e.g. 100ms",
+                        })?;
                     Ok(Prepared::Run(Work::Sleep(d.as_std())))
                 }
                 "template.render" => {
-                    let template = a
-                        .with
-                        .get("template")
-                        .and_then(Value::as_str)
-                        .ok_or("`template.render` needs `with.template`")?;
-                    let output =
-                        a.with.get("output").and_then(Value::as_str).ok_or("`template.render` needs `with.output`")?;
-                    let contents = self.render_file(template, ctx())?;
+                    let template = a.with.get("template").and_then(Value::as_str).ok_or(PrepareError::MissingWith {
+                        uses: uses.clone(),
+                        name: "template",
+                        hint: "",
+                    })?;
+                    let output = a.with.get("output").and_then(Value::as_str).ok_or(PrepareError::MissingWith {
+                        uses: uses.clone(),
+                        name: "output",
+                        hint: "",
+                    })?;
+                    let contents = self.renderer.render_file(template, ctx())?;
                     let path = self.render_str(output, ctx())?;
                     Ok(Prepared::Run(Work::WriteFile { path: PathBuf::from(path), contents }))
                 }
                 "git.branch" | "git.commit" | "github.pr" | "github.comment" => {
                     self.action(uses, meta, ctx()).map(Prepared::Run)
                 }
-                other => Err(format!("unknown action `{other}`")),
+                other => Err(PrepareError::UnknownAction(other.to_string())),
             };
         }
         let prompt = match (&a.prompt, &a.prompt_file) {
             (Some(p), _) => Some(self.render_str(p, ctx())?),
-            (None, Some(f)) => Some(self.render_file(f, ctx())?),
+            (None, Some(f)) => Some(self.renderer.render_file(f, ctx())?),
             (None, None) => None,
         };
         let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -97,8 +142,8 @@ impl Renderer {
                     .runner
                     .as_ref()
                     .or(plan.defaults.as_ref().and_then(|d| d.runner.as_ref()))
-                    .ok_or_else(|| format!("agent `{}` has a prompt but no runner", a.id))?;
-                let runner = plan.runners.get(name).ok_or_else(|| format!("unknown runner `{name}`"))?;
+                    .ok_or_else(|| PrepareError::NoRunner(a.id.clone()))?;
+                let runner = plan.runners.get(name).ok_or_else(|| PrepareError::UnknownRunner(name.clone()))?;
                 env.extend(runner.env.clone());
                 match &runner.command {
                     Command::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
@@ -107,11 +152,11 @@ impl Renderer {
             }
             (None, false) => match &unit.kind {
                 UnitKind::Gather { .. } => return Ok(Prepared::Done(String::new())),
-                _ => return Err(format!("agent `{}` does no work", a.id)),
+                _ => return Err(PrepareError::NoWork(a.id.clone())),
             },
         };
         env.extend(a.env.clone());
-        env.insert("PLAN_RUN_DIR".into(), shared.run_dir.display().to_string());
+        env.insert("PLAN_RUN_DIR".into(), run.run_dir.display().to_string());
         env.insert("PLAN_AGENT_ID".into(), a.id.clone());
         env.insert("PLAN_NODE_ID".into(), unit.id.clone());
         env.insert("PLAN_ATTEMPT".into(), vars.attempt.max(1).to_string());
@@ -128,23 +173,25 @@ impl Renderer {
     }
 
     /// A git or GitHub step, its `with` arguments rendered.
-    fn action(&self, uses: &str, meta: &AgentMeta, ctx: &minijinja::Value) -> Result<Work, String> {
-        use crate::job::Action;
-        let shared = &self.shared;
-        let arg = |name: &str| -> Result<String, String> {
-            let raw = meta.agent.with.get(name).ok_or_else(|| format!("`{uses}` needs `with.{name}`"))?;
+    fn action(&self, uses: &str, meta: &AgentMeta, ctx: &minijinja::Value) -> Result<Work, PrepareError> {
+        use crate::engine::job::Action;
+        let run = &self.renderer.run;
+        let arg = |name: &'static str| -> Result<String, PrepareError> {
+            let raw = meta.agent.with.get(name).ok_or_else(|| PrepareError::MissingWith {
+                uses: uses.to_string(),
+                name,
+                hint: "",
+            })?;
             match raw.as_str() {
-                Some(s) => self.render_str(s, ctx),
+                Some(s) => Ok(self.render_str(s, ctx)?),
                 None => Ok(raw.to_string()),
             }
         };
-        let optional = |name: &str| meta.agent.with.contains_key(name).then(|| arg(name)).transpose();
-        let repo = shared.repo.as_ref().ok_or_else(|| format!("`{uses}` needs a git repository"))?;
+        let optional = |name: &'static str| meta.agent.with.contains_key(name).then(|| arg(name)).transpose();
+        let repo = run.repo.as_ref().ok_or_else(|| PrepareError::NoRepository(uses.to_string()))?;
         let root = repo.root.clone();
         let github_repo = || {
-            optional("repo")?
-                .or_else(|| shared.github_repo())
-                .ok_or_else(|| format!("`{uses}`: set `issue.repo` or `with.repo` (owner/name)"))
+            optional("repo")?.or_else(|| run.github_repo()).ok_or_else(|| PrepareError::NoGithubRepo(uses.to_string()))
         };
         Ok(Work::Action(match uses {
             "git.branch" => Action::GitBranch { root, name: arg("name")? },
@@ -153,17 +200,15 @@ impl Renderer {
                 repo: github_repo()?,
                 title: arg("title")?,
                 body: optional("body")?.unwrap_or_default(),
-                base: optional("base")?
-                    .or_else(|| repo.branch.clone())
-                    .ok_or("`github.pr` needs `with.base`: HEAD was detached")?,
+                base: optional("base")?.or_else(|| repo.branch.clone()).ok_or(PrepareError::DetachedHead)?,
                 draft: meta.agent.with.get("draft").and_then(Value::as_bool).unwrap_or(false),
                 root,
             },
             _ => Action::GithubComment {
                 number: optional("number")?
                     .and_then(|n| n.parse().ok())
-                    .or_else(|| shared.plan.issue.as_ref().and_then(|i| i.number))
-                    .ok_or("`github.comment` needs `issue.number` or `with.number`")?,
+                    .or_else(|| run.plan.issue.as_ref().and_then(|i| i.number))
+                    .ok_or(PrepareError::NoIssueNumber)?,
                 repo: github_repo()?,
                 body: arg("body")?,
             },
@@ -171,72 +216,23 @@ impl Renderer {
     }
 
     /// The saga compensation of a step, rendered.
-    pub fn compensation(&self, meta: &AgentMeta) -> Result<Option<Work>, String> {
+    pub fn compensation(&self, meta: &AgentMeta) -> Result<Option<Work>, TemplateError> {
         let Some(cmd) = &meta.agent.compensate else {
             return Ok(None);
         };
-        let ctx = self.context(meta, &NodeVars { attempt: 1, ..NodeVars::default() });
+        let ctx = self.renderer.context(meta, &NodeVars { attempt: 1, ..NodeVars::default() });
         let argv = self.command(cmd, || &ctx)?;
         let mut env = BTreeMap::new();
-        env.insert("PLAN_RUN_DIR".into(), self.shared.run_dir.display().to_string());
+        env.insert("PLAN_RUN_DIR".into(), self.renderer.run.run_dir.display().to_string());
         env.insert("PLAN_AGENT_ID".into(), meta.agent.id.clone());
         env.extend(meta.agent.env.clone());
         Ok(Some(Work::Process(ProcessSpec { argv, stdin: None, env, workdir: None })))
     }
 
-    fn command<'c>(&self, cmd: &Command, ctx: impl Fn() -> &'c minijinja::Value) -> Result<Vec<String>, String> {
+    fn command<'c>(&self, cmd: &Command, ctx: impl Fn() -> &'c minijinja::Value) -> Result<Vec<String>, TemplateError> {
         Ok(match cmd {
             Command::Shell(s) => vec!["sh".into(), "-c".into(), self.render_str(s, ctx())?],
             Command::Argv(words) => words.iter().map(|w| self.render_str(w, ctx())).collect::<Result<_, _>>()?,
         })
-    }
-}
-
-/// The retry policy of an agent (its own, else the defaults, else one attempt).
-pub fn retry_of(meta: &AgentMeta, defaults: Option<&plan_schema::Defaults>) -> Option<Retry> {
-    meta.agent.retry.clone().or_else(|| defaults.and_then(|d| d.retry.clone()))
-}
-
-/// How long to wait before attempt `next` (2 = the first retry).
-pub fn backoff_delay(retry: &Retry, next: u32) -> std::time::Duration {
-    let base = retry.delay.as_std();
-    let mut d = match retry.backoff {
-        plan_schema::Backoff::Fixed => base,
-        plan_schema::Backoff::Exponential => base.saturating_mul(2u32.saturating_pow(next.saturating_sub(2))),
-    };
-    if let Some(max) = retry.max_delay {
-        d = d.min(max.as_std());
-    }
-    if retry.jitter && !d.is_zero() {
-        let factor = 0.75 + fastrand::f64() * 0.5;
-        d = d.mul_f64(factor);
-        if let Some(max) = retry.max_delay {
-            d = d.min(max.as_std());
-        }
-    }
-    d
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use plan_schema::{Backoff, Duration};
-
-    #[test]
-    fn exponential_backoff_doubles_and_caps() {
-        let r = Retry {
-            attempts: 5,
-            backoff: Backoff::Exponential,
-            delay: Duration::from_millis(100),
-            max_delay: Some(Duration::from_millis(300)),
-            jitter: false,
-        };
-        let ms: Vec<u128> = (2..=5).map(|n| backoff_delay(&r, n).as_millis()).collect();
-        assert_eq!(ms, vec![100, 200, 300, 300]);
-        let fixed = Retry { backoff: Backoff::Fixed, jitter: true, max_delay: None, ..r };
-        for _ in 0..50 {
-            let d = backoff_delay(&fixed, 4).as_millis();
-            assert!((75..=125).contains(&d), "{d}");
-        }
     }
 }

@@ -17,13 +17,18 @@ use plan_compiler::{check_file, compile};
 use serde_json::Value;
 
 use crate::cli::ExecNodeArgs;
-use crate::job::{Executor, JobKey, Outcome};
-use crate::journal::Entry;
-use crate::lint_cmd::print_human;
-use crate::process::ProcessExecutor;
-use crate::recorder::{NodeState, Recorder};
-use crate::render::{Renderer, Shared};
-use crate::scheduler::{Options, RunStatus, Scheduler};
+use crate::commands::lint::print_human;
+use crate::engine::context::RunContext;
+use crate::engine::job::{Executor, JobKey, Outcome};
+use crate::engine::prepare::Preparer;
+use crate::engine::process::ProcessExecutor;
+use crate::engine::render::Renderer;
+use crate::engine::scheduler::{Options, Scheduler};
+use crate::error::Error;
+use crate::store::journal::Entry;
+use crate::store::recorder::Recorder;
+use crate::store::state::NodeState;
+use crate::store::state::RunStatus;
 
 /// Keeps the journal entries in memory: the node's output is read from them.
 #[derive(Default)]
@@ -38,25 +43,20 @@ impl Recorder for Memory {
     fn output(&mut self, _: &str, _: &Value) {}
 }
 
-fn fail(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
-    1
-}
-
 /// Reads every input record.
-fn inputs(dir: Option<&Path>) -> Result<Vec<(String, Value)>, String> {
+fn inputs(dir: Option<&Path>) -> Result<Vec<(String, Value)>, Error> {
     let mut texts: Vec<String> = Vec::new();
     if let Some(dir) = dir {
         if dir.is_dir() {
             let mut files: Vec<_> = std::fs::read_dir(dir)
-                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+                .map_err(|e| Error::io("read", dir, e))?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
                 .filter(|p| p.extension().is_some_and(|x| x == "json"))
                 .collect();
             files.sort();
             for f in files {
-                texts.push(std::fs::read_to_string(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?);
+                texts.push(std::fs::read_to_string(&f).map_err(|e| Error::io("read", &f, e))?);
             }
         }
     }
@@ -82,20 +82,19 @@ fn inputs(dir: Option<&Path>) -> Result<Vec<(String, Value)>, String> {
     }
     for t in texts.iter().filter(|t| !t.trim().is_empty()) {
         let v: Value = serde_json::from_str(t)
-            .map_err(|e| format!("an input is not JSON ({e}): {}", t.chars().take(80).collect::<String>()))?;
+            .map_err(|e| Error::input(format!("an input is not JSON ({e})"), t.chars().take(80).collect::<String>()))?;
         collect(v, &mut out);
     }
     Ok(out)
 }
 
-pub fn run(args: &ExecNodeArgs) -> i32 {
+pub fn run(args: &ExecNodeArgs) -> Result<(), Error> {
     let checked = check_file(&args.file);
     print_human(&checked);
-    let (Some(plan), Some(graph)) = (checked.plan().cloned(), compile(&checked)) else { return 1 };
-    let records = match inputs(args.inputs.as_deref()) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
+    let (Some(plan), Some(graph)) = (checked.plan().cloned(), compile(&checked)) else {
+        return Err(Error::Diagnosed);
     };
+    let records = inputs(args.inputs.as_deref())?;
     // Copies of run-time maps come as `m[3]`; the map's own output is their list.
     let mut restored: HashMap<String, Value> = HashMap::new();
     let mut copies: HashMap<String, Vec<(usize, Value)>> = HashMap::new();
@@ -114,73 +113,55 @@ pub fn run(args: &ExecNodeArgs) -> i32 {
     // The node to run is run, whatever an input says about it.
     restored.remove(&args.node);
     let run_dir = std::env::temp_dir().join(format!("plan-exec-{}", std::process::id()));
-    let dir = match crate::rundir::RunDir::create(&run_dir, "node") {
-        Ok(d) => d,
-        Err(e) => return fail(format!("cannot create {}: {e}", run_dir.display())),
-    };
+    let dir = crate::store::rundir::RunDir::create(&run_dir, "node").map_err(|e| Error::io("create", &run_dir, e))?;
     let vars = plan.vars.clone();
     let base_dir = checked.loaded.base_dir();
-    let mut shared = Shared::new(plan, graph, base_dir, "exec".into(), &dir.root, vars, false);
-    if let Ok(mut outputs) = shared.outputs.write() {
-        outputs.extend(restored.clone());
+    let mut ctx = RunContext::new(plan, graph, base_dir, "exec".into(), &dir.root, vars, false);
+    for (id, value) in &restored {
+        ctx.set_output(id.clone(), value.clone());
     }
     // Git steps find the checkout they run in; nothing else needs one.
-    shared.repo = crate::git::preflight(Path::new("."), false).ok();
-    let shared = Arc::new(shared);
-    let renderer = Arc::new(Renderer::new(shared.clone()));
+    ctx.repo = crate::git::preflight(Path::new("."), false).ok();
+    let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let code = run_node(args, &renderer, restored);
     let _ = std::fs::remove_dir_all(&run_dir);
     code
 }
 
-fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<String, Value>) -> i32 {
-    let shared = &renderer.shared;
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => return fail(e),
-    };
-    let write = |value: &Value| -> i32 {
+fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<String, Value>) -> Result<(), Error> {
+    let shared = &renderer.run;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+    let write = |value: &Value| -> Result<(), Error> {
         let text = format!("{}\n", value);
         match &args.output {
-            Some(path) => match path
+            Some(path) => path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .map_or(Ok(()), std::fs::create_dir_all)
                 .and_then(|()| std::fs::write(path, text))
-            {
-                Ok(()) => 0,
-                Err(e) => fail(format!("cannot write {}: {e}", path.display())),
-            },
+                .map_err(|e| Error::io("write", path, e)),
             None => {
-                crate::stdout(&text);
-                0
+                crate::commands::stdout(&text);
+                Ok(())
             }
         }
     };
     if args.compensate {
         let Some(meta) = shared.tree.get(&args.node) else {
-            return fail(format!("no agent `{}` in this plan", args.node));
+            return Err(Error::refused(format!("no agent `{}` in this plan", args.node)));
         };
-        let work = match renderer.compensation(meta) {
-            Ok(Some(w)) => w,
-            Ok(None) => return fail(format!("agent `{}` has no `compensate`", args.node)),
-            Err(e) => return fail(e),
+        let Some(work) = Preparer::new(renderer).compensation(meta)? else {
+            return Err(Error::refused(format!("agent `{}` has no `compensate`", args.node)));
         };
-        let job = crate::job::Job {
-            key: JobKey { node: petgraph::graph::NodeIndex::new(0), copy: None },
-            id: format!("{}.compensate", args.node),
-            work,
-            timeout: None,
-            log: None,
-        };
-        let (_tx, rx) = tokio::sync::watch::channel(crate::job::Cancel::None);
+        let job = crate::engine::job::Job { id: format!("{}.compensate", args.node), work, timeout: None, log: None };
+        let (_tx, rx) = tokio::sync::watch::channel(crate::engine::job::Cancel::None);
         return match runtime.block_on(ProcessExecutor::default().execute(job, rx)) {
-            Outcome::Succeeded { .. } => 0,
-            other => fail(format!("compensating `{}` failed: {}", args.node, other.error_text())),
+            Outcome::Succeeded { .. } => Ok(()),
+            other => Err(Error::refused(format!("compensating `{}` failed: {}", args.node, other.error_text()))),
         };
     }
     let Some(node) = shared.graph.node(&args.node) else {
-        return fail(format!("no node `{}` in this plan (see `plan compile`)", args.node));
+        return Err(Error::refused(format!("no node `{}` in this plan (see `plan compile`)", args.node)));
     };
     let dynamic = shared.graph.unit(node).kind == UnitKind::DynamicMap;
     let mut scheduler = Scheduler::new(
@@ -192,17 +173,20 @@ fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<Str
     scheduler.restore(restored);
     if args.expand {
         if !dynamic {
-            return fail(format!("`{}` is not a map whose items are known at run time", args.node));
+            return Err(Error::refused(format!("`{}` is not a map whose items are known at run time", args.node)));
         }
         return match scheduler.items_of(node) {
             Ok(items) => write(&Value::Array(
                 items.into_iter().enumerate().map(|(i, item)| serde_json::json!({"index": i, "item": item})).collect(),
             )),
-            Err(e) => fail(e),
+            Err(e) => Err(Error::refused(e)),
         };
     }
     if args.copy.is_some() && !dynamic {
-        return fail(format!("--copy needs a map whose items are known at run time, not `{}`", args.node));
+        return Err(Error::refused(format!(
+            "--copy needs a map whose items are known at run time, not `{}`",
+            args.node
+        )));
     }
     let key = JobKey { node, copy: args.copy };
     let target = match args.copy {
@@ -213,7 +197,7 @@ fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<Str
     let (result, memory) = runtime.block_on(scheduler.run());
     if result.status != RunStatus::Succeeded {
         let (agent, error) = result.failure.unwrap_or((target.clone(), "did not finish".into()));
-        return fail(format!("agent `{agent}` failed: {error}"));
+        return Err(Error::refused(format!("agent `{agent}` failed: {error}")));
     }
     let output = memory.0.into_iter().rev().find_map(|e| match e {
         Entry::NodeSucceeded { node, output, .. } if node == target => Some(output),

@@ -1,0 +1,66 @@
+//! `plan run --background`: starts the same run detached — in its own session, with
+//! no terminal, its output in the run directory — prints the run id and returns.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use std::path::Path;
+
+use crate::cli::RunArgs;
+use crate::error::Error;
+use crate::store::rundir::RunDir;
+
+pub fn start(args: &RunArgs, plan: &Path) -> Result<(), Error> {
+    let id = args.resume.clone().or_else(|| args.run_id.clone()).unwrap_or_else(crate::store::clock::new_run_id);
+    let dir = RunDir::create(&args.runs_dir, &id)
+        .map_err(|e| Error::io("create a run directory under", &args.runs_dir, e))?;
+    let log = dir.root.join("run.log");
+    let out =
+        std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| Error::io("create", &log, e))?;
+    let exe = std::env::current_exe().map_err(|e| Error::io("find", "the plan executable", e))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("run").arg(plan).arg("--runs-dir").arg(&args.runs_dir).arg("--quiet");
+    match &args.resume {
+        Some(r) => {
+            cmd.arg("--resume").arg(r);
+        }
+        None => {
+            cmd.arg("--run-id").arg(&id);
+        }
+    }
+    if let Some(c) = args.concurrency {
+        cmd.arg("--concurrency").arg(c.to_string());
+    }
+    for v in &args.vars {
+        cmd.arg("--var").arg(v);
+    }
+    for (flag, on) in [
+        ("--fail-fast", args.fail_fast),
+        ("--force", args.force),
+        ("--json", args.json),
+        ("--commit", args.commit),
+        ("--pr", args.pr),
+        ("--draft", args.draft),
+    ] {
+        if on {
+            cmd.arg(flag);
+        }
+    }
+    let err = out.try_clone().map_err(|e| Error::io("open", &log, e))?;
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+    // SAFETY: setsid is async-signal-safe; the child gets its own session so that
+    // closing the terminal does not reach it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(|e| Error::io("start", "the background run", e))?;
+    crate::commands::stdout(&format!("{id}\n"));
+    eprintln!(
+        "started run {id} in the background (pid {}); `plan status {id}`, `plan logs {id} --follow`, `plan stop {id}`",
+        child.id()
+    );
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! The `plan` subcommands: each file parses nothing (clap did) and returns a typed
+//! `Error` that `main` turns into a message and an exit code.
+
+mod background;
+mod dry_run;
+mod exec_node;
+mod graph;
+mod lint;
+mod new;
+mod publish;
+mod run;
+mod runs;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Parses the command line, runs the command and exits with its code:
+/// 0 ok, 1 plan failed or lint errors, 2 usage, 130 interrupted.
+pub fn main() -> ! {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::New(args) => new::run(&args),
+        Command::Lint(args) => lint::run(&args),
+        Command::Schema => {
+            stdout(&plan_schema::json_schema_text());
+            Ok(())
+        }
+        Command::Graph(args) => graph::run_graph(&args),
+        Command::Compile(args) => graph::run_compile(&args),
+        Command::Run(args) => run::run(args),
+        Command::ExecNode(args) => exec_node::run(&args),
+        Command::Status(args) => runs::status(&args),
+        Command::Runs(args) => runs::runs(&args),
+        Command::Stop(args) => runs::stop(&args),
+        Command::Logs(args) => runs::logs(&args),
+    };
+    std::process::exit(match result {
+        Ok(()) => 0,
+        Err(e) => e.report(),
+    })
+}
+
+/// Writes to standard output; a reader that went away (`plan ... | head`) is not an
+/// error worth a panic.
+pub(crate) fn stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}

@@ -1,0 +1,228 @@
+//! `plan run`: checks and compiles the plan, sets up (or resumes) the run directory,
+//! runs the scheduler on tokio, writes the report, and — with --commit/--pr —
+//! publishes the result. Exit codes: 0 succeeded, 1 failed, 2 usage, 130 interrupted.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use plan_compiler::{check_file, compile};
+use plan_schema::Plan;
+use serde_json::Value;
+
+use crate::cli::RunArgs;
+use crate::commands::lint::print_human;
+use crate::engine::context::RunContext;
+use crate::engine::process::ProcessExecutor;
+use crate::engine::render::Renderer;
+use crate::engine::scheduler::{Options, Scheduler};
+use crate::error::Error;
+use crate::store::journal::{self, Entry, Journal, JournalWriter};
+use crate::store::recorder::{Display, RunRecorder};
+use crate::store::report::Report;
+use crate::store::resume::Resumed;
+use crate::store::rundir::{write_atomic, RunDir};
+use crate::store::state::{RunResult, RunStatus};
+use crate::store::StoreError;
+
+pub fn run(args: RunArgs) -> Result<(), Error> {
+    let resumed = args.resume.as_deref().map(|id| Resumed::open(&args.runs_dir, id)).transpose()?;
+    let file = plan_file(&args, resumed.as_ref())?;
+    let checked = check_file(&file);
+    print_human(&checked);
+    let (Some(plan), Some(graph)) = (checked.plan().cloned(), compile(&checked)) else {
+        return Err(Error::Diagnosed);
+    };
+    let vars = vars(&plan, &args.vars)?;
+    let concurrency = args
+        .concurrency
+        .or(plan.concurrency.map(|c| c as usize))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get()));
+    let base_dir = checked.loaded.base_dir();
+    if args.dry_run {
+        let ctx = RunContext::new(plan, graph, base_dir, "dry-run".into(), Path::new(".plan/runs/dry-run"), vars, true);
+        super::dry_run::print_schedule(&Renderer::new(Arc::new(ctx)));
+        return Ok(());
+    }
+    // Git problems are found before anything runs or is written.
+    let repo = if args.commit || args.pr || uses_git(&plan) {
+        Some(crate::git::preflight(Path::new("."), args.commit || args.pr)?)
+    } else {
+        None
+    };
+    if args.background {
+        return super::background::start(&args, &file);
+    }
+    let plan_bytes = std::fs::read(&file).map_err(|e| Error::io("read", &file, e))?;
+    let hash = journal::fingerprint(&plan_bytes);
+    let (dir, restored) = match resumed {
+        Some(r) => {
+            r.check_plan(&hash, args.force)?;
+            (r.dir, r.outputs)
+        }
+        None => {
+            let id = args.run_id.clone().unwrap_or_else(crate::store::clock::new_run_id);
+            let dir = RunDir::create(&args.runs_dir, &id)
+                .map_err(|e| Error::io("create a run directory under", &args.runs_dir, e))?;
+            (dir, HashMap::new())
+        }
+    };
+    let _lock = match dir.lock() {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return Err(StoreError::Running(dir.id.clone()).into()),
+        Err(e) => return Err(Error::io("lock", &dir.root, e)),
+    };
+    let journal = start_journal(&dir, &file, hash, &vars, graph.graph.node_count())?;
+    let display = Display::detect(args.quiet || args.json);
+    if display != Display::Quiet {
+        eprintln!(
+            "run {} · {} agents · concurrency {concurrency} · {}",
+            dir.id,
+            graph.graph.node_count(),
+            dir.root.display()
+        );
+    }
+    let issue = plan.issue.as_ref().and_then(|i| i.number);
+    let mut ctx = RunContext::new(plan, graph, base_dir, dir.id.clone(), &dir.root, vars, false);
+    ctx.repo = repo;
+    let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
+    let recorder = RunRecorder::new(dir.clone(), journal, issue, display);
+    let options = Options { concurrency, fail_fast: args.fail_fast, signals: true };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
+    let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
+    scheduler.restore(restored);
+    let (result, mut recorder) = runtime.block_on(scheduler.run());
+    recorder
+        .journal
+        .push(&Entry::RunFinished { status: result.status.as_str().into(), at: crate::store::clock::now() });
+    if let Err(e) = recorder.journal.wait() {
+        recorder.journal_error.get_or_insert(e);
+    }
+    recorder.finish();
+    if let Some(e) = &recorder.journal_error {
+        eprintln!("warning: {e}; this run may not resume");
+    }
+    let ctx = &renderer.run;
+    let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &dir.id, &result);
+    let published = if result.status == RunStatus::Succeeded && (args.commit || args.pr) {
+        let published = runtime.block_on(super::publish::publish(&renderer, &mut report, args.pr, args.draft));
+        if published.is_err() {
+            report.status = "failed".into();
+        }
+        published
+    } else {
+        Ok(())
+    };
+    write_report(&dir, &report, args.json)?;
+    runtime.shutdown_background();
+    published?;
+    if let Some(url) = &report.implementation_summary.pr_url {
+        if !args.json {
+            crate::commands::stdout(&format!("{url}\n"));
+        }
+        eprintln!("opened pull request {url}");
+    }
+    finish(&result, &report, &dir, display)
+}
+
+/// The plan file: the one given, else the one the resumed run recorded.
+fn plan_file(args: &RunArgs, resumed: Option<&Resumed>) -> Result<PathBuf, Error> {
+    if let Some(file) = &args.file {
+        return Ok(file.clone());
+    }
+    match resumed {
+        Some(r) => r.plan.clone().ok_or_else(|| StoreError::NoPlan(r.dir.id.clone()).into()),
+        None => Err(Error::Usage("give a plan file, or --resume RUN_ID".into())),
+    }
+}
+
+/// The plan's variables with `--var K=V` overrides.
+fn vars(plan: &Plan, overrides: &[String]) -> Result<indexmap::IndexMap<String, Value>, Error> {
+    let mut vars = plan.vars.clone();
+    for kv in overrides {
+        let Some((k, v)) = kv.split_once('=') else {
+            return Err(Error::Usage(format!("--var expects KEY=VALUE, got `{kv}`")));
+        };
+        vars.insert(k.trim().to_string(), Value::String(v.to_string()));
+    }
+    Ok(vars)
+}
+
+/// Opens the journal, records the start durably and hands it to its writer thread.
+fn start_journal(
+    dir: &RunDir,
+    file: &Path,
+    plan_hash: String,
+    vars: &indexmap::IndexMap<String, Value>,
+    nodes: usize,
+) -> Result<JournalWriter, Error> {
+    let mut journal = Journal::open(&dir.journal()).map_err(|e| Error::io("open", dir.journal(), e))?;
+    journal.push(&Entry::RunStarted {
+        run_id: dir.id.clone(),
+        plan: std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf()).display().to_string(),
+        plan_hash,
+        vars: vars.clone(),
+        at: crate::store::clock::now(),
+        nodes,
+        pid: std::process::id(),
+    });
+    journal.sync().map_err(|e| Error::io("write", dir.journal(), e))?;
+    Ok(JournalWriter::spawn(journal))
+}
+
+fn write_report(dir: &RunDir, report: &Report, json: bool) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(report).unwrap_or_default();
+    if let Err(e) = write_atomic(&dir.report(), format!("{text}\n").as_bytes()) {
+        eprintln!("warning: cannot write {}: {e}", dir.report().display());
+    }
+    if json {
+        crate::commands::stdout(&format!("{text}\n"));
+    }
+    Ok(())
+}
+
+/// The end-of-run lines, and how the command ends.
+fn finish(result: &RunResult, report: &Report, dir: &RunDir, display: Display) -> Result<(), Error> {
+    match result.status {
+        RunStatus::Succeeded => {
+            if display != Display::Quiet {
+                let m = &report.performance_metrics;
+                eprintln!(
+                    "succeeded in {} (critical path {}, coordination {}) · report {}",
+                    m.execution_time,
+                    m.critical_path,
+                    crate::store::report::overhead_line(result.wall, result.critical_path),
+                    dir.report().display()
+                );
+            }
+            Ok(())
+        }
+        RunStatus::Failed => {
+            match &result.failure {
+                Some((agent, error)) => eprintln!("error: agent `{agent}` failed: {error}"),
+                None => eprintln!("error: the run did not finish"),
+            }
+            for (step, ok) in &result.compensated {
+                eprintln!("  compensated `{step}`{}", if *ok { "" } else { " (compensation FAILED)" });
+            }
+            eprintln!("logs: {} · resume: plan run --resume {}", dir.root.join("logs").display(), dir.id);
+            Err(Error::RunFailed)
+        }
+        RunStatus::Interrupted => {
+            eprintln!("interrupted · resume: plan run --resume {}", dir.id);
+            Err(Error::Interrupted)
+        }
+    }
+}
+
+/// Whether any agent works in a worktree or runs a git or GitHub action.
+fn uses_git(plan: &Plan) -> bool {
+    let default = plan.defaults.as_ref().and_then(|d| d.workspace) == Some(plan_schema::Workspace::Worktree);
+    let index = plan_compiler::agents::AgentIndex::new(plan);
+    let any = index.iter().any(|a| {
+        a.agent.workspace == Some(plan_schema::Workspace::Worktree)
+            || a.agent.uses.as_deref().is_some_and(|u| u.starts_with("git.") || u.starts_with("github."))
+            || (default && a.agent.has_work())
+    });
+    any
+}

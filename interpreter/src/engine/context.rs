@@ -1,0 +1,179 @@
+//! The run context: the plan, its compiled graph and agent tree, where the run lives,
+//! and the outputs of what has finished — everything the engine and templates read.
+//! Graph look-ups go through its methods, so petgraph stays behind this file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use indexmap::IndexMap;
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use plan_compiler::graph::{PlanGraph, Unit};
+use plan_schema::{Pattern, Plan};
+use serde_json::Value;
+
+use crate::engine::tree::{AgentMeta, Tree};
+
+/// Everything about a run that templates may read.
+pub struct RunContext {
+    pub plan: Plan,
+    pub graph: PlanGraph,
+    pub tree: Tree,
+    pub base_dir: PathBuf,
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub vars: IndexMap<String, Value>,
+    /// Outputs of finished nodes, by node id.
+    pub outputs: RwLock<HashMap<String, Value>>,
+    /// Render placeholders for outputs that do not exist yet (`--dry-run`).
+    pub dry_run: bool,
+    /// The git repository, when the run uses git (checked before it started).
+    pub repo: Option<crate::git::Repo>,
+}
+
+impl RunContext {
+    pub fn new(
+        plan: Plan,
+        graph: PlanGraph,
+        base_dir: PathBuf,
+        run_id: String,
+        run_dir: &Path,
+        vars: IndexMap<String, Value>,
+        dry_run: bool,
+    ) -> RunContext {
+        RunContext {
+            tree: Tree::new(&plan),
+            plan,
+            graph,
+            base_dir,
+            run_id,
+            run_dir: run_dir.to_path_buf(),
+            vars,
+            outputs: RwLock::new(HashMap::new()),
+            dry_run,
+            repo: None,
+        }
+    }
+
+    /// `owner/name` for GitHub calls: the issue's repository, else `origin`'s.
+    pub fn github_repo(&self) -> Option<String> {
+        self.plan
+            .issue
+            .as_ref()
+            .and_then(|i| i.repo.clone())
+            .or_else(|| self.repo.as_ref().and_then(|r| crate::git::origin_repo(&r.root)))
+    }
+
+    /// The output of agent `id` as PLAN-FORMAT.md defines it.
+    pub fn output_of(&self, id: &str) -> Option<Value> {
+        let meta = self.tree.get(id)?;
+        self.composite_output(id, meta)
+    }
+
+    fn composite_output(&self, id: &str, meta: &AgentMeta) -> Option<Value> {
+        let parent = meta.parent.as_deref().and_then(|p| self.tree.get(p));
+        let copies = |prefix: &str| -> Option<Value> {
+            if let Some(v) = self.node_output(&format!("{prefix}[*]")) {
+                return Some(v);
+            }
+            let mut out = Vec::new();
+            while let Some(v) = self.node_output(&format!("{prefix}[{}]", out.len())) {
+                out.push(v);
+            }
+            let expected = self
+                .graph
+                .graph
+                .node_weights()
+                .filter(|u| u.agent == prefix && u.id.starts_with(&format!("{prefix}[")))
+                .count();
+            (expected > 0 && out.len() == expected).then_some(Value::Array(out))
+        };
+        let is_map_agent = parent.and_then(|p| p.map.as_ref()).is_some_and(|(m, _, _)| m == id);
+        let is_replica = parent
+            .is_some_and(|p| p.replicas.is_some() && p.children.len() == 1 && p.pattern == Pattern::ScatterGather);
+        if is_map_agent || is_replica {
+            return copies(id);
+        }
+        if !meta.has_children {
+            return self.node_output(id);
+        }
+        let last = match meta.pattern {
+            Pattern::Pipeline | Pattern::Saga => meta.children.last().and_then(|c| self.output_of_strict(c)),
+            Pattern::ForkJoin => match &meta.join {
+                Some(j) => self.output_of_strict(j),
+                None => {
+                    let mut map = serde_json::Map::new();
+                    for c in &meta.children {
+                        map.insert(c.clone(), self.output_of_strict(c)?);
+                    }
+                    Some(Value::Object(map))
+                }
+            },
+            Pattern::Mapreduce => match (&meta.reduce, &meta.map) {
+                (Some(r), _) => self.output_of_strict(r),
+                (None, Some((m, _, _))) => self.output_of_strict(m),
+                _ => None,
+            },
+            Pattern::ScatterGather => match &meta.gather {
+                Some(g) => self.output_of_strict(g),
+                None => self.node_output(&format!("{id}.gather")),
+            },
+        };
+        // Before its children finish, an agent's own work is its output (decompose).
+        last.or_else(|| self.node_output(id))
+    }
+
+    fn output_of_strict(&self, id: &str) -> Option<Value> {
+        self.tree.get(id).and_then(|m| self.composite_output(id, m))
+    }
+}
+
+impl RunContext {
+    /// The unit at `node`.
+    pub fn unit(&self, node: NodeIndex) -> &Unit {
+        &self.graph.graph[node]
+    }
+
+    /// The agent a unit belongs to.
+    pub fn meta_of(&self, node: NodeIndex) -> Option<&AgentMeta> {
+        self.tree.get(&self.unit(node).agent)
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.graph.graph.node_count()
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph.graph.node_indices()
+    }
+
+    /// What `node` waits for (edges point from a node to what depends on it).
+    pub fn predecessors(&self, node: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph.graph.edges_directed(node, Direction::Incoming).map(|e| e.source())
+    }
+
+    /// What waits for `node`.
+    pub fn successors(&self, node: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph.graph.neighbors_directed(node, Direction::Outgoing)
+    }
+
+    /// Stores the output of node (or run-time copy) `id`.
+    pub fn set_output(&self, id: String, value: Value) {
+        if let Ok(mut outputs) = self.outputs.write() {
+            outputs.insert(id, value);
+        }
+    }
+
+    /// The output of node (or run-time copy) `id` itself.
+    pub fn node_output(&self, id: &str) -> Option<Value> {
+        self.outputs.read().ok()?.get(id).cloned()
+    }
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext").field("run_id", &self.run_id).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,14 @@
+//! The engine: runs a compiled plan. The scheduler decides *when* a node runs;
+//! `prepare` turns a node into work, `render` fills its templates, and an `Executor`
+//! (`process`) decides *how* it runs, off the scheduler's loop.
+
+pub(crate) mod consensus;
+pub(crate) mod context;
+pub(crate) mod job;
+pub(crate) mod prepare;
+pub(crate) mod process;
+pub(crate) mod render;
+pub(crate) mod retry;
+pub(crate) mod scheduler;
+pub(crate) mod tree;
+pub(crate) mod workspace;

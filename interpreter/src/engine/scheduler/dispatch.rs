@@ -1,0 +1,117 @@
+//! Starting a node: a vote or a map expansion is decided on the loop; everything
+//! else is prepared (templates rendered) and handed to a worker task that places it
+//! (worktree, prompt file) and runs it with the executor, off the loop.
+
+use std::time::{Duration, Instant};
+
+use plan_compiler::graph::UnitKind;
+
+use super::{Attempts, Event, Scheduler};
+use crate::engine::consensus::Vote;
+use crate::engine::job::{Job, JobKey, Outcome, Work};
+use crate::engine::prepare::{Prepared, Preparer};
+use crate::engine::render::NodeVars;
+use crate::engine::workspace::{self, Placement};
+use crate::store::journal::Entry;
+use crate::store::recorder::Recorder;
+use crate::store::state::NodeState;
+
+impl<R: Recorder> Scheduler<R> {
+    /// Starts a job, or finishes it at once when there is nothing to run.
+    pub(super) fn dispatch(&mut self, key: JobKey) {
+        let ctx = self.ctx.clone();
+        let unit = ctx.unit(key.node);
+        let Some(meta) = ctx.meta_of(key.node) else {
+            return self.finish_now(key, Outcome::Failed { error: format!("unknown agent `{}`", unit.agent) });
+        };
+        if unit.kind == UnitKind::DynamicMap && key.copy.is_none() {
+            return self.expand(key.node);
+        }
+        let vote = match &unit.kind {
+            UnitKind::Gather { consensus, has_agent } => {
+                let vote = self.vote(key.node, consensus);
+                if !*has_agent {
+                    return self.finish_now(key, vote_outcome(&vote, consensus));
+                }
+                self.votes.insert(key.node, vote.clone());
+                Some(vote)
+            }
+            _ => None,
+        };
+        let item = match (&unit.kind, key.copy) {
+            (UnitKind::MapCopy { item, .. }, _) => Some(item.clone()),
+            (UnitKind::DynamicMap, Some(i)) => self.expansions.get(&key.node).and_then(|e| e.items.get(i).cloned()),
+            _ => None,
+        };
+        let a = self.attempts.entry(key).or_insert_with(|| Attempts::new(0));
+        a.count += 1;
+        a.first_started.get_or_insert_with(Instant::now);
+        let (attempt, last_error) = (a.count, a.last_error.clone());
+        let vars = NodeVars { attempt, last_error: &last_error, item: item.as_ref(), consensus: vote.as_ref() };
+        match Preparer::new(&self.renderer).prepare(unit, meta, &vars) {
+            Err(error) => {
+                if let Some(a) = self.attempts.get_mut(&key) {
+                    a.no_retry = true;
+                }
+                self.finish_now(key, Outcome::Failed { error: error.to_string() });
+            }
+            Ok(Prepared::Done(stdout)) => self.finish_now(key, Outcome::Succeeded { stdout }),
+            Ok(Prepared::Run(work)) => {
+                let isolated = meta.agent.workspace.or(ctx.plan.defaults.as_ref().and_then(|d| d.workspace))
+                    == Some(plan_schema::Workspace::Worktree);
+                let timeout =
+                    meta.agent.timeout.or(ctx.plan.defaults.as_ref().and_then(|d| d.timeout)).map(|d| d.as_std());
+                self.start(key, attempt, work, timeout, isolated);
+            }
+        }
+    }
+
+    /// Records the start and hands the job to a worker task.
+    fn start(&mut self, key: JobKey, attempt: u32, work: Work, timeout: Option<Duration>, isolated: bool) {
+        let id = self.id(key);
+        self.recorder.journal(Entry::NodeStarted { node: id.clone(), attempt, at: crate::store::clock::now() });
+        self.recorder.status(&id, NodeState::Running, attempt, "");
+        if key.copy.is_none() {
+            self.state[key.node.index()] = NodeState::Running;
+        }
+        let prompt_file = Some(self.ctx.run_dir.join("prompts").join(format!("{id}.md")));
+        let log = Some(self.ctx.run_dir.join("logs").join(format!("{id}.log")));
+        let job = Job { id, work, timeout, log };
+        let executor = self.executor.clone();
+        let checkout = self.checkout.clone();
+        let cancel = self.cancel.subscribe();
+        let tx = self.tx.clone();
+        self.running += 1;
+        // An agent's duration runs from the moment it is handed to the worker.
+        let t = Instant::now();
+        tokio::spawn(async move {
+            let outcome = match checkout {
+                Some(checkout) => {
+                    checkout.run(job, Placement { isolated, prompt_file }, executor.as_ref(), cancel).await
+                }
+                None => workspace::run_plain(job, prompt_file, executor.as_ref(), cancel).await,
+            };
+            let _ = tx.send(Event::Finished { key, outcome, duration: t.elapsed() });
+        });
+    }
+
+    /// Finishes a job that needs no worker (nothing to run, or it failed to prepare).
+    pub(super) fn finish_now(&mut self, key: JobKey, outcome: Outcome) {
+        self.running += 1;
+        self.handle(Event::Finished { key, outcome, duration: Duration::ZERO });
+    }
+}
+
+/// A gather without an agent of its own succeeds with the agreed value.
+fn vote_outcome(vote: &Vote, consensus: &str) -> Outcome {
+    if vote.agreed {
+        return Outcome::Succeeded { stdout: vote.value.to_string() };
+    }
+    Outcome::Failed {
+        error: format!(
+            "no consensus ({consensus}) among {} answers; votes: {}",
+            vote.votes.values().sum::<usize>(),
+            serde_json::to_string(&vote.votes).unwrap_or_default()
+        ),
+    }
+}

@@ -1,0 +1,382 @@
+//! The scheduler: one loop owns the run state and decides *when* each node runs;
+//! workers run jobs off the loop and report `Event`s back. A node starts as soon as
+//! everything it depends on has succeeded, at most `concurrency` at once. After the
+//! first failure it stops scheduling and drains what runs (or cancels it with
+//! `--fail-fast`), then compensates sagas.
+//!
+//! The loop is spread over files by what it does: `dispatch` (starting a node),
+//! `finish` (a result: success, retry or failure), `expand` (run-time maps), `vote`
+//! (scatter-gather) and `compensate` (sagas).
+
+mod compensate;
+mod dispatch;
+mod expand;
+mod finish;
+mod vote;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use petgraph::graph::NodeIndex;
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::engine::consensus::Vote;
+use crate::engine::context::RunContext;
+use crate::engine::job::{Cancel, Executor, JobKey, Outcome};
+use crate::engine::render::Renderer;
+use crate::engine::workspace::Checkout;
+use crate::store::recorder::Recorder;
+use crate::store::state::{NodeState, Record, RunResult, RunStatus};
+
+pub struct Options {
+    pub concurrency: usize,
+    pub fail_fast: bool,
+    /// Listen for SIGINT/SIGTERM (off in unit tests).
+    pub signals: bool,
+}
+
+enum Event {
+    Finished { key: JobKey, outcome: Outcome, duration: Duration },
+    RetryDue { key: JobKey },
+}
+
+/// A run-time map being run: its items, and its copies' outputs as they come.
+struct Expansion {
+    items: Vec<Value>,
+    outputs: Vec<Option<Value>>,
+    remaining: usize,
+    longest: Duration,
+}
+
+struct Attempts {
+    count: u32,
+    last_error: String,
+    first_started: Option<Instant>,
+    no_retry: bool,
+}
+
+impl Attempts {
+    fn new(count: u32) -> Self {
+        Attempts { count, last_error: String::new(), first_started: None, no_retry: false }
+    }
+}
+
+pub struct Scheduler<R: Recorder> {
+    ctx: Arc<RunContext>,
+    renderer: Arc<Renderer>,
+    executor: Arc<dyn Executor>,
+    /// The git checkout, when agents work in worktrees or run git steps.
+    checkout: Option<Arc<Checkout>>,
+    pub recorder: R,
+    options: Options,
+    // run state, owned by the loop
+    remaining: Vec<usize>,
+    state: Vec<NodeState>,
+    duration: Vec<Duration>,
+    finish_seq: Vec<usize>,
+    seq: usize,
+    ready: VecDeque<JobKey>,
+    attempts: HashMap<JobKey, Attempts>,
+    expansions: HashMap<NodeIndex, Expansion>,
+    copies: Vec<Record>,
+    votes: HashMap<NodeIndex, Vote>,
+    retries: HashMap<JobKey, JoinHandle<()>>,
+    running: usize,
+    /// A result released work that is not yet started: sync before starting it.
+    needs_sync: bool,
+    stopping: bool,
+    interrupted: bool,
+    failure: Option<(String, String)>,
+    restored: HashMap<String, Value>,
+    /// Run this one node (or run-time copy) alone: every other node counts as done
+    /// with its restored output (`plan exec-node`).
+    only: Option<JobKey>,
+    tx: mpsc::UnboundedSender<Event>,
+    rx: mpsc::UnboundedReceiver<Event>,
+    cancel: watch::Sender<Cancel>,
+}
+
+/// An agent's output: its stdout parsed as JSON when it is JSON, else the text
+/// without its trailing newline.
+pub fn parse_output(stdout: &str) -> Value {
+    let trimmed = stdout.trim();
+    if trimmed.is_empty() {
+        return Value::String(String::new());
+    }
+    if matches!(trimmed.as_bytes()[0], b'{' | b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') {
+        if let Ok(v) = serde_json::from_str(trimmed) {
+            return v;
+        }
+    }
+    Value::String(stdout.strip_suffix('\n').map_or(stdout, |s| s.strip_suffix('\r').unwrap_or(s)).to_string())
+}
+
+impl<R: Recorder> Scheduler<R> {
+    pub fn new(renderer: Arc<Renderer>, executor: Arc<dyn Executor>, recorder: R, options: Options) -> Self {
+        let ctx = renderer.run.clone();
+        let n = ctx.node_count();
+        let checkout =
+            ctx.repo.clone().map(|repo| Arc::new(Checkout::new(repo, ctx.run_dir.clone(), ctx.run_id.clone())));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (cancel, _) = watch::channel(Cancel::None);
+        Scheduler {
+            ctx,
+            renderer,
+            executor,
+            checkout,
+            recorder,
+            options,
+            remaining: vec![0; n],
+            state: vec![NodeState::Waiting; n],
+            duration: vec![Duration::ZERO; n],
+            finish_seq: vec![usize::MAX; n],
+            seq: 0,
+            ready: VecDeque::new(),
+            attempts: HashMap::new(),
+            expansions: HashMap::new(),
+            copies: Vec::new(),
+            votes: HashMap::new(),
+            retries: HashMap::new(),
+            running: 0,
+            needs_sync: false,
+            stopping: false,
+            interrupted: false,
+            failure: None,
+            restored: HashMap::new(),
+            only: None,
+            tx,
+            rx,
+            cancel,
+        }
+    }
+
+    /// Outputs of nodes (and run-time copies) that succeeded in an earlier attempt of
+    /// this run (`--resume`); they are not run again.
+    pub fn restore(&mut self, outputs: HashMap<String, Value>) {
+        self.restored = outputs;
+    }
+
+    /// Runs only `key` (see `plan exec-node`).
+    pub fn only(&mut self, key: JobKey) {
+        self.only = Some(key);
+    }
+
+    /// The id of a node or run-time copy: `agent`, `agent[3]`.
+    fn id(&self, key: JobKey) -> String {
+        let unit = self.ctx.unit(key.node);
+        match key.copy {
+            Some(i) => format!("{}[{i}]", unit.agent),
+            None => unit.id.clone(),
+        }
+    }
+
+    pub async fn run(mut self) -> (RunResult, R) {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        for ix in ctx.nodes() {
+            self.remaining[ix.index()] = ctx.predecessors(ix).count();
+        }
+        for ix in self.roots() {
+            if self.state[ix.index()] != NodeState::Waiting {
+                continue;
+            }
+            match self.restored.get(&ctx.unit(ix).id).cloned() {
+                Some(v) => self.complete(ix, v, Duration::ZERO, true),
+                None => self.ready.push_back(JobKey { node: ix, copy: None }),
+            }
+        }
+        self.event_loop().await;
+        if self.failure.is_none() && !self.interrupted {
+            self.merge_back().await;
+        }
+        let compensated = if self.failure.is_some() || self.interrupted {
+            self.recorder.sync();
+            self.compensate().await
+        } else {
+            Vec::new()
+        };
+        // Execution ends with the last result handled; the final sync follows.
+        let wall = started.elapsed();
+        self.recorder.sync();
+        let result = self.result(wall, compensated);
+        (result, self.recorder)
+    }
+
+    /// The nodes that start first, in declaration order. Under `only`, every other
+    /// node counts as done with its restored output.
+    fn roots(&mut self) -> Vec<NodeIndex> {
+        let ctx = self.ctx.clone();
+        let Some(key) = self.only else {
+            return ctx.nodes().filter(|ix| self.remaining[ix.index()] == 0).collect();
+        };
+        for ix in ctx.nodes().filter(|ix| *ix != key.node) {
+            self.state[ix.index()] = NodeState::Succeeded;
+            self.seq += 1;
+            self.finish_seq[ix.index()] = self.seq;
+            let id = &ctx.unit(ix).id;
+            if let Some(v) = self.restored.get(id) {
+                ctx.set_output(id.clone(), v.clone());
+            }
+        }
+        self.remaining[key.node.index()] = 0;
+        vec![key.node]
+    }
+
+    /// Starts what is ready, waits for results and signals, until nothing runs and
+    /// nothing more may start.
+    async fn event_loop(&mut self) {
+        let (mut sigint, mut sigterm) = signals(self.options.signals);
+        let mut interrupts = 0;
+        let slots = self.options.concurrency.max(1);
+        loop {
+            // Facts are on disk before the run moves on: before work that depends on
+            // a result starts. (The journal thread writes everything else as it comes.)
+            if self.needs_sync && !self.stopping && !self.ready.is_empty() && self.running < slots {
+                self.recorder.sync();
+                self.needs_sync = false;
+            }
+            while !self.stopping && self.running < slots {
+                let Some(key) = self.ready.pop_front() else {
+                    break;
+                };
+                self.dispatch(key);
+            }
+            self.report_progress();
+            if self.running == 0 && self.retries.is_empty() && (self.ready.is_empty() || self.stopping) {
+                return;
+            }
+            tokio::select! {
+                Some(ev) = self.rx.recv() => {
+                    self.handle(ev);
+                    while let Ok(ev) = self.rx.try_recv() {
+                        self.handle(ev);
+                    }
+                }
+                Some(()) = recv_signal(&mut sigint) => { interrupts += 1; self.interrupt(interrupts); }
+                Some(()) = recv_signal(&mut sigterm) => { interrupts += 1; self.interrupt(interrupts); }
+            }
+        }
+    }
+
+    /// The record of every node and copy, and how the run ended.
+    fn result(&mut self, wall: Duration, compensated: Vec<(String, bool)>) -> RunResult {
+        let ctx = self.ctx.clone();
+        let status = if self.interrupted {
+            RunStatus::Interrupted
+        } else if self.failure.is_some() || self.state.iter().any(|s| *s != NodeState::Succeeded) {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        let mut records: Vec<Record> = Vec::with_capacity(ctx.node_count() + self.copies.len());
+        for ix in ctx.nodes() {
+            let mut state = self.state[ix.index()];
+            if state == NodeState::Waiting {
+                state = NodeState::Skipped;
+            }
+            let a = self.attempts.get(&JobKey { node: ix, copy: None });
+            records.push(Record {
+                id: ctx.unit(ix).id.clone(),
+                state,
+                attempts: a.map_or(0, |a| a.count),
+                duration: self.duration[ix.index()],
+                last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
+            });
+        }
+        records.append(&mut self.copies);
+        RunResult {
+            status,
+            records,
+            failure: self.failure.take(),
+            wall,
+            critical_path: self.critical_path(),
+            compensated,
+        }
+    }
+
+    fn interrupt(&mut self, count: usize) {
+        self.interrupted = true;
+        self.stop();
+        let _ = self.cancel.send(if count > 1 { Cancel::Kill } else { Cancel::Interrupt });
+    }
+
+    /// Stops scheduling; abandoned retries count as cancelled.
+    fn stop(&mut self) {
+        self.stopping = true;
+        for (key, handle) in self.retries.drain() {
+            handle.abort();
+            if key.copy.is_none() {
+                self.state[key.node.index()] = NodeState::Cancelled;
+            }
+        }
+    }
+
+    fn report_progress(&mut self) {
+        if !self.recorder.wants_progress() {
+            return;
+        }
+        let total = self.state.len();
+        let done = self.state.iter().filter(|s| **s == NodeState::Succeeded).count();
+        let failed = self.state.iter().filter(|s| **s == NodeState::Failed).count();
+        self.recorder.progress(done, self.running, failed, total);
+    }
+
+    /// The longest chain of agent durations through the graph.
+    fn critical_path(&self) -> Duration {
+        let order = self.ctx.graph.topo_order().unwrap_or_default();
+        let mut finish = vec![Duration::ZERO; self.ctx.node_count()];
+        let mut best = Duration::ZERO;
+        for ix in order {
+            let start = self.ctx.predecessors(ix).map(|p| finish[p.index()]).max().unwrap_or(Duration::ZERO);
+            finish[ix.index()] = start + self.duration[ix.index()];
+            best = best.max(finish[ix.index()]);
+        }
+        best
+    }
+
+    /// Merges the last finished worktrees back into the checkout. On a conflict the
+    /// run fails, naming the files; the worktrees are kept.
+    async fn merge_back(&mut self) {
+        let Some(checkout) = self.checkout.clone() else { return };
+        if let Err(conflict) = checkout.merge_pending().await {
+            self.recorder.finished(&conflict.node, NodeState::Failed, Duration::ZERO, &conflict.error);
+            self.failure.get_or_insert((conflict.node, conflict.error));
+            self.stop();
+        }
+    }
+}
+
+/// The last `max` bytes of `text` (at a character boundary).
+fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_string()
+}
+
+type Signal = Option<tokio::signal::unix::Signal>;
+
+fn signals(enabled: bool) -> (Signal, Signal) {
+    if !enabled {
+        return (None, None);
+    }
+    use tokio::signal::unix::{signal, SignalKind};
+    (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
+}
+
+async fn recv_signal(s: &mut Signal) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests;

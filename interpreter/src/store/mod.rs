@@ -1,0 +1,45 @@
+//! The run store: everything a run leaves on disk under `.plan/runs/<id>/` — the
+//! journal that `--resume` replays, status and output files, logs and the report —
+//! and reading it back for `plan status`, `plan runs` and `plan logs`.
+
+pub(crate) mod clock;
+pub(crate) mod journal;
+pub(crate) mod recorder;
+pub(crate) mod redact;
+pub(crate) mod report;
+pub(crate) mod resume;
+pub(crate) mod run_state;
+pub(crate) mod rundir;
+pub(crate) mod state;
+
+use std::path::PathBuf;
+
+/// What went wrong with a run directory.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no runs under {}; start one with `plan run PLAN`", .0.display())]
+    NoRuns(PathBuf),
+    #[error("no run `{id}` under {} (see `plan runs`)", runs_dir.display())]
+    NoRun { id: String, runs_dir: PathBuf },
+    #[error("run `{0}` is still running; `plan stop {0}` stops it")]
+    Running(String),
+    #[error("run `{id}` is not running (it is {state})")]
+    NotRunning { id: String, state: String },
+    #[error("the plan file changed since run `{0}` started; pass --force to resume anyway")]
+    PlanChanged(String),
+    #[error("run `{0}` does not say which plan it ran; pass the plan file: `plan run PLAN --resume {0}`")]
+    NoPlan(String),
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StoreError::Io { action, path: path.into(), source }
+    }
+}

@@ -1,0 +1,51 @@
+//! Reading a run back for `--resume`: which plan it ran (so `--resume RUN_ID` needs
+//! no plan file), the plan's fingerprint then, and the outputs of every node that
+//! succeeded — those are not run again.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::store::journal::{self, Entry};
+use crate::store::rundir::RunDir;
+use crate::store::StoreError;
+
+pub struct Resumed {
+    pub dir: RunDir,
+    /// The plan file the run started from, as the journal recorded it.
+    pub plan: Option<PathBuf>,
+    pub plan_hash: Option<String>,
+    /// Outputs of the nodes (and run-time copies) that succeeded, by id.
+    pub outputs: HashMap<String, Value>,
+}
+
+impl Resumed {
+    /// Opens run `id` under `runs_dir` and replays its journal.
+    pub fn open(runs_dir: &Path, id: &str) -> Result<Resumed, StoreError> {
+        let dir = RunDir::find(runs_dir, Some(id))?;
+        let entries = journal::replay(&dir.journal()).map_err(|e| StoreError::io("read", dir.journal(), e))?;
+        let mut resumed = Resumed { dir, plan: None, plan_hash: None, outputs: HashMap::new() };
+        for e in entries {
+            match e {
+                Entry::RunStarted { plan, plan_hash, .. } if resumed.plan.is_none() => {
+                    resumed.plan = Some(PathBuf::from(plan));
+                    resumed.plan_hash = Some(plan_hash);
+                }
+                Entry::NodeSucceeded { node, output, .. } => {
+                    resumed.outputs.insert(node, output);
+                }
+                _ => {}
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// Refuses a plan that changed since the run started, unless `force`.
+    pub fn check_plan(&self, hash: &str, force: bool) -> Result<(), StoreError> {
+        if self.plan_hash.as_deref().is_some_and(|h| h != hash) && !force {
+            return Err(StoreError::PlanChanged(self.dir.id.clone()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! The vocabulary of recorded facts: the state of a node, and how a run ended, as
+//! status files, the journal and the report name them, and the record of a finished
+//! run that the engine hands to the report.
+
+use std::time::Duration;
+
+/// The state of a node as status files and the report name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    Waiting,
+    Running,
+    Retrying,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Skipped,
+    Compensated,
+}
+
+impl NodeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Waiting => "waiting",
+            NodeState::Running => "running",
+            NodeState::Retrying => "retrying",
+            NodeState::Succeeded => "succeeded",
+            NodeState::Failed => "failed",
+            NodeState::Cancelled => "cancelled",
+            NodeState::Skipped => "skipped",
+            NodeState::Compensated => "compensated",
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One node's (or run-time copy's) record.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub id: String,
+    pub state: NodeState,
+    pub attempts: u32,
+    pub duration: Duration,
+    pub last_error: String,
+}
+
+/// What a finished run did.
+pub struct RunResult {
+    pub status: RunStatus,
+    /// Nodes and run-time copies, in graph order.
+    pub records: Vec<Record>,
+    /// The first agent that failed, and why.
+    pub failure: Option<(String, String)>,
+    pub wall: Duration,
+    pub critical_path: Duration,
+    /// Saga steps compensated: (step, ok).
+    pub compensated: Vec<(String, bool)>,
+}
