@@ -2,6 +2,7 @@
 
 mod support;
 
+mod docs;
 mod durable;
 mod examples;
 mod git;

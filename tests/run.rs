@@ -396,6 +396,7 @@ agent:
     }
     assert_eq!(m["agents_coordinated"], 3);
     assert!(m["coordination_overhead"].as_str().unwrap().ends_with('%'));
+    assert!(m["coordination_overhead_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{m}");
     let status: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("status/a.json")).unwrap()).unwrap();
     for key in ["agent_id", "issue", "progress", "message", "data", "timestamp", "pid"] {
         assert!(status.get(key).is_some(), "{key}");
@@ -443,8 +444,10 @@ fn resume_skips_what_succeeded() {
     let first = t.run_with(&["run", "plan.yaml", "--json"]);
     first.code(1);
     let id = first.json()["run_id"].as_str().unwrap().to_string();
+    assert!(first.stderr.contains(&format!("resume: plan run --resume {id}")), "{}", first.stderr);
     std::fs::write(t.path("go"), "").unwrap();
-    let second = t.run_resume(&id);
+    // The run knows its plan: `--resume RUN_ID` alone continues it.
+    let second = (t.run_with(&["run", "--json", "--resume", &id]), t);
     second.0.code(0);
     let t = second.1;
     assert_eq!(std::fs::read_to_string(t.path("a-count")).unwrap(), "ran\n");
@@ -454,13 +457,6 @@ fn resume_skips_what_succeeded() {
     let refused = t.run_with(&["run", "plan.yaml", "--resume", &id]);
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains("the plan file changed"), "{}", refused.stderr);
-}
-
-impl Test {
-    fn run_resume(self, id: &str) -> (Run, Test) {
-        let run = self.run_with(&["run", "plan.yaml", "--json", "--resume", id]);
-        (run, self)
-    }
 }
 
 #[test]

@@ -78,3 +78,18 @@ impl Error {
         self.exit_code()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_come_from_the_kind() {
+        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        assert_eq!(Error::Interrupted.exit_code(), 130);
+        assert_eq!(Error::RunFailed.exit_code(), 1);
+        assert_eq!(Error::from(GitError::NoOrigin).exit_code(), 1);
+        let io = Error::io("read", "plan.yaml", std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert!(io.to_string().starts_with("cannot read plan.yaml: "), "{io}");
+    }
+}
