@@ -247,132 +247,139 @@ fn compile_as(
     block
 }
 
+/// The children of `agent`, wired by its pattern.
 fn compile_children(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, glob: GlobExpander<'_>) -> Block {
     match pattern_of(agent) {
-        Pattern::Pipeline | Pattern::Saga => {
-            let mut block = Block::default();
-            for child in &agent.agents {
-                let b = compile_agent(g, child, path, glob);
-                if b.entries.is_empty() {
-                    continue;
-                }
-                if block.entries.is_empty() {
-                    block.entries = b.entries.clone();
-                } else {
-                    g.connect(&block.exits, &b.entries, EdgeKind::Order);
-                }
-                block.exits = b.exits;
-            }
-            if agent.pattern == Some(Pattern::Saga) {
-                g.sagas
-                    .push(Saga { agent: agent.id.clone(), steps: agent.agents.iter().map(|c| c.id.clone()).collect() });
-            }
-            block
+        Pattern::Pipeline | Pattern::Saga => compile_sequence(g, agent, path, glob),
+        Pattern::ForkJoin => compile_fork_join(g, agent, path, glob),
+        Pattern::Mapreduce => compile_mapreduce(g, agent, path, glob),
+        Pattern::ScatterGather => compile_scatter_gather(g, agent, path, glob),
+    }
+}
+
+/// Pipeline and saga: one child after another.
+fn compile_sequence(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, glob: GlobExpander<'_>) -> Block {
+    let mut block = Block::default();
+    for child in &agent.agents {
+        let b = compile_agent(g, child, path, glob);
+        if b.entries.is_empty() {
+            continue;
         }
-        Pattern::ForkJoin => {
-            let mut block = Block::default();
+        if block.entries.is_empty() {
+            block.entries = b.entries.clone();
+        } else {
+            g.connect(&block.exits, &b.entries, EdgeKind::Order);
+        }
+        block.exits = b.exits;
+    }
+    if agent.pattern == Some(Pattern::Saga) {
+        g.sagas.push(Saga { agent: agent.id.clone(), steps: agent.agents.iter().map(|c| c.id.clone()).collect() });
+    }
+    block
+}
+
+/// Fork-join: every child at once, then the join.
+fn compile_fork_join(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, glob: GlobExpander<'_>) -> Block {
+    let mut block = Block::default();
+    for child in &agent.agents {
+        let b = compile_agent(g, child, path, glob);
+        block.entries.extend(b.entries);
+        block.exits.extend(b.exits);
+    }
+    if let Some(join) = &agent.join {
+        let j = compile_as(g, join, path, glob, UnitKind::Join);
+        g.connect(&block.exits, &j.entries, EdgeKind::Join);
+        block.exits = j.exits;
+        if block.entries.is_empty() {
+            block.entries = j.entries;
+        }
+    }
+    block
+}
+
+/// Mapreduce: a copy of the map agent per item (or one run-time node), then reduce.
+fn compile_mapreduce(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, glob: GlobExpander<'_>) -> Block {
+    let mut block = Block::default();
+    if let Some(map) = &agent.map {
+        let items: Option<Vec<Value>> = match &map.over {
+            Over::List(items) => Some(items.clone()),
+            Over::Glob { glob: pattern } => Some(glob(pattern).into_iter().map(Value::String).collect()),
+            Over::LinesOf { .. } | Over::Template(_) => None,
+        };
+        path.push(map.agent.id.clone());
+        let copies: Vec<NodeIndex> = match items {
+            Some(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    let id = format!("{}[{index}]", map.agent.id);
+                    g.add(unit(id, UnitKind::MapCopy { index, item }, &map.agent, path))
+                })
+                .collect(),
+            None => vec![g.add(unit(format!("{}[*]", map.agent.id), UnitKind::DynamicMap, &map.agent, path))],
+        };
+        path.pop();
+        if let Over::LinesOf { lines_of } = &map.over {
+            if let Some(src) = g.blocks.get(lines_of).map(|b| b.exits.clone()) {
+                g.connect(&src, &copies, EdgeKind::Data);
+            }
+        }
+        g.blocks.insert(map.agent.id.clone(), Block { entries: copies.clone(), exits: copies.clone() });
+        block = Block { entries: copies.clone(), exits: copies };
+    }
+    if let Some(reduce) = &agent.reduce {
+        let r = compile_as(g, reduce, path, glob, UnitKind::Reduce);
+        g.connect(&block.exits, &r.entries, EdgeKind::Data);
+        if block.entries.is_empty() {
+            block.entries = r.entries.clone();
+        }
+        block.exits = r.exits;
+    }
+    block
+}
+
+/// Scatter-gather: every child (or replica), then the vote.
+fn compile_scatter_gather(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, glob: GlobExpander<'_>) -> Block {
+    let mut block = Block::default();
+    match (agent.replicas, agent.agents.as_slice()) {
+        (Some(n), [only]) => {
+            path.push(only.id.clone());
+            let copies: Vec<NodeIndex> = (0..n as usize)
+                .map(|index| g.add(unit(format!("{}[{index}]", only.id), UnitKind::Replica { index }, only, path)))
+                .collect();
+            path.pop();
+            g.blocks.insert(only.id.clone(), Block { entries: copies.clone(), exits: copies.clone() });
+            block = Block { entries: copies.clone(), exits: copies };
+        }
+        _ => {
             for child in &agent.agents {
                 let b = compile_agent(g, child, path, glob);
                 block.entries.extend(b.entries);
                 block.exits.extend(b.exits);
             }
-            if let Some(join) = &agent.join {
-                let j = compile_as(g, join, path, glob, UnitKind::Join);
-                g.connect(&block.exits, &j.entries, EdgeKind::Join);
-                block.exits = j.exits;
-                if block.entries.is_empty() {
-                    block.entries = j.entries;
-                }
-            }
-            block
-        }
-        Pattern::Mapreduce => {
-            let mut block = Block::default();
-            if let Some(map) = &agent.map {
-                let items: Option<Vec<Value>> = match &map.over {
-                    Over::List(items) => Some(items.clone()),
-                    Over::Glob { glob: pattern } => Some(glob(pattern).into_iter().map(Value::String).collect()),
-                    Over::LinesOf { .. } | Over::Template(_) => None,
-                };
-                path.push(map.agent.id.clone());
-                let copies: Vec<NodeIndex> = match items {
-                    Some(items) => items
-                        .into_iter()
-                        .enumerate()
-                        .map(|(index, item)| {
-                            let id = format!("{}[{index}]", map.agent.id);
-                            g.add(unit(id, UnitKind::MapCopy { index, item }, &map.agent, path))
-                        })
-                        .collect(),
-                    None => vec![g.add(unit(format!("{}[*]", map.agent.id), UnitKind::DynamicMap, &map.agent, path))],
-                };
-                path.pop();
-                if let Over::LinesOf { lines_of } = &map.over {
-                    if let Some(src) = g.blocks.get(lines_of).map(|b| b.exits.clone()) {
-                        g.connect(&src, &copies, EdgeKind::Data);
-                    }
-                }
-                g.blocks.insert(map.agent.id.clone(), Block { entries: copies.clone(), exits: copies.clone() });
-                block = Block { entries: copies.clone(), exits: copies };
-            }
-            if let Some(reduce) = &agent.reduce {
-                let r = compile_as(g, reduce, path, glob, UnitKind::Reduce);
-                g.connect(&block.exits, &r.entries, EdgeKind::Data);
-                if block.entries.is_empty() {
-                    block.entries = r.entries.clone();
-                }
-                block.exits = r.exits;
-            }
-            block
-        }
-        Pattern::ScatterGather => {
-            let mut block = Block::default();
-            match (agent.replicas, agent.agents.as_slice()) {
-                (Some(n), [only]) => {
-                    path.push(only.id.clone());
-                    let copies: Vec<NodeIndex> = (0..n as usize)
-                        .map(|index| {
-                            g.add(unit(format!("{}[{index}]", only.id), UnitKind::Replica { index }, only, path))
-                        })
-                        .collect();
-                    path.pop();
-                    g.blocks.insert(only.id.clone(), Block { entries: copies.clone(), exits: copies.clone() });
-                    block = Block { entries: copies.clone(), exits: copies };
-                }
-                _ => {
-                    for child in &agent.agents {
-                        let b = compile_agent(g, child, path, glob);
-                        block.entries.extend(b.entries);
-                        block.exits.extend(b.exits);
-                    }
-                }
-            }
-            let gather = agent.gather.as_deref();
-            let consensus = gather.map(|g| g.consensus).unwrap_or(Consensus::Majority).to_string();
-            let gather_agent = gather.and_then(|g| g.agent.as_ref());
-            let node = match gather_agent {
-                Some(ga) => {
-                    path.push(ga.id.clone());
-                    let ix = g.add(unit(ga.id.clone(), UnitKind::Gather { consensus, has_agent: true }, ga, path));
-                    path.pop();
-                    g.blocks.insert(ga.id.clone(), Block { entries: vec![ix], exits: vec![ix] });
-                    ix
-                }
-                None => g.add(unit(
-                    format!("{}.gather", agent.id),
-                    UnitKind::Gather { consensus, has_agent: false },
-                    agent,
-                    path,
-                )),
-            };
-            g.connect(&block.exits, &[node], EdgeKind::Join);
-            if block.entries.is_empty() {
-                block.entries = vec![node];
-            }
-            block.exits = vec![node];
-            block
         }
     }
+    let gather = agent.gather.as_deref();
+    let consensus = gather.map(|g| g.consensus).unwrap_or(Consensus::Majority).to_string();
+    let gather_agent = gather.and_then(|g| g.agent.as_ref());
+    let node = match gather_agent {
+        Some(ga) => {
+            path.push(ga.id.clone());
+            let ix = g.add(unit(ga.id.clone(), UnitKind::Gather { consensus, has_agent: true }, ga, path));
+            path.pop();
+            g.blocks.insert(ga.id.clone(), Block { entries: vec![ix], exits: vec![ix] });
+            ix
+        }
+        None => {
+            g.add(unit(format!("{}.gather", agent.id), UnitKind::Gather { consensus, has_agent: false }, agent, path))
+        }
+    };
+    g.connect(&block.exits, &[node], EdgeKind::Join);
+    if block.entries.is_empty() {
+        block.entries = vec![node];
+    }
+    block.exits = vec![node];
+    block
 }
 
 #[cfg(test)]

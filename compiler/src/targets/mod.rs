@@ -161,7 +161,6 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
     // `plan` names the DAG template itself.
     names.0.insert("plan".into(), 1);
     let mut diagnostics = Vec::new();
-    let mut errors = Vec::new();
     // Each node's step name (for a run-time map: the copies' step, which ends it).
     let mut step_of: HashMap<NodeIndex, String> = HashMap::new();
     let mut steps = Vec::new();
@@ -230,7 +229,23 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
         });
         step_of.insert(ix, name);
     }
-    // Saga compensations, in reverse order of the steps.
+    let errors = compensation_steps(t, &step_of, &mut steps, &mut names);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok((steps, diagnostics))
+}
+
+/// Saga compensation steps, in reverse order of the steps; errors for sagas whose
+/// compensation cannot be ordered faithfully.
+fn compensation_steps(
+    t: &Target,
+    step_of: &HashMap<NodeIndex, String>,
+    steps: &mut Vec<Step>,
+    names: &mut Names,
+) -> Vec<Diagnostic> {
+    let agents = t.agents();
+    let mut errors = Vec::new();
     for saga in &t.graph.sagas {
         let mut step_names = Vec::new();
         for step in &saga.steps {
@@ -276,10 +291,7 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
             later_comps.insert(0, name);
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok((steps, diagnostics))
+    errors
 }
 
 /// The item of a YAML document as JSON, for the emitters.

@@ -53,26 +53,8 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     if args.background {
         return super::background::start(&args, &file);
     }
-    let plan_bytes = std::fs::read(&file).map_err(|e| Error::io("read", &file, e))?;
-    let hash = journal::fingerprint(&plan_bytes);
-    let (dir, restored) = match resumed {
-        Some(r) => {
-            r.check_plan(&hash, args.force)?;
-            (r.dir, r.outputs)
-        }
-        None => {
-            let id = args.run_id.clone().unwrap_or_else(crate::store::clock::new_run_id);
-            let dir = RunDir::create(&args.runs_dir, &id)
-                .map_err(|e| Error::io("create a run directory under", &args.runs_dir, e))?;
-            (dir, HashMap::new())
-        }
-    };
-    let _lock = match dir.lock() {
-        Ok(Some(lock)) => lock,
-        Ok(None) => return Err(StoreError::Running(dir.id.clone()).into()),
-        Err(e) => return Err(Error::io("lock", &dir.root, e)),
-    };
-    let journal = start_journal(&dir, &file, hash, &vars, graph.graph.node_count())?;
+    let opened = open_run(&args, resumed, &file, &vars, graph.graph.node_count())?;
+    let dir = opened.dir.clone();
     let display = Display::detect(args.quiet || args.json);
     if display != Display::Quiet {
         eprintln!(
@@ -86,22 +68,13 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     let mut ctx = RunContext::new(plan, graph, base_dir, dir.id.clone(), &dir.root, vars, false);
     ctx.repo = repo;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
-    let recorder = RunRecorder::new(dir.clone(), journal, issue, display);
+    let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, display);
     let options = Options { concurrency, fail_fast: args.fail_fast, signals: true };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
-    scheduler.restore(restored);
-    let (result, mut recorder) = runtime.block_on(scheduler.run());
-    recorder
-        .journal
-        .push(&Entry::RunFinished { status: result.status.as_str().into(), at: crate::store::clock::now() });
-    if let Err(e) = recorder.journal.wait() {
-        recorder.journal_error.get_or_insert(e);
-    }
-    recorder.finish();
-    if let Some(e) = &recorder.journal_error {
-        eprintln!("warning: {e}; this run may not resume");
-    }
+    scheduler.restore(opened.restored);
+    let (result, recorder) = runtime.block_on(scheduler.run());
+    close_journal(recorder, result.status);
     let ctx = &renderer.run;
     let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &dir.id, &result);
     let published = if result.status == RunStatus::Succeeded && (args.commit || args.pr) {
@@ -113,7 +86,7 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     } else {
         Ok(())
     };
-    write_report(&dir, &report, args.json)?;
+    write_report(&dir, &report, args.json);
     runtime.shutdown_background();
     published?;
     if let Some(url) = &report.implementation_summary.pr_url {
@@ -123,6 +96,59 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
         eprintln!("opened pull request {url}");
     }
     finish(&result, &report, &dir, display)
+}
+
+/// A run directory ready to record into: locked, with its journal started.
+struct Opened {
+    dir: RunDir,
+    restored: HashMap<String, Value>,
+    journal: JournalWriter,
+    /// Held while this process runs the run.
+    _lock: std::fs::File,
+}
+
+/// Creates the run directory (or reopens the resumed one), locks it and starts its
+/// journal.
+fn open_run(
+    args: &RunArgs,
+    resumed: Option<Resumed>,
+    file: &Path,
+    vars: &indexmap::IndexMap<String, Value>,
+    nodes: usize,
+) -> Result<Opened, Error> {
+    let plan_bytes = std::fs::read(file).map_err(|e| Error::io("read", file, e))?;
+    let hash = journal::fingerprint(&plan_bytes);
+    let (dir, restored) = match resumed {
+        Some(r) => {
+            r.check_plan(&hash, args.force)?;
+            (r.dir, r.outputs)
+        }
+        None => {
+            let id = args.run_id.clone().unwrap_or_else(crate::store::clock::new_run_id);
+            let dir = RunDir::create(&args.runs_dir, &id)
+                .map_err(|e| Error::io("create a run directory under", &args.runs_dir, e))?;
+            (dir, HashMap::new())
+        }
+    };
+    let lock = match dir.lock() {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return Err(StoreError::Running(dir.id.clone()).into()),
+        Err(e) => return Err(Error::io("lock", &dir.root, e)),
+    };
+    let journal = start_journal(&dir, file, hash, vars, nodes)?;
+    Ok(Opened { dir, restored, journal, _lock: lock })
+}
+
+/// Records how the run ended and waits for the journal and status files.
+fn close_journal(mut recorder: RunRecorder, status: RunStatus) {
+    recorder.journal.push(&Entry::RunFinished { status: status.as_str().into(), at: crate::store::clock::now() });
+    if let Err(e) = recorder.journal.wait() {
+        recorder.journal_error.get_or_insert(e);
+    }
+    recorder.finish();
+    if let Some(e) = &recorder.journal_error {
+        eprintln!("warning: {e}; this run may not resume");
+    }
 }
 
 /// The plan file: the one given, else the one the resumed run recorded.
@@ -170,7 +196,7 @@ fn start_journal(
     Ok(JournalWriter::spawn(journal))
 }
 
-fn write_report(dir: &RunDir, report: &Report, json: bool) -> Result<(), Error> {
+fn write_report(dir: &RunDir, report: &Report, json: bool) {
     let text = serde_json::to_string_pretty(report).unwrap_or_default();
     if let Err(e) = write_atomic(&dir.report(), format!("{text}\n").as_bytes()) {
         eprintln!("warning: cannot write {}: {e}", dir.report().display());
@@ -178,7 +204,6 @@ fn write_report(dir: &RunDir, report: &Report, json: bool) -> Result<(), Error> 
     if json {
         crate::commands::stdout(&format!("{text}\n"));
     }
-    Ok(())
 }
 
 /// The end-of-run lines, and how the command ends.

@@ -90,41 +90,7 @@ impl<'r> Preparer<'r> {
         let cell = std::cell::OnceCell::new();
         let ctx = || cell.get_or_init(|| self.renderer.context(meta, vars));
         if let Some(uses) = &a.uses {
-            return match uses.as_str() {
-                "noop" => Ok(Prepared::Done(String::new())),
-                "sleep" => {
-                    let d = a
-                        .with
-                        .get("duration")
-                        .and_then(Value::as_str)
-                        .and_then(|s| s.parse::<plan_schema::Duration>().ok())
-                        .ok_or(PrepareError::MissingWith {
-                            uses: "sleep".into(),
-                            name: "duration",
-                            hint: ", e.g. 100ms",
-                        })?;
-                    Ok(Prepared::Run(Work::Sleep(d.as_std())))
-                }
-                "template.render" => {
-                    let template = a.with.get("template").and_then(Value::as_str).ok_or(PrepareError::MissingWith {
-                        uses: uses.clone(),
-                        name: "template",
-                        hint: "",
-                    })?;
-                    let output = a.with.get("output").and_then(Value::as_str).ok_or(PrepareError::MissingWith {
-                        uses: uses.clone(),
-                        name: "output",
-                        hint: "",
-                    })?;
-                    let contents = self.renderer.render_file(template, ctx())?;
-                    let path = self.render_str(output, ctx())?;
-                    Ok(Prepared::Run(Work::WriteFile { path: PathBuf::from(path), contents }))
-                }
-                "git.branch" | "git.commit" | "github.pr" | "github.comment" => {
-                    self.action(uses, meta, ctx()).map(Prepared::Run)
-                }
-                other => Err(PrepareError::UnknownAction(other.to_string())),
-            };
+            return self.builtin(uses, meta, ctx);
         }
         let prompt = match (&a.prompt, &a.prompt_file) {
             (Some(p), _) => Some(self.render_str(p, ctx())?),
@@ -170,6 +136,40 @@ impl<'r> Preparer<'r> {
         }
         let workdir = a.workdir.as_ref().map(|w| self.render_str(w, ctx())).transpose()?.map(PathBuf::from);
         Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin: prompt, env, workdir })))
+    }
+
+    /// A built-in action (`uses`).
+    fn builtin<'c>(
+        &self,
+        uses: &str,
+        meta: &AgentMeta,
+        ctx: impl Fn() -> &'c minijinja::Value,
+    ) -> Result<Prepared, PrepareError> {
+        let with = &meta.agent.with;
+        let missing =
+            |name: &'static str, hint: &'static str| PrepareError::MissingWith { uses: uses.into(), name, hint };
+        match uses {
+            "noop" => Ok(Prepared::Done(String::new())),
+            "sleep" => {
+                let d = with
+                    .get("duration")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<plan_schema::Duration>().ok())
+                    .ok_or(missing("duration", ", e.g. 100ms"))?;
+                Ok(Prepared::Run(Work::Sleep(d.as_std())))
+            }
+            "template.render" => {
+                let template = with.get("template").and_then(Value::as_str).ok_or(missing("template", ""))?;
+                let output = with.get("output").and_then(Value::as_str).ok_or(missing("output", ""))?;
+                let contents = self.renderer.render_file(template, ctx())?;
+                let path = self.render_str(output, ctx())?;
+                Ok(Prepared::Run(Work::WriteFile { path: PathBuf::from(path), contents }))
+            }
+            "git.branch" | "git.commit" | "github.pr" | "github.comment" => {
+                self.action(uses, meta, ctx()).map(Prepared::Run)
+            }
+            other => Err(PrepareError::UnknownAction(other.to_string())),
+        }
     }
 
     /// A git or GitHub step, its `with` arguments rendered.

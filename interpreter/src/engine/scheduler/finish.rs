@@ -38,107 +38,114 @@ impl<R: Recorder> Scheduler<R> {
         let id = self.id(key);
         let attempts = self.attempts.get(&key).map_or(1, |a| a.count.max(1));
         match outcome {
-            Outcome::Succeeded { stdout } => {
-                let value = parse_output(&stdout);
-                let total = self.attempts.get(&key).and_then(|a| a.first_started).map_or(duration, |t| t.elapsed());
-                match key.copy {
-                    Some(i) => {
-                        self.recorder.journal(Entry::NodeSucceeded {
-                            node: id.clone(),
-                            output: value.clone(),
-                            attempts,
-                            duration_ms: total.as_millis() as u64,
-                        });
-                        self.recorder.status(&id, NodeState::Succeeded, attempts, "");
-                        self.recorder.finished(&id, NodeState::Succeeded, total, "");
-                        if !(value.is_null() || value == Value::String(String::new())) {
-                            self.recorder.output(&id, &value);
-                        }
-                        self.copies.push(Record {
-                            id,
-                            state: NodeState::Succeeded,
-                            attempts,
-                            duration: total,
-                            last_error: String::new(),
-                        });
-                        let done = self.expansions.get_mut(&key.node).and_then(|e| {
-                            e.outputs[i] = Some(value);
-                            e.remaining -= 1;
-                            e.longest = e.longest.max(total);
-                            (e.remaining == 0).then(|| {
-                                (
-                                    Value::Array(
-                                        e.outputs.iter_mut().map(|o| o.take().unwrap_or(Value::Null)).collect(),
-                                    ),
-                                    e.longest,
-                                )
-                            })
-                        });
-                        if let Some((list, longest)) = done {
-                            self.complete(key.node, list, longest, false);
-                        }
-                    }
-                    None => self.complete(key.node, value, total, false),
-                }
-            }
+            Outcome::Succeeded { stdout } => self.succeeded(key, id, &stdout, attempts, duration),
             failed @ (Outcome::Failed { .. } | Outcome::TimedOut { .. }) => {
-                let error = failed.error_text();
-                let ctx = self.ctx.clone();
-                let retry = ctx.meta_of(key.node).and_then(|m| retry_of(m, ctx.plan.defaults.as_ref()));
-                let a = self.attempts.entry(key).or_insert_with(|| Attempts::new(1));
-                a.last_error = tail(&error, 2000);
-                let can_retry = !a.no_retry && !self.stopping && retry.as_ref().is_some_and(|r| a.count < r.attempts);
-                self.recorder.journal(Entry::NodeFailed {
-                    node: id.clone(),
-                    attempt: attempts,
-                    error: error.clone(),
-                    will_retry: can_retry,
-                });
-                if let (true, Some(r)) = (can_retry, retry) {
-                    self.recorder.status(&id, NodeState::Retrying, attempts, &error);
-                    let delay = backoff_delay(&r, attempts + 1);
-                    let tx = self.tx.clone();
-                    let handle = tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        let _ = tx.send(Event::RetryDue { key });
-                    });
-                    self.retries.insert(key, handle);
-                    return;
-                }
-                self.recorder.status(&id, NodeState::Failed, attempts, &error);
-                self.recorder.finished(&id, NodeState::Failed, duration, &error);
-                if key.copy.is_some() {
-                    self.copies.push(Record {
-                        id: id.clone(),
-                        state: NodeState::Failed,
-                        attempts,
-                        duration,
-                        last_error: error.clone(),
-                    });
-                    self.expansions.remove(&key.node);
-                }
-                self.state[key.node.index()] = NodeState::Failed;
-                self.failure.get_or_insert((id, error));
-                self.stop();
-                if self.options.fail_fast {
-                    let _ = self.cancel.send(Cancel::Failure);
-                }
+                self.failed(key, id, failed.error_text(), attempts, duration);
             }
             Outcome::Cancelled => {
                 self.recorder.status(&id, NodeState::Cancelled, attempts, "cancelled");
-                if key.copy.is_some() {
-                    self.copies.push(Record {
-                        id,
-                        state: NodeState::Cancelled,
-                        attempts,
-                        duration,
-                        last_error: String::new(),
-                    });
-                    self.expansions.remove(&key.node);
-                }
+                self.end_copy(key, id, NodeState::Cancelled, attempts, duration, String::new());
                 self.state[key.node.index()] = NodeState::Cancelled;
             }
         }
+    }
+
+    /// A node completes; a copy of a run-time map adds its output to the map's list,
+    /// and the last copy completes the map.
+    fn succeeded(&mut self, key: JobKey, id: String, stdout: &str, attempts: u32, duration: Duration) {
+        let value = parse_output(stdout);
+        let total = self.attempts.get(&key).and_then(|a| a.first_started).map_or(duration, |t| t.elapsed());
+        let Some(i) = key.copy else {
+            return self.complete(key.node, value, total, false);
+        };
+        self.record_success(&id, &value, attempts, total);
+        self.copies.push(Record {
+            id,
+            state: NodeState::Succeeded,
+            attempts,
+            duration: total,
+            last_error: String::new(),
+        });
+        let done = self.expansions.get_mut(&key.node).and_then(|e| {
+            e.outputs[i] = Some(value);
+            e.remaining -= 1;
+            e.longest = e.longest.max(total);
+            (e.remaining == 0).then(|| {
+                let list = e.outputs.iter_mut().map(|o| o.take().unwrap_or(Value::Null)).collect();
+                (Value::Array(list), e.longest)
+            })
+        });
+        if let Some((list, longest)) = done {
+            self.complete(key.node, list, longest, false);
+        }
+    }
+
+    /// The journal entry, status, progress line and output file of a success.
+    fn record_success(&mut self, id: &str, value: &Value, attempts: u32, duration: Duration) {
+        self.recorder.journal(Entry::NodeSucceeded {
+            node: id.to_string(),
+            output: value.clone(),
+            attempts,
+            duration_ms: duration.as_millis() as u64,
+        });
+        self.recorder.status(id, NodeState::Succeeded, attempts, "");
+        self.recorder.finished(id, NodeState::Succeeded, duration, "");
+        if !(value.is_null() || *value == Value::String(String::new())) {
+            self.recorder.output(id, value);
+        }
+    }
+
+    /// Retries while the policy allows (after its backoff); else the node fails and
+    /// scheduling stops.
+    fn failed(&mut self, key: JobKey, id: String, error: String, attempts: u32, duration: Duration) {
+        let ctx = self.ctx.clone();
+        let retry = ctx.meta_of(key.node).and_then(|m| retry_of(m, ctx.plan.defaults.as_ref()));
+        let a = self.attempts.entry(key).or_insert_with(|| Attempts::new(1));
+        a.last_error = tail(&error, 2000);
+        let can_retry = !a.no_retry && !self.stopping && retry.as_ref().is_some_and(|r| a.count < r.attempts);
+        self.recorder.journal(Entry::NodeFailed {
+            node: id.clone(),
+            attempt: attempts,
+            error: error.clone(),
+            will_retry: can_retry,
+        });
+        if let (true, Some(r)) = (can_retry, retry) {
+            self.recorder.status(&id, NodeState::Retrying, attempts, &error);
+            let delay = backoff_delay(&r, attempts + 1);
+            let tx = self.tx.clone();
+            let handle = tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(Event::RetryDue { key });
+            });
+            self.retries.insert(key, handle);
+            return;
+        }
+        self.recorder.status(&id, NodeState::Failed, attempts, &error);
+        self.recorder.finished(&id, NodeState::Failed, duration, &error);
+        self.end_copy(key, id.clone(), NodeState::Failed, attempts, duration, error.clone());
+        self.state[key.node.index()] = NodeState::Failed;
+        self.failure.get_or_insert((id, error));
+        self.stop();
+        if self.options.fail_fast {
+            let _ = self.cancel.send(Cancel::Failure);
+        }
+    }
+
+    /// A copy of a run-time map that will not succeed: recorded, and its map ends.
+    fn end_copy(
+        &mut self,
+        key: JobKey,
+        id: String,
+        state: NodeState,
+        attempts: u32,
+        duration: Duration,
+        error: String,
+    ) {
+        if key.copy.is_none() {
+            return;
+        }
+        self.copies.push(Record { id, state, attempts, duration, last_error: error });
+        self.expansions.remove(&key.node);
     }
 
     /// Marks a node succeeded, stores its output and releases what waits for it.
@@ -154,17 +161,7 @@ impl<R: Recorder> Scheduler<R> {
             self.finish_seq[node.index()] = self.seq;
             if !restored {
                 let attempts = self.attempts.get(&JobKey { node, copy: None }).map_or(1, |a| a.count.max(1));
-                self.recorder.journal(Entry::NodeSucceeded {
-                    node: id.clone(),
-                    output: value.clone(),
-                    attempts,
-                    duration_ms: duration.as_millis() as u64,
-                });
-                self.recorder.status(&id, NodeState::Succeeded, attempts, "");
-                self.recorder.finished(&id, NodeState::Succeeded, duration, "");
-                if !(value.is_null() || value == Value::String(String::new())) {
-                    self.recorder.output(&id, &value);
-                }
+                self.record_success(&id, &value, attempts, duration);
             }
             ctx.set_output(id, value);
             for succ in ctx.successors(node) {
