@@ -49,8 +49,8 @@ agent:
   id: primary
   pattern: fork-join
   agents:
-    - { id: write, run: "echo hi > greeting.txt; echo \"token is $GITHUB_TOKEN\"; echo \"$GITHUB_TOKEN\" >&2" }
-    - { id: docs, run: "echo '# greeting' >> README.md" }
+    - { id: write, pass_env: [GITHUB_TOKEN], run: "echo hi > greeting.txt; echo \"token is $GITHUB_TOKEN\"; echo \"$GITHUB_TOKEN\" >&2" }
+    - { id: docs, run: "echo '# greeting' >> README.md; echo \"token: [${GITHUB_TOKEN:-withheld}]\"" }
   join: { id: check, run: "test -f greeting.txt" }
 git:
   branch: "feature/{{ issue.title | slug }}-{{ issue.number }}"
@@ -128,6 +128,9 @@ async fn commit_push_and_pull_request() {
     let mut lines: Vec<&str> = log.lines().collect();
     lines.sort();
     assert_eq!(lines, ["***", "token is ***"]);
+    // An agent that does not ask for the token by name does not get it.
+    let docs = std::fs::read_to_string(run_dir.join("logs/docs.log")).unwrap();
+    assert_eq!(docs, "token: [withheld]\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -438,6 +438,7 @@ mod tests {
             defaults: None,
             concurrency: None,
             runners: Default::default(),
+            budget: None,
             agent,
             git: None,
         }

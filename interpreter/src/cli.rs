@@ -67,6 +67,9 @@ pub struct NewArgs {
     /// Classification rules (default: prompts/intake-rules.yaml if present, else the built-in rules).
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+    /// The coding agent the plan's prompts go to (a built-in runner).
+    #[arg(long, value_enum, default_value = "claude")]
+    pub runner: RunnerArg,
     /// Ask a command instead: it gets the issue as JSON on stdin and answers
     /// `{"complexity", "pattern", "agents": [work items]}`.
     #[arg(long, value_name = "CMD")]
@@ -253,4 +256,22 @@ pub struct LogsArgs {
     /// Keep printing new output until the run ends.
     #[arg(long, short)]
     pub follow: bool,
+}
+
+/// The built-in coding-agent runners.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RunnerArg {
+    Claude,
+    Codex,
+    Aider,
+}
+
+impl From<RunnerArg> for plan_schema::AgentCli {
+    fn from(r: RunnerArg) -> Self {
+        match r {
+            RunnerArg::Claude => plan_schema::AgentCli::Claude,
+            RunnerArg::Codex => plan_schema::AgentCli::Codex,
+            RunnerArg::Aider => plan_schema::AgentCli::Aider,
+        }
+    }
 }

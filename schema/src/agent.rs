@@ -63,6 +63,15 @@ pub struct Agent {
     /// agents that come after it; `shared` (default): run in the current checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<Workspace>,
+    /// What this agent may spend over all its attempts; see the plan's `budget`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::Budget>,
+    /// `changes`: the attempt fails unless the agent changed a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<crate::Expect>,
+    /// Secret environment variables (tokens, keys) this agent may see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
     /// Saga only: the command that undoes this step's work when a later step fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compensate: Option<Command>,

@@ -3,10 +3,12 @@
 //! loading works on these types.
 
 mod agent;
+mod coding;
 mod duration;
 mod plan;
 
 pub use agent::{Agent, Command, Consensus, Gather, MapSpec, Over, Pattern, Workspace, AGENT_ID_PATTERN};
+pub use coding::{AgentCli, Budget, Expect};
 pub use duration::{Duration, DurationError, DURATION_PATTERN};
 pub use plan::{Backoff, Complexity, Defaults, Git, Issue, Plan, PullRequest, Retry, Runner};
 

@@ -37,6 +37,9 @@ pub struct Plan {
     /// Named agent back-ends; the rendered prompt goes to their standard input.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub runners: IndexMap<String, Runner>,
+    /// What the whole run may spend (default: `cost_usd: 10`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::Budget>,
     /// The root of the agent tree: the primary agent.
     pub agent: Agent,
     /// Branch, commit and pull request templates for `plan run --commit/--pr`.
@@ -127,6 +130,10 @@ pub struct Defaults {
     /// Default workspace of agents that do work: `shared` or `worktree`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<crate::Workspace>,
+    /// Secret environment variables (tokens, keys) every agent may see; others are
+    /// withheld from agents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
 }
 
 /// Retry policy of an agent.
@@ -174,10 +181,28 @@ pub enum Backoff {
 #[serde(deny_unknown_fields)]
 pub struct Runner {
     /// The command; the rendered prompt goes to its stdin and to the file `$PLAN_PROMPT_FILE`.
-    pub command: Command,
+    /// Leave it out for a coding-agent CLI (`cli`, or a runner named claude, codex or
+    /// aider): `plan` knows its command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+    /// The coding-agent CLI this runner drives (default: the runner's name when it is
+    /// claude, codex or aider). Its output is parsed: the agent's output is its final
+    /// message, and its tokens and cost go to the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli: Option<crate::AgentCli>,
+    /// Model for a coding-agent CLI (e.g. `sonnet`, `gpt-5.5`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Extra arguments appended to a coding-agent CLI's command.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
     /// Environment variables added for this runner.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub env: IndexMap<String, String>,
+    /// Secret environment variables (tokens, keys) this runner's processes may see;
+    /// others are withheld from agents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
 }
 
 /// Branch, commit and pull request templates.

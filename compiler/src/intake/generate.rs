@@ -6,8 +6,8 @@
 
 use indexmap::IndexMap;
 use plan_schema::{
-    Agent, Backoff, Command, Complexity, Consensus, Defaults, Duration, Gather, Git, Issue, MapSpec, Over, Pattern,
-    Plan, PullRequest, Retry, Runner,
+    Agent, AgentCli, Backoff, Budget, Command, Complexity, Consensus, Defaults, Duration, Gather, Git, Issue, MapSpec,
+    Over, Pattern, Plan, PullRequest, Retry, Workspace,
 };
 use serde_json::Value;
 
@@ -137,8 +137,25 @@ fn one_level(
     }
 }
 
+/// Agents that write code side by side (children of fork-join and scatter-gather, and
+/// the map agent) each get a git worktree of their own.
+fn isolate_parallel_writers(agent: &mut Agent) {
+    let parallel = matches!(agent.pattern, Some(Pattern::ForkJoin | Pattern::ScatterGather));
+    for child in &mut agent.agents {
+        if parallel && (child.prompt.is_some() || child.prompt_file.is_some()) {
+            child.workspace = Some(Workspace::Worktree);
+        }
+        isolate_parallel_writers(child);
+    }
+    if let Some(map) = agent.map.as_mut() {
+        if map.agent.prompt.is_some() || map.agent.prompt_file.is_some() {
+            map.agent.workspace = Some(Workspace::Worktree);
+        }
+    }
+}
+
 /// Builds the plan for `issue` as classified.
-pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths) -> Plan {
+pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner: AgentCli) -> Plan {
     let mut ids = Ids(Vec::new());
     let title = if issue.title.is_empty() { "the issue" } else { issue.title.as_str() };
     let mut primary = Agent { id: "primary".into(), role: Some(title.chars().take(120).collect()), ..Agent::default() };
@@ -226,11 +243,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths) -> Pla
             }
         }
     }
-    let mut runners = IndexMap::new();
-    runners.insert(
-        "claude".to_string(),
-        Runner { command: Command::Argv(vec!["claude".into(), "-p".into()]), env: IndexMap::new() },
-    );
+    isolate_parallel_writers(&mut primary);
     let number = issue.number;
     let name = match number {
         Some(n) => format!("issue-{n}-{}", slug(title).chars().take(40).collect::<String>().trim_end_matches('-')),
@@ -262,13 +275,20 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths) -> Pla
                 max_delay: Some(Duration::from_millis(300_000)),
                 jitter: true,
             }),
-            runner: Some("claude".into()),
+            runner: Some(runner.as_str().into()),
             env: IndexMap::new(),
             workspace: None,
             image: None,
+            pass_env: Vec::new(),
         }),
         concurrency: Some(4),
-        runners,
+        runners: IndexMap::new(),
+        // Written out so that it is visible and editable.
+        budget: Some(Budget {
+            cost_usd: Some(Budget::DEFAULT_COST_USD),
+            tokens: None,
+            turns: Some(Budget::DEFAULT_TURNS),
+        }),
         agent: primary,
         git: Some(Git {
             branch: Some(branch.into()),

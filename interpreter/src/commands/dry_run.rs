@@ -45,7 +45,15 @@ pub fn print_schedule(renderer: &Renderer) {
                         votes: IndexMap::new(),
                         agreed: true,
                     });
-                    let vars = NodeVars { attempt: 1, last_error: "", item: item.as_ref(), consensus: vote.as_ref() };
+                    let vars = NodeVars {
+                        attempt: 1,
+                        last_error: "",
+                        item: item.as_ref(),
+                        consensus: vote.as_ref(),
+                        node_id: &unit.id,
+                        session: None,
+                        cost_left: None,
+                    };
                     match Preparer::new(renderer).prepare(unit, meta, &vars) {
                         Ok(Prepared::Done(_)) => {
                             format!("uses: {}", meta.agent.uses.as_deref().unwrap_or("noop"))

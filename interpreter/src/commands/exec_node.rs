@@ -153,9 +153,15 @@ fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<Str
         let Some(work) = Preparer::new(renderer).compensation(meta)? else {
             return Err(Error::refused(format!("agent `{}` has no `compensate`", args.node)));
         };
-        let job = crate::engine::job::Job { id: format!("{}.compensate", args.node), work, timeout: None, log: None };
+        let job = crate::engine::job::Job {
+            expect_changes: false,
+            id: format!("{}.compensate", args.node),
+            work,
+            timeout: None,
+            log: None,
+        };
         let (_tx, rx) = tokio::sync::watch::channel(crate::engine::job::Cancel::None);
-        return match runtime.block_on(ProcessExecutor::default().execute(job, rx)) {
+        return match runtime.block_on(ProcessExecutor::default().execute(job, rx)).outcome {
             Outcome::Succeeded { .. } => Ok(()),
             other => Err(Error::refused(format!("compensating `{}` failed: {}", args.node, other.error_text()))),
         };

@@ -10,7 +10,7 @@ use plan_compiler::intake::{
     classify, generate, parse_issue, render_plan, Classification, IssueText, Rules, TemplatePaths,
 };
 use plan_compiler::{check_loaded, load::load_str};
-use plan_schema::{Complexity, Pattern};
+use plan_schema::{AgentCli, Complexity, Pattern};
 
 use crate::cli::NewArgs;
 use crate::commands::lint::print_human;
@@ -64,7 +64,7 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
     if output.exists() && !args.force {
         return Err(Error::refused(format!("{} exists; pass --force to overwrite it", output.display())));
     }
-    write_plan(&issue, &c, &output)?;
+    write_plan(&issue, &c, &output, args.runner.into())?;
     eprintln!(
         "wrote {} ({}, {}) · check it with `plan run {} --dry-run`",
         output.display(),
@@ -195,7 +195,7 @@ fn relative(from: &Path, to: &Path) -> String {
     rel.display().to_string()
 }
 
-fn write_plan(issue: &IssueText, c: &Classification, output: &Path) -> Result<(), Error> {
+fn write_plan(issue: &IssueText, c: &Classification, output: &Path, runner: AgentCli) -> Result<(), Error> {
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // The project's templates, created from the defaults when missing.
     let prompts = Path::new("prompts");
@@ -222,7 +222,7 @@ fn write_plan(issue: &IssueText, c: &Classification, output: &Path) -> Result<()
         commit: relative(dir, &prompts.join("commit.txt.j2")),
         pr: relative(dir, &prompts.join("pr.md.j2")),
     };
-    let plan = generate(issue, c, &t);
+    let plan = generate(issue, c, &t, runner);
     let text = render_plan(&plan, c, &relative(dir, &schema))
         .map_err(|e| Error::refused(format!("cannot write the plan: {e}")))?;
     // Nothing is written unless the plan lints clean.

@@ -73,6 +73,7 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
     scheduler.restore(opened.restored);
+    scheduler.restore_spent(opened.spent);
     let (result, recorder) = runtime.block_on(scheduler.run());
     close_journal(recorder, result.status);
     let ctx = &renderer.run;
@@ -102,6 +103,7 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
 struct Opened {
     dir: RunDir,
     restored: HashMap<String, Value>,
+    spent: Vec<(String, crate::store::usage::Usage)>,
     journal: JournalWriter,
     /// Held while this process runs the run.
     _lock: std::fs::File,
@@ -118,16 +120,16 @@ fn open_run(
 ) -> Result<Opened, Error> {
     let plan_bytes = std::fs::read(file).map_err(|e| Error::io("read", file, e))?;
     let hash = journal::fingerprint(&plan_bytes);
-    let (dir, restored) = match resumed {
+    let (dir, restored, spent) = match resumed {
         Some(r) => {
             r.check_plan(&hash, args.force)?;
-            (r.dir, r.outputs)
+            (r.dir, r.outputs, r.spent)
         }
         None => {
             let id = args.run_id.clone().unwrap_or_else(crate::store::clock::new_run_id);
             let dir = RunDir::create(&args.runs_dir, &id)
                 .map_err(|e| Error::io("create a run directory under", &args.runs_dir, e))?;
-            (dir, HashMap::new())
+            (dir, HashMap::new(), Vec::new())
         }
     };
     let lock = match dir.lock() {
@@ -136,7 +138,7 @@ fn open_run(
         Err(e) => return Err(Error::io("lock", &dir.root, e)),
     };
     let journal = start_journal(&dir, file, hash, vars, nodes)?;
-    Ok(Opened { dir, restored, journal, _lock: lock })
+    Ok(Opened { dir, restored, spent, journal, _lock: lock })
 }
 
 /// Records how the run ended and waits for the journal and status files.
@@ -212,8 +214,10 @@ fn finish(result: &RunResult, report: &Report, dir: &RunDir, display: Display) -
         RunStatus::Succeeded => {
             if display != Display::Quiet {
                 let m = &report.performance_metrics;
+                let spent =
+                    if result.spent.is_empty() { String::new() } else { format!(" · {}", result.spent.describe()) };
                 eprintln!(
-                    "succeeded in {} (critical path {}, coordination {}) · report {}",
+                    "succeeded in {} (critical path {}, coordination {}){spent} · report {}",
                     m.execution_time,
                     m.critical_path,
                     crate::store::report::overhead_line(result.wall, result.critical_path),
@@ -226,6 +230,9 @@ fn finish(result: &RunResult, report: &Report, dir: &RunDir, display: Display) -
             match &result.failure {
                 Some((agent, error)) => eprintln!("error: agent `{agent}` failed: {error}"),
                 None => eprintln!("error: the run did not finish"),
+            }
+            if !result.spent.is_empty() {
+                eprintln!("  spent: {}", result.spent.describe());
             }
             for (step, ok) in &result.compensated {
                 eprintln!("  compensated `{step}`{}", if *ok { "" } else { " (compensation FAILED)" });
@@ -246,6 +253,7 @@ fn uses_git(plan: &Plan) -> bool {
     let index = plan_compiler::agents::AgentIndex::new(plan);
     let any = index.iter().any(|a| {
         a.agent.workspace == Some(plan_schema::Workspace::Worktree)
+            || a.agent.expect.is_some()
             || a.agent.uses.as_deref().is_some_and(|u| u.starts_with("git.") || u.starts_with("github."))
             || (default && a.agent.has_work())
     });

@@ -13,9 +13,10 @@ use crate::store::StoreError;
 fn render(run: &RunState) -> String {
     use std::fmt::Write;
     let mut out = String::new();
+    let spent = if run.spent.is_empty() { String::new() } else { format!(" · {}", run.spent.describe()) };
     let _ = writeln!(
         out,
-        "run {} · {} · {}/{} done · {} failed · {}",
+        "run {} · {} · {}/{} done · {} failed · {}{spent}",
         run.run_id, run.state, run.done, run.total, run.failed, run.elapsed
     );
     let _ = writeln!(out, "plan {}", run.plan);
@@ -24,7 +25,12 @@ fn render(run: &RunState) -> String {
     for (id, n) in &run.nodes {
         let duration = n.duration_ms.map(|ms| format!("{:.3}s", ms as f64 / 1000.0)).unwrap_or_default();
         let _ = write!(out, "{id:<width$}  {:<11}  {:>7}  {duration:>9}", n.state, n.attempt);
-        if let Some(e) = &n.error {
+        if let Some(u) = &n.usage {
+            let _ = write!(out, "  {}", u.describe());
+        }
+        if let Some(step) = &n.step {
+            let _ = write!(out, "  {step}");
+        } else if let Some(e) = &n.error {
             let first = e.lines().last().unwrap_or("");
             let _ = write!(out, "  {}", first.chars().take(100).collect::<String>());
         }
@@ -63,7 +69,7 @@ pub fn runs(args: &RunsArgs) -> Result<(), Error> {
     if args.json {
         let brief: Vec<serde_json::Value> = all
             .iter()
-            .map(|r| serde_json::json!({"run_id": r.run_id, "state": r.state, "plan": r.plan, "done": r.done, "total": r.total, "failed": r.failed}))
+            .map(|r| serde_json::json!({"run_id": r.run_id, "state": r.state, "plan": r.plan, "done": r.done, "total": r.total, "failed": r.failed, "tokens": r.spent.tokens(), "cost_usd": r.spent.cost_usd}))
             .collect();
         crate::commands::stdout(&format!("{}\n", serde_json::to_string_pretty(&brief).unwrap_or_default()));
     } else if all.is_empty() {
@@ -71,7 +77,8 @@ pub fn runs(args: &RunsArgs) -> Result<(), Error> {
     } else {
         let mut out = String::new();
         for r in &all {
-            out.push_str(&format!("{}  {:<11}  {:>5}/{:<5}  {}\n", r.run_id, r.state, r.done, r.total, r.plan));
+            let spent = if r.spent.is_empty() { String::new() } else { format!("  {}", r.spent.describe()) };
+            out.push_str(&format!("{}  {:<11}  {:>5}/{:<5}  {}{spent}\n", r.run_id, r.state, r.done, r.total, r.plan));
         }
         crate::commands::stdout(&out);
     }

@@ -29,6 +29,9 @@ pub struct RunContext {
     pub outputs: RwLock<HashMap<String, Value>>,
     /// Render placeholders for outputs that do not exist yet (`--dry-run`).
     pub dry_run: bool,
+    /// Secret-looking variables of `plan`'s own environment: withheld from agents
+    /// that do not ask for them by name.
+    pub secret_env: Vec<String>,
     /// The git repository, when the run uses git (checked before it started).
     pub repo: Option<crate::git::Repo>,
 }
@@ -53,6 +56,10 @@ impl RunContext {
             vars,
             outputs: RwLock::new(HashMap::new()),
             dry_run,
+            secret_env: std::env::vars_os()
+                .filter_map(|(k, _)| k.into_string().ok())
+                .filter(|k| looks_secret(k))
+                .collect(),
             repo: None,
         }
     }
@@ -159,6 +166,12 @@ impl RunContext {
         self.graph.graph.neighbors_directed(node, Direction::Outgoing)
     }
 
+    /// The secret variables an agent must not see: all but those it passes by name
+    /// (`pass_env`, its CLI's own key) or sets itself.
+    pub fn withheld_env(&self, pass: &[&str], set: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+        self.secret_env.iter().filter(|k| !pass.contains(&k.as_str()) && !set.contains_key(*k)).cloned().collect()
+    }
+
     /// Stores the output of node (or run-time copy) `id`.
     pub fn set_output(&self, id: String, value: Value) {
         if let Ok(mut outputs) = self.outputs.write() {
@@ -175,5 +188,35 @@ impl RunContext {
 impl std::fmt::Debug for RunContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunContext").field("run_id", &self.run_id).finish_non_exhaustive()
+    }
+}
+
+/// Whether an environment variable's name says it holds a secret: tokens, keys,
+/// passwords, credentials (`GITHUB_TOKEN`, `OPENAI_API_KEY`, `PLAN_WEBHOOK_SECRET`).
+pub fn looks_secret(name: &str) -> bool {
+    const WORDS: [&str; 8] = ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS", "KEY", "APIKEY"];
+    name.to_ascii_uppercase().split(['_', '-']).any(|w| WORDS.contains(&w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_secret;
+
+    #[test]
+    fn secrets_are_told_by_their_names() {
+        for name in [
+            "GITHUB_TOKEN",
+            "OPENAI_API_KEY",
+            "ANTHROPIC_API_KEY",
+            "PLAN_WEBHOOK_SECRET",
+            "AWS_SECRET_ACCESS_KEY",
+            "DB_PASSWORD",
+            "SSH_KEY",
+        ] {
+            assert!(looks_secret(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "LANG", "PLAN_RUN_DIR", "KEYBOARD", "CARGO_HOME", "TOKENIZERS_PARALLELISM"] {
+            assert!(!looks_secret(name), "{name}");
+        }
     }
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use petgraph::graph::NodeIndex;
 use tokio::sync::watch;
 
+use crate::store::usage::Usage;
+
 /// A unit of execution: a node of the DAG, or one copy of a run-time map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobKey {
@@ -21,9 +23,26 @@ pub struct JobKey {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ProcessSpec {
     pub argv: Vec<String>,
+    /// The rendered prompt: on standard input (unless the agent's CLI reads it from a
+    /// file) and in `$PLAN_PROMPT_FILE`.
     pub stdin: Option<String>,
     pub env: BTreeMap<String, String>,
+    /// Inherited variables the process must not see (secrets it did not ask for).
+    pub withhold: Vec<String>,
     pub workdir: Option<PathBuf>,
+    /// Set when the command is a coding-agent CLI whose output `plan` reads.
+    pub agent: Option<AgentSpec>,
+}
+
+/// A coding-agent CLI run: how to read its output, and where to keep it whole.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentSpec {
+    pub cli: plan_schema::AgentCli,
+    pub prompt_on_stdin: bool,
+    /// The CLI's machine-readable output, kept whole (`agents/<id>.jsonl`).
+    pub events: PathBuf,
+    /// Where the CLI writes its last message, when it can.
+    pub last_message: Option<PathBuf>,
 }
 
 /// A built-in git or GitHub step.
@@ -49,6 +68,8 @@ pub enum Work {
 
 #[derive(Clone, Debug)]
 pub struct Job {
+    /// The attempt must leave a changed file behind (`expect: changes`).
+    pub expect_changes: bool,
     /// Node id (`agent`, `agent[3]`): names the log file.
     pub id: String,
     pub work: Work,
@@ -90,7 +111,22 @@ pub enum Cancel {
     Kill,
 }
 
-pub type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+/// What an executor reports: the outcome, and what a coding agent spent and the
+/// session it can continue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ran {
+    pub outcome: Outcome,
+    pub usage: Option<Usage>,
+    pub session: Option<String>,
+}
+
+impl From<Outcome> for Ran {
+    fn from(outcome: Outcome) -> Self {
+        Ran { outcome, usage: None, session: None }
+    }
+}
+
+pub type BoxFuture = Pin<Box<dyn Future<Output = Ran> + Send>>;
 
 /// Decides *how* a job runs; the scheduler decides *when*.
 pub trait Executor: Send + Sync {

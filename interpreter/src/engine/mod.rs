@@ -2,6 +2,8 @@
 //! `prepare` turns a node into work, `render` fills its templates, and an `Executor`
 //! (`process`) decides *how* it runs, off the scheduler's loop.
 
+pub(crate) mod agents;
+pub(crate) mod budget;
 pub(crate) mod consensus;
 pub(crate) mod context;
 pub(crate) mod job;

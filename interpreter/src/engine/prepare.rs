@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use plan_compiler::graph::{Unit, UnitKind};
-use plan_schema::Command;
+use plan_schema::{AgentCli, Budget, Command};
 use serde_json::Value;
 
-use crate::engine::job::{ProcessSpec, Work};
+use crate::engine::agents;
+use crate::engine::job::{AgentSpec, ProcessSpec, Work};
 use crate::engine::render::{NodeVars, Renderer, TemplateError};
 use crate::engine::tree::AgentMeta;
 
@@ -19,6 +20,19 @@ pub enum Prepared {
     /// Finished already (noop).
     Done(String),
     Run(Work),
+}
+
+/// On a retry, a coding agent is told why the attempt before failed (unless its
+/// prompt says so already, through `last_error`).
+fn retry_prompt(prompt: String, vars: &NodeVars) -> Option<String> {
+    if vars.attempt <= 1 || vars.last_error.is_empty() || prompt.contains(vars.last_error) {
+        return Some(prompt);
+    }
+    Some(format!(
+        "{prompt}\n\nThis is attempt {} of this task. The attempt before failed:\n\n{}\n\nFix what caused that and \
+         finish the task.\n",
+        vars.attempt, vars.last_error
+    ))
 }
 
 /// A readable one-line form of the work, for `--dry-run` and logs.
@@ -53,6 +67,8 @@ pub enum PrepareError {
     NoRunner(String),
     #[error("unknown runner `{0}`")]
     UnknownRunner(String),
+    #[error("runner `{0}` has no `command`, and is not a coding-agent CLI (set `cli: claude|codex|aider`)")]
+    NoCommand(String),
     #[error("agent `{0}` does no work")]
     NoWork(String),
     #[error("unknown action `{0}`")]
@@ -101,22 +117,42 @@ impl<'r> Preparer<'r> {
         if let Some(d) = &plan.defaults {
             env.extend(d.env.clone());
         }
-        let argv = match (&a.run, prompt.is_some()) {
-            (Some(cmd), _) => self.command(cmd, ctx)?,
-            (None, true) => {
+        let mut pass: Vec<&str> = a.pass_env.iter().map(String::as_str).collect();
+        let (argv, agent, prompt) = match (&a.run, prompt) {
+            (Some(cmd), prompt) => (self.command(cmd, ctx)?, None, prompt),
+            (None, Some(prompt)) => {
                 let name = a
                     .runner
                     .as_ref()
                     .or(plan.defaults.as_ref().and_then(|d| d.runner.as_ref()))
                     .ok_or_else(|| PrepareError::NoRunner(a.id.clone()))?;
-                let runner = plan.runners.get(name).ok_or_else(|| PrepareError::UnknownRunner(name.clone()))?;
-                env.extend(runner.env.clone());
-                match &runner.command {
-                    Command::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
-                    Command::Argv(words) => words.clone(),
+                let runner = plan.runners.get(name);
+                if let Some(r) = runner {
+                    env.extend(r.env.clone());
+                    pass.extend(r.pass_env.iter().map(String::as_str));
+                }
+                match agents::cli_of(name, runner) {
+                    Some(cli) => {
+                        pass.extend(agents::needs_env(cli));
+                        let (argv, agent, more_env) = self.agent_cli(cli, runner, meta, vars);
+                        env.extend(more_env);
+                        (argv, Some(agent), retry_prompt(prompt, vars))
+                    }
+                    None => {
+                        let command = runner
+                            .ok_or_else(|| PrepareError::UnknownRunner(name.clone()))?
+                            .command
+                            .as_ref()
+                            .ok_or_else(|| PrepareError::NoCommand(name.clone()))?;
+                        let argv = match command {
+                            Command::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
+                            Command::Argv(words) => words.clone(),
+                        };
+                        (argv, None, Some(prompt))
+                    }
                 }
             }
-            (None, false) => match &unit.kind {
+            (None, None) => match &unit.kind {
                 UnitKind::Gather { .. } => return Ok(Prepared::Done(String::new())),
                 _ => return Err(PrepareError::NoWork(a.id.clone())),
             },
@@ -134,8 +170,50 @@ impl<'r> Preparer<'r> {
                 env.insert("PLAN_ISSUE_NUMBER".into(), n.to_string());
             }
         }
+        if let Some(d) = &plan.defaults {
+            pass.extend(d.pass_env.iter().map(String::as_str));
+        }
+        let withhold = run.withheld_env(&pass, &env);
         let workdir = a.workdir.as_ref().map(|w| self.render_str(w, ctx())).transpose()?.map(PathBuf::from);
-        Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin: prompt, env, workdir })))
+        Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin: prompt, env, withhold, workdir, agent })))
+    }
+
+    /// The command of a coding-agent CLI for this attempt, how to read its output,
+    /// and the environment it needs.
+    fn agent_cli(
+        &self,
+        cli: AgentCli,
+        runner: Option<&plan_schema::Runner>,
+        meta: &AgentMeta,
+        vars: &NodeVars,
+    ) -> (Vec<String>, AgentSpec, BTreeMap<String, String>) {
+        let run = &self.renderer.run;
+        let turns = meta
+            .agent
+            .budget
+            .as_ref()
+            .and_then(|b| b.turns)
+            .or(run.plan.budget.as_ref().and_then(|b| b.turns))
+            .unwrap_or(Budget::DEFAULT_TURNS);
+        let prompt_file = run.run_dir.join("prompts").join(format!("{}.md", vars.node_id));
+        let last_message = run.run_dir.join("agents").join(format!("{}.last.txt", vars.node_id));
+        let launch = agents::Launch {
+            cli,
+            runner,
+            turns,
+            cost_left: vars.cost_left,
+            session: vars.session,
+            prompt_file: &prompt_file,
+            last_message_file: &last_message,
+        };
+        let invocation = agents::command(&launch);
+        let spec = AgentSpec {
+            cli,
+            prompt_on_stdin: invocation.prompt_on_stdin,
+            events: run.run_dir.join("agents").join(format!("{}.jsonl", vars.node_id)),
+            last_message: Some(last_message),
+        };
+        (invocation.argv, spec, invocation.env)
     }
 
     /// A built-in action (`uses`).
@@ -226,7 +304,8 @@ impl<'r> Preparer<'r> {
         env.insert("PLAN_RUN_DIR".into(), self.renderer.run.run_dir.display().to_string());
         env.insert("PLAN_AGENT_ID".into(), meta.agent.id.clone());
         env.extend(meta.agent.env.clone());
-        Ok(Some(Work::Process(ProcessSpec { argv, stdin: None, env, workdir: None })))
+        let withhold = self.renderer.run.withheld_env(&[], &env);
+        Ok(Some(Work::Process(ProcessSpec { argv, stdin: None, env, withhold, workdir: None, agent: None })))
     }
 
     fn command<'c>(&self, cmd: &Command, ctx: impl Fn() -> &'c minijinja::Value) -> Result<Vec<String>, TemplateError> {

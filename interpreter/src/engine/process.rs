@@ -11,7 +11,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use crate::engine::job::{BoxFuture, Cancel, Executor, Job, Outcome, ProcessSpec, Work};
+use crate::engine::agents::{self, AgentParser, AgentResult};
+use crate::engine::job::{AgentSpec, BoxFuture, Cancel, Executor, Job, Outcome, ProcessSpec, Ran, Work};
 
 /// How long a cancelled process group gets between SIGTERM and SIGKILL.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
@@ -34,9 +35,9 @@ impl Executor for ProcessExecutor {
         Box::pin(async move {
             match job.work {
                 Work::Process(spec) => run_process(spec, job.timeout, job.log, cancel, grace).await,
-                Work::Sleep(d) => sleep(d, job.timeout, cancel).await,
-                Work::WriteFile { path, contents } => write_file(&path, &contents),
-                Work::Action(action) => run_action(action).await,
+                Work::Sleep(d) => sleep(d, job.timeout, cancel).await.into(),
+                Work::WriteFile { path, contents } => write_file(&path, &contents).into(),
+                Work::Action(action) => run_action(action).await.into(),
             }
         })
     }
@@ -136,14 +137,18 @@ async fn run_process(
     log: Option<std::path::PathBuf>,
     mut cancel: watch::Receiver<Cancel>,
     grace: Duration,
-) -> Outcome {
+) -> Ran {
     let Some((program, args)) = spec.argv.split_first() else {
-        return Outcome::Failed { error: "empty command".into() };
+        return Outcome::Failed { error: "empty command".into() }.into();
     };
+    let stdin = spec.stdin.filter(|_| spec.agent.as_ref().is_none_or(|a| a.prompt_on_stdin));
     let mut cmd = Command::new(program);
+    for name in &spec.withhold {
+        cmd.env_remove(name);
+    }
     cmd.args(args)
         .envs(&spec.env)
-        .stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -153,18 +158,23 @@ async fn run_process(
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return Outcome::Failed { error: format!("cannot start `{program}`: {e}") },
+        Err(e) => return Outcome::Failed { error: format!("cannot start `{program}`: {e}") }.into(),
     };
     let pgid = child.id().unwrap_or(0);
     let log_file = log
         .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok())
         .map(|f| Arc::new(std::sync::Mutex::new(f)));
-    if let (Some(mut stdin), Some(text)) = (child.stdin.take(), spec.stdin) {
+    if let (Some(mut stdin), Some(text)) = (child.stdin.take(), stdin) {
         tokio::spawn(async move {
             let _ = stdin.write_all(text.as_bytes()).await;
         });
     }
-    let stdout = child.stdout.take().map(|s| tokio::spawn(capture(s, log_file.clone(), None)));
+    let parser = spec.agent.as_ref().map(|a| (agents::parser_for(a.cli, spec.workdir.as_deref()), a.events.clone()));
+    let out_log = log_file.clone();
+    let stdout = child.stdout.take().map(|s| match parser {
+        Some((parser, events)) => tokio::spawn(capture_agent(s, out_log, parser, events)),
+        None => tokio::spawn(async move { (capture(s, out_log, None).await, None) }),
+    });
     let stderr = child.stderr.take().map(|s| tokio::spawn(capture(s, log_file.clone(), Some(ERROR_TAIL))));
     let mut cancelled = cancel.clone();
     let status = tokio::select! {
@@ -183,30 +193,81 @@ async fn run_process(
                 () = until(&mut cancel, |c| *c == Cancel::Kill) => { signal_group(pgid, libc::SIGKILL); let _ = child.wait().await; }
             }
             signal_group(pgid, libc::SIGKILL);
-            return Outcome::Cancelled;
+            return Outcome::Cancelled.into();
         }
     };
     // The agent is done when its process exits; whatever it left behind in its group goes.
     signal_group(pgid, libc::SIGKILL);
-    let out = match stdout {
+    let (out, agent) = match stdout {
         Some(h) => h.await.unwrap_or_default(),
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     let err = match stderr {
         Some(h) => h.await.unwrap_or_default(),
         None => Vec::new(),
     };
-    match status {
+    let outcome = match status {
         None => Outcome::TimedOut { after: timeout.unwrap_or_default() },
-        Some(Ok(s)) if s.success() => Outcome::Succeeded { stdout: String::from_utf8_lossy(&out).into_owned() },
+        Some(Ok(s)) if s.success() => match agent.as_ref().and_then(AgentResult::failure) {
+            Some(error) => Outcome::Failed { error },
+            None => Outcome::Succeeded {
+                stdout: match &agent {
+                    Some(a) => final_message(a, spec.agent.as_ref()),
+                    None => String::from_utf8_lossy(&out).into_owned(),
+                },
+            },
+        },
         Some(Ok(s)) => {
-            let tail = String::from_utf8_lossy(&err).trim().to_string();
             let code =
                 s.code().map_or_else(|| "was killed by a signal".to_string(), |c| format!("exited with status {c}"));
+            // A coding agent says what went wrong in its output; anything else on stderr.
+            let said = agent.as_ref().and_then(AgentResult::failure);
+            let tail = said.unwrap_or_else(|| String::from_utf8_lossy(&err).trim().to_string());
             Outcome::Failed { error: if tail.is_empty() { code } else { format!("{code}: {tail}") } }
         }
         Some(Err(e)) => Outcome::Failed { error: format!("waiting for the process failed: {e}") },
+    };
+    match agent {
+        Some(a) => Ran { outcome, usage: Some(a.usage), session: a.session },
+        None => outcome.into(),
     }
+}
+
+/// The agent's final message: from its output, else the file its CLI wrote it to.
+fn final_message(result: &AgentResult, spec: Option<&AgentSpec>) -> String {
+    if !result.message.is_empty() {
+        return result.message.clone();
+    }
+    spec.and_then(|s| s.last_message.as_ref())
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|m| m.trim_end().to_string())
+        .unwrap_or_default()
+}
+
+/// Reads a coding agent's stdout line by line: the raw lines go to its events file,
+/// the readable lines the parser makes of them to its log, as they come.
+async fn capture_agent<R: AsyncRead + Unpin>(
+    stream: R,
+    log: Option<Arc<std::sync::Mutex<std::fs::File>>>,
+    mut parser: Box<dyn AgentParser>,
+    events: std::path::PathBuf,
+) -> (Vec<u8>, Option<AgentResult>) {
+    use tokio::io::AsyncBufReadExt;
+    let mut raw = std::fs::OpenOptions::new().create(true).append(true).open(&events).ok();
+    let mut lines = tokio::io::BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(f) = raw.as_mut() {
+            let _ = f.write_all(&crate::store::redact::redact_bytes(format!("{line}\n").as_bytes()));
+        }
+        let readable = parser.line(&line);
+        if let (Some(log), false) = (&log, readable.is_empty()) {
+            if let Ok(mut f) = log.lock() {
+                let text: String = readable.iter().map(|l| format!("{l}\n")).collect();
+                let _ = f.write_all(&crate::store::redact::redact_bytes(text.as_bytes()));
+            }
+        }
+    }
+    (Vec::new(), Some(parser.finish()))
 }
 
 /// Reads a stream to its end, copying it to the log line by line with secrets

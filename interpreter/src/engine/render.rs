@@ -62,6 +62,12 @@ pub struct NodeVars<'a> {
     pub last_error: &'a str,
     pub item: Option<&'a Value>,
     pub consensus: Option<&'a Vote>,
+    /// The node or copy id (`agent`, `agent[3]`): names its files.
+    pub node_id: &'a str,
+    /// A coding agent's session from the attempt before, to continue.
+    pub session: Option<&'a str>,
+    /// Dollars the budgets leave for this attempt, when one limits them.
+    pub cost_left: Option<f64>,
 }
 
 impl Renderer {

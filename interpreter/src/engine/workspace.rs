@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::{watch, Mutex};
 
-use crate::engine::job::{Cancel, Executor, Job, Outcome, Work};
+use crate::engine::job::{Cancel, Executor, Job, Outcome, Ran, Work};
 use crate::git::{GitError, Repo, Worktree};
 
 /// The main checkout of a run that uses git, and the finished worktrees not yet
@@ -56,15 +56,14 @@ impl Checkout {
         placement: Placement,
         executor: &dyn Executor,
         cancel: watch::Receiver<Cancel>,
-    ) -> Outcome {
+    ) -> Ran {
         write_prompt_file(&mut job, placement.prompt_file).await;
         if !placement.isolated || !matches!(job.work, Work::Process(_)) {
             if let Err(conflict) = self.merge_pending().await {
-                return Outcome::Failed {
-                    error: format!("the work of `{}` could not be merged back: {conflict}", conflict.node),
-                };
+                let error = format!("the work of `{}` could not be merged back: {conflict}", conflict.node);
+                return Outcome::Failed { error }.into();
             }
-            return executor.execute(job, cancel).await;
+            return self.run_shared(job, executor, cancel).await;
         }
         let id = job.id.clone();
         let wt = match self
@@ -76,7 +75,7 @@ impl Checkout {
             .await
         {
             Ok(wt) => wt,
-            Err(error) => return Outcome::Failed { error: error.to_string() },
+            Err(error) => return Outcome::Failed { error: error.to_string() }.into(),
         };
         if let Work::Process(spec) = &mut job.work {
             spec.workdir = Some(match &spec.workdir {
@@ -84,9 +83,10 @@ impl Checkout {
                 _ => wt.path.clone(),
             });
         }
-        let outcome = executor.execute(job, cancel).await;
-        if !matches!(outcome, Outcome::Succeeded { .. }) {
-            return outcome;
+        let expect_changes = job.expect_changes;
+        let mut ran = executor.execute(job, cancel).await;
+        if !matches!(ran.outcome, Outcome::Succeeded { .. }) {
+            return ran;
         }
         let committed = self
             .blocking({
@@ -95,12 +95,33 @@ impl Checkout {
             })
             .await;
         match committed {
-            Ok(()) => {
-                self.pending.lock().await.worktrees.push((id, wt));
-                outcome
-            }
-            Err(error) => Outcome::Failed { error: error.to_string() },
+            Ok(false) if expect_changes => ran.outcome = no_changes(),
+            Ok(_) => self.pending.lock().await.worktrees.push((id, wt)),
+            Err(error) => ran.outcome = Outcome::Failed { error: error.to_string() },
         }
+        ran
+    }
+
+    /// Runs `job` in the shared checkout; with `expect: changes`, compares the tree
+    /// before and after.
+    async fn run_shared(&self, job: Job, executor: &dyn Executor, cancel: watch::Receiver<Cancel>) -> Ran {
+        if !job.expect_changes {
+            return executor.execute(job, cancel).await;
+        }
+        let state = |root: PathBuf| self.blocking(move || crate::git::tree_state(&root));
+        let before = match state(self.repo.root.clone()).await {
+            Ok(s) => s,
+            Err(error) => return Outcome::Failed { error: error.to_string() }.into(),
+        };
+        let mut ran = executor.execute(job, cancel).await;
+        if matches!(ran.outcome, Outcome::Succeeded { .. }) {
+            match state(self.repo.root.clone()).await {
+                Ok(after) if after == before => ran.outcome = no_changes(),
+                Ok(_) => {}
+                Err(error) => ran.outcome = Outcome::Failed { error: error.to_string() },
+            }
+        }
+        ran
     }
 
     /// Merges every finished worktree back into the checkout, in the order they
@@ -144,9 +165,18 @@ pub async fn run_plain(
     prompt_file: Option<PathBuf>,
     executor: &dyn Executor,
     cancel: watch::Receiver<Cancel>,
-) -> Outcome {
+) -> Ran {
+    if job.expect_changes {
+        return Outcome::Failed { error: "`expect: changes` needs a git repository to compare against".into() }.into();
+    }
     write_prompt_file(&mut job, prompt_file).await;
     executor.execute(job, cancel).await
+}
+
+fn no_changes() -> Outcome {
+    Outcome::Failed {
+        error: "the agent changed no files, and `expect: changes` asks it to: the attempt counts as failed".into(),
+    }
 }
 
 /// The prompt also goes to a file of its own (one per copy of a map), named to the

@@ -191,13 +191,21 @@ fn apply(dir: &Path, patch: &[u8], args: &[&str]) -> Result<std::process::Output
     }
 }
 
-/// Commits what the agent changed in its worktree (if anything).
-pub fn commit_worktree(wt: &Worktree, node: &str) -> Result<(), GitError> {
+/// Commits what the agent changed in its worktree; whether it changed anything.
+pub fn commit_worktree(wt: &Worktree, node: &str) -> Result<bool, GitError> {
     git(&wt.path, &["add", "-A"])?;
     if git(&wt.path, &["status", "--porcelain"])?.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
-    commit_as_plan(&wt.path, &format!("plan: {node}"))
+    commit_as_plan(&wt.path, &format!("plan: {node}")).map(|()| true)
+}
+
+/// The state of the working tree outside `.plan/` (changed and untracked files and
+/// their differences): two equal states mean nothing changed in between.
+pub fn tree_state(root: &Path) -> Result<String, GitError> {
+    let status = git(root, &["status", "--porcelain=v1", "--untracked-files=all", "--", ".", EXCLUDE])?;
+    let diff = git(root, &["diff", "HEAD", "--", ".", EXCLUDE])?;
+    Ok(format!("{status}\n{diff}"))
 }
 
 /// Applies the worktree branch's changes to the main checkout. On a conflict the

@@ -44,6 +44,13 @@ pub enum Entry {
         error: String,
         will_retry: bool,
     },
+    /// What an attempt of a coding agent spent (also when it failed): budgets count
+    /// it again after `--resume`.
+    Spent {
+        node: String,
+        attempt: u32,
+        usage: crate::store::usage::Usage,
+    },
     Compensated {
         agent: String,
         ok: bool,

@@ -11,6 +11,7 @@ pub(crate) mod resume;
 pub(crate) mod run_state;
 pub(crate) mod rundir;
 pub(crate) mod state;
+pub(crate) mod usage;
 
 use std::path::PathBuf;
 

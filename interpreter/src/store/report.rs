@@ -41,6 +41,10 @@ pub struct Metrics {
     /// Peak resident memory of the largest agent process.
     pub peak_agent_memory: String,
     pub agents_coordinated: usize,
+    /// Tokens the coding agents reported (input + output).
+    pub tokens: u64,
+    /// Dollars the coding agents reported; null when no CLI reported a cost.
+    pub cost_usd: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -57,6 +61,17 @@ pub struct AgentReport {
     /// Why the last attempt failed (also when a retry then succeeded).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub last_error: String,
+    /// A coding agent's tokens and cost over its attempts (cost null when its CLI
+    /// reports none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<AgentUsage>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AgentUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: Option<f64>,
 }
 
 /// `1.204s`
@@ -159,6 +174,11 @@ pub fn build(
                 attempts: r.attempts,
                 duration: human_duration(r.duration),
                 last_error: r.last_error.clone(),
+                usage: r.usage.map(|u| AgentUsage {
+                    input_tokens: u.input_tokens,
+                    output_tokens: u.output_tokens,
+                    cost_usd: u.cost_usd,
+                }),
             },
         );
     }
@@ -181,6 +201,8 @@ pub fn build(
                 .iter()
                 .filter(|r| r.attempts > 0 || r.state == NodeState::Succeeded)
                 .count(),
+            tokens: result.spent.tokens(),
+            cost_usd: result.spent.cost_usd,
         },
         validation_results,
         failure: result.failure.as_ref().map(|(agent, error)| Failure { agent: agent.clone(), error: error.clone() }),

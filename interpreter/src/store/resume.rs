@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::store::journal::{self, Entry};
 use crate::store::rundir::RunDir;
+use crate::store::usage::Usage;
 use crate::store::StoreError;
 
 pub struct Resumed {
@@ -18,6 +19,8 @@ pub struct Resumed {
     pub plan_hash: Option<String>,
     /// Outputs of the nodes (and run-time copies) that succeeded, by id.
     pub outputs: HashMap<String, Value>,
+    /// What coding agents spent, by node: it stays spent.
+    pub spent: Vec<(String, Usage)>,
 }
 
 impl Resumed {
@@ -25,7 +28,7 @@ impl Resumed {
     pub fn open(runs_dir: &Path, id: &str) -> Result<Resumed, StoreError> {
         let dir = RunDir::find(runs_dir, Some(id))?;
         let entries = journal::replay(&dir.journal()).map_err(|e| StoreError::io("read", dir.journal(), e))?;
-        let mut resumed = Resumed { dir, plan: None, plan_hash: None, outputs: HashMap::new() };
+        let mut resumed = Resumed { dir, plan: None, plan_hash: None, outputs: HashMap::new(), spent: Vec::new() };
         for e in entries {
             match e {
                 Entry::RunStarted { plan, plan_hash, .. } if resumed.plan.is_none() => {
@@ -35,6 +38,7 @@ impl Resumed {
                 Entry::NodeSucceeded { node, output, .. } => {
                     resumed.outputs.insert(node, output);
                 }
+                Entry::Spent { node, usage, .. } => resumed.spent.push((node, usage)),
                 _ => {}
             }
         }

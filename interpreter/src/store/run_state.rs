@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::store::journal::{self, Entry};
 use crate::store::rundir::RunDir;
+use crate::store::usage::Usage;
 use crate::store::StoreError;
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -18,6 +19,12 @@ pub struct NodeSummary {
     pub attempt: u32,
     pub duration_ms: Option<u64>,
     pub error: Option<String>,
+    /// What a coding agent is doing now: the last line of its log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Tokens and cost of a coding agent, over its attempts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -33,6 +40,8 @@ pub struct RunState {
     pub done: usize,
     pub failed: usize,
     pub pid: u32,
+    /// What coding agents spent in this run.
+    pub spent: Usage,
     pub nodes: IndexMap<String, NodeSummary>,
 }
 
@@ -49,6 +58,7 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
         done: 0,
         failed: 0,
         pid: 0,
+        spent: Usage::default(),
         nodes: IndexMap::new(),
     };
     let mut finished = None;
@@ -86,6 +96,10 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
                 n.state = if ok { "compensated".into() } else { "failed".into() };
                 n.error = error;
             }
+            Entry::Spent { node, usage, .. } => {
+                run.spent.add(&usage);
+                run.nodes.entry(node).or_default().usage.get_or_insert_with(Usage::default).add(&usage);
+            }
             Entry::RunFinished { status, at } => finished = Some((status, at)),
         }
     }
@@ -100,6 +114,9 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
             n.state = "interrupted".into();
         }
     }
+    for (id, n) in run.nodes.iter_mut().filter(|(_, n)| n.state == "running") {
+        n.step = last_line(&dir.log(id));
+    }
     run.done = run.nodes.values().filter(|n| n.state == "succeeded").count();
     run.failed = run.nodes.values().filter(|n| n.state == "failed").count();
     run.total = run.total.max(run.nodes.keys().filter(|k| !k.ends_with(".compensate")).count());
@@ -113,6 +130,18 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
         run.elapsed = crate::store::report::human_duration(e.duration_since(s).unwrap_or_default());
     }
     Ok(run)
+}
+
+/// The last line of a file (read from its end: logs can be long).
+fn last_line(path: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    text.lines().rev().map(str::trim).find(|l| !l.is_empty()).map(|l| l.chars().take(120).collect())
 }
 
 /// Run ids under `runs_dir`, oldest first (ids sort by start time).

@@ -22,7 +22,7 @@ impl RunDir {
     /// Creates `<runs_dir>/<id>/` and its subdirectories.
     pub fn create(runs_dir: &Path, id: &str) -> std::io::Result<RunDir> {
         let root = runs_dir.join(id);
-        for sub in ["status", "logs", "outputs", "prompts"] {
+        for sub in ["status", "logs", "outputs", "prompts", "agents"] {
             std::fs::create_dir_all(root.join(sub))?;
         }
         Ok(RunDir { id: id.to_string(), root })

@@ -58,6 +58,8 @@ pub struct Record {
     pub attempts: u32,
     pub duration: Duration,
     pub last_error: String,
+    /// Tokens and cost over all attempts, for coding agents.
+    pub usage: Option<crate::store::usage::Usage>,
 }
 
 /// What a finished run did.
@@ -71,4 +73,6 @@ pub struct RunResult {
     pub critical_path: Duration,
     /// Saga steps compensated: (step, ok).
     pub compensated: Vec<(String, bool)>,
+    /// What every coding agent spent, this run and before a resume.
+    pub spent: crate::store::usage::Usage,
 }

@@ -54,6 +54,7 @@ impl<R: Recorder> Scheduler<R> {
                 };
                 let log = Some(ctx.run_dir.join("logs").join(format!("{step}.compensate.log")));
                 let job = Job {
+                    expect_changes: false,
                     id: format!("{step}.compensate"),
                     work,
                     timeout: meta.agent.timeout.map(|d| d.as_std()),
@@ -62,7 +63,7 @@ impl<R: Recorder> Scheduler<R> {
                 // Compensation runs even when the run was cancelled: it gets a fresh signal.
                 let (_keep, rx) = watch::channel(Cancel::None);
                 let t = Instant::now();
-                let outcome = self.executor.execute(job, rx).await;
+                let outcome = self.executor.execute(job, rx).await.outcome;
                 let ok = matches!(outcome, Outcome::Succeeded { .. });
                 let error = (!ok).then(|| outcome.error_text());
                 self.recorder.journal(Entry::Compensated { agent: step.clone(), ok, error: error.clone() });

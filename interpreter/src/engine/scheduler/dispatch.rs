@@ -46,8 +46,17 @@ impl<R: Recorder> Scheduler<R> {
         let a = self.attempts.entry(key).or_insert_with(|| Attempts::new(0));
         a.count += 1;
         a.first_started.get_or_insert_with(Instant::now);
-        let (attempt, last_error) = (a.count, a.last_error.clone());
-        let vars = NodeVars { attempt, last_error: &last_error, item: item.as_ref(), consensus: vote.as_ref() };
+        let (attempt, last_error, session) = (a.count, a.last_error.clone(), a.session.clone());
+        let id = self.id(key);
+        let vars = NodeVars {
+            attempt,
+            last_error: &last_error,
+            item: item.as_ref(),
+            consensus: vote.as_ref(),
+            node_id: &id,
+            session: session.as_deref(),
+            cost_left: self.spending.cost_left(&meta.agent.id, meta.agent.budget.as_ref()),
+        };
         match Preparer::new(&self.renderer).prepare(unit, meta, &vars) {
             Err(error) => {
                 if let Some(a) = self.attempts.get_mut(&key) {
@@ -61,13 +70,15 @@ impl<R: Recorder> Scheduler<R> {
                     == Some(plan_schema::Workspace::Worktree);
                 let timeout =
                     meta.agent.timeout.or(ctx.plan.defaults.as_ref().and_then(|d| d.timeout)).map(|d| d.as_std());
-                self.start(key, attempt, work, timeout, isolated);
+                let expect_changes = meta.agent.expect == Some(plan_schema::Expect::Changes);
+                self.start(key, attempt, work, Placing { timeout, isolated, expect_changes });
             }
         }
     }
 
     /// Records the start and hands the job to a worker task.
-    fn start(&mut self, key: JobKey, attempt: u32, work: Work, timeout: Option<Duration>, isolated: bool) {
+    fn start(&mut self, key: JobKey, attempt: u32, work: Work, placing: Placing) {
+        let Placing { timeout, isolated, expect_changes } = placing;
         let id = self.id(key);
         self.recorder.journal(Entry::NodeStarted { node: id.clone(), attempt, at: crate::store::clock::now() });
         self.recorder.status(&id, NodeState::Running, attempt, "");
@@ -76,7 +87,7 @@ impl<R: Recorder> Scheduler<R> {
         }
         let prompt_file = Some(self.ctx.run_dir.join("prompts").join(format!("{id}.md")));
         let log = Some(self.ctx.run_dir.join("logs").join(format!("{id}.log")));
-        let job = Job { id, work, timeout, log };
+        let job = Job { expect_changes, id, work, timeout, log };
         let executor = self.executor.clone();
         let checkout = self.checkout.clone();
         let cancel = self.cancel.subscribe();
@@ -85,21 +96,28 @@ impl<R: Recorder> Scheduler<R> {
         // An agent's duration runs from the moment it is handed to the worker.
         let t = Instant::now();
         tokio::spawn(async move {
-            let outcome = match checkout {
+            let ran = match checkout {
                 Some(checkout) => {
                     checkout.run(job, Placement { isolated, prompt_file }, executor.as_ref(), cancel).await
                 }
                 None => workspace::run_plain(job, prompt_file, executor.as_ref(), cancel).await,
             };
-            let _ = tx.send(Event::Finished { key, outcome, duration: t.elapsed() });
+            let _ = tx.send(Event::Finished { key, ran, duration: t.elapsed() });
         });
     }
 
     /// Finishes a job that needs no worker (nothing to run, or it failed to prepare).
     pub(super) fn finish_now(&mut self, key: JobKey, outcome: Outcome) {
         self.running += 1;
-        self.handle(Event::Finished { key, outcome, duration: Duration::ZERO });
+        self.handle(Event::Finished { key, ran: outcome.into(), duration: Duration::ZERO });
     }
+}
+
+/// How a prepared job runs.
+struct Placing {
+    timeout: Option<Duration>,
+    isolated: bool,
+    expect_changes: bool,
 }
 
 /// A gather without an agent of its own succeeds with the agreed value.

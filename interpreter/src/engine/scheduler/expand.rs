@@ -87,7 +87,7 @@ impl<R: Recorder> Scheduler<R> {
                 self.running += 1;
                 self.handle(Event::Finished {
                     key: JobKey { node, copy: Some(i) },
-                    outcome: Outcome::Succeeded { stdout: v.to_string() },
+                    ran: Outcome::Succeeded { stdout: v.to_string() }.into(),
                     duration: Duration::ZERO,
                 });
             } else {

@@ -8,11 +8,12 @@ use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
 use super::{parse_output, tail, Attempts, Event, Scheduler};
-use crate::engine::job::{Cancel, JobKey, Outcome};
+use crate::engine::job::{Cancel, JobKey, Outcome, Ran};
 use crate::engine::retry::{backoff_delay, retry_of};
 use crate::store::journal::Entry;
 use crate::store::recorder::Recorder;
 use crate::store::state::{NodeState, Record};
+use crate::store::usage::Usage;
 
 impl<R: Recorder> Scheduler<R> {
     pub(super) fn handle(&mut self, event: Event) {
@@ -27,11 +28,45 @@ impl<R: Recorder> Scheduler<R> {
                     self.ready.push_front(key);
                 }
             }
-            Event::Finished { key, outcome, duration } => {
+            Event::Finished { key, ran, duration } => {
                 self.running = self.running.saturating_sub(1);
-                self.finished(key, outcome, duration);
+                let over = self.spend(key, &ran);
+                if let Some(session) = ran.session {
+                    self.attempts.entry(key).or_insert_with(|| Attempts::new(1)).session = Some(session);
+                }
+                self.finished(key, ran.outcome, duration);
+                if let Some(message) = over {
+                    self.budget_spent(key, message);
+                }
             }
         }
+    }
+
+    /// Counts what a coding agent spent (journaled, so it survives `--resume`); the
+    /// budget that this spent, if any.
+    fn spend(&mut self, key: JobKey, ran: &Ran) -> Option<String> {
+        let usage = ran.usage.filter(|u| !u.is_empty())?;
+        let id = self.id(key);
+        let meta = self.ctx.meta_of(key.node)?;
+        let a = self.attempts.entry(key).or_insert_with(|| Attempts::new(1));
+        a.usage.get_or_insert_with(Usage::default).add(&usage);
+        self.recorder.journal(Entry::Spent { node: id, attempt: a.count.max(1), usage });
+        self.spending.add(&meta.agent.id, &usage);
+        let over = self.spending.exceeded(&meta.agent.id, meta.agent.budget.as_ref());
+        if over.is_some() {
+            a.no_retry = true;
+        }
+        over
+    }
+
+    /// A budget is spent: nothing new starts, running agents are stopped, and the run
+    /// fails naming the budget (saga compensations still run).
+    fn budget_spent(&mut self, key: JobKey, message: String) {
+        let id = self.id(key);
+        self.recorder.finished(&id, NodeState::Failed, Duration::ZERO, &message);
+        self.failure.get_or_insert((id, message));
+        self.stop();
+        let _ = self.cancel.send(Cancel::Failure);
     }
 
     fn finished(&mut self, key: JobKey, outcome: Outcome, duration: Duration) {
@@ -59,12 +94,14 @@ impl<R: Recorder> Scheduler<R> {
             return self.complete(key.node, value, total, false);
         };
         self.record_success(&id, &value, attempts, total);
+        let usage = self.attempts.get(&key).and_then(|a| a.usage);
         self.copies.push(Record {
             id,
             state: NodeState::Succeeded,
             attempts,
             duration: total,
             last_error: String::new(),
+            usage,
         });
         let done = self.expansions.get_mut(&key.node).and_then(|e| {
             e.outputs[i] = Some(value);
@@ -144,7 +181,8 @@ impl<R: Recorder> Scheduler<R> {
         if key.copy.is_none() {
             return;
         }
-        self.copies.push(Record { id, state, attempts, duration, last_error: error });
+        let usage = self.attempts.get(&key).and_then(|a| a.usage);
+        self.copies.push(Record { id, state, attempts, duration, last_error: error, usage });
         self.expansions.remove(&key.node);
     }
 

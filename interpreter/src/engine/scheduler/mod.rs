@@ -23,13 +23,15 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::engine::budget::Spending;
 use crate::engine::consensus::Vote;
 use crate::engine::context::RunContext;
-use crate::engine::job::{Cancel, Executor, JobKey, Outcome};
+use crate::engine::job::{Cancel, Executor, JobKey, Ran};
 use crate::engine::render::Renderer;
 use crate::engine::workspace::Checkout;
 use crate::store::recorder::Recorder;
 use crate::store::state::{NodeState, Record, RunResult, RunStatus};
+use crate::store::usage::Usage;
 
 pub struct Options {
     pub concurrency: usize,
@@ -39,7 +41,7 @@ pub struct Options {
 }
 
 enum Event {
-    Finished { key: JobKey, outcome: Outcome, duration: Duration },
+    Finished { key: JobKey, ran: Ran, duration: Duration },
     RetryDue { key: JobKey },
 }
 
@@ -56,11 +58,15 @@ struct Attempts {
     last_error: String,
     first_started: Option<Instant>,
     no_retry: bool,
+    /// A coding agent's session, continued by the next attempt.
+    session: Option<String>,
+    /// What a coding agent spent over its attempts.
+    usage: Option<Usage>,
 }
 
 impl Attempts {
     fn new(count: u32) -> Self {
-        Attempts { count, last_error: String::new(), first_started: None, no_retry: false }
+        Attempts { count, last_error: String::new(), first_started: None, no_retry: false, session: None, usage: None }
     }
 }
 
@@ -72,6 +78,7 @@ pub struct Scheduler<R: Recorder> {
     checkout: Option<Arc<Checkout>>,
     pub recorder: R,
     options: Options,
+    spending: Spending,
     // run state, owned by the loop
     remaining: Vec<usize>,
     state: Vec<NodeState>,
@@ -118,6 +125,7 @@ impl<R: Recorder> Scheduler<R> {
     pub fn new(renderer: Arc<Renderer>, executor: Arc<dyn Executor>, recorder: R, options: Options) -> Self {
         let ctx = renderer.run.clone();
         let n = ctx.node_count();
+        let spending = Spending::new(&ctx.plan);
         let checkout =
             ctx.repo.clone().map(|repo| Arc::new(Checkout::new(repo, ctx.run_dir.clone(), ctx.run_id.clone())));
         let (tx, rx) = mpsc::unbounded_channel();
@@ -129,6 +137,7 @@ impl<R: Recorder> Scheduler<R> {
             checkout,
             recorder,
             options,
+            spending,
             remaining: vec![0; n],
             state: vec![NodeState::Waiting; n],
             duration: vec![Duration::ZERO; n],
@@ -157,6 +166,16 @@ impl<R: Recorder> Scheduler<R> {
     /// this run (`--resume`); they are not run again.
     pub fn restore(&mut self, outputs: HashMap<String, Value>) {
         self.restored = outputs;
+    }
+
+    /// What coding agents spent before a `--resume`, by node: it counts against the
+    /// budgets.
+    pub fn restore_spent(&mut self, spent: Vec<(String, Usage)>) {
+        for (node, usage) in spent {
+            let agent = node.split_once('[').map_or(node.as_str(), |(a, _)| a);
+            let agent = self.ctx.graph.node(agent).map_or(agent.to_string(), |ix| self.ctx.unit(ix).agent.clone());
+            self.spending.add(&agent, &usage);
+        }
     }
 
     /// Runs only `key` (see `plan exec-node`).
@@ -284,6 +303,7 @@ impl<R: Recorder> Scheduler<R> {
                 attempts: a.map_or(0, |a| a.count),
                 duration: self.duration[ix.index()],
                 last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
+                usage: a.and_then(|a| a.usage),
             });
         }
         records.append(&mut self.copies);
@@ -294,6 +314,7 @@ impl<R: Recorder> Scheduler<R> {
             wall,
             critical_path: self.critical_path(),
             compensated,
+            spent: self.spending.total(),
         }
     }
 

@@ -45,14 +45,14 @@ impl Executor for Arc<Fake> {
                 () = tokio::time::sleep(Duration::from_millis(ms)) => {}
                 _ = cancel.wait_for(|c| *c != Cancel::None) => {
                     me.log.lock().unwrap().push((job.id.clone(), "cancelled", t0.elapsed()));
-                    return Outcome::Cancelled;
+                    return Outcome::Cancelled.into();
                 }
             }
             me.log.lock().unwrap().push((job.id.clone(), "end", t0.elapsed()));
             if ok {
-                Outcome::Succeeded { stdout: format!("{}\n", job.id) }
+                Outcome::Succeeded { stdout: format!("{}\n", job.id) }.into()
             } else {
-                Outcome::Failed { error: format!("{} failed", job.id) }
+                Outcome::Failed { error: format!("{} failed", job.id) }.into()
             }
         })
     }

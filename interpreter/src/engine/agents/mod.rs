@@ -1,0 +1,83 @@
+//! Coding agents as runners: how each CLI is started non-interactively (`launch`),
+//! and how its machine-readable output becomes a readable log, a final message, and
+//! tokens and cost (`parse`). A plan's `runners.<name>` may replace the command or
+//! only add `model`, `args` and `env`.
+
+mod aider;
+mod claude;
+mod codex;
+mod parse;
+
+use std::collections::BTreeMap;
+
+use plan_schema::{AgentCli, Command, Runner};
+
+pub(crate) use crate::store::usage::Usage;
+pub(crate) use parse::{parser_for, AgentParser, AgentResult};
+
+/// What a runner needs to start one attempt of an agent.
+pub struct Launch<'a> {
+    pub cli: AgentCli,
+    /// The plan's `runners.<name>` entry, when there is one.
+    pub runner: Option<&'a Runner>,
+    /// Model turns allowed for this attempt.
+    pub turns: u32,
+    /// Dollars left to spend, when a budget limits it.
+    pub cost_left: Option<f64>,
+    /// The session of the attempt before, to continue where the CLI supports it.
+    pub session: Option<&'a str>,
+    /// The rendered prompt, as a file.
+    pub prompt_file: &'a std::path::Path,
+    /// Where a CLI that can writes its last message.
+    pub last_message_file: &'a std::path::Path,
+}
+
+/// A runner's command and environment.
+pub struct Invocation {
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// Whether the prompt goes to standard input (else it is in the argv or a file).
+    pub prompt_on_stdin: bool,
+}
+
+/// The coding-agent CLI a runner drives: its `cli`, else its name (when it names one).
+pub fn cli_of(name: &str, runner: Option<&Runner>) -> Option<AgentCli> {
+    match runner {
+        Some(r) if r.command.is_some() => r.cli,
+        Some(r) => r.cli.or_else(|| AgentCli::named(name)),
+        None => AgentCli::named(name),
+    }
+}
+
+/// The command of a coding-agent CLI for one attempt: the built-in one (plus the
+/// runner's `model` and `args`), or the runner's own `command` when it has one.
+pub fn command(launch: &Launch) -> Invocation {
+    if let Some(own) = launch.runner.and_then(|r| r.command.as_ref()) {
+        let argv = match own {
+            Command::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
+            Command::Argv(words) => words.clone(),
+        };
+        return Invocation { argv, env: BTreeMap::new(), prompt_on_stdin: true };
+    }
+    let model = launch.runner.and_then(|r| r.model.as_deref());
+    let mut cmd = match launch.cli {
+        AgentCli::Claude => claude::command(launch, model),
+        AgentCli::Codex => codex::command(launch, model),
+        AgentCli::Aider => aider::command(launch, model),
+    };
+    if let Some(r) = launch.runner {
+        // Before a trailing `-` (read the prompt from stdin), which must stay last.
+        let at = if cmd.argv.last().is_some_and(|a| a == "-") { cmd.argv.len() - 1 } else { cmd.argv.len() };
+        cmd.argv.splice(at..at, r.args.iter().cloned());
+    }
+    cmd
+}
+
+/// Secret environment variables each CLI needs to reach its model.
+pub fn needs_env(cli: AgentCli) -> &'static [&'static str] {
+    match cli {
+        AgentCli::Claude => &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"],
+        AgentCli::Codex => &["OPENAI_API_KEY", "CODEX_API_KEY"],
+        AgentCli::Aider => &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "GEMINI_API_KEY"],
+    }
+}
