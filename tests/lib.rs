@@ -2,6 +2,7 @@
 
 mod support;
 
+mod agents;
 mod docs;
 mod durable;
 mod examples;
@@ -9,5 +10,6 @@ mod git;
 mod graph;
 mod intake;
 mod lint;
+mod model;
 mod run;
 mod targets;

@@ -19,7 +19,7 @@ use crate::engine::scheduler::{Options, Scheduler};
 use crate::error::Error;
 use crate::store::journal::{self, Entry, Journal, JournalWriter};
 use crate::store::recorder::{Display, RunRecorder};
-use crate::store::report::Report;
+use crate::store::report::{Changes, Report};
 use crate::store::resume::Resumed;
 use crate::store::rundir::{write_atomic, RunDir};
 use crate::store::state::{RunResult, RunStatus};
@@ -78,6 +78,11 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     close_journal(recorder, result.status);
     let ctx = &renderer.run;
     let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &dir.id, &result);
+    if let Some(repo) = &ctx.repo {
+        // What the agents changed (before --commit moves it into a commit).
+        let changes = crate::git::changes_since(&repo.root, &repo.base);
+        report.implementation_summary.changes = changes.ok().map(|c| Changes::from_status(&c));
+    }
     let published = if result.status == RunStatus::Succeeded && (args.commit || args.pr) {
         let published = runtime.block_on(super::publish::publish(&renderer, &mut report, args.pr, args.draft));
         if published.is_err() {

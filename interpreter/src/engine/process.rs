@@ -169,7 +169,8 @@ async fn run_process(
             let _ = stdin.write_all(text.as_bytes()).await;
         });
     }
-    let parser = spec.agent.as_ref().map(|a| (agents::parser_for(a.cli, spec.workdir.as_deref()), a.events.clone()));
+    let root = spec.workdir.clone().or_else(|| std::env::current_dir().ok());
+    let parser = spec.agent.as_ref().map(|a| (agents::parser_for(a.cli, root.as_deref()), a.events.clone()));
     let out_log = log_file.clone();
     let stdout = child.stdout.take().map(|s| match parser {
         Some((parser, events)) => tokio::spawn(capture_agent(s, out_log, parser, events)),

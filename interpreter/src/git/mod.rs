@@ -32,8 +32,10 @@ pub enum GitError {
     Task(String),
 }
 
-/// Paths `plan` keeps out of commits and of the "dirty tree" check.
+/// Paths `plan` keeps out of commits and of the "dirty tree" check: its run
+/// directory, and the caches coding agents leave in the repository (aider's).
 const EXCLUDE: &str = ":(exclude).plan";
+const EXCLUDE_AGENTS: &str = ":(exclude).aider*";
 
 /// Runs `git args` in `dir`; its trimmed stdout, or stderr as the error.
 pub fn git(dir: &Path, args: &[&str]) -> Result<String, GitError> {
@@ -55,7 +57,7 @@ pub struct Repo {
 pub fn preflight(dir: &Path, need_origin: bool) -> Result<Repo, GitError> {
     let root = git(dir, &["rev-parse", "--show-toplevel"]).map_err(|_| GitError::NotARepository(dir.to_path_buf()))?;
     let root = PathBuf::from(root);
-    let dirty = git(&root, &["status", "--porcelain", "--", ".", EXCLUDE])?;
+    let dirty = git(&root, &["status", "--porcelain", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
     if !dirty.is_empty() {
         let files: Vec<&str> = dirty.lines().take(5).map(|l| l.get(3..).unwrap_or(l)).collect();
         return Err(GitError::Dirty(files.join(", ")));
@@ -70,7 +72,7 @@ pub fn preflight(dir: &Path, need_origin: bool) -> Result<Repo, GitError> {
 
 /// Whether anything outside `.plan/` changed.
 pub fn has_changes(root: &Path) -> Result<bool, GitError> {
-    Ok(!git(root, &["status", "--porcelain", "--", ".", EXCLUDE])?.is_empty())
+    Ok(!git(root, &["status", "--porcelain", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?.is_empty())
 }
 
 /// Creates `branch` at HEAD (keeping the working tree's changes) and commits them
@@ -83,7 +85,7 @@ pub fn branch_and_commit(root: &Path, branch: &str, message: &str) -> Result<Str
 
 /// Commits every change outside `.plan/` with `message`; returns the commit id.
 pub fn commit_all(root: &Path, message: &str) -> Result<String, GitError> {
-    git(root, &["add", "-A", "--", ".", EXCLUDE])?;
+    git(root, &["add", "-A", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
     let file = std::env::temp_dir().join(format!("plan-commit-{}.txt", std::process::id()));
     std::fs::write(&file, message).map_err(GitError::Message)?;
     let result = git(root, &["commit", "--quiet", "-F", &file.display().to_string()]);
@@ -128,7 +130,7 @@ pub fn add_worktree(repo: &Repo, run_dir: &Path, run_id: &str, node: &str) -> Re
     }
     git(&repo.root, &["worktree", "add", "--quiet", "-b", &branch, &path.display().to_string(), &repo.base])?;
     // What earlier agents merged into the main checkout is the agent's starting point.
-    git(&repo.root, &["add", "-A", "--", ".", EXCLUDE])?;
+    git(&repo.root, &["add", "-A", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
     let pending = git_bytes(&repo.root, &["diff", "--cached", "--binary", &repo.base])?;
     if !pending.is_empty() {
         apply(&path, &pending, &["apply", "--index", "-"])?;
@@ -193,18 +195,32 @@ fn apply(dir: &Path, patch: &[u8], args: &[&str]) -> Result<std::process::Output
 
 /// Commits what the agent changed in its worktree; whether it changed anything.
 pub fn commit_worktree(wt: &Worktree, node: &str) -> Result<bool, GitError> {
-    git(&wt.path, &["add", "-A"])?;
-    if git(&wt.path, &["status", "--porcelain"])?.is_empty() {
+    git(&wt.path, &["add", "-A", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
+    if git(&wt.path, &["diff", "--cached", "--name-only"])?.is_empty() {
         return Ok(false);
     }
     commit_as_plan(&wt.path, &format!("plan: {node}")).map(|()| true)
 }
 
+/// Every file changed since `base` (committed or not, untracked included), outside
+/// `.plan/`: `(status, path)` with git's status letters, `?` for untracked.
+pub fn changes_since(root: &Path, base: &str) -> Result<Vec<(String, String)>, GitError> {
+    let mut files: Vec<(String, String)> =
+        git(root, &["diff", "--name-status", "--no-renames", base, "--", ".", EXCLUDE, EXCLUDE_AGENTS])?
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(s, p)| (s.to_string(), p.to_string()))
+            .collect();
+    let untracked = git(root, &["ls-files", "--others", "--exclude-standard", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
+    files.extend(untracked.lines().map(|p| ("?".to_string(), p.to_string())));
+    Ok(files)
+}
+
 /// The state of the working tree outside `.plan/` (changed and untracked files and
 /// their differences): two equal states mean nothing changed in between.
 pub fn tree_state(root: &Path) -> Result<String, GitError> {
-    let status = git(root, &["status", "--porcelain=v1", "--untracked-files=all", "--", ".", EXCLUDE])?;
-    let diff = git(root, &["diff", "HEAD", "--", ".", EXCLUDE])?;
+    let status = git(root, &["status", "--porcelain=v1", "--untracked-files=all", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
+    let diff = git(root, &["diff", "HEAD", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
     Ok(format!("{status}\n{diff}"))
 }
 

@@ -26,6 +26,54 @@ pub struct Summary {
     pub agents: Vec<String>,
     pub commit: Option<String>,
     pub pr_url: Option<String>,
+    /// What the agents changed, from git (runs in a repository only).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+}
+
+/// The files a run changed since it started, as the origin guide's report asks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Changes {
+    pub files_changed: Vec<String>,
+    /// Test files the agents added.
+    pub tests_added: Vec<String>,
+    /// Documentation the agents changed or added.
+    pub docs_touched: Vec<String>,
+}
+
+impl Changes {
+    /// Sorts `(status, path)` pairs from git (`A`, `M`, `D`, `R…`, `?` for untracked).
+    pub fn from_status(files: &[(String, String)]) -> Changes {
+        let mut c = Changes::default();
+        for (status, path) in files {
+            c.files_changed.push(path.clone());
+            let added = status.starts_with('A') || status.starts_with('?');
+            if added && is_test(path) {
+                c.tests_added.push(path.clone());
+            }
+            if !status.starts_with('D') && is_doc(path) {
+                c.docs_touched.push(path.clone());
+            }
+        }
+        c
+    }
+}
+
+fn is_test(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let stem = name.split('.').next().unwrap_or(name);
+    path.split('/').any(|d| matches!(d, "tests" | "test" | "__tests__" | "spec"))
+        || stem.starts_with("test_")
+        || stem.ends_with("_test")
+        || stem.ends_with("_spec")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+}
+
+fn is_doc(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".md", ".rst", ".adoc", ".txt"].iter().any(|e| lower.ends_with(e)) && !is_test(path)
+        || lower.split('/').next().is_some_and(|d| d == "docs" || d == "doc")
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -188,7 +236,7 @@ pub fn build(
         status: status.into(),
         run_id: run_id.into(),
         plan: plan.name.clone(),
-        implementation_summary: Summary { agents: agents_seen, commit: None, pr_url: None },
+        implementation_summary: Summary { agents: agents_seen, commit: None, pr_url: None, changes: None },
         performance_metrics: Metrics {
             execution_time: human_duration(result.wall),
             critical_path: human_duration(result.critical_path),
@@ -213,6 +261,26 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_sort_tests_and_docs() {
+        let files: Vec<(String, String)> = [
+            ("M", "src/lib.rs"),
+            ("A", "tests/greeting.rs"),
+            ("?", "src/parser_test.go"),
+            ("M", "tests/old.rs"),
+            ("M", "README.md"),
+            ("?", "docs/guide/intro.html"),
+            ("D", "CHANGES.md"),
+        ]
+        .iter()
+        .map(|(s, p)| (s.to_string(), p.to_string()))
+        .collect();
+        let c = Changes::from_status(&files);
+        assert_eq!(c.files_changed.len(), 7);
+        assert_eq!(c.tests_added, ["tests/greeting.rs", "src/parser_test.go"]);
+        assert_eq!(c.docs_touched, ["README.md", "docs/guide/intro.html"]);
+    }
 
     #[test]
     fn formats() {

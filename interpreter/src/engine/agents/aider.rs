@@ -27,6 +27,10 @@ pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
         .map(String::from),
     );
     argv.extend(["--message-file".into(), launch.prompt_file.display().to_string()]);
+    // Its chat history goes to the run directory, not into the repository.
+    let history = launch.last_message_file.with_extension("aider.md");
+    argv.extend(["--chat-history-file".into(), history.display().to_string()]);
+    argv.extend(["--input-history-file".into(), history.with_extension("input").display().to_string()]);
     // litellm fetches a price list from the internet unless told not to.
     env.insert("LITELLM_LOCAL_MODEL_COST_MAP".into(), "True".into());
     Invocation { argv, env, prompt_on_stdin: false }

@@ -261,6 +261,8 @@ struct Aider {
     result: AgentResult,
     message: Vec<String>,
     in_block: bool,
+    /// Files aider edited: it prints their names around its edit blocks.
+    edited: Vec<String>,
 }
 
 /// `2.5k` -> 2500.
@@ -279,10 +281,6 @@ impl AgentParser for Aider {
         let t = line.trim();
         if t.starts_with("<<<<<<< SEARCH") {
             self.in_block = true;
-            // The file name aider prints before each edit block is not part of the message.
-            if self.message.last().is_some_and(|l| !l.contains(' ')) {
-                self.message.pop();
-            }
         }
         if self.in_block {
             self.in_block = !t.starts_with(">>>>>>> REPLACE");
@@ -302,12 +300,14 @@ impl AgentParser for Aider {
             return vec![line.to_string()];
         }
         if let Some(file) = t.strip_prefix("Applied edit to ") {
+            self.edited.push(file.to_string());
             return vec![format!("→ edit {file}")];
         }
         if t.starts_with("litellm.") && t.contains("Error") {
             self.result.error = Some(format!("aider reported an error: {}", first_line(t, 300)));
         }
-        let banner = ["Aider v", "Model:", "Git repo:", "Repo-map:", "Added ", "Analytics have been", "Commit "];
+        let banner =
+            ["Aider v", "Model:", "Git repo:", "Repo-map:", "Added ", "Analytics have been", "Commit ", "Update git "];
         if !t.is_empty() && !banner.iter().any(|b| t.starts_with(b)) {
             self.message.push(t.to_string());
         }
@@ -319,6 +319,8 @@ impl AgentParser for Aider {
     }
 
     fn finish(mut self: Box<Self>) -> AgentResult {
+        // The file names printed around edit blocks are not part of the message.
+        self.message.retain(|l| !self.edited.contains(l));
         self.result.message = self.message.join("\n");
         self.result
     }

@@ -27,6 +27,11 @@ impl<R: Recorder> Scheduler<R> {
         if unit.kind == UnitKind::DynamicMap && key.copy.is_none() {
             return self.expand(key.node);
         }
+        // Spent stays spent (also after a resume): nothing new starts.
+        if let Some(message) = self.spending.exceeded(&meta.agent.id, meta.agent.budget.as_ref()) {
+            self.attempts.entry(key).or_insert_with(|| Attempts::new(0)).no_retry = true;
+            return self.finish_now(key, Outcome::Failed { error: message });
+        }
         let vote = match &unit.kind {
             UnitKind::Gather { consensus, has_agent } => {
                 let vote = self.vote(key.node, consensus);

@@ -34,10 +34,11 @@ impl<R: Recorder> Scheduler<R> {
                 if let Some(session) = ran.session {
                     self.attempts.entry(key).or_insert_with(|| Attempts::new(1)).session = Some(session);
                 }
-                self.finished(key, ran.outcome, duration);
+                // A spent budget is the run's failure, whatever the attempt's outcome.
                 if let Some(message) = over {
                     self.budget_spent(key, message);
                 }
+                self.finished(key, ran.outcome, duration);
             }
         }
     }

@@ -1,0 +1,269 @@
+//! Coding agents as runners, with the real CLIs (Claude Code, Codex, aider) against
+//! the model stand-in on 127.0.0.1: edits through `plan run`, the final message as the
+//! output, usage and cost in the report, budgets, denied edits, a model server that is
+//! down, and a retry that is told the previous error.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::model::{agent_env, fix_greeting, installed, tiny_repo, user_text, ModelServer};
+use crate::support::{repo, run_in, Run};
+
+fn plan_run(work: &Path, env: &[(String, String)], args: &[&str]) -> Run {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    run_in(work, args, &env)
+}
+
+fn example(cli: &str) -> String {
+    repo().join(format!("plans/coding-agents/fix-greeting-{cli}.yaml")).display().to_string()
+}
+
+/// Runs the example plan of `cli` in a fresh tiny repository; returns the report.
+fn fix_with(cli: &str) -> Option<(tempfile::TempDir, Value)> {
+    if !installed(cli) {
+        return None;
+    }
+    let server = ModelServer::start(fix_greeting());
+    let dir = tempfile::tempdir().unwrap();
+    let work = tiny_repo(dir.path());
+    let env = agent_env(&server, &dir.path().join("home"));
+    let run = plan_run(&work, &env, &["run", &example(cli), "--json"]);
+    run.code(0);
+    assert_eq!(std::fs::read_to_string(work.join("greeting.txt")).unwrap(), "goodbye\n", "{cli} edited the file");
+    let report = run.json();
+    let run_dir = work.join(".plan/runs").join(report["run_id"].as_str().unwrap());
+    // The output is the agent's final message, not the CLI's envelope.
+    assert_eq!(std::fs::read_to_string(run_dir.join("outputs/fix.json")).unwrap().trim(), "\"done\"", "{cli}");
+    // The log reads as steps; the machine-readable output is kept whole beside it.
+    let log = std::fs::read_to_string(run_dir.join("logs/fix.log")).unwrap();
+    assert!(log.lines().any(|l| l.starts_with("→ ") && l.contains("greeting.txt")), "{cli} log:\n{log}");
+    assert!(run_dir.join("agents/fix.jsonl").is_file(), "{cli}");
+    assert_eq!(report["implementation_summary"]["files_changed"], serde_json::json!(["greeting.txt"]), "{cli}");
+    // The agents asked the stand-in, and only the stand-in.
+    assert!(!server.requests().is_empty(), "{cli} made no model request");
+    // GITHUB_TOKEN is not passed to agents: nothing they wrote contains it.
+    for f in ["logs/fix.log", "agents/fix.jsonl"] {
+        let text = std::fs::read_to_string(run_dir.join(f)).unwrap();
+        assert!(!text.contains("ghp_agentsMustNotSeeThis123"), "{cli} {f}");
+    }
+    Some((dir, report))
+}
+
+#[test]
+fn claude_edits_a_file_and_reports_tokens_and_cost() {
+    let Some((_dir, report)) = fix_with("claude") else { return };
+    let usage = &report["agents"]["fix"]["usage"];
+    assert!(usage["input_tokens"].as_u64().unwrap() > 0, "{report}");
+    assert!(usage["output_tokens"].as_u64().unwrap() > 0, "{report}");
+    assert!(usage["cost_usd"].as_f64().unwrap() > 0.0, "Claude Code reports a cost: {report}");
+    let m = &report["performance_metrics"];
+    assert_eq!(m["tokens"], usage["input_tokens"].as_u64().unwrap() + usage["output_tokens"].as_u64().unwrap());
+    assert_eq!(m["cost_usd"], usage["cost_usd"]);
+}
+
+#[test]
+fn codex_edits_a_file_and_reports_tokens_without_inventing_a_cost() {
+    let Some((_dir, report)) = fix_with("codex") else { return };
+    let usage = &report["agents"]["fix"]["usage"];
+    assert!(usage["input_tokens"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(usage["cost_usd"], Value::Null, "Codex reports no cost: {report}");
+    assert_eq!(report["performance_metrics"]["cost_usd"], Value::Null);
+}
+
+#[test]
+fn aider_edits_a_file() {
+    let Some((_dir, report)) = fix_with("aider") else { return };
+    assert!(report["agents"]["fix"]["usage"]["input_tokens"].as_u64().unwrap() > 0, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_to_pull_request_with_claude() {
+    if !installed("claude") {
+        return;
+    }
+    let github = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/repos/org/tiny/pulls"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({"html_url": "https://github.com/org/tiny/pull/8"})),
+        )
+        .mount(&github)
+        .await;
+    let server = ModelServer::start(fix_greeting());
+    let dir = tempfile::tempdir().unwrap();
+    let work = tiny_repo(dir.path());
+    let mut env = agent_env(&server, &dir.path().join("home"));
+    env.push(("GITHUB_API_URL".into(), github.uri()));
+    let run = tokio::task::block_in_place(|| plan_run(&work, &env, &["run", &example("claude"), "--pr", "--json"]));
+    run.code(0);
+    let report = run.json();
+    assert_eq!(report["implementation_summary"]["pr_url"], "https://github.com/org/tiny/pull/8");
+    assert_eq!(report["validation_results"]["test"], "passed", "{report}");
+    let show = std::process::Command::new("git")
+        .current_dir(dir.path().join("origin.git"))
+        .args(["show", "plan/issue-7-claude:greeting.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&show.stdout), "goodbye\n", "the fix reached origin");
+    let requests = github.received_requests().await.unwrap();
+    let pr: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(pr["title"], "Fix #7: The greeting says hello; it should say goodbye");
+}
+
+/// A two-agent pipeline whose first agent spends the whole budget.
+const BUDGETED: &str = r#"version: 1
+name: budget
+complexity: moderate
+budget: { tokens: 50 }
+defaults: { runner: claude }
+agent:
+  id: primary
+  pattern: pipeline
+  agents:
+    - { id: first, prompt: "Change hello to goodbye in greeting.txt." }
+    - { id: second, prompt: "Now check the greeting." }
+"#;
+
+#[test]
+fn a_spent_budget_stops_the_pipeline_before_the_second_agent_and_stays_spent() {
+    if !installed("claude") {
+        return;
+    }
+    let server = ModelServer::start(fix_greeting());
+    let dir = tempfile::tempdir().unwrap();
+    let work = tiny_repo(dir.path());
+    std::fs::write(dir.path().join("budget.yaml"), BUDGETED).unwrap();
+    let env = agent_env(&server, &dir.path().join("home"));
+    let plan = dir.path().join("budget.yaml").display().to_string();
+    let run = plan_run(&work, &env, &["run", &plan, "--json"]);
+    run.code(1);
+    assert!(run.stderr.contains("the run's budget is spent: tokens 50 (spent "), "{}", run.stderr);
+    assert!(run.stderr.contains("spent by first"), "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["agents"]["first"]["status"], "succeeded");
+    assert_eq!(report["agents"]["second"]["status"], "skipped", "{report}");
+    let asked = server.requests().len();
+    // Resumed, the money stays spent: nothing more runs.
+    let id = report["run_id"].as_str().unwrap();
+    let again = plan_run(&work, &env, &["run", "--resume", id]);
+    again.code(1);
+    assert!(again.stderr.contains("the run's budget is spent"), "{}", again.stderr);
+    assert_eq!(server.requests().len(), asked, "no agent ran after the resume");
+    // `plan status` shows what was spent.
+    let status = plan_run(&work, &env, &["status", id]);
+    assert!(status.stdout.contains("tokens, $"), "{}", status.stdout);
+}
+
+#[test]
+fn an_agent_whose_edit_is_denied_fails() {
+    if !installed("claude") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.txt");
+    std::fs::write(&outside, "hello\n").unwrap();
+    let server = ModelServer::start(serde_json::json!({
+        "edits": [{"file": outside.display().to_string(), "old": "hello", "new": "goodbye"}],
+        "reply": "done"
+    }));
+    let work = tiny_repo(dir.path());
+    let env = agent_env(&server, &dir.path().join("home"));
+    let plan =
+        "version: 1\nname: denied\ncomplexity: simple\nagent: { id: fix, runner: claude, prompt: \"Edit it.\" }\n";
+    std::fs::write(dir.path().join("denied.yaml"), plan).unwrap();
+    let run = plan_run(&work, &env, &["run", dir.path().join("denied.yaml").to_str().unwrap(), "--json"]);
+    run.code(1);
+    let report = run.json();
+    let error = report["agents"]["fix"]["last_error"].as_str().unwrap();
+    assert!(error.contains("permission denied"), "{error}");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "hello\n", "nothing outside the checkout changed");
+}
+
+#[test]
+fn a_model_server_that_is_down_fails_the_attempt_within_its_timeout() {
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = down.local_addr().unwrap().port();
+    drop(down);
+    for cli in ["claude", "codex"] {
+        if !installed(cli) {
+            continue;
+        }
+        let server = ModelServer::start(fix_greeting());
+        let dir = tempfile::tempdir().unwrap();
+        let work = tiny_repo(dir.path());
+        let mut env = agent_env(&server, &dir.path().join("home"));
+        drop(server);
+        for (k, v) in env.iter_mut() {
+            if k == "ANTHROPIC_BASE_URL" {
+                *v = format!("http://127.0.0.1:{port}");
+            }
+        }
+        let config = dir.path().join("home/.codex/config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let base = text.lines().find(|l| l.starts_with("base_url")).unwrap().to_string();
+        std::fs::write(&config, text.replace(&base, &format!("base_url = \"http://127.0.0.1:{port}/v1\""))).unwrap();
+        let plan = format!(
+            "version: 1\nname: down\ncomplexity: simple\nagent: {{ id: fix, runner: {cli}, timeout: 4s, prompt: \"Fix it.\" }}\n"
+        );
+        std::fs::write(dir.path().join("down.yaml"), plan).unwrap();
+        let started = Instant::now();
+        let run = plan_run(&work, &env, &["run", dir.path().join("down.yaml").to_str().unwrap(), "--json"]);
+        run.code(1);
+        assert!(started.elapsed() < Duration::from_secs(20), "{cli} took {:?}", started.elapsed());
+        let error = run.json()["agents"]["fix"]["last_error"].as_str().unwrap().to_string();
+        assert!(error.contains("timed out after 4s") || error.contains("connect"), "{cli}: {error}");
+    }
+}
+
+#[test]
+fn a_retry_is_told_why_the_attempt_before_failed() {
+    if !installed("claude") {
+        return;
+    }
+    let mut script = fix_greeting();
+    script["edit_only_on_retry"] = Value::Bool(true);
+    let server = ModelServer::start(script);
+    let dir = tempfile::tempdir().unwrap();
+    let work = tiny_repo(dir.path());
+    let env = agent_env(&server, &dir.path().join("home"));
+    let run = plan_run(&work, &env, &["run", &example("claude"), "--json"]);
+    run.code(0);
+    let report = run.json();
+    assert_eq!(report["agents"]["fix"]["attempts"], 2, "{report}");
+    assert!(report["agents"]["fix"]["last_error"].as_str().unwrap().contains("changed no files"), "{report}");
+    let retried = server
+        .requests()
+        .iter()
+        .map(user_text)
+        .find(|t| t.contains("The attempt before failed"))
+        .expect("a request of the second attempt");
+    assert!(retried.contains("the agent changed no files"), "{retried}");
+    assert_eq!(std::fs::read_to_string(work.join("greeting.txt")).unwrap(), "goodbye\n");
+}
+
+#[test]
+fn status_shows_what_a_running_agent_is_doing() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan =
+        "version: 1\nname: step\ncomplexity: simple\nagent: { id: slow, run: \"echo '→ Edit src/lib.rs'; sleep 3\" }\n";
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    let started = run_in(dir.path(), &["run", "plan.yaml", "--background"], &[]);
+    started.code(0);
+    let id = started.stdout.trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut seen = String::new();
+    while Instant::now() < deadline {
+        seen = run_in(dir.path(), &["status", &id], &[]).stdout;
+        if seen.contains("→ Edit src/lib.rs") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seen.contains("→ Edit src/lib.rs"), "{seen}");
+    run_in(dir.path(), &["stop", &id], &[]);
+}
