@@ -57,6 +57,80 @@ def langgraph_python():
     return py
 
 
+RESULT = ('{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"ok",'
+          '"total_cost_usd":0.001,"usage":{"input_tokens":10,"output_tokens":5}}')
+
+
+def agent_plan(n, cli_command=None):
+    """A fork-join of `n` Claude Code agents (or a stand-in command read as Claude's)."""
+    runner = "claude"
+    lines = ["version: 1", "name: agents", "complexity: complex", f"concurrency: {max(n, 1)}"]
+    if cli_command:
+        lines += ["runners:", f"  fake: {{ cli: claude, command: [sh, -c, {json.dumps(cli_command)}] }}"]
+        runner = "fake"
+    lines += ["agent:", "  id: primary", "  pattern: fork-join", "  agents:"]
+    lines += [f"    - {{ id: a{i}, runner: {runner}, prompt: \"Change hello to goodbye in greeting.txt\" }}" for i in range(n)]
+    return "\n".join(lines) + "\n"
+
+
+def agent_rows(work, runs):
+    """Real Claude Code against the model stand-in: plan's wall time minus the agent's own
+    duration (both from the same run), and the CLI run directly for comparison; then
+    plan's peak memory with 50 agents running at once against 1."""
+    rows = []
+    if shutil.which("claude") is None:
+        return [("coding agents", "skipped: `claude` is not installed", "", "", "")]
+    script = os.path.join(work, "script.json")
+    with open(script, "w") as f:
+        json.dump({"edits": [{"file": "greeting.txt", "old": "hello", "new": "goodbye"}], "reply": "done"}, f)
+    server = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "model_server.py"), "--script", script],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    port = server.stdout.readline().split()[1]
+    env = dict(os.environ, HOME=os.path.join(work, "home"), ANTHROPIC_BASE_URL=f"http://127.0.0.1:{port}",
+               ANTHROPIC_API_KEY="sk-test", DISABLE_TELEMETRY="1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1")
+    agent_dir = os.path.join(work, "agent")
+    os.makedirs(agent_dir, exist_ok=True)
+    with open(os.path.join(agent_dir, "one.yaml"), "w") as f:
+        f.write(agent_plan(1).replace("complexity: complex", "complexity: moderate"))
+    prompt = b"Change hello to goodbye in greeting.txt"
+    direct = ["claude", "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits",
+              "--max-turns", "50"]
+    added, walls, clis = [], [], []
+    for _ in range(max(runs, 5)):
+        with open(os.path.join(agent_dir, "greeting.txt"), "w") as f:
+            f.write("hello\n")
+        start = time.perf_counter()
+        subprocess.run(direct, cwd=agent_dir, env=env, input=prompt, capture_output=True, check=True)
+        clis.append(time.perf_counter() - start)
+        with open(os.path.join(agent_dir, "greeting.txt"), "w") as f:
+            f.write("hello\n")
+        start = time.perf_counter()
+        out = subprocess.run([PLAN, "run", "one.yaml", "-q", "--json", "--runs-dir", "runs"], cwd=agent_dir, env=env,
+                             capture_output=True, check=True, text=True).stdout
+        wall = time.perf_counter() - start
+        agent = float(json.loads(out)["agents"]["a0"]["duration"].rstrip("s"))
+        added.append((wall - agent) * 1000)
+        walls.append(wall)
+    server.stdin.close()
+    server.wait()
+    rows.append(("one Claude Code agent (stand-in model): time plan adds (plan's wall minus the agent's duration)",
+                 f"{statistics.median(added):.1f} ms", "", "", "target: under 20 ms"))
+    rows.append(("one Claude Code agent: `plan run` vs the CLI run directly", f"{statistics.median(walls):.3f}s",
+                 f"{statistics.median(clis):.3f}s (claude -p)", f"{statistics.median(walls) / statistics.median(clis):.2f}x",
+                 "CLI time varies run to run; the row above is measured within each run"))
+    # Memory on plan's side per running agent: 50 stand-in agents at once against 1.
+    fake = f"cat > /dev/null; sleep 1; echo '{RESULT}'"
+    peaks = {}
+    for n in (1, 50):
+        with open(os.path.join(agent_dir, f"fake{n}.yaml"), "w") as f:
+            f.write(agent_plan(n, fake))
+        _, peaks[n] = median([PLAN, "run", f"fake{n}.yaml", "-q", "--runs-dir", "runs"], agent_dir, runs)
+    per_agent = (peaks[50] - peaks[1]) * 1024 / 49
+    rows.append(("memory per running agent on plan's side (50 at once vs 1)", f"{per_agent:.0f} KB", "", "",
+                 f"peak {peaks[1]:.0f} MB with 1, {peaks[50]:.0f} MB with 50"))
+    return rows
+
+
 def main():
     quick = "--quick" in sys.argv
     runs = 3 if quick else 5
@@ -117,6 +191,9 @@ def main():
         overheads.append(float(json.loads(out)["performance_metrics"]["coordination_overhead"].rstrip("%")))
     rows.append(("100 x `sleep 100ms` leaves, 3 levels: reported coordination overhead",
                  f"{statistics.median(overheads):.2f}%", "", "", "target: under 0.5%"))
+
+    # 6. Coding agents: what plan adds to one agent run, and memory per running agent.
+    rows.extend(agent_rows(work, runs))
 
     lines = ["# Benchmark results", "",
              f"`python3 bench/bench.py` on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; "

@@ -259,3 +259,21 @@ fn classification_table() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     assert!(readme.contains(&table), "README.md's classification table is out of date; paste:\n{table}");
 }
+
+#[test]
+fn generated_plans_use_a_built_in_coding_agent_with_a_visible_budget() {
+    let issue = std::fs::read_to_string(crate::support::repo().join("tests/fixtures/issues/06-test-suite.md")).unwrap();
+    let t = Test::new().file("issue.md", &issue);
+    t.run_with(&["new", "--from", "issue.md", "--output", "p.yaml", "--runner", "codex"]).code(0);
+    let text = std::fs::read_to_string(t.path("p.yaml")).unwrap();
+    let plan: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(plan["defaults"]["runner"], "codex", "{text}");
+    assert!(plan.get("runners").is_none(), "the built-in runner needs no entry: {text}");
+    assert_eq!(plan["budget"]["cost_usd"], 10.0, "{text}");
+    assert_eq!(plan["budget"]["turns"], 50, "{text}");
+    // Agents that write code side by side each get a worktree.
+    let agents = plan["agent"]["agents"].as_array().unwrap();
+    assert_eq!(plan["agent"]["pattern"], "fork-join", "{text}");
+    assert!(agents.iter().all(|a| a["workspace"] == "worktree"), "{text}");
+    lints_clean(&t, "p.yaml");
+}

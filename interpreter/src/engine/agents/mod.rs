@@ -40,13 +40,11 @@ pub struct Invocation {
     pub prompt_on_stdin: bool,
 }
 
-/// The coding-agent CLI a runner drives: its `cli`, else its name (when it names one).
+/// The coding-agent CLI a runner drives: its `cli`, else its name (when it names one)
+/// — also when the plan gives its own `command`, whose output is then read as that
+/// CLI's.
 pub fn cli_of(name: &str, runner: Option<&Runner>) -> Option<AgentCli> {
-    match runner {
-        Some(r) if r.command.is_some() => r.cli,
-        Some(r) => r.cli.or_else(|| AgentCli::named(name)),
-        None => AgentCli::named(name),
-    }
+    runner.and_then(|r| r.cli).or_else(|| AgentCli::named(name))
 }
 
 /// The command of a coding-agent CLI for one attempt: the built-in one (plus the

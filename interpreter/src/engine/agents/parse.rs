@@ -42,7 +42,9 @@ pub trait AgentParser: Send {
 pub fn parser_for(cli: AgentCli, workdir: Option<&std::path::Path>) -> Box<dyn AgentParser> {
     let root = workdir.map(|d| format!("{}/", d.display()));
     match cli {
-        AgentCli::Claude => Box::new(Claude { result: AgentResult::default(), root }),
+        AgentCli::Claude => {
+            Box::new(Claude { result: AgentResult::default(), root, plain: Vec::new(), finished: false })
+        }
         AgentCli::Codex => Box::new(Codex { result: AgentResult::default(), root }),
         AgentCli::Aider => Box::new(Aider::default()),
     }
@@ -74,6 +76,9 @@ fn u64_at(v: &Value, key: &str) -> u64 {
 struct Claude {
     result: AgentResult,
     root: Option<String>,
+    /// Lines that are not JSON (a plan's own command without `--output-format`).
+    plain: Vec<String>,
+    finished: bool,
 }
 
 impl Claude {
@@ -115,7 +120,10 @@ impl Claude {
                     }
                 }
             }
-            Some("result") => self.finish_event(v, out),
+            Some("result") => {
+                self.finished = true;
+                self.finish_event(v, out);
+            }
             _ => {}
         }
     }
@@ -168,13 +176,20 @@ impl AgentParser for Claude {
         match serde_json::from_str::<Value>(line.trim()) {
             Ok(Value::Array(events)) => events.iter().for_each(|e| self.event(e, &mut out)),
             Ok(v) => self.event(&v, &mut out),
-            Err(_) if !line.trim().is_empty() => out.push(line.to_string()),
+            Err(_) if !line.trim().is_empty() => {
+                self.plain.push(line.to_string());
+                out.push(line.to_string());
+            }
             Err(_) => {}
         }
         out
     }
 
-    fn finish(self: Box<Self>) -> AgentResult {
+    fn finish(mut self: Box<Self>) -> AgentResult {
+        if !self.finished {
+            // Plain text: the whole of it is the message.
+            self.result.message = self.plain.join("\n");
+        }
         self.result
     }
 }

@@ -72,3 +72,10 @@ fn aider_text_gives_edits_tokens_and_a_message_without_the_banner() {
     assert_eq!(r.usage, Usage { input_tokens: 2500, output_tokens: 20, cost_usd: Some(0.01), turns: 1 });
     assert_eq!(r.message, "Changed the greeting.");
 }
+
+#[test]
+fn a_plain_text_claude_command_gives_its_text() {
+    let (_, r) = parse(AgentCli::Claude, "The fix is in.\nAll tests pass.");
+    assert_eq!(r.message, "The fix is in.\nAll tests pass.");
+    assert_eq!(r.failure(), None);
+}
