@@ -10,7 +10,7 @@ use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::model::{agent_env, fix_greeting, installed, tiny_repo, user_text, ModelServer};
+use crate::model::{agent_env, fix_greeting, installed, tiny_repo, user_messages, user_text, ModelServer};
 use crate::support::{repo, run_in, Run};
 
 fn plan_run(work: &Path, env: &[(String, String)], args: &[&str]) -> Run {
@@ -222,28 +222,36 @@ fn a_model_server_that_is_down_fails_the_attempt_within_its_timeout() {
 
 #[test]
 fn a_retry_is_told_why_the_attempt_before_failed() {
-    if !installed("claude") {
-        return;
+    for cli in ["claude", "codex", "aider"] {
+        if !installed(cli) {
+            continue;
+        }
+        let mut script = fix_greeting();
+        script["edit_only_on_retry"] = Value::Bool(true);
+        let server = ModelServer::start(script);
+        let dir = tempfile::tempdir().unwrap();
+        let work = tiny_repo(dir.path());
+        let env = agent_env(&server, &dir.path().join("home"));
+        let run = plan_run(&work, &env, &["run", &example(cli), "--json"]);
+        run.code(0);
+        let report = run.json();
+        assert_eq!(report["agents"]["fix"]["attempts"], 2, "{cli}: {report}");
+        assert!(report["agents"]["fix"]["last_error"].as_str().unwrap().contains("changed no files"), "{report}");
+        let requests = server.requests();
+        let retry = requests
+            .iter()
+            .find(|r| user_text(r).contains("The attempt before failed"))
+            .unwrap_or_else(|| panic!("{cli}: no request of the second attempt"));
+        let retried = user_text(retry);
+        assert!(retried.contains("the agent changed no files"), "{cli}: {retried}");
+        assert_eq!(std::fs::read_to_string(work.join("greeting.txt")).unwrap(), "goodbye\n", "{cli}");
+        if cli != "aider" {
+            // The retry continued the CLI's session: its first request carries the
+            // conversation of the attempt before.
+            let prompts = user_messages(retry).iter().filter(|m| m.contains("Fix issue #7")).count();
+            assert!(prompts >= 2, "{cli}: the retry did not carry the first attempt's conversation");
+        }
     }
-    let mut script = fix_greeting();
-    script["edit_only_on_retry"] = Value::Bool(true);
-    let server = ModelServer::start(script);
-    let dir = tempfile::tempdir().unwrap();
-    let work = tiny_repo(dir.path());
-    let env = agent_env(&server, &dir.path().join("home"));
-    let run = plan_run(&work, &env, &["run", &example("claude"), "--json"]);
-    run.code(0);
-    let report = run.json();
-    assert_eq!(report["agents"]["fix"]["attempts"], 2, "{report}");
-    assert!(report["agents"]["fix"]["last_error"].as_str().unwrap().contains("changed no files"), "{report}");
-    let retried = server
-        .requests()
-        .iter()
-        .map(user_text)
-        .find(|t| t.contains("The attempt before failed"))
-        .expect("a request of the second attempt");
-    assert!(retried.contains("the agent changed no files"), "{retried}");
-    assert_eq!(std::fs::read_to_string(work.join("greeting.txt")).unwrap(), "goodbye\n");
 }
 
 #[test]

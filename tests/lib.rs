@@ -3,6 +3,7 @@
 mod support;
 
 mod agents;
+mod bookkeeping;
 mod docs;
 mod durable;
 mod examples;

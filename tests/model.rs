@@ -111,24 +111,21 @@ pub fn agent_env(server: &ModelServer, home: &Path) -> Vec<(String, String)> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-/// The text of every user message of a request (Anthropic, Responses or Chat).
-pub fn user_text(request: &Value) -> String {
+/// The text of each user message of a request (Anthropic, Responses or Chat).
+pub fn user_messages(request: &Value) -> Vec<String> {
     let body = &request["body"];
     let items = body["messages"].as_array().or(body["input"].as_array()).cloned().unwrap_or_default();
-    let mut out = String::new();
-    for m in items.iter().filter(|m| m["role"] == "user") {
-        match &m["content"] {
-            Value::String(s) => out.push_str(s),
-            Value::Array(parts) => {
-                for p in parts {
-                    out.push_str(p["text"].as_str().unwrap_or(""));
-                }
-            }
-            _ => {}
-        }
-        out.push('\n');
-    }
-    out
+    let text = |m: &Value| match &m["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join("\n"),
+        _ => String::new(),
+    };
+    items.iter().filter(|m| m["role"] == "user").map(text).collect()
+}
+
+/// All user text of a request.
+pub fn user_text(request: &Value) -> String {
+    user_messages(request).join("\n")
 }
 
 /// A copy of `plans/coding-agents/tiny-repo` in `dir/work`, committed on `main`,

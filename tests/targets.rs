@@ -223,3 +223,67 @@ fn compiled_actions_steps_give_the_same_outputs_as_plan_run() {
         assert!(replayed.len() >= 3, "{plan}: {replayed:?}");
     }
 }
+
+#[test]
+fn hostile_names_long_retries_and_sagas_compile_to_what_the_engines_accept() {
+    let plan = r#"version: 1
+name: "evil ${{ secrets.X }} \\ name\nwith a newline"
+complexity: moderate
+agent:
+  id: primary
+  pattern: saga
+  agents:
+    - id: one
+      run: "true"
+      timeout: 10m
+      retry: { attempts: 70, backoff: exponential, delay: 1s }
+      compensate: "true"
+    - { id: two, run: "true", compensate: "true" }
+    - { id: three, run: "true" }
+"#;
+    let t = Test::new().file("plan.yaml", plan);
+    let argo = t.run_with(&["compile", "plan.yaml", "--target", "argo", "--image", IMAGE]);
+    argo.code(0);
+    let doc: Value = serde_yaml::from_str(&argo.stdout).unwrap();
+    // One DAG never mixes `depends` and `dependencies` (Argo refuses it).
+    assert!(!argo.stdout.contains("dependencies:"), "{}", argo.stdout);
+    let templates = doc["spec"]["templates"].as_array().unwrap();
+    let deadline = templates
+        .iter()
+        .find(|t| t["name"] == "one")
+        .and_then(|t| t["activeDeadlineSeconds"].as_str())
+        .and_then(|d| d.parse::<u64>().ok())
+        .unwrap();
+    assert!(deadline >= 24 * 3600, "70 retries of 10 minutes do not wrap to {deadline}s");
+    let validator = jsonschema::validator_for(&strict_argo_schema()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).take(3).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let actions = t.run_with(&[
+        "compile",
+        "plan.yaml",
+        "--target",
+        "github-actions",
+        "--install",
+        "cargo install --locked --git https://example.com/plan.git --rev 0123abc plan",
+    ]);
+    actions.code(0);
+    assert!(!actions.stdout.contains("${{ secrets"), "{}", actions.stdout);
+    assert!(
+        actions.stdout.contains(
+            "vars.PLAN_INSTALL || 'cargo install --locked --git https://example.com/plan.git --rev 0123abc plan'"
+        ),
+        "{}",
+        actions.stdout
+    );
+    assert!(!actions.stdout.contains("cargo install --locked plan"), "never the crates.io name `plan`");
+    let doc: Value = serde_yaml::from_str(&actions.stdout).unwrap();
+    let minutes = doc["jobs"]["one"]["timeout-minutes"].as_u64().unwrap();
+    assert!((60..=7200).contains(&minutes), "{minutes}");
+    let mermaid = t.run_with(&["graph", "plan.yaml", "--format", "mermaid"]);
+    mermaid.code(0);
+    let title = mermaid.stdout.lines().nth(1).unwrap();
+    assert!(
+        title.starts_with("title: \"") && title.ends_with('"') && title.contains("\\\\ name with a newline"),
+        "{title}"
+    );
+}

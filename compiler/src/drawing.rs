@@ -17,7 +17,8 @@ pub fn title(plan: &Plan) -> String {
     }
     parts.push(plan.complexity.to_string());
     parts.push(plan.name.clone());
-    parts.join(" · ")
+    // One line, whatever the plan's name holds.
+    parts.join(" · ").chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// A one-line summary of what a unit runs.

@@ -51,7 +51,7 @@ pub fn to_mermaid(
 ) -> String {
     let agents = AgentIndex::new(plan);
     let mut out = String::with_capacity(64 + graph.graph.node_count() * 64);
-    let _ = writeln!(out, "---\ntitle: \"{}\"\n---\nflowchart TD", title(plan).replace('"', "'"));
+    let _ = writeln!(out, "---\ntitle: \"{}\"\n---\nflowchart TD", title(plan).replace('\\', "\\\\").replace('"', "'"));
     fn cluster(out: &mut String, graph: &PlanGraph, c: &Cluster, depth: usize, count: &mut usize) {
         let indent = "  ".repeat(depth + 1);
         *count += 1;

@@ -127,6 +127,11 @@ pub struct CompileArgs {
     /// Container image for Argo (default: `defaults.image`).
     #[arg(long)]
     pub image: Option<String>,
+    /// GitHub Actions: the command that installs `plan` in each job, pinned (e.g.
+    /// `cargo install --locked --git URL --rev SHA plan`); the repository variable
+    /// `PLAN_INSTALL` overrides it. Without either, jobs stop with a clear error.
+    #[arg(long, value_name = "CMD")]
+    pub install: Option<String>,
     /// The plan file's path in the engine's checkout or image (default: as given).
     #[arg(long)]
     pub plan_path: Option<String>,

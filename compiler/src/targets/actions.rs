@@ -9,6 +9,11 @@ use serde_json::{json, Map, Value};
 use super::{steps, yaml_text, Step, StepKind, Target};
 use crate::diagnostic::Diagnostic;
 
+/// Text that GitHub must not read as an expression (`${{ ... }}`).
+fn no_expressions(text: &str) -> String {
+    text.replace("${{", "$ {{")
+}
+
 fn later_failed(steps: &[String]) -> String {
     match steps.split_first() {
         None => "false".into(),
@@ -31,10 +36,12 @@ fn job(t: &Target, step: &Step, concurrency: Option<u32>) -> Value {
             "with": { "pattern": "plan-output-*", "path": "plan-inputs", "merge-multiple": true }
         }));
     }
+    // Never a guess: the crates.io name `plan` belongs to another project.
+    let baked = t.install.as_deref().map_or(String::new(), |cmd| no_expressions(cmd).replace('\'', "''"));
     steps.push(json!({
         "name": "Install plan",
-        "run": "sh -c \"$PLAN_INSTALL\"",
-        "env": { "PLAN_INSTALL": "${{ vars.PLAN_INSTALL || 'cargo install --locked plan' }}" }
+        "run": "test -n \"$PLAN_INSTALL\" || { echo \"::error::set the repository variable PLAN_INSTALL to the command that installs plan, or compile with --install\"; exit 1; }\nsh -c \"$PLAN_INSTALL\"",
+        "env": { "PLAN_INSTALL": format!("${{{{ vars.PLAN_INSTALL || '{baked}' }}}}") }
     }));
     let mut env = Map::new();
     env.insert("PLAN_NODE".into(), json!(step.node));
@@ -83,7 +90,8 @@ fn job(t: &Target, step: &Step, concurrency: Option<u32>) -> Value {
         job["if"] = json!(format!("${{{{ {cond} }}}}"));
     }
     if let Some(d) = step.deadline {
-        job["timeout-minutes"] = json!(d.div_ceil(60));
+        // GitHub stops any job after 5 days (self-hosted runners; 6 hours hosted).
+        job["timeout-minutes"] = json!(d.div_ceil(60).min(5 * 24 * 60));
     }
     if let StepKind::Copies { expand } = &step.kind {
         let mut strategy = json!({ "fail-fast": true, "matrix": { "item": format!("${{{{ fromJSON(needs.{expand}.outputs.items) }}}}") } });
@@ -117,10 +125,10 @@ pub fn to_github_actions(t: &Target) -> Result<(String, Vec<Diagnostic>), Vec<Di
         jobs.insert(s.name.clone(), job(t, s, t.plan.concurrency));
     }
     let doc = json!({
-        "name": format!("plan: {}", t.plan.name),
+        "name": format!("plan: {}", no_expressions(&crate::drawing::title(t.plan))),
         "on": { "workflow_dispatch": {} },
         "permissions": { "contents": "read" },
-        "env": { "PLAN_FILE": t.plan_path },
+        "env": { "PLAN_FILE": no_expressions(&t.plan_path) },
         "jobs": jobs,
     });
     Ok((

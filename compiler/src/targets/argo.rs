@@ -93,8 +93,9 @@ fn task(step: &Step) -> Value {
                 .collect();
         }
         _ => {
+            // `depends` everywhere: Argo refuses a DAG that mixes it with `dependencies`.
             if !step.after.is_empty() {
-                task["dependencies"] = json!(step.after);
+                task["depends"] = json!(step.after.join(" && "));
             }
         }
     }

@@ -31,6 +31,9 @@ pub struct Target<'a> {
     pub plan_path: String,
     /// Container image for Argo (`--image` or `defaults.image`).
     pub image: Option<String>,
+    /// The command that installs `plan` in a GitHub Actions job (`--install`); a
+    /// repository variable `PLAN_INSTALL` overrides it.
+    pub install: Option<String>,
     checked: &'a Checked,
 }
 
@@ -40,8 +43,9 @@ impl<'a> Target<'a> {
         graph: &'a PlanGraph,
         plan_path: String,
         image: Option<String>,
+        install: Option<String>,
     ) -> Option<Target<'a>> {
-        Some(Target { plan: checked.plan()?, graph, plan_path, image, checked })
+        Some(Target { plan: checked.plan()?, graph, plan_path, image, install, checked })
     }
 
     /// A diagnostic at the value of `pointer` in the plan file.
@@ -148,8 +152,14 @@ fn deadline(agent: &Agent, plan: &Plan) -> Option<u64> {
             total += d.min(cap) * 1.25;
         }
     }
-    Some(total.ceil() as u64 + 60)
+    // Retries can add up to more than any engine waits: saturate, never wrap.
+    let secs = total.ceil();
+    let secs = if secs.is_finite() && secs < MAX_DEADLINE as f64 { secs as u64 } else { MAX_DEADLINE };
+    Some(secs.saturating_add(60).min(MAX_DEADLINE))
 }
+
+/// The longest deadline a compiled step gets: 30 days.
+pub(crate) const MAX_DEADLINE: u64 = 30 * 24 * 3600;
 
 /// The steps of the workflow, in a topological order, and the diagnostics for what
 /// does not map.

@@ -9,11 +9,20 @@ use std::path::Path;
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::store::rundir::RunDir;
+use crate::store::StoreError;
 
 pub fn start(args: &RunArgs, plan: &Path) -> Result<(), Error> {
     let id = args.resume.clone().or_else(|| args.run_id.clone()).unwrap_or_else(crate::store::clock::new_run_id);
-    let dir = RunDir::create(&args.runs_dir, &id)
-        .map_err(|e| Error::io("create a run directory under", &args.runs_dir, e))?;
+    let dir = match &args.resume {
+        Some(id) => {
+            let dir = RunDir::find(&args.runs_dir, Some(id))?;
+            if dir.is_running() {
+                return Err(StoreError::Running(id.clone()).into());
+            }
+            dir
+        }
+        None => RunDir::create(&args.runs_dir, &id)?,
+    };
     let log = dir.root.join("run.log");
     let out =
         std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| Error::io("create", &log, e))?;
@@ -56,7 +65,19 @@ pub fn start(args: &RunArgs, plan: &Path) -> Result<(), Error> {
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(|e| Error::io("start", "the background run", e))?;
+    let mut child = cmd.spawn().map_err(|e| Error::io("start", "the background run", e))?;
+    // Return once the run has started (its journal exists), so that `plan status ID`
+    // right after this finds it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !(dir.journal().exists() && dir.is_running()) && std::time::Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            if !status.success() {
+                return Err(Error::refused(format!("the background run stopped at once; see {}", log.display())));
+            }
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     crate::commands::stdout(&format!("{id}\n"));
     eprintln!(
         "started run {id} in the background (pid {}); `plan status {id}`, `plan logs {id} --follow`, `plan stop {id}`",

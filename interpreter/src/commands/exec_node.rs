@@ -113,7 +113,7 @@ pub fn run(args: &ExecNodeArgs) -> Result<(), Error> {
     // The node to run is run, whatever an input says about it.
     restored.remove(&args.node);
     let run_dir = std::env::temp_dir().join(format!("plan-exec-{}", std::process::id()));
-    let dir = crate::store::rundir::RunDir::create(&run_dir, "node").map_err(|e| Error::io("create", &run_dir, e))?;
+    let dir = crate::store::rundir::RunDir::create(&run_dir, "node")?;
     let vars = plan.vars.clone();
     let base_dir = checked.loaded.base_dir();
     let mut ctx = RunContext::new(plan, graph, base_dir, "exec".into(), &dir.root, vars, false);
@@ -176,7 +176,7 @@ fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<Str
         Memory::default(),
         Options { concurrency: 1, fail_fast: false, signals: true },
     );
-    scheduler.restore(restored);
+    scheduler.restore(restored, HashMap::new());
     if args.expand {
         if !dynamic {
             return Err(Error::refused(format!("`{}` is not a map whose items are known at run time", args.node)));

@@ -79,7 +79,9 @@ fn compile_target(
     target: crate::cli::CompileTarget,
 ) -> Result<(), Error> {
     let plan_path = args.plan_path.clone().unwrap_or_else(|| args.file.display().to_string());
-    let Some(t) = plan_compiler::targets::Target::new(checked, graph, plan_path, args.image.clone()) else {
+    let Some(t) =
+        plan_compiler::targets::Target::new(checked, graph, plan_path, args.image.clone(), args.install.clone())
+    else {
         return Err(Error::Diagnosed);
     };
     let result = match target {

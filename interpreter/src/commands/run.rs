@@ -72,10 +72,10 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     let options = Options { concurrency, fail_fast: args.fail_fast, signals: true };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
-    scheduler.restore(opened.restored);
+    scheduler.restore(opened.restored, opened.history);
     scheduler.restore_spent(opened.spent);
     let (result, recorder) = runtime.block_on(scheduler.run());
-    close_journal(recorder, result.status);
+    let journal_error = close_journal(recorder, result.status);
     let ctx = &renderer.run;
     let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &dir.id, &result);
     if let Some(repo) = &ctx.repo {
@@ -92,8 +92,15 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     } else {
         Ok(())
     };
-    write_report(&dir, &report, args.json);
+    if journal_error.is_some() {
+        report.status = "failed".into();
+    }
+    let written = write_report(&dir, &report, args.json);
     runtime.shutdown_background();
+    if let Some(e) = journal_error {
+        return Err(StoreError::Journal(e).into());
+    }
+    written?;
     published?;
     if let Some(url) = &report.implementation_summary.pr_url {
         if !args.json {
@@ -108,6 +115,7 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
 struct Opened {
     dir: RunDir,
     restored: HashMap<String, Value>,
+    history: HashMap<String, (u32, std::time::Duration)>,
     spent: Vec<(String, crate::store::usage::Usage)>,
     journal: JournalWriter,
     /// Held while this process runs the run.
@@ -125,16 +133,16 @@ fn open_run(
 ) -> Result<Opened, Error> {
     let plan_bytes = std::fs::read(file).map_err(|e| Error::io("read", file, e))?;
     let hash = journal::fingerprint(&plan_bytes);
-    let (dir, restored, spent) = match resumed {
+    let (dir, restored, spent, history) = match resumed {
         Some(r) => {
             r.check_plan(&hash, args.force)?;
-            (r.dir, r.outputs, r.spent)
+            r.rewrite_outputs();
+            (r.dir, r.outputs, r.spent, r.history)
         }
         None => {
             let id = args.run_id.clone().unwrap_or_else(crate::store::clock::new_run_id);
-            let dir = RunDir::create(&args.runs_dir, &id)
-                .map_err(|e| Error::io("create a run directory under", &args.runs_dir, e))?;
-            (dir, HashMap::new(), Vec::new())
+            let dir = RunDir::create(&args.runs_dir, &id)?;
+            (dir, HashMap::new(), Vec::new(), HashMap::new())
         }
     };
     let lock = match dir.lock() {
@@ -143,19 +151,18 @@ fn open_run(
         Err(e) => return Err(Error::io("lock", &dir.root, e)),
     };
     let journal = start_journal(&dir, file, hash, vars, nodes)?;
-    Ok(Opened { dir, restored, spent, journal, _lock: lock })
+    Ok(Opened { dir, restored, history, spent, journal, _lock: lock })
 }
 
-/// Records how the run ended and waits for the journal and status files.
-fn close_journal(mut recorder: RunRecorder, status: RunStatus) {
+/// Records how the run ended and waits for the journal and status files; the first
+/// journal write that failed, if one did.
+fn close_journal(mut recorder: RunRecorder, status: RunStatus) -> Option<String> {
     recorder.journal.push(&Entry::RunFinished { status: status.as_str().into(), at: crate::store::clock::now() });
     if let Err(e) = recorder.journal.wait() {
         recorder.journal_error.get_or_insert(e);
     }
     recorder.finish();
-    if let Some(e) = &recorder.journal_error {
-        eprintln!("warning: {e}; this run may not resume");
-    }
+    recorder.journal_error.take()
 }
 
 /// The plan file: the one given, else the one the resumed run recorded.
@@ -203,14 +210,14 @@ fn start_journal(
     Ok(JournalWriter::spawn(journal))
 }
 
-fn write_report(dir: &RunDir, report: &Report, json: bool) {
+/// Writes `report.json` (and prints it with `--json`); a report that cannot be
+/// written fails the run.
+fn write_report(dir: &RunDir, report: &Report, json: bool) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(report).unwrap_or_default();
-    if let Err(e) = write_atomic(&dir.report(), format!("{text}\n").as_bytes()) {
-        eprintln!("warning: cannot write {}: {e}", dir.report().display());
-    }
     if json {
         crate::commands::stdout(&format!("{text}\n"));
     }
+    write_atomic(&dir.report(), format!("{text}\n").as_bytes()).map_err(|e| Error::io("write", dir.report(), e))
 }
 
 /// The end-of-run lines, and how the command ends.

@@ -24,12 +24,18 @@ pub enum StoreError {
     NoRun { id: String, runs_dir: PathBuf },
     #[error("run `{0}` is still running; `plan stop {0}` stops it")]
     Running(String),
+    #[error("run id `{0}` is taken by an earlier run; choose another, or continue it with `--resume {0}`")]
+    Taken(String),
+    #[error("`{0}` is not a run id: use letters, digits, `.`, `_` and `-` (not starting with `.`)")]
+    BadId(String),
     #[error("run `{id}` is not running (it is {state})")]
     NotRunning { id: String, state: String },
     #[error("the plan file changed since run `{0}` started; pass --force to resume anyway")]
     PlanChanged(String),
     #[error("run `{0}` does not say which plan it ran; pass the plan file: `plan run PLAN --resume {0}`")]
     NoPlan(String),
+    #[error("{0}; the run is counted as failed, and a --resume may run agents again")]
+    Journal(String),
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
         action: &'static str,

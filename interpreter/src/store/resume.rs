@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -21,6 +22,8 @@ pub struct Resumed {
     pub outputs: HashMap<String, Value>,
     /// What coding agents spent, by node: it stays spent.
     pub spent: Vec<(String, Usage)>,
+    /// Attempts and duration of each node that succeeded, for the report.
+    pub history: HashMap<String, (u32, Duration)>,
 }
 
 impl Resumed {
@@ -28,14 +31,22 @@ impl Resumed {
     pub fn open(runs_dir: &Path, id: &str) -> Result<Resumed, StoreError> {
         let dir = RunDir::find(runs_dir, Some(id))?;
         let entries = journal::replay(&dir.journal()).map_err(|e| StoreError::io("read", dir.journal(), e))?;
-        let mut resumed = Resumed { dir, plan: None, plan_hash: None, outputs: HashMap::new(), spent: Vec::new() };
+        let mut resumed = Resumed {
+            dir,
+            plan: None,
+            plan_hash: None,
+            outputs: HashMap::new(),
+            spent: Vec::new(),
+            history: HashMap::new(),
+        };
         for e in entries {
             match e {
                 Entry::RunStarted { plan, plan_hash, .. } if resumed.plan.is_none() => {
                     resumed.plan = Some(PathBuf::from(plan));
                     resumed.plan_hash = Some(plan_hash);
                 }
-                Entry::NodeSucceeded { node, output, .. } => {
+                Entry::NodeSucceeded { node, output, attempts, duration_ms } => {
+                    resumed.history.insert(node.clone(), (attempts, Duration::from_millis(duration_ms)));
                     resumed.outputs.insert(node, output);
                 }
                 Entry::Spent { node, usage, .. } => resumed.spent.push((node, usage)),
@@ -43,6 +54,18 @@ impl Resumed {
             }
         }
         Ok(resumed)
+    }
+
+    /// Writes the output files of restored nodes that a killed run did not write.
+    pub fn rewrite_outputs(&self) {
+        for (node, value) in &self.outputs {
+            let path = self.dir.output(node);
+            if !(path.exists() || value.is_null() || *value == Value::String(String::new())) {
+                if let Ok(bytes) = serde_json::to_vec_pretty(value) {
+                    let _ = crate::store::rundir::write_atomic(&path, &bytes);
+                }
+            }
+        }
     }
 
     /// Refuses a plan that changed since the run started, unless `force`.

@@ -19,17 +19,23 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Creates `<runs_dir>/<id>/` and its subdirectories.
-    pub fn create(runs_dir: &Path, id: &str) -> std::io::Result<RunDir> {
+    /// Creates `<runs_dir>/<id>/` and its subdirectories, for a new run: an id that a
+    /// run has used already is refused.
+    pub fn create(runs_dir: &Path, id: &str) -> Result<RunDir, StoreError> {
+        check_id(id)?;
         let root = runs_dir.join(id);
+        if root.join("journal.jsonl").exists() {
+            return Err(StoreError::Taken(id.to_string()));
+        }
         for sub in ["status", "logs", "outputs", "prompts", "agents"] {
-            std::fs::create_dir_all(root.join(sub))?;
+            std::fs::create_dir_all(root.join(sub)).map_err(|e| StoreError::io("create", root.join(sub), e))?;
         }
         Ok(RunDir { id: id.to_string(), root })
     }
 
     /// Opens an existing run.
     pub fn open(runs_dir: &Path, id: &str) -> Option<RunDir> {
+        check_id(id).ok()?;
         let root = runs_dir.join(id);
         root.join("journal.jsonl").is_file().then(|| RunDir { id: id.to_string(), root })
     }
@@ -73,6 +79,20 @@ impl RunDir {
     /// Whether a process is running this run now.
     pub fn is_running(&self) -> bool {
         matches!(self.lock(), Ok(None))
+    }
+}
+
+/// A run id names a directory under the runs directory and nothing else: letters,
+/// digits, `.`, `_` and `-`, not starting with `.`.
+fn check_id(id: &str) -> Result<(), StoreError> {
+    let ok = !id.is_empty()
+        && id.len() <= 100
+        && !id.starts_with('.')
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadId(id.to_string()))
     }
 }
 
@@ -142,7 +162,7 @@ impl Writer {
                         }
                     }
                     Write::Plain(p, b) => {
-                        let _ = std::fs::write(&p, &b);
+                        let _ = write_atomic(&p, &b);
                     }
                     Write::Flush(done) => {
                         let _ = done.send(());

@@ -7,12 +7,13 @@ use super::{Invocation, Launch};
 
 pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
     let env = BTreeMap::new();
-    let mut argv: Vec<String> = vec!["codex".into(), "exec".into()];
+    // The sandbox is an option of `exec` itself, before a `resume` subcommand.
+    let mut argv: Vec<String> = ["codex", "exec", "-s", "workspace-write"].map(String::from).to_vec();
     if let Some(session) = launch.session {
         argv.push("resume".into());
         argv.push(session.to_string());
     }
-    argv.extend(["--json", "--skip-git-repo-check", "-s", "workspace-write"].map(String::from));
+    argv.extend(["--json", "--skip-git-repo-check"].map(String::from));
     for setting in [
         "check_for_update_on_startup=false",
         "analytics.enabled=false",

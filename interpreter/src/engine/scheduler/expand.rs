@@ -84,11 +84,13 @@ impl<R: Recorder> Scheduler<R> {
         for i in (0..n).rev() {
             let copy_id = format!("{}[{i}]", unit.agent);
             if let Some(v) = self.restored.get(&copy_id).cloned() {
+                let key = JobKey { node, copy: Some(i) };
+                let duration = self.restored_history(key, &copy_id);
                 self.running += 1;
                 self.handle(Event::Finished {
-                    key: JobKey { node, copy: Some(i) },
+                    key,
                     ran: Outcome::Succeeded { stdout: v.to_string() }.into(),
-                    duration: Duration::ZERO,
+                    duration,
                 });
             } else {
                 self.ready.push_front(JobKey { node, copy: Some(i) });

@@ -208,7 +208,10 @@ impl<R: Recorder> Scheduler<R> {
                 *r = r.saturating_sub(1);
                 if *r == 0 && self.state[succ.index()] == NodeState::Waiting {
                     match self.restored.get(&ctx.unit(succ).id).cloned() {
-                        Some(v) => work.push((succ, v, Duration::ZERO, true)),
+                        Some(v) => {
+                            let d = self.restored_history(JobKey { node: succ, copy: None }, &ctx.unit(succ).id);
+                            work.push((succ, v, d, true))
+                        }
                         None => {
                             self.ready.push_back(JobKey { node: succ, copy: None });
                             self.needs_sync |= !restored;

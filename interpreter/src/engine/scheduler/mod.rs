@@ -98,6 +98,8 @@ pub struct Scheduler<R: Recorder> {
     interrupted: bool,
     failure: Option<(String, String)>,
     restored: HashMap<String, Value>,
+    /// Attempts and duration of restored nodes, as the journal recorded them.
+    history: HashMap<String, (u32, Duration)>,
     /// Run this one node (or run-time copy) alone: every other node counts as done
     /// with its restored output (`plan exec-node`).
     only: Option<JobKey>,
@@ -155,6 +157,7 @@ impl<R: Recorder> Scheduler<R> {
             interrupted: false,
             failure: None,
             restored: HashMap::new(),
+            history: HashMap::new(),
             only: None,
             tx,
             rx,
@@ -164,8 +167,16 @@ impl<R: Recorder> Scheduler<R> {
 
     /// Outputs of nodes (and run-time copies) that succeeded in an earlier attempt of
     /// this run (`--resume`); they are not run again.
-    pub fn restore(&mut self, outputs: HashMap<String, Value>) {
+    pub fn restore(&mut self, outputs: HashMap<String, Value>, history: HashMap<String, (u32, Duration)>) {
         self.restored = outputs;
+        self.history = history;
+    }
+
+    /// A restored node's attempts and duration (kept for its record).
+    fn restored_history(&mut self, key: JobKey, id: &str) -> Duration {
+        let Some(&(attempts, duration)) = self.history.get(id) else { return Duration::ZERO };
+        self.attempts.entry(key).or_insert_with(|| Attempts::new(0)).count = attempts;
+        duration
     }
 
     /// What coding agents spent before a `--resume`, by node: it counts against the
@@ -203,7 +214,10 @@ impl<R: Recorder> Scheduler<R> {
                 continue;
             }
             match self.restored.get(&ctx.unit(ix).id).cloned() {
-                Some(v) => self.complete(ix, v, Duration::ZERO, true),
+                Some(v) => {
+                    let d = self.restored_history(JobKey { node: ix, copy: None }, &ctx.unit(ix).id);
+                    self.complete(ix, v, d, true)
+                }
                 None => self.ready.push_back(JobKey { node: ix, copy: None }),
             }
         }

@@ -157,7 +157,7 @@ async fn restored_nodes_do_not_run_again() {
     let yaml = "version: 1\nname: t\ncomplexity: moderate\nagent:\n  id: root\n  pattern: pipeline\n  agents:\n    - { id: one, run: x }\n    - { id: two, run: \"echo {{ outputs.one }}\" }\n";
     let fake = Arc::new(Fake::default());
     let mut s = scheduler(yaml, fake.clone(), 2, false);
-    s.restore(HashMap::from([("one".to_string(), serde_json::json!("restored"))]));
+    s.restore(HashMap::from([("one".to_string(), serde_json::json!("restored"))]), HashMap::new());
     let (result, _) = s.run().await;
     assert_eq!(result.status, RunStatus::Succeeded);
     let ran: Vec<String> = events(&fake).into_iter().filter(|e| e.1 == "start").map(|e| e.0).collect();
