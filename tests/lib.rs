@@ -10,6 +10,7 @@ mod examples;
 mod git;
 mod graph;
 mod intake;
+mod limits;
 mod lint;
 mod model;
 mod run;

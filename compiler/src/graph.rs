@@ -86,6 +86,9 @@ pub struct PlanGraph {
     pub sagas: Vec<Saga>,
     /// Nodes whose compile-time id was taken twice (duplicate agent ids; lint reports them).
     pub duplicates: Vec<String>,
+    /// Copies made of one agent at most: past `limits.copies` lint refuses the plan,
+    /// so building stops there instead of exhausting memory first.
+    copy_limit: usize,
 }
 
 /// Expands a glob relative to the plan's directory; supplied by the caller so that
@@ -189,7 +192,10 @@ impl PlanGraph {
 /// Builds the graph of `plan`. Cycles (from `needs`) are left in for the caller to
 /// report; `topo_order` refuses them.
 pub fn build(plan: &Plan, glob: GlobExpander<'_>) -> PlanGraph {
-    let mut g = PlanGraph::default();
+    let mut g = PlanGraph {
+        copy_limit: plan_schema::Limits::copies(plan.limits.as_ref()) as usize + 1,
+        ..PlanGraph::default()
+    };
     let mut path = Vec::new();
     compile_agent(&mut g, &plan.agent, &mut path, glob);
     let mut needs = Vec::new();
@@ -344,7 +350,7 @@ fn compile_scatter_gather(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<Strin
     match (agent.replicas, agent.agents.as_slice()) {
         (Some(n), [only]) => {
             path.push(only.id.clone());
-            let copies: Vec<NodeIndex> = (0..n as usize)
+            let copies: Vec<NodeIndex> = (0..(n as usize).min(g.copy_limit))
                 .map(|index| g.add(unit(format!("{}[{index}]", only.id), UnitKind::Replica { index }, only, path)))
                 .collect();
             path.pop();
@@ -439,6 +445,7 @@ mod tests {
             concurrency: None,
             runners: Default::default(),
             budget: None,
+            limits: None,
             agent,
             git: None,
         }

@@ -101,6 +101,22 @@ pub fn load_file(path: &Path) -> Loaded {
 /// Loads a plan from text already read; `path` names it in diagnostics.
 pub fn load_str(path: &Path, text: String) -> Loaded {
     let display = path.display().to_string();
+    // YAML allows no control characters but tab and line breaks; a parser would stop
+    // at a NUL and take the rest of the file for gone.
+    if let Some((offset, c)) = text.char_indices().find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let source = Source::new(display.clone(), text.clone());
+        let d = Diagnostic::error(
+            "control-character",
+            &display,
+            Span::new(line, col, 1),
+            format!("plan file has a control character (U+{:04X}) at line {line}, column {col}", u32::from(c)),
+        )
+        .help("remove it: a plan is YAML text, and YAML allows only tabs and line breaks");
+        return Loaded { path: path.to_path_buf(), source: Some(source), tree: None, plan: None, diagnostics: vec![d] };
+    }
     let source = Source::new(display.clone(), text);
     let (tree, problems) = yaml::parse(&source);
     let mut diagnostics: Vec<Diagnostic> = problems.into_iter().map(|p| yaml_diagnostic(&display, p)).collect();

@@ -10,7 +10,7 @@ mod plan;
 pub use agent::{Agent, Command, Consensus, Gather, MapSpec, Over, Pattern, Workspace, AGENT_ID_PATTERN};
 pub use coding::{AgentCli, Budget, Expect};
 pub use duration::{Duration, DurationError, DURATION_PATTERN};
-pub use plan::{Backoff, Complexity, Defaults, Git, Issue, Plan, PullRequest, Retry, Runner};
+pub use plan::{Backoff, Complexity, Defaults, Git, Issue, Limits, Plan, PullRequest, Retry, Runner};
 
 /// The JSON Schema of a plan file (draft-07, which every validator and
 /// yaml-language-server understand), as a JSON value.

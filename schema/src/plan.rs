@@ -40,6 +40,10 @@ pub struct Plan {
     /// What the whole run may spend (default: `cost_usd: 10`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::Budget>,
+    /// Bounds on fan-out and template work, checked before anything runs (and when a
+    /// run-time map expands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
     /// The root of the agent tree: the primary agent.
     pub agent: Agent,
     /// Branch, commit and pull request templates for `plan run --commit/--pr`.
@@ -203,6 +207,34 @@ pub struct Runner {
     /// others are withheld from agents.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass_env: Vec<String>,
+}
+
+/// Bounds that keep a plan (or an output it maps over) from exhausting the machine.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most copies one map or scatter-gather may make (default 10,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub copies: Option<u32>,
+    /// Most template instructions one rendering may run (default 5,000,000): a
+    /// template that loops without end fails its agent instead of hanging the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub template_fuel: Option<u64>,
+}
+
+impl Limits {
+    pub const DEFAULT_COPIES: u32 = 10_000;
+    pub const DEFAULT_TEMPLATE_FUEL: u64 = 5_000_000;
+
+    pub fn copies(limits: Option<&Limits>) -> u32 {
+        limits.and_then(|l| l.copies).unwrap_or(Self::DEFAULT_COPIES)
+    }
+
+    pub fn template_fuel(limits: Option<&Limits>) -> u64 {
+        limits.and_then(|l| l.template_fuel).unwrap_or(Self::DEFAULT_TEMPLATE_FUEL)
+    }
 }
 
 /// Branch, commit and pull request templates.

@@ -289,6 +289,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
             tokens: None,
             turns: Some(Budget::DEFAULT_TURNS),
         }),
+        limits: None,
         agent: primary,
         git: Some(Git {
             branch: Some(branch.into()),

@@ -6,6 +6,7 @@
 mod agent_without_work;
 mod dependency_cycle;
 mod duplicate_agent_id;
+mod limits;
 mod missing_file;
 mod pattern_shape;
 mod prompt_without_runner;
@@ -76,6 +77,7 @@ pub const RULES: &[Rule] = &[
     dependency_cycle::RULE,
     pattern_shape::RULE,
     agent_without_work::RULE,
+    limits::RULE,
     prompt_without_runner::RULE,
     unknown_runner::RULE,
     unknown_action::RULE,

@@ -73,6 +73,8 @@ pub struct NodeVars<'a> {
 impl Renderer {
     pub fn new(run: Arc<RunContext>) -> Renderer {
         let mut env = plan_compiler::template_env::environment();
+        // A template that loops without end fails its agent instead of hanging the run.
+        env.set_fuel(Some(plan_schema::Limits::template_fuel(run.plan.limits.as_ref())));
         let roots = template_roots(&run.base_dir);
         env.set_loader(move |name| {
             for root in &roots {
@@ -182,7 +184,11 @@ pub struct TemplateError {
 
 impl From<minijinja::Error> for TemplateError {
     fn from(e: minijinja::Error) -> Self {
-        let detail = e.detail().map_or_else(|| e.kind().to_string(), str::to_string);
+        let detail = if e.kind() == minijinja::ErrorKind::OutOfFuel {
+            "the template does more work than `limits.template_fuel` allows (an endless or huge loop?)".to_string()
+        } else {
+            e.detail().map_or_else(|| e.kind().to_string(), str::to_string)
+        };
         let at = match (e.name(), e.line()) {
             (Some(name), Some(line)) if !name.starts_with('<') => format!(" ({name}:{line})"),
             _ => String::new(),

@@ -54,6 +54,15 @@ impl<R: Recorder> Scheduler<R> {
             Ok(items) => items,
             Err(error) => return self.finish_now(JobKey { node, copy: None }, Outcome::Failed { error }),
         };
+        let limit = plan_schema::Limits::copies(ctx.plan.limits.as_ref()) as usize;
+        if items.len() > limit {
+            let error = format!(
+                "map `{}` has {} items, more than `limits.copies` ({limit}); nothing was started",
+                unit.agent,
+                items.len()
+            );
+            return self.finish_now(JobKey { node, copy: None }, Outcome::Failed { error });
+        }
         if items.is_empty() {
             return self.finish_now(JobKey { node, copy: None }, Outcome::Succeeded { stdout: "[]".into() });
         }
