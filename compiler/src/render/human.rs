@@ -44,7 +44,18 @@ pub fn render_human(d: &Diagnostic, source: Option<&Source>, style: Style) -> St
         if !line.is_empty() || d.span.start.line <= src.line_count() {
             let num = d.span.start.line.to_string();
             let pad = " ".repeat(num.len());
-            let line_shown: String = line.chars().take(200).collect();
+            // Control characters are shown as their pictures (U+2400...), never sent raw.
+            let line_shown: String = line
+                .chars()
+                .take(200)
+                .map(|c| {
+                    if c.is_control() && c != '\t' {
+                        char::from_u32(0x2400 + u32::from(c).min(0x1f)).unwrap_or('?')
+                    } else {
+                        c
+                    }
+                })
+                .collect();
             let _ = writeln!(out, "{pad} {}", p.wrap("1;34", "|"));
             let _ = writeln!(out, "{} {} {}", p.wrap("1;34", &num), p.wrap("1;34", "|"), line_shown);
             let indent: String = line
