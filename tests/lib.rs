@@ -13,5 +13,6 @@ mod intake;
 mod limits;
 mod lint;
 mod model;
+mod processes;
 mod run;
 mod targets;

@@ -131,3 +131,17 @@ fn colour_only_when_asked_for() {
     let run = Test::new().in_repo().args(&["lint", "tests/fixtures/lint/unknown-field.yaml"]).run();
     assert!(!run.stderr.contains('\x1b'));
 }
+
+#[test]
+fn a_huge_list_on_one_line_lints_in_linear_time() {
+    let items: Vec<String> = (0..100_000).map(|i| i.to_string()).collect();
+    let plan = format!(
+        "version: 1\nname: long\ncomplexity: enterprise\nlimits: {{ copies: 100000 }}\nagent:\n  id: top\n  pattern: mapreduce\n  map: {{ over: [{}], as: n, agent: {{ id: w, run: echo }} }}\n",
+        items.join(",")
+    );
+    let t = Test::new().file("long.yaml", &plan);
+    let started = std::time::Instant::now();
+    let run = t.run_with(&["lint", "long.yaml"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(run.code <= 1, "{}", run.stderr);
+}

@@ -98,6 +98,32 @@ pub fn load_file(path: &Path) -> Loaded {
     }
 }
 
+/// A value the schema allows but the types cannot hold (a number too large, a
+/// `quorum(N)` past any count): at that value, in words rather than Rust types.
+fn type_error(file: &str, root: &yaml::Node, e: &serde_path_to_error::Error<serde_json::Error>) -> Diagnostic {
+    use serde_path_to_error::Segment;
+    let segments: Vec<String> = e
+        .path()
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .collect();
+    let (node, _) = root.lookup(&segments);
+    let field = segments.iter().rev().find(|s| s.parse::<usize>().is_err()).cloned().unwrap_or_default();
+    let mut message = e.inner().to_string();
+    for (rust, words) in
+        [("u64", "a whole number up to 18446744073709551615"), ("u32", "a whole number up to 4294967295")]
+    {
+        message = message.replace(&format!("expected {rust}"), &format!("expected {words}"));
+    }
+    message = message.replace("floating point", "number");
+    Diagnostic::error("invalid-value", file, node.span, format!("invalid `{field}`: {message}"))
+        .help("see `plan schema` for the expected shape")
+}
+
 /// Loads a plan from text already read; `path` names it in diagnostics.
 pub fn load_str(path: &Path, text: String) -> Loaded {
     let display = path.display().to_string();
@@ -122,17 +148,18 @@ pub fn load_str(path: &Path, text: String) -> Loaded {
     let mut diagnostics: Vec<Diagnostic> = problems.into_iter().map(|p| yaml_diagnostic(&display, p)).collect();
     let mut plan = None;
     if let Some(root) = &tree {
-        let value = root.to_json();
+        let mut value = root.to_json();
+        // Top-level `x-...` keys hold anchors to merge elsewhere (as in Compose files).
+        if let Some(map) = value.as_object_mut() {
+            map.retain(|k, _| !k.starts_with("x-"));
+        }
         let schema_diags = schema_check::check(&display, root, &value);
         let schema_ok = schema_diags.is_empty();
         diagnostics.extend(schema_diags);
         if schema_ok {
-            match serde_json::from_value::<Plan>(value) {
+            match serde_path_to_error::deserialize::<_, Plan>(value) {
                 Ok(p) => plan = Some(p),
-                Err(e) => diagnostics.push(
-                    Diagnostic::error("invalid-plan", &display, root.span, e.to_string())
-                        .help("see `plan schema` for the expected shape"),
-                ),
+                Err(e) => diagnostics.push(type_error(&display, root, &e)),
             }
         }
     }

@@ -156,7 +156,9 @@ fn expected_help(segments: &[String]) -> String {
     }
 }
 
+/// A schema description as one help line: first letter lowered, lines joined.
 fn lower_first(s: &str) -> String {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut c = s.chars();
     c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
 }

@@ -27,6 +27,9 @@ pub struct Source {
     pub path: String,
     pub text: String,
     line_starts: Vec<usize>,
+    /// Whether each line is ASCII: there a column is a byte offset, which keeps
+    /// positions on very long lines linear.
+    ascii: Vec<bool>,
 }
 
 impl Source {
@@ -34,7 +37,15 @@ impl Source {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Source { path: path.into(), text, line_starts }
+        let ascii = line_starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| {
+                let end = line_starts.get(i + 1).map_or(text.len(), |e| e - 1);
+                text.get(start..end).is_some_and(str::is_ascii)
+            })
+            .collect();
+        Source { path: path.into(), text, line_starts, ascii }
     }
 
     /// The text of 1-based line `line`, without its line break.
@@ -49,7 +60,11 @@ impl Source {
     /// The rest of line `line` from 1-based character column `col`.
     pub fn rest_of_line(&self, pos: Pos) -> &str {
         let line = self.line(pos.line);
-        let skip: usize = line.chars().take(pos.col.saturating_sub(1)).map(char::len_utf8).sum();
+        let skip: usize = if self.ascii.get(pos.line.wrapping_sub(1)).copied().unwrap_or(false) {
+            pos.col.saturating_sub(1)
+        } else {
+            line.chars().take(pos.col.saturating_sub(1)).map(char::len_utf8).sum()
+        };
         &line[skip.min(line.len())..]
     }
 

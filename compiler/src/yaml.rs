@@ -97,7 +97,7 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
                 let (node, anchor) = match stack.pop() {
                     Some(Frame::Seq { span, anchor, items }) => (Node { span, kind: NodeKind::Seq(items) }, anchor),
                     Some(Frame::Map { span, anchor, entries, .. }) => {
-                        (Node { span, kind: NodeKind::Map(entries) }, anchor)
+                        (Node { span, kind: NodeKind::Map(merge_keys(entries)) }, anchor)
                     }
                     None => continue,
                 };
@@ -154,6 +154,35 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
     (root, problems)
 }
 
+/// YAML merge keys: `<<: *base` (or a list of anchors) adds the entries of those
+/// mappings that the mapping does not set itself.
+fn merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    if !entries.iter().any(|(k, _)| key_text(k) == "<<") {
+        return entries;
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| key_text(k) == "<<");
+    for (_, value) in merges {
+        let sources = match value.kind {
+            NodeKind::Map(m) => vec![m],
+            NodeKind::Seq(items) => items
+                .into_iter()
+                .filter_map(|i| match i.kind {
+                    NodeKind::Map(m) => Some(m),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (k, v) in sources.into_iter().flatten() {
+            let name = key_text(&k);
+            if !own.iter().any(|(o, _)| key_text(o) == name) {
+                own.push((k, v));
+            }
+        }
+    }
+    own
+}
+
 fn count(node: &Node) -> usize {
     match &node.kind {
         NodeKind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
@@ -181,7 +210,8 @@ fn scalar(source: &Source, mark: &Marker, text: String, style: TScalarStyle) -> 
         TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => quoted_len(rest),
         TScalarStyle::Plain => {
             let first_line = text.lines().next().unwrap_or("").chars().count();
-            first_line.min(rest.trim_end().chars().count())
+            // Counts no further than the scalar: linear on long lines.
+            rest.chars().take(first_line).count()
         }
         _ => 1,
     };
@@ -352,6 +382,13 @@ mod tests {
         assert!(matches!(&problems[0], YamlProblem::TooDeep { .. } | YamlProblem::Syntax { .. }), "{problems:?}");
         let (_, problems) = parse(&Source::new("t", "a: 1\n---\nb: 2\n"));
         assert!(matches!(problems[0], YamlProblem::MultipleDocuments { .. }));
+    }
+
+    #[test]
+    fn merge_keys_add_what_the_mapping_does_not_set() {
+        let node = parse_ok("base: &b { a: 1, b: 2 }\nmore: &m { c: 3 }\nx: { <<: [*b, *m], b: 9 }\n");
+        let x = node.get("x").unwrap().to_json();
+        assert_eq!(x, serde_json::json!({"b": 9, "a": 1, "c": 3}));
     }
 
     #[test]

@@ -192,18 +192,21 @@ fn default_item_var() -> String {
     "item".to_string()
 }
 
-/// The items of a map.
+/// The items of a map: a list, `{glob: PATTERN}`, `{lines_of: AGENT}` (one key, no
+/// other), or a template that renders to a JSON list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Over {
     /// A literal list of items.
     List(Vec<Value>),
     /// Files matching a glob, relative to the plan file's directory.
+    #[schemars(extend("additionalProperties" = false))]
     Glob {
         /// e.g. `src/**/*.rs`
         glob: String,
     },
     /// The non-empty lines of an earlier agent's output (known only at run time).
+    #[schemars(extend("additionalProperties" = false))]
     LinesOf {
         /// Id of the agent whose output is split into lines.
         lines_of: String,

@@ -65,7 +65,16 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
         );
     }
     let issue = plan.issue.as_ref().and_then(|i| i.number);
-    let mut ctx = RunContext::new(plan, graph, base_dir, dir.id.clone(), &dir.root, vars, false);
+    // Agents see the run directory as an absolute path, which also tells their
+    // processes apart from any other run's.
+    let root = std::fs::canonicalize(&dir.root).unwrap_or_else(|_| dir.root.clone());
+    if args.resume.is_some() {
+        let stopped = crate::engine::strays::kill_and_wait(&root);
+        if stopped > 0 {
+            eprintln!("stopped {stopped} process(es) left running by the interrupted run");
+        }
+    }
+    let mut ctx = RunContext::new(plan, graph, base_dir, dir.id.clone(), &root, vars, false);
     ctx.repo = repo;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, display);
@@ -75,6 +84,8 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     scheduler.restore(opened.restored, opened.history);
     scheduler.restore_spent(opened.spent);
     let (result, recorder) = runtime.block_on(scheduler.run());
+    // Nothing an agent started outlives the run (a daemon that left its group).
+    crate::engine::strays::kill(&root, None);
     let journal_error = close_journal(recorder, result.status);
     let ctx = &renderer.run;
     let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &dir.id, &result);

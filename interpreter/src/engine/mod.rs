@@ -12,5 +12,6 @@ pub(crate) mod process;
 pub(crate) mod render;
 pub(crate) mod retry;
 pub(crate) mod scheduler;
+pub(crate) mod strays;
 pub(crate) mod tree;
 pub(crate) mod workspace;

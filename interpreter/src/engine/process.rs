@@ -153,6 +153,14 @@ async fn run_process(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory: the
+    // agent's first process dies with `plan` (what it started is found on resume).
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     if let Some(dir) = &spec.workdir {
         cmd.current_dir(dir);
     }
@@ -178,10 +186,12 @@ async fn run_process(
     });
     let stderr = child.stderr.take().map(|s| tokio::spawn(capture(s, log_file.clone(), Some(ERROR_TAIL))));
     let mut cancelled = cancel.clone();
+    let strays = Strays::of(&spec.env);
     let status = tokio::select! {
         status = child.wait() => Some(status),
         () = deadline(timeout) => {
             signal_group(pgid, libc::SIGKILL);
+            strays.kill().await;
             let _ = child.wait().await;
             None
         }
@@ -194,17 +204,18 @@ async fn run_process(
                 () = until(&mut cancel, |c| *c == Cancel::Kill) => { signal_group(pgid, libc::SIGKILL); let _ = child.wait().await; }
             }
             signal_group(pgid, libc::SIGKILL);
+            strays.kill().await;
             return Outcome::Cancelled.into();
         }
     };
     // The agent is done when its process exits; whatever it left behind in its group goes.
     signal_group(pgid, libc::SIGKILL);
     let (out, agent) = match stdout {
-        Some(h) => h.await.unwrap_or_default(),
+        Some(h) => drain(h, &strays).await,
         None => (Vec::new(), None),
     };
     let err = match stderr {
-        Some(h) => h.await.unwrap_or_default(),
+        Some(h) => drain(h, &strays).await,
         None => Vec::new(),
     };
     let outcome = match status {
@@ -231,6 +242,41 @@ async fn run_process(
     match agent {
         Some(a) => Ran { outcome, usage: Some(a.usage), session: a.session },
         None => outcome.into(),
+    }
+}
+
+/// An agent's processes outside its process group, known by the run and node ids in
+/// their environment.
+struct Strays(Option<(std::path::PathBuf, String)>);
+
+impl Strays {
+    fn of(env: &std::collections::BTreeMap<String, String>) -> Strays {
+        Strays(match (env.get("PLAN_RUN_DIR"), env.get("PLAN_NODE_ID")) {
+            (Some(dir), Some(node)) => Some((dir.into(), node.clone())),
+            _ => None,
+        })
+    }
+
+    async fn kill(&self) {
+        if let Some((dir, node)) = self.0.clone() {
+            let _ = tokio::task::spawn_blocking(move || crate::engine::strays::kill(&dir, Some(&node))).await;
+        }
+    }
+}
+
+/// Waits for a pipe's reader after the process exited. A process that left its group
+/// (`setsid`) may keep the pipe open: then it is killed, and the wait ends anyway.
+async fn drain<T: Default>(mut reader: tokio::task::JoinHandle<T>, strays: &Strays) -> T {
+    if let Ok(done) = tokio::time::timeout(Duration::from_millis(250), &mut reader).await {
+        return done.unwrap_or_default();
+    }
+    strays.kill().await;
+    match tokio::time::timeout(Duration::from_secs(2), &mut reader).await {
+        Ok(done) => done.unwrap_or_default(),
+        Err(_) => {
+            reader.abort();
+            T::default()
+        }
     }
 }
 

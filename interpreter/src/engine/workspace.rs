@@ -66,6 +66,8 @@ impl Checkout {
             return self.run_shared(job, executor, cancel).await;
         }
         let id = job.id.clone();
+        // Git on the main checkout (its index) runs one operation at a time.
+        let guard = self.pending.lock().await;
         let wt = match self
             .blocking({
                 let (repo, run_dir, run_id, id) =
@@ -77,6 +79,7 @@ impl Checkout {
             Ok(wt) => wt,
             Err(error) => return Outcome::Failed { error: error.to_string() }.into(),
         };
+        drop(guard);
         if let Work::Process(spec) = &mut job.work {
             spec.workdir = Some(match &spec.workdir {
                 Some(d) if d.is_relative() => wt.path.join(d),

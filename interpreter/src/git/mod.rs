@@ -154,6 +154,8 @@ fn git_bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
         .arg(dir)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
+        // `git status` then never takes the index lock that another git step holds.
+        .env("GIT_OPTIONAL_LOCKS", "0")
         .output()
         .map_err(GitError::Spawn)?;
     if out.status.success() {

@@ -1,0 +1,133 @@
+//! Agents' processes never outlive what `plan` promises: a `setsid` child that keeps
+//! the output open does not stretch a timeout; a daemon that left its group does not
+//! outlive the run; and after `plan` is killed at random points, `--resume` stops
+//! what the killed run left behind before it starts anything, so nothing that
+//! succeeded runs twice and nothing runs twice at once.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{bin, Test};
+
+/// Pids of live processes whose command line contains `marker`.
+fn alive(marker: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let zombie = stat.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(marker) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_setsid_child_holding_the_output_open_does_not_stretch_a_timeout() {
+    let marker = format!("plan-escape-{}", std::process::id());
+    let plan = format!(
+        "version: 1\nname: escape\ncomplexity: simple\nagent: {{ id: hold, timeout: 1s, run: \"setsid sh -c 'sleep 30; echo {marker}' & sleep 30\" }}\n"
+    );
+    let t = Test::new().file("plan.yaml", &plan);
+    let started = Instant::now();
+    let run = t.run_with(&["run", "plan.yaml"]);
+    run.code(1);
+    assert!(started.elapsed() < Duration::from_secs(6), "timeout took {:?}", started.elapsed());
+    assert!(run.stderr.contains("timed out after 1s"), "{}", run.stderr);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(alive(&marker).is_empty(), "the setsid child survived");
+}
+
+#[test]
+fn a_daemon_that_left_its_group_does_not_outlive_the_run() {
+    let marker = format!("plan-daemon-{}", std::process::id());
+    let plan = format!(
+        "version: 1\nname: daemon\ncomplexity: simple\nagent: {{ id: spawn, run: \"setsid sh -c 'while :; do sleep 1; done' {marker} </dev/null >/dev/null 2>&1 & echo started\" }}\n"
+    );
+    let t = Test::new().file("plan.yaml", &plan);
+    t.run_with(&["run", "plan.yaml"]).code(0);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(alive(&marker).is_empty(), "the daemon outlived the run");
+}
+
+const PLAN: &str = r#"version: 1
+name: kills
+complexity: complex
+concurrency: 4
+agent:
+  id: primary
+  pattern: fork-join
+  agents:
+"#;
+
+/// Each agent records the start and end of each attempt (by its shell's pid), and
+/// takes a while in a child process marked `marker`.
+fn plan(n: usize, marker: &str) -> String {
+    let mut s = PLAN.to_string();
+    for i in 0..n {
+        s.push_str(&format!(
+            "    - {{ id: a{i}, run: \"echo start $$ >> log/a{i}; sh -c 'sleep 0.2' {marker}; echo end $$ >> log/a{i}; echo a{i}\" }}\n"
+        ));
+    }
+    s
+}
+
+#[test]
+fn killed_at_random_points_and_resumed_nothing_runs_twice() {
+    let n = 12;
+    let marker = format!("plan-kill-{}", std::process::id());
+    let t = Test::new().file("plan.yaml", &plan(n, &marker)).file("log/.keep", "");
+    let dir = t.dir.path();
+    let mut seed = u64::from(std::process::id()) | 1;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let started = Instant::now();
+    let mut finished = false;
+    for i in 0..20 {
+        let mut cmd = Command::new(bin());
+        cmd.current_dir(dir).args(["run", "plan.yaml", "-q"]).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.args(if i == 0 { ["--run-id", "r"] } else { ["--resume", "r"] });
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(50 + random() % 350));
+        finished = child.try_wait().unwrap().is_some();
+        child.kill().ok();
+        child.wait().unwrap();
+        if finished {
+            break;
+        }
+    }
+    if !finished {
+        let out = Command::new(bin()).current_dir(dir).args(["run", "--resume", "r", "-q"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(started.elapsed() < Duration::from_secs(60));
+    check_logs(dir, n);
+    assert!(alive(&marker).is_empty(), "agent processes outlived the run");
+}
+
+/// Every agent ran to its end, and no two attempts of an agent ran at once: once an
+/// attempt started, no earlier attempt ends (an attempt killed with `plan` leaves a
+/// start without an end, and must not live on beside the next one).
+fn check_logs(dir: &Path, n: usize) {
+    for i in 0..n {
+        let log = std::fs::read_to_string(dir.join(format!("log/a{i}"))).unwrap_or_default();
+        let lines: Vec<(&str, &str)> = log.lines().filter_map(|l| l.split_once(' ')).collect();
+        assert!(lines.last().is_some_and(|(what, _)| *what == "end"), "a{i} did not finish: {lines:?}");
+        let mut current = None;
+        for (what, pid) in &lines {
+            match *what {
+                "start" => current = Some(*pid),
+                _ => {
+                    assert_eq!(current, Some(*pid), "a{i}: an older attempt ended after a newer one started: {lines:?}")
+                }
+            }
+        }
+    }
+}
