@@ -15,4 +15,5 @@ mod lint;
 mod model;
 mod processes;
 mod run;
+mod secrets;
 mod targets;

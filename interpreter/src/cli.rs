@@ -161,6 +161,11 @@ pub struct RunArgs {
     /// Override a template variable: `--var k=v` (repeatable).
     #[arg(long = "var", value_name = "K=V")]
     pub vars: Vec<String>,
+    /// A secret for agents that name it in `pass_env`: `--secret NAME` takes it from
+    /// this environment, `--secret NAME=VALUE` sets it. Never a template variable,
+    /// never written to the run directory, redacted from everything agents print.
+    #[arg(long = "secret", value_name = "NAME[=VALUE]")]
+    pub secrets: Vec<String>,
     /// Where runs are kept.
     #[arg(long, default_value = ".plan/runs")]
     pub runs_dir: PathBuf,

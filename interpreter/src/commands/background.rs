@@ -43,6 +43,10 @@ pub fn start(args: &RunArgs, plan: &Path) -> Result<(), Error> {
     for v in &args.vars {
         cmd.arg("--var").arg(v);
     }
+    // Secrets travel in the detached process's environment, never in its arguments.
+    for (name, value) in super::run::secrets(&args.secrets)? {
+        cmd.arg("--secret").arg(&name).env(&name, value);
+    }
     for (flag, on) in [
         ("--fail-fast", args.fail_fast),
         ("--force", args.force),

@@ -34,6 +34,7 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
         return Err(Error::Diagnosed);
     };
     let vars = vars(&plan, &args.vars)?;
+    let secrets = secrets(&args.secrets)?;
     let concurrency = args
         .concurrency
         .or(plan.concurrency.map(|c| c as usize))
@@ -76,6 +77,8 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     }
     let mut ctx = RunContext::new(plan, graph, base_dir, dir.id.clone(), &root, vars, false);
     ctx.repo = repo;
+    crate::store::redact::add_secrets(secrets.values().cloned());
+    ctx.given_secrets = secrets;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, display);
     let options = Options { concurrency, fail_fast: args.fail_fast, signals: true };
@@ -187,16 +190,40 @@ fn plan_file(args: &RunArgs, resumed: Option<&Resumed>) -> Result<PathBuf, Error
     }
 }
 
-/// The plan's variables with `--var K=V` overrides.
+/// The plan's variables with `--var K=V` overrides. A variable named like a secret
+/// is refused: variables are written to the journal and reach templates.
 fn vars(plan: &Plan, overrides: &[String]) -> Result<indexmap::IndexMap<String, Value>, Error> {
     let mut vars = plan.vars.clone();
     for kv in overrides {
         let Some((k, v)) = kv.split_once('=') else {
             return Err(Error::Usage(format!("--var expects KEY=VALUE, got `{kv}`")));
         };
+        if crate::engine::context::looks_secret(k.trim()) {
+            return Err(Error::Usage(format!(
+                "`--var {k}` looks like a secret, and variables are written to the run directory: pass it with \
+                 `--secret {k}` (agents that name it in `pass_env` get it in their environment)"
+            )));
+        }
         vars.insert(k.trim().to_string(), Value::String(v.to_string()));
     }
     Ok(vars)
+}
+
+/// `--secret NAME[=VALUE]`: each secret's value, from the argument or this environment.
+pub(super) fn secrets(given: &[String]) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    let mut out = std::collections::BTreeMap::new();
+    for s in given {
+        let (name, value) = match s.split_once('=') {
+            Some((n, v)) => (n.trim().to_string(), v.to_string()),
+            None => {
+                let value = std::env::var(s)
+                    .map_err(|_| Error::Usage(format!("--secret {s}: there is no environment variable `{s}`")))?;
+                (s.clone(), value)
+            }
+        };
+        out.insert(name, value);
+    }
+    Ok(out)
 }
 
 /// Opens the journal, records the start durably and hands it to its writer thread.

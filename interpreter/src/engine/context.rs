@@ -32,6 +32,8 @@ pub struct RunContext {
     /// Secret-looking variables of `plan`'s own environment: withheld from agents
     /// that do not ask for them by name.
     pub secret_env: Vec<String>,
+    /// Secrets given with `plan run --secret`: only agents that name them get them.
+    pub given_secrets: std::collections::BTreeMap<String, String>,
     /// The git repository, when the run uses git (checked before it started).
     pub repo: Option<crate::git::Repo>,
 }
@@ -60,6 +62,7 @@ impl RunContext {
                 .filter_map(|(k, _)| k.into_string().ok())
                 .filter(|k| looks_secret(k))
                 .collect(),
+            given_secrets: std::collections::BTreeMap::new(),
             repo: None,
         }
     }
@@ -169,7 +172,12 @@ impl RunContext {
     /// The secret variables an agent must not see: all but those it passes by name
     /// (`pass_env`, its CLI's own key) or sets itself.
     pub fn withheld_env(&self, pass: &[&str], set: &std::collections::BTreeMap<String, String>) -> Vec<String> {
-        self.secret_env.iter().filter(|k| !pass.contains(&k.as_str()) && !set.contains_key(*k)).cloned().collect()
+        self.secret_env
+            .iter()
+            .chain(self.given_secrets.keys())
+            .filter(|k| !pass.contains(&k.as_str()) && !set.contains_key(*k))
+            .cloned()
+            .collect()
     }
 
     /// Stores the output of node (or run-time copy) `id`.

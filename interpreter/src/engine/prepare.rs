@@ -173,6 +173,11 @@ impl<'r> Preparer<'r> {
         if let Some(d) = &plan.defaults {
             pass.extend(d.pass_env.iter().map(String::as_str));
         }
+        for (name, value) in &run.given_secrets {
+            if pass.contains(&name.as_str()) {
+                env.insert(name.clone(), value.clone());
+            }
+        }
         let withhold = run.withheld_env(&pass, &env);
         let workdir = a.workdir.as_ref().map(|w| self.render_str(w, ctx())).transpose()?.map(PathBuf::from);
         Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin: prompt, env, withhold, workdir, agent })))

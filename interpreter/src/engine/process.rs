@@ -344,9 +344,11 @@ async fn capture<R: AsyncRead + Unpin>(
                     pending.drain(..=end);
                 }
                 kept.extend_from_slice(&buf[..n]);
+                // Keep twice the tail: a secret cut at the front of this window is
+                // then cut away whole when the tail is taken.
                 if let Some(t) = tail {
-                    if kept.len() > 2 * t {
-                        kept.drain(..kept.len() - t);
+                    if kept.len() > 4 * t {
+                        kept.drain(..kept.len() - 2 * t);
                     }
                 }
             }
@@ -355,10 +357,9 @@ async fn capture<R: AsyncRead + Unpin>(
     if !pending.is_empty() {
         write_log(&pending);
     }
-    if let Some(t) = tail {
-        if kept.len() > t {
-            kept.drain(..kept.len() - t);
-        }
+    match tail {
+        // Redacted before it is cut, so that no end of a secret survives the cut.
+        Some(t) => crate::store::redact::redacted_tail(&String::from_utf8_lossy(&kept), t).into_bytes(),
+        None => crate::store::redact::redact_bytes(&kept),
     }
-    crate::store::redact::redact_bytes(&kept)
 }
