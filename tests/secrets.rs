@@ -28,10 +28,12 @@ fn grep(dir: &Path, needle: &str) -> Vec<String> {
 #[test]
 fn the_end_of_a_token_in_a_cut_error_message_is_not_kept() {
     // stderr: the token, then enough text that the kept tail starts inside it.
-    let plan = format!(
-        "version: 1\nname: leak\ncomplexity: simple\nagent: {{ id: leak, pass_env: [GITHUB_TOKEN], run: \"printf '%s' \\\"$GITHUB_TOKEN\\\" >&2; head -c 1985 /dev/zero | tr '\\\\\\\\0' x >&2; exit 3\" }}\n"
-    );
-    let mut t = Test::new().file("plan.yaml", &plan);
+    let plan = r#"version: 1
+name: leak
+complexity: simple
+agent: { id: leak, pass_env: [GITHUB_TOKEN], run: "printf '%s' \"$GITHUB_TOKEN\" >&2; head -c 1985 /dev/zero | tr '\\0' x >&2; exit 3" }
+"#;
+    let mut t = Test::new().file("plan.yaml", plan);
     t.env_var("GITHUB_TOKEN", TOKEN);
     let run = t.run_with(&["run", "plan.yaml", "--json"]);
     run.code(1);
