@@ -43,3 +43,28 @@ agent:
     assert!(run.stderr.contains("map `work` has 1000 items, more than `limits.copies` (100)"), "{}", run.stderr);
     assert!(!t.path("ran").exists(), "no copy started");
 }
+
+#[test]
+fn templates_read_and_write_inside_the_repository_only() {
+    // Names computed at run time, which lint cannot see.
+    let agents = [
+        ("include", "{ id: include, runner: cat, prompt: \"{% include vars.name ~ 'wd' %}\" }"),
+        ("write", "{ id: write, uses: template.render, with: { template: note.md.j2, output: \"{{ vars.out }}\" } }"),
+    ];
+    for (id, agent) in agents {
+        let plan = format!(
+            "version: 1\nname: confined\ncomplexity: simple\nvars: {{ out: \"../escaped.txt\", name: \"/etc/pass\" }}\nrunners:\n  cat: {{ command: [cat] }}\nagent: {agent}\n"
+        );
+        let t = Test::new()
+            .file("repo/.git/HEAD", "ref: refs/heads/main\n")
+            .file("repo/plan.yaml", &plan)
+            .file("repo/note.md.j2", "hi");
+        let run = crate::support::run_in(&t.path("repo"), &["run", "plan.yaml", "--json"], &[]);
+        run.code(1);
+        let report = run.json();
+        let error = report["agents"][id]["last_error"].as_str().unwrap_or_default().to_string();
+        assert!(error.contains("outside the repository"), "{id}: {error}");
+        assert!(!t.path("escaped.txt").exists());
+        assert!(!run.stdout.contains("root:") && !run.stderr.contains("root:"), "/etc/passwd was read");
+    }
+}

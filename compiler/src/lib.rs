@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod compile_json;
+pub mod confine;
 pub mod diagnostic;
 pub mod dot;
 pub mod drawing;

@@ -39,7 +39,11 @@ pub struct TemplateField<'a> {
 /// All template fields, in declaration order.
 pub fn template_fields<'a>(plan: &'a Plan, agents: &'a AgentIndex<'a>, base_dir: &Path) -> Vec<TemplateField<'a>> {
     let mut out = Vec::new();
+    let root = crate::confine::root(base_dir);
     let read = |rel: &str| -> Result<String, String> {
+        if !crate::confine::inside(&root, base_dir, Path::new(rel)) {
+            return Err(format!("`{rel}` is outside the repository ({})", root.display()));
+        }
         let path = normalize(&base_dir.join(rel));
         std::fs::read_to_string(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!("no such file {}", path.display()),
@@ -59,8 +63,11 @@ pub fn template_fields<'a>(plan: &'a Plan, agents: &'a AgentIndex<'a>, base_dir:
             match command {
                 Some(Command::Shell(s)) => out.push(inline(format!("{p}/{field}"), FieldKind::Shell, s)),
                 Some(Command::Argv(words)) => {
+                    // `[sh, -c, SCRIPT]`: the script is shell text like a string `run`.
+                    let script = shell_script_index(words);
                     for (i, w) in words.iter().enumerate() {
-                        out.push(inline(format!("{p}/{field}/{i}"), FieldKind::Argv, w));
+                        let kind = if Some(i) == script { FieldKind::Shell } else { FieldKind::Argv };
+                        out.push(inline(format!("{p}/{field}/{i}"), kind, w));
                     }
                 }
                 None => {}
@@ -208,4 +215,15 @@ impl<'a> Scope<'a> {
             _ => Ok(()),
         }
     }
+}
+
+/// The index of the script in an argv that runs a shell with `-c` (`[sh, -c, ...]`,
+/// `[/bin/bash, -ec, ...]`).
+fn shell_script_index(words: &[String]) -> Option<usize> {
+    let program = words.first()?.rsplit('/').next()?;
+    if !matches!(program, "sh" | "bash" | "dash" | "zsh" | "ksh") {
+        return None;
+    }
+    let flag = words.iter().position(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('c'))?;
+    (flag + 1 < words.len()).then_some(flag + 1)
 }

@@ -22,6 +22,8 @@ pub struct RunContext {
     pub graph: PlanGraph,
     pub tree: Tree,
     pub base_dir: PathBuf,
+    /// The repository the plan reads templates from and writes files to.
+    pub confined: PathBuf,
     pub run_id: String,
     pub run_dir: PathBuf,
     pub vars: IndexMap<String, Value>,
@@ -49,6 +51,7 @@ impl RunContext {
         dry_run: bool,
     ) -> RunContext {
         RunContext {
+            confined: plan_compiler::confine::root(&base_dir),
             tree: Tree::new(&plan),
             plan,
             graph,

@@ -3,7 +3,7 @@
 //! that does not render) fail the node without running anything.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use plan_compiler::graph::{Unit, UnitKind};
 use plan_schema::{AgentCli, Budget, Command};
@@ -73,6 +73,8 @@ pub enum PrepareError {
     NoWork(String),
     #[error("unknown action `{0}`")]
     UnknownAction(String),
+    #[error("`{0}` is outside the repository ({1}): `template.render` writes inside it only")]
+    Outside(String, String),
     #[error("`{0}` needs a git repository")]
     NoRepository(String),
     #[error("`{0}`: set `issue.repo` or `with.repo` (owner/name)")]
@@ -245,8 +247,12 @@ impl<'r> Preparer<'r> {
                 let template = with.get("template").and_then(Value::as_str).ok_or(missing("template", ""))?;
                 let output = with.get("output").and_then(Value::as_str).ok_or(missing("output", ""))?;
                 let contents = self.renderer.render_file(template, ctx())?;
-                let path = self.render_str(output, ctx())?;
-                Ok(Prepared::Run(Work::WriteFile { path: PathBuf::from(path), contents }))
+                let path = PathBuf::from(self.render_str(output, ctx())?);
+                let run = &self.renderer.run;
+                if !plan_compiler::confine::inside(&run.confined, Path::new("."), &path) {
+                    return Err(PrepareError::Outside(path.display().to_string(), run.confined.display().to_string()));
+                }
+                Ok(Prepared::Run(Work::WriteFile { path, contents }))
             }
             "git.branch" | "git.commit" | "github.pr" | "github.comment" => {
                 self.action(uses, meta, ctx()).map(Prepared::Run)

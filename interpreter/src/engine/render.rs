@@ -76,9 +76,17 @@ impl Renderer {
         // A template that loops without end fails its agent instead of hanging the run.
         env.set_fuel(Some(plan_schema::Limits::template_fuel(run.plan.limits.as_ref())));
         let roots = template_roots(&run.base_dir);
+        let confined = run.confined.clone();
         env.set_loader(move |name| {
             for root in &roots {
                 let path = root.join(name);
+                // Templates come from inside the repository only.
+                if !plan_compiler::confine::inside(&confined, root, Path::new(name)) {
+                    return Err(minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("template `{name}` is outside the repository ({})", confined.display()),
+                    ));
+                }
                 if path.is_file() {
                     return std::fs::read_to_string(&path).map(Some).map_err(|e| {
                         minijinja::Error::new(
