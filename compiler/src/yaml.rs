@@ -64,7 +64,11 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
         let (event, mark) = match parser.next_token() {
             Ok(ev) => ev,
             Err(e) => {
-                let span = span_at(source, e.marker(), 1);
+                let mut span = span_at(source, e.marker(), 1);
+                if e.info().contains("tab") {
+                    // The scanner reports where its token began; point at the tab.
+                    span = next_tab(source, span).unwrap_or(span);
+                }
                 problems.push(YamlProblem::Syntax { span, message: e.info().to_string() });
                 return (None, problems);
             }
@@ -152,6 +156,20 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
         problems.push(YamlProblem::Empty);
     }
     (root, problems)
+}
+
+/// The first tab at or after `from`.
+fn next_tab(source: &Source, from: Span) -> Option<Span> {
+    let mut line = from.start.line;
+    let mut skip = from.start.col.saturating_sub(1);
+    while line <= source.line_count() {
+        if let Some(col) = source.line(line).chars().skip(skip).position(|c| c == '\t') {
+            return Some(Span::new(line, skip + col + 1, 1));
+        }
+        line += 1;
+        skip = 0;
+    }
+    None
 }
 
 /// YAML merge keys: `<<: *base` (or a list of anchors) adds the entries of those
@@ -382,6 +400,16 @@ mod tests {
         assert!(matches!(&problems[0], YamlProblem::TooDeep { .. } | YamlProblem::Syntax { .. }), "{problems:?}");
         let (_, problems) = parse(&Source::new("t", "a: 1\n---\nb: 2\n"));
         assert!(matches!(problems[0], YamlProblem::MultipleDocuments { .. }));
+    }
+
+    #[test]
+    fn a_tab_is_reported_where_it_is() {
+        let source = Source::new("t.yaml", "agent:\n  id: fix\n\trun: echo\n");
+        let (_, problems) = parse(&source);
+        match &problems[0] {
+            YamlProblem::Syntax { span, .. } => assert_eq!((span.start.line, span.start.col), (3, 1)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
