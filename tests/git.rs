@@ -20,16 +20,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 /// A repository `work/` with a pushed `main` and a bare `origin.git` beside it.
 fn repo(plan: &str) -> Test {
     let t = Test::new().file("work/plan.yaml", plan).file("work/README.md", "hello\n");
-    let root = t.dir.path();
-    git(root, &["init", "--quiet", "--bare", "origin.git"]);
-    let work = root.join("work");
-    git(&work, &["init", "--quiet", "-b", "main"]);
-    git(&work, &["config", "user.name", "Test"]);
-    git(&work, &["config", "user.email", "test@example.com"]);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "--quiet", "-m", "initial"]);
-    git(&work, &["remote", "add", "origin", root.join("origin.git").to_str().unwrap()]);
-    git(&work, &["push", "--quiet", "-u", "origin", "main"]);
+    crate::support::git_repo(t.dir.path(), &t.path("work"));
     t
 }
 

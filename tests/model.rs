@@ -136,17 +136,6 @@ pub fn tiny_repo(dir: &Path) -> PathBuf {
     for f in ["greeting.txt", "test.sh"] {
         std::fs::copy(repo().join("plans/coding-agents/tiny-repo").join(f), work.join(f)).unwrap();
     }
-    let git = |cwd: &Path, args: &[&str]| {
-        let out = Command::new("git").current_dir(cwd).args(args).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    git(dir, &["init", "--quiet", "--bare", "origin.git"]);
-    git(&work, &["init", "--quiet", "-b", "main"]);
-    git(&work, &["config", "user.name", "Test"]);
-    git(&work, &["config", "user.email", "test@example.com"]);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "--quiet", "-m", "initial"]);
-    git(&work, &["remote", "add", "origin", dir.join("origin.git").to_str().unwrap()]);
-    git(&work, &["push", "--quiet", "-u", "origin", "main"]);
+    crate::support::git_repo(dir, &work);
     work
 }

@@ -113,3 +113,20 @@ pub fn example_plans() -> Vec<String> {
     plans.sort();
     plans
 }
+
+/// Makes `work` (inside `root`) a git repository with its files committed on `main`,
+/// and a bare `origin.git` in `root` that has `main`.
+pub fn git_repo(root: &Path, work: &Path) {
+    let git = |cwd: &Path, args: &[&str]| {
+        let out = Command::new("git").current_dir(cwd).args(args).output().expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(root, &["init", "--quiet", "--bare", "origin.git"]);
+    git(work, &["init", "--quiet", "-b", "main"]);
+    git(work, &["config", "user.name", "Test"]);
+    git(work, &["config", "user.email", "test@example.com"]);
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "--quiet", "-m", "initial"]);
+    git(work, &["remote", "add", "origin", root.join("origin.git").to_str().expect("utf-8 path")]);
+    git(work, &["push", "--quiet", "-u", "origin", "main"]);
+}
