@@ -3,6 +3,7 @@
 mod support;
 
 mod agents;
+mod approvals;
 mod bookkeeping;
 mod docs;
 mod durable;

@@ -50,6 +50,7 @@ fn fill(state: Option<&String>) -> &'static str {
         Some("succeeded") => "#b7e4c7",
         Some("failed") => "#f4a6a6",
         Some("running") => "#ffe08a",
+        Some("waiting") => "#9ecbff",
         Some("compensated") => "#d0c4f0",
         Some("skipped") | Some("cancelled") => "#dddddd",
         Some("interrupted") | Some("retrying") => "#ffc48a",

@@ -98,6 +98,7 @@ pub fn to_mermaid(
             ("succeeded", "#b7e4c7"),
             ("failed", "#f4a6a6"),
             ("running", "#ffe08a"),
+            ("waiting", "#9ecbff"),
             ("interrupted", "#ffc48a"),
             ("cancelled", "#dddddd"),
         ] {

@@ -40,6 +40,10 @@ pub enum Command {
     Stop(StopArgs),
     /// Print the logs of a run, or of one agent.
     Logs(LogsArgs),
+    /// Approve a waiting approval gate (resumes the run if its process is gone).
+    Approve(ApproveArgs),
+    /// Reject a waiting approval gate: the node fails, saga compensations run.
+    Reject(RejectArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -266,6 +270,30 @@ pub struct LogsArgs {
     /// Keep printing new output until the run ends.
     #[arg(long, short)]
     pub follow: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ApproveArgs {
+    pub run_id: String,
+    /// The gate: the id of the `uses: approval` agent.
+    pub node: String,
+    /// Why (kept in the journal and the report).
+    #[arg(long)]
+    pub comment: Option<String>,
+    #[arg(long, default_value = ".plan/runs")]
+    pub runs_dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RejectArgs {
+    pub run_id: String,
+    /// The gate: the id of the `uses: approval` agent.
+    pub node: String,
+    /// Why (kept in the journal and the report).
+    #[arg(long, required = true)]
+    pub reason: String,
+    #[arg(long, default_value = ".plan/runs")]
+    pub runs_dir: PathBuf,
 }
 
 /// The built-in coding-agent runners.

@@ -115,7 +115,8 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 .help("make the parent `pattern: saga`, or remove `compensate`"),
             );
         }
-        if parent_is_saga && agent.compensate.is_none() {
+        // A gate does nothing to undo.
+        if parent_is_saga && agent.compensate.is_none() && agent.uses.as_deref() != Some("approval") {
             out.push(
                 ctx.warning("saga-step-without-compensate", ctx.value_span(&format!("{p}/id")), format!("saga step `{}` has no `compensate`", agent.id))
                     .help("add `compensate:` with the command that undoes this step, or it stays done when a later step fails"),

@@ -12,6 +12,7 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("noop", &[]),
     ("sleep", &["duration"]),
     ("template.render", &["template", "output"]),
+    ("approval", &["message"]),
     ("git.branch", &["name"]),
     ("git.commit", &["message"]),
     ("github.pr", &["title"]),

@@ -171,6 +171,7 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
     // `plan` names the DAG template itself.
     names.0.insert("plan".into(), 1);
     let mut diagnostics = Vec::new();
+    let mut gates = Vec::new();
     // Each node's step name (for a run-time map: the copies' step, which ends it).
     let mut step_of: HashMap<NodeIndex, String> = HashMap::new();
     let mut steps = Vec::new();
@@ -188,6 +189,16 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
         }
         let inputs: Vec<String> = ancestors.iter().filter_map(|a| step_of.get(a).cloned()).collect();
         let deadline = agent.and_then(|a| deadline(a, t.plan));
+        if let Some(a) = agent.filter(|a| a.uses.as_deref() == Some("approval")) {
+            let pointer = agents.get(&a.id).map(|r| format!("{}/uses", r.pointer)).unwrap_or_default();
+            gates.push(t.diagnostic(
+                &pointer,
+                false,
+                "unfaithful-approval",
+                format!("approval gate `{}` waits for `plan approve`, which this engine has no way to send", a.id),
+                "use the engine's own gate (Argo `suspend`, a GitHub environment), or run the plan with `plan run`",
+            ));
+        }
         if let UnitKind::Gather { consensus, .. } = &unit.kind {
             if consensus == "first" {
                 let pointer = agents
@@ -239,7 +250,8 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
         });
         step_of.insert(ix, name);
     }
-    let errors = compensation_steps(t, &step_of, &mut steps, &mut names);
+    let mut errors = compensation_steps(t, &step_of, &mut steps, &mut names);
+    errors.append(&mut gates);
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -1,6 +1,7 @@
 //! The `plan` subcommands: each file parses nothing (clap did) and returns a typed
 //! `Error` that `main` turns into a message and an exit code.
 
+mod approve;
 mod background;
 mod dry_run;
 mod exec_node;
@@ -40,6 +41,10 @@ pub fn main() -> ! {
         Command::Runs(args) => runs::runs(&args),
         Command::Stop(args) => runs::stop(&args),
         Command::Logs(args) => runs::logs(&args),
+        Command::Approve(args) => approve::decide(&args.runs_dir, &args.run_id, &args.node, true, args.comment.clone()),
+        Command::Reject(args) => {
+            approve::decide(&args.runs_dir, &args.run_id, &args.node, false, Some(args.reason.clone()))
+        }
     };
     std::process::exit(match result {
         Ok(()) => 0,

@@ -88,7 +88,7 @@ pub fn runs(args: &RunsArgs) -> Result<(), Error> {
 pub fn stop(args: &StopArgs) -> Result<(), Error> {
     let dir = RunDir::find(&args.runs_dir, Some(&args.run_id))?;
     let run = run_state::read(&dir)?;
-    if run.state != "running" || run.pid == 0 {
+    if !dir.is_running() || run.pid == 0 {
         return Err(StoreError::NotRunning { id: run.run_id, state: run.state }.into());
     }
     // SAFETY: kill(2) has no memory-safety preconditions.

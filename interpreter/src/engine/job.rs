@@ -64,6 +64,8 @@ pub enum Work {
         path: PathBuf,
         contents: String,
     },
+    /// Wait for a person's decision (`uses: approval`).
+    Approval(crate::engine::approval::Gate),
 }
 
 #[derive(Clone, Debug)]

@@ -3,6 +3,7 @@
 //! (`process`) decides *how* it runs, off the scheduler's loop.
 
 pub(crate) mod agents;
+pub(crate) mod approval;
 pub(crate) mod budget;
 pub(crate) mod consensus;
 pub(crate) mod context;

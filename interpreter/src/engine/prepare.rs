@@ -52,6 +52,7 @@ pub fn describe(work: &Work) -> String {
         }
         Work::Sleep(d) => format!("sleep {}", plan_schema::Duration(*d)),
         Work::WriteFile { path, .. } => format!("write {}", path.display()),
+        Work::Approval(gate) => format!("wait for approval: {}", gate.message),
         Work::Action(a) => format!("{a:?}"),
     }
 }
@@ -253,6 +254,26 @@ impl<'r> Preparer<'r> {
                     return Err(PrepareError::Outside(path.display().to_string(), run.confined.display().to_string()));
                 }
                 Ok(Prepared::Run(Work::WriteFile { path, contents }))
+            }
+            "approval" => {
+                let message = with.get("message").and_then(Value::as_str).ok_or(missing("message", ""))?;
+                let timeout = match with.get("timeout").and_then(Value::as_str) {
+                    Some(t) => Some(
+                        t.parse::<plan_schema::Duration>()
+                            .map_err(|_| missing("timeout", ": a duration such as 1h"))?
+                            .as_std(),
+                    ),
+                    None => None,
+                };
+                let run = &self.renderer.run;
+                Ok(Prepared::Run(Work::Approval(crate::engine::approval::Gate {
+                    run_root: run.run_dir.clone(),
+                    node: meta.agent.id.clone(),
+                    run_id: run.run_id.clone(),
+                    message: self.render_str(message, ctx())?,
+                    timeout,
+                    approve_on_timeout: with.get("on_timeout").and_then(Value::as_str) == Some("approve"),
+                })))
             }
             "git.branch" | "git.commit" | "github.pr" | "github.comment" => {
                 self.action(uses, meta, ctx()).map(Prepared::Run)

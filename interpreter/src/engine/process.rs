@@ -37,6 +37,7 @@ impl Executor for ProcessExecutor {
                 Work::Process(spec) => run_process(spec, job.timeout, job.log, cancel, grace).await,
                 Work::Sleep(d) => sleep(d, job.timeout, cancel).await.into(),
                 Work::WriteFile { path, contents } => write_file(&path, &contents).into(),
+                Work::Approval(gate) => crate::engine::approval::wait(gate, job.log, cancel).await.into(),
                 Work::Action(action) => run_action(action).await.into(),
             }
         })

@@ -2,6 +2,7 @@
 //! journal that `--resume` replays, status and output files, logs and the report —
 //! and reading it back for `plan status`, `plan runs` and `plan logs`.
 
+pub(crate) mod approvals;
 pub(crate) mod clock;
 pub(crate) mod journal;
 pub(crate) mod recorder;
@@ -28,6 +29,10 @@ pub enum StoreError {
     Taken(String),
     #[error("`{0}` is not a run id: use letters, digits, `.`, `_` and `-` (not starting with `.`)")]
     BadId(String),
+    #[error("run `{id}` has no approval gate `{node}` waiting (see `plan status {id}`)")]
+    NoGate { id: String, node: String },
+    #[error("gate `{node}` is decided already: {what}")]
+    Decided { node: String, what: String },
     #[error("run `{id}` is not running (it is {state})")]
     NotRunning { id: String, state: String },
     #[error("the plan file changed since run `{0}` started; pass --force to resume anyway")]

@@ -113,6 +113,9 @@ pub struct AgentReport {
     /// reports none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<AgentUsage>,
+    /// An approval gate's decision: who, when, why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<crate::store::approvals::Decision>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -222,6 +225,7 @@ pub fn build(
                 attempts: r.attempts,
                 duration: human_duration(r.duration),
                 last_error: r.last_error.clone(),
+                decision: None,
                 usage: r.usage.map(|u| AgentUsage {
                     input_tokens: u.input_tokens,
                     output_tokens: u.output_tokens,

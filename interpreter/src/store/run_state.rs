@@ -114,8 +114,20 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
             n.state = "interrupted".into();
         }
     }
-    for (id, n) in run.nodes.iter_mut().filter(|(_, n)| n.state == "running") {
-        n.step = last_line(&dir.log(id));
+    for (id, n) in run.nodes.iter_mut() {
+        // A gate asked for a decision and has none: it waits for a person (also when
+        // the run's process is gone: `plan approve` resumes it).
+        let open_gate = crate::store::approvals::request(dir, id).is_some()
+            && crate::store::approvals::decision(&dir.root, id).is_none();
+        if open_gate && (n.state == "running" || n.state == "interrupted") {
+            n.state = "waiting".into();
+        }
+        if n.state == "running" || n.state == "waiting" {
+            n.step = last_line(&dir.log(id));
+        }
+    }
+    if run.nodes.values().any(|n| n.state == "waiting") {
+        run.state = "waiting".into();
     }
     run.done = run.nodes.values().filter(|n| n.state == "succeeded").count();
     run.failed = run.nodes.values().filter(|n| n.state == "failed").count();

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 
 use plan_schema::{AgentCli, Command, Runner};
 
-pub(crate) use crate::store::usage::Usage;
 pub(crate) use parse::{parser_for, AgentParser, AgentResult};
 
 /// What a runner needs to start one attempt of an agent.

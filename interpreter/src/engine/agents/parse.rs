@@ -6,7 +6,7 @@
 use plan_schema::AgentCli;
 use serde_json::Value;
 
-use super::Usage;
+use crate::store::usage::Usage;
 
 /// What one run of a coding-agent CLI came to.
 #[derive(Clone, Debug, Default, PartialEq)]
