@@ -154,14 +154,6 @@ async fn run_process(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory: the
-    // agent's first process dies with `plan` (what it started is found on resume).
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
     if let Some(dir) = &spec.workdir {
         cmd.current_dir(dir);
     }

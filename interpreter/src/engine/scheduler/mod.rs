@@ -6,12 +6,13 @@
 //!
 //! The loop is spread over files by what it does: `dispatch` (starting a node),
 //! `finish` (a result: success, retry or failure), `expand` (run-time maps), `vote`
-//! (scatter-gather) and `compensate` (sagas).
+//! (scatter-gather), `compensate` (sagas) and `result` (the run's record).
 
 mod compensate;
 mod dispatch;
 mod expand;
 mod finish;
+mod result;
 mod vote;
 
 use std::collections::{HashMap, VecDeque};
@@ -30,7 +31,7 @@ use crate::engine::job::{Cancel, Executor, JobKey, Ran};
 use crate::engine::render::Renderer;
 use crate::engine::workspace::Checkout;
 use crate::store::recorder::Recorder;
-use crate::store::state::{NodeState, Record, RunResult, RunStatus};
+use crate::store::state::{NodeState, Record, RunResult};
 use crate::store::usage::Usage;
 
 pub struct Options {
@@ -294,44 +295,6 @@ impl<R: Recorder> Scheduler<R> {
         }
     }
 
-    /// The record of every node and copy, and how the run ended.
-    fn result(&mut self, wall: Duration, compensated: Vec<(String, bool)>) -> RunResult {
-        let ctx = self.ctx.clone();
-        let status = if self.interrupted {
-            RunStatus::Interrupted
-        } else if self.failure.is_some() || self.state.iter().any(|s| *s != NodeState::Succeeded) {
-            RunStatus::Failed
-        } else {
-            RunStatus::Succeeded
-        };
-        let mut records: Vec<Record> = Vec::with_capacity(ctx.node_count() + self.copies.len());
-        for ix in ctx.nodes() {
-            let mut state = self.state[ix.index()];
-            if state == NodeState::Waiting {
-                state = NodeState::Skipped;
-            }
-            let a = self.attempts.get(&JobKey { node: ix, copy: None });
-            records.push(Record {
-                id: ctx.unit(ix).id.clone(),
-                state,
-                attempts: a.map_or(0, |a| a.count),
-                duration: self.duration[ix.index()],
-                last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
-                usage: a.and_then(|a| a.usage),
-            });
-        }
-        records.append(&mut self.copies);
-        RunResult {
-            status,
-            records,
-            failure: self.failure.take(),
-            wall,
-            critical_path: self.critical_path(),
-            compensated,
-            spent: self.spending.total(),
-        }
-    }
-
     fn interrupt(&mut self, count: usize) {
         self.interrupted = true;
         self.stop();
@@ -357,19 +320,6 @@ impl<R: Recorder> Scheduler<R> {
         let done = self.state.iter().filter(|s| **s == NodeState::Succeeded).count();
         let failed = self.state.iter().filter(|s| **s == NodeState::Failed).count();
         self.recorder.progress(done, self.running, failed, total);
-    }
-
-    /// The longest chain of agent durations through the graph.
-    fn critical_path(&self) -> Duration {
-        let order = self.ctx.graph.topo_order().unwrap_or_default();
-        let mut finish = vec![Duration::ZERO; self.ctx.node_count()];
-        let mut best = Duration::ZERO;
-        for ix in order {
-            let start = self.ctx.predecessors(ix).map(|p| finish[p.index()]).max().unwrap_or(Duration::ZERO);
-            finish[ix.index()] = start + self.duration[ix.index()];
-            best = best.max(finish[ix.index()]);
-        }
-        best
     }
 
     /// Merges the last finished worktrees back into the checkout. On a conflict the

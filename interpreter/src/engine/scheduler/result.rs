@@ -1,0 +1,62 @@
+//! The record of a finished run: every node's and copy's state, attempts, duration
+//! and spending, how the run ended, and its critical path.
+
+use std::time::Duration;
+
+use super::Scheduler;
+use crate::engine::job::JobKey;
+use crate::store::recorder::Recorder;
+use crate::store::state::{NodeState, Record, RunResult, RunStatus};
+
+impl<R: Recorder> Scheduler<R> {
+    /// The record of every node and copy, and how the run ended.
+    pub(super) fn result(&mut self, wall: Duration, compensated: Vec<(String, bool)>) -> RunResult {
+        let ctx = self.ctx.clone();
+        let status = if self.interrupted {
+            RunStatus::Interrupted
+        } else if self.failure.is_some() || self.state.iter().any(|s| *s != NodeState::Succeeded) {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        let mut records: Vec<Record> = Vec::with_capacity(ctx.node_count() + self.copies.len());
+        for ix in ctx.nodes() {
+            let mut state = self.state[ix.index()];
+            if state == NodeState::Waiting {
+                state = NodeState::Skipped;
+            }
+            let a = self.attempts.get(&JobKey { node: ix, copy: None });
+            records.push(Record {
+                id: ctx.unit(ix).id.clone(),
+                state,
+                attempts: a.map_or(0, |a| a.count),
+                duration: self.duration[ix.index()],
+                last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
+                usage: a.and_then(|a| a.usage),
+            });
+        }
+        records.append(&mut self.copies);
+        RunResult {
+            status,
+            records,
+            failure: self.failure.take(),
+            wall,
+            critical_path: self.critical_path(),
+            compensated,
+            spent: self.spending.total(),
+        }
+    }
+
+    /// The longest chain of agent durations through the graph.
+    fn critical_path(&self) -> Duration {
+        let order = self.ctx.graph.topo_order().unwrap_or_default();
+        let mut finish = vec![Duration::ZERO; self.ctx.node_count()];
+        let mut best = Duration::ZERO;
+        for ix in order {
+            let start = self.ctx.predecessors(ix).map(|p| finish[p.index()]).max().unwrap_or(Duration::ZERO);
+            finish[ix.index()] = start + self.duration[ix.index()];
+            best = best.max(finish[ix.index()]);
+        }
+        best
+    }
+}
