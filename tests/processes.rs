@@ -42,6 +42,24 @@ fn a_setsid_child_holding_the_output_open_does_not_stretch_a_timeout() {
 }
 
 #[test]
+fn plan_stop_ends_a_run_whose_agent_has_a_setsid_child_holding_its_output() {
+    let marker = format!("plan-stop-{}", std::process::id());
+    let plan = format!(
+        "version: 1\nname: stop\ncomplexity: simple\nagent: {{ id: hold, run: \"setsid sh -c 'sleep 30; echo {marker}' & sleep 30\" }}\n"
+    );
+    let t = Test::new().file("plan.yaml", &plan);
+    let started = t.run_with(&["run", "plan.yaml", "--background"]);
+    started.code(0);
+    let id = started.stdout.trim().to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    let stopping = Instant::now();
+    t.run_with(&["stop", &id]).code(0);
+    assert!(stopping.elapsed() < Duration::from_secs(10), "stop took {:?}", stopping.elapsed());
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(alive(&marker).is_empty(), "the setsid child outlived `plan stop`");
+}
+
+#[test]
 fn a_daemon_that_left_its_group_does_not_outlive_the_run() {
     let marker = format!("plan-daemon-{}", std::process::id());
     let plan = format!(

@@ -113,7 +113,7 @@ pub fn logs(args: &LogsArgs) -> Result<(), Error> {
         if !dir.log(agent).exists() && !args.follow {
             return Err(Error::input(
                 format!("no log for `{agent}` in run {}", dir.id),
-                "agents that never started have none",
+                "agents that never started or printed nothing have none",
             ));
         }
     }

@@ -162,9 +162,8 @@ async fn run_process(
         Err(e) => return Outcome::Failed { error: format!("cannot start `{program}`: {e}") }.into(),
     };
     let pgid = child.id().unwrap_or(0);
-    let log_file = log
-        .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok())
-        .map(|f| Arc::new(std::sync::Mutex::new(f)));
+    // Opened at the first byte: an agent that prints nothing costs no file.
+    let log_file = log.map(|p| Arc::new(std::sync::Mutex::new(LazyLog { path: p, file: None })));
     if let (Some(mut stdin), Some(text)) = (child.stdin.take(), stdin) {
         tokio::spawn(async move {
             let _ = stdin.write_all(text.as_bytes()).await;
@@ -238,6 +237,25 @@ async fn run_process(
     }
 }
 
+/// A log file created when the first line comes.
+struct LazyLog {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl LazyLog {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.file.is_none() {
+            self.file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).ok();
+        }
+        if let Some(f) = self.file.as_mut() {
+            let _ = f.write_all(bytes);
+        }
+    }
+}
+
+type Log = Option<Arc<std::sync::Mutex<LazyLog>>>;
+
 /// An agent's processes outside its process group, known by the run and node ids in
 /// their environment.
 struct Strays(Option<(std::path::PathBuf, String)>);
@@ -288,7 +306,7 @@ fn final_message(result: &AgentResult, spec: Option<&AgentSpec>) -> String {
 /// the readable lines the parser makes of them to its log, as they come.
 async fn capture_agent<R: AsyncRead + Unpin>(
     stream: R,
-    log: Option<Arc<std::sync::Mutex<std::fs::File>>>,
+    log: Log,
     mut parser: Box<dyn AgentParser>,
     events: std::path::PathBuf,
 ) -> (Vec<u8>, Option<AgentResult>) {
@@ -303,7 +321,7 @@ async fn capture_agent<R: AsyncRead + Unpin>(
         if let (Some(log), false) = (&log, readable.is_empty()) {
             if let Ok(mut f) = log.lock() {
                 let text: String = readable.iter().map(|l| format!("{l}\n")).collect();
-                let _ = f.write_all(&crate::store::redact::redact_bytes(text.as_bytes()));
+                f.write(&crate::store::redact::redact_bytes(text.as_bytes()));
             }
         }
     }
@@ -312,18 +330,14 @@ async fn capture_agent<R: AsyncRead + Unpin>(
 
 /// Reads a stream to its end, copying it to the log line by line with secrets
 /// redacted; keeps everything, or the last `tail` bytes.
-async fn capture<R: AsyncRead + Unpin>(
-    mut stream: R,
-    log: Option<Arc<std::sync::Mutex<std::fs::File>>>,
-    tail: Option<usize>,
-) -> Vec<u8> {
+async fn capture<R: AsyncRead + Unpin>(mut stream: R, log: Log, tail: Option<usize>) -> Vec<u8> {
     let mut kept = Vec::new();
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 8192];
     let write_log = |bytes: &[u8]| {
         if let Some(log) = &log {
             if let Ok(mut f) = log.lock() {
-                let _ = f.write_all(&crate::store::redact::redact_bytes(bytes));
+                f.write(&crate::store::redact::redact_bytes(bytes));
             }
         }
     };

@@ -134,6 +134,21 @@ struct StatusFields {
     at: std::time::SystemTime,
 }
 
+fn write_status(path: &Path, f: StatusFields) {
+    let status = Status {
+        agent_id: &f.node,
+        issue: f.issue,
+        progress: f.progress,
+        message: f.message,
+        data: f.data,
+        timestamp: clock::timestamp(f.at),
+        pid: std::process::id(),
+    };
+    if let Ok(bytes) = serde_json::to_vec_pretty(&status) {
+        let _ = write_atomic(path, &bytes);
+    }
+}
+
 /// A background thread that writes status and output files in order.
 pub struct Writer {
     tx: mpsc::Sender<Write>,
@@ -145,27 +160,32 @@ impl Writer {
     pub fn spawn(dir: RunDir, issue: Option<u64>) -> Writer {
         let (tx, rx) = mpsc::channel::<Write>();
         std::thread::spawn(move || {
-            for w in rx {
-                match w {
-                    Write::Status(p, f) => {
-                        let status = Status {
-                            agent_id: &f.node,
-                            issue: f.issue,
-                            progress: f.progress,
-                            message: f.message,
-                            data: f.data,
-                            timestamp: clock::timestamp(f.at),
-                            pid: std::process::id(),
-                        };
-                        if let Ok(bytes) = serde_json::to_vec_pretty(&status) {
-                            let _ = write_atomic(&p, &bytes);
+            while let Ok(first) = rx.recv() {
+                // What queued up meanwhile goes in one batch, where a node's later status
+                // replaces an earlier one not yet written (a fast agent is written once).
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter());
+                let mut latest: std::collections::HashMap<&Path, usize> = std::collections::HashMap::new();
+                for (i, w) in batch.iter().enumerate() {
+                    if let Write::Status(p, _) = w {
+                        latest.insert(p.as_path(), i);
+                    }
+                }
+                let keep: Vec<bool> = batch
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| !matches!(w, Write::Status(p, _) if latest.get(p.as_path()) != Some(&i)))
+                    .collect();
+                for (w, keep) in batch.into_iter().zip(keep) {
+                    match w {
+                        Write::Status(p, f) if keep => write_status(&p, *f),
+                        Write::Status(..) => {}
+                        Write::Plain(p, b) => {
+                            let _ = write_atomic(&p, &b);
                         }
-                    }
-                    Write::Plain(p, b) => {
-                        let _ = write_atomic(&p, &b);
-                    }
-                    Write::Flush(done) => {
-                        let _ = done.send(());
+                        Write::Flush(done) => {
+                            let _ = done.send(());
+                        }
                     }
                 }
             }
