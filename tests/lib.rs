@@ -8,6 +8,7 @@ mod bookkeeping;
 mod docs;
 mod durable;
 mod examples;
+mod execution;
 mod git;
 mod graph;
 mod intake;
