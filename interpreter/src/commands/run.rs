@@ -92,8 +92,10 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     let journal_error = close_journal(recorder, result.status);
     let ctx = &renderer.run;
     let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &dir.id, &result);
-    for (id, agent) in report.agents.iter_mut() {
-        agent.decision = crate::store::approvals::decision(&root, id);
+    if root.join("approvals").is_dir() {
+        for (id, agent) in report.agents.iter_mut() {
+            agent.decision = crate::store::approvals::decision(&root, id);
+        }
     }
     if let Some(repo) = &ctx.repo {
         // What the agents changed (before --commit moves it into a commit).

@@ -114,10 +114,12 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
             n.state = "interrupted".into();
         }
     }
+    let gates = dir.root.join("approvals").is_dir();
     for (id, n) in run.nodes.iter_mut() {
         // A gate asked for a decision and has none: it waits for a person (also when
         // the run's process is gone: `plan approve` resumes it).
-        let open_gate = crate::store::approvals::request(dir, id).is_some()
+        let open_gate = gates
+            && crate::store::approvals::request(dir, id).is_some()
             && crate::store::approvals::decision(&dir.root, id).is_none();
         if open_gate && (n.state == "running" || n.state == "interrupted") {
             n.state = "waiting".into();
