@@ -90,44 +90,42 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     // Nothing an agent started outlives the run (a daemon that left its group).
     crate::engine::strays::kill(&root, None);
     let journal_error = close_journal(recorder, result.status);
-    let ctx = &renderer.run;
-    let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &dir.id, &result);
-    if root.join("approvals").is_dir() {
-        for (id, agent) in report.agents.iter_mut() {
-            agent.decision = crate::store::approvals::decision(&root, id);
-        }
-    }
-    if let Some(repo) = &ctx.repo {
-        // What the agents changed (before --commit moves it into a commit).
-        let changes = crate::git::changes_since(&repo.root, &repo.base);
-        report.implementation_summary.changes = changes.ok().map(|c| Changes::from_status(&c));
-    }
+    let mut report = build_report(&renderer.run, &root, &result);
     let published = if result.status == RunStatus::Succeeded && (args.commit || args.pr) {
-        let published = runtime.block_on(super::publish::publish(&renderer, &mut report, args.pr, args.draft));
-        if published.is_err() {
-            report.status = "failed".into();
-        }
-        published
+        runtime.block_on(super::publish::publish(&renderer, &mut report, args.pr, args.draft))
     } else {
         Ok(())
     };
-    if journal_error.is_some() {
+    runtime.shutdown_background();
+    write_outcome(&dir, &mut report, args.json, journal_error, published)?;
+    finish(&result, &report, &dir, display)
+}
+
+/// Writes the report — failed when the journal could not be written or publishing
+/// failed — and says where the pull request is; the first error ends the command.
+fn write_outcome(
+    dir: &RunDir,
+    report: &mut Report,
+    json: bool,
+    journal_error: Option<String>,
+    published: Result<(), Error>,
+) -> Result<(), Error> {
+    if journal_error.is_some() || published.is_err() {
         report.status = "failed".into();
     }
-    let written = write_report(&dir, &report, args.json);
-    runtime.shutdown_background();
+    let written = write_report(dir, report, json);
     if let Some(e) = journal_error {
         return Err(StoreError::Journal(e).into());
     }
     written?;
     published?;
     if let Some(url) = &report.implementation_summary.pr_url {
-        if !args.json {
+        if !json {
             crate::commands::stdout(&format!("{url}\n"));
         }
         eprintln!("opened pull request {url}");
     }
-    finish(&result, &report, &dir, display)
+    Ok(())
 }
 
 /// A run directory ready to record into: locked, with its journal started.
@@ -182,6 +180,22 @@ fn close_journal(mut recorder: RunRecorder, status: RunStatus) -> Option<String>
     }
     recorder.finish();
     recorder.journal_error.take()
+}
+
+/// The report of a finished run: what every agent did, the gates' decisions, and
+/// what the agents changed (before --commit moves it into a commit).
+fn build_report(ctx: &RunContext, root: &Path, result: &RunResult) -> Report {
+    let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &ctx.run_id, result);
+    if root.join("approvals").is_dir() {
+        for (id, agent) in report.agents.iter_mut() {
+            agent.decision = crate::store::approvals::decision(root, id);
+        }
+    }
+    if let Some(repo) = &ctx.repo {
+        let changes = crate::git::changes_since(&repo.root, &repo.base);
+        report.implementation_summary.changes = changes.ok().map(|c| Changes::from_status(&c));
+    }
+    report
 }
 
 /// The plan file: the one given, else the one the resumed run recorded.
