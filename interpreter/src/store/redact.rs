@@ -17,12 +17,21 @@ pub fn add_secrets(values: impl IntoIterator<Item = String>) {
     }
 }
 
-fn secrets() -> Vec<String> {
-    let mut all = from_env().to_vec();
-    if let Ok(given) = GIVEN.read() {
-        all.extend(given.iter().cloned());
+/// Calls `f` with every known secret, longest first within each source, until it
+/// returns `false`; nothing is copied (this runs for every line an agent prints).
+fn each_secret(mut f: impl FnMut(&str) -> bool) {
+    for s in from_env() {
+        if !f(s) {
+            return;
+        }
     }
-    all
+    if let Ok(given) = GIVEN.read() {
+        for s in given.iter() {
+            if !f(s) {
+                return;
+            }
+        }
+    }
 }
 
 fn from_env() -> &'static [String] {
@@ -45,11 +54,12 @@ fn from_env() -> &'static [String] {
 /// `text` with every known secret replaced by `***`.
 pub fn redact(text: &str) -> String {
     let mut out = text.to_string();
-    for s in secrets() {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "***");
+    each_secret(|s| {
+        if out.contains(s) {
+            out = out.replace(s, "***");
         }
-    }
+        true
+    });
     out
 }
 
@@ -64,16 +74,23 @@ pub fn redacted_tail(text: &str, max: usize) -> String {
     while !text.is_char_boundary(start) {
         start += 1;
     }
-    let mut tail = &text[start..];
-    for s in secrets() {
-        for len in (4..s.len()).rev() {
+    let tail = &text[start..];
+    // The longest end of any secret that the tail starts with.
+    let mut cut = 0;
+    each_secret(|s| {
+        for len in (4.max(cut + 1)..s.len()).rev() {
             if s.get(s.len() - len..).is_some_and(|end| tail.starts_with(end)) {
-                tail = &tail[len..];
-                return format!("***{tail}");
+                cut = len;
+                break;
             }
         }
+        true
+    });
+    if cut == 0 {
+        tail.to_string()
+    } else {
+        format!("***{}", &tail[cut..])
     }
-    tail.to_string()
 }
 
 /// Redacts bytes (lossy for invalid UTF-8 only when a secret is present).
