@@ -9,16 +9,16 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{run_in, Run, Test};
 
-const TOKEN: &str = "ghp_secretTOKEN1234567890";
+pub(crate) const TOKEN: &str = "ghp_secretTOKEN1234567890";
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A repository `work/` with a pushed `main` and a bare `origin.git` beside it.
-fn repo(plan: &str) -> Test {
+pub(crate) fn repo(plan: &str) -> Test {
     let t = Test::new().file("work/plan.yaml", plan).file("work/README.md", "hello\n");
     crate::support::git_repo(t.dir.path(), &t.path("work"));
     t
@@ -55,7 +55,7 @@ git:
     body: "Closes #{{ issue.number }}. {{ report.performance_metrics.agents_coordinated }} agents, overhead {{ report.performance_metrics.coordination_overhead }}."
 "#;
 
-async fn pr_server() -> MockServer {
+pub(crate) async fn pr_server() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/repos/org/repo/pulls"))

@@ -16,6 +16,7 @@ mod limits;
 mod lint;
 mod model;
 mod processes;
+mod publish_gate;
 mod run;
 mod secrets;
 mod targets;

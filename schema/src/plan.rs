@@ -253,6 +253,12 @@ pub struct Git {
     /// Pull request templates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pr: Option<PullRequest>,
+    /// Ask a person before `--commit`/`--pr` commits and pushes: the run waits at a
+    /// gate named `publish` whose message is the diff summary; `plan approve RUN_ID
+    /// publish` (or the web view) lets it push, `plan reject` fails the run with
+    /// nothing pushed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approve: bool,
 }
 
 /// Pull request templates.

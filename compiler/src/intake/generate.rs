@@ -295,6 +295,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
             branch: Some(branch.into()),
             commit: None,
             commit_file: Some(t.commit.clone()),
+            approve: false,
             pr: Some(PullRequest {
                 title: Some(
                     if number.is_some() { "{{ issue.title }} (#{{ issue.number }})" } else { "{{ issue.title }}" }

@@ -27,6 +27,10 @@ pub async fn publish(renderer: &Renderer, report: &mut Report, pr: bool, draft: 
         return Ok(());
     }
     let branch = render(git.branch.as_ref(), None, "plan/{{ run.id }}")?.trim().to_string();
+    if git.approve {
+        let decision = approve(ctx, &repo.root, &branch, pr).await?;
+        report.implementation_summary.publish_decision = Some(decision);
+    }
     let message = render(git.commit.as_ref(), git.commit_file.as_ref(), "plan: {{ plan.name }}")?;
     let (root, b) = (repo.root.clone(), branch.clone());
     let sha = blocking(move || {
@@ -61,6 +65,52 @@ pub async fn publish(renderer: &Renderer, report: &mut Report, pr: bool, draft: 
     report.implementation_summary.pr_url = Some(url);
     Ok(())
 }
+
+/// `git.approve`: waits at the `publish` gate, whose message is the diff summary.
+/// Killed while waiting, the run is resumable (`plan approve` resumes it); a
+/// rejection ends the run with nothing committed or pushed.
+async fn approve(
+    ctx: &crate::engine::context::RunContext,
+    root: &std::path::Path,
+    branch: &str,
+    pr: bool,
+) -> Result<crate::store::approvals::Decision, Error> {
+    use crate::engine::approval::{wait, Gate};
+    use crate::engine::job::{Cancel, Outcome};
+    let root = root.to_path_buf();
+    let stat = blocking(move || crate::git::staged_summary(&root)).await?;
+    let what = if pr { "push it and open a pull request" } else { "push it" };
+    let message = format!("commit the agents' changes on `{branch}` and {what}?\n{stat}");
+    let gate = Gate {
+        run_root: ctx.run_dir.clone(),
+        node: PUBLISH_GATE.into(),
+        run_id: ctx.run_id.clone(),
+        message,
+        timeout: None,
+        approve_on_timeout: false,
+    };
+    eprintln!("waiting for approval to publish: plan approve {} {PUBLISH_GATE}", ctx.run_id);
+    let (cancel, cancelled) = tokio::sync::watch::channel(Cancel::None);
+    let signals = tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return;
+        };
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        let _ = cancel.send(Cancel::Interrupt);
+    });
+    let outcome = wait(gate, Some(ctx.run_dir.join("logs").join("publish.log")), cancelled).await;
+    signals.abort();
+    match outcome {
+        Outcome::Succeeded { .. } => crate::store::approvals::decision(&ctx.run_dir, PUBLISH_GATE)
+            .ok_or_else(|| Error::refused("the publish decision could not be read back")),
+        Outcome::Failed { error } => Err(Error::refused(format!("publishing was {error}; nothing was pushed"))),
+        _ => Err(Error::Interrupted),
+    }
+}
+
+/// The gate `git.approve` waits at.
+pub const PUBLISH_GATE: &str = "publish";
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, GitError> + Send + 'static) -> Result<T, Error> {
     match tokio::task::spawn_blocking(f).await {

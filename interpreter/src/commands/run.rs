@@ -25,8 +25,14 @@ use crate::store::rundir::{write_atomic, RunDir};
 use crate::store::state::{RunResult, RunStatus};
 use crate::store::StoreError;
 
-pub fn run(args: RunArgs) -> Result<(), Error> {
+pub fn run(mut args: RunArgs) -> Result<(), Error> {
     let resumed = args.resume.as_deref().map(|id| Resumed::open(&args.runs_dir, id)).transpose()?;
+    if let Some(r) = &resumed {
+        // A resumed run publishes as the run it continues was asked to.
+        let asked = r.publishing();
+        (args.commit, args.pr, args.draft) =
+            (args.commit || asked.commit, args.pr || asked.pr, args.draft || asked.draft);
+    }
     let file = plan_file(&args, resumed.as_ref())?;
     let checked = check_file(&file);
     print_human(&checked);
@@ -47,7 +53,7 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     }
     // Git problems are found before anything runs or is written.
     let repo = if args.commit || args.pr || uses_git(&plan) {
-        Some(crate::git::preflight(Path::new("."), args.commit || args.pr)?)
+        Some(crate::git::preflight(Path::new("."), args.commit || args.pr, args.resume.is_some())?)
     } else {
         None
     };
@@ -56,6 +62,8 @@ pub fn run(args: RunArgs) -> Result<(), Error> {
     }
     let opened = open_run(&args, resumed, &file, &vars, graph.graph.node_count())?;
     let dir = opened.dir.clone();
+    let asked = crate::store::resume::Publishing { commit: args.commit, pr: args.pr, draft: args.draft };
+    asked.record(&dir)?;
     let display = Display::detect(args.quiet || args.json);
     if display != Display::Quiet {
         eprintln!(

@@ -53,12 +53,13 @@ pub struct Repo {
 }
 
 /// Checks that `dir` is in a git repository with a clean tree (and an `origin` when
-/// `need_origin`), before anything runs.
-pub fn preflight(dir: &Path, need_origin: bool) -> Result<Repo, GitError> {
+/// `need_origin`), before anything runs. A resumed run's tree holds its own agents'
+/// changes, so `resuming` allows changes.
+pub fn preflight(dir: &Path, need_origin: bool, resuming: bool) -> Result<Repo, GitError> {
     let root = git(dir, &["rev-parse", "--show-toplevel"]).map_err(|_| GitError::NotARepository(dir.to_path_buf()))?;
     let root = PathBuf::from(root);
     let dirty = git(&root, &["status", "--porcelain", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
-    if !dirty.is_empty() {
+    if !dirty.is_empty() && !resuming {
         let files: Vec<&str> = dirty.lines().take(5).map(|l| l.get(3..).unwrap_or(l)).collect();
         return Err(GitError::Dirty(files.join(", ")));
     }
@@ -73,6 +74,13 @@ pub fn preflight(dir: &Path, need_origin: bool) -> Result<Repo, GitError> {
 /// Whether anything outside `.plan/` changed.
 pub fn has_changes(root: &Path) -> Result<bool, GitError> {
     Ok(!git(root, &["status", "--porcelain", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?.is_empty())
+}
+
+/// Stages every change outside `.plan/` and summarises it (`git diff --stat`), for
+/// the approval of a push.
+pub fn staged_summary(root: &Path) -> Result<String, GitError> {
+    git(root, &["add", "-A", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
+    git(root, &["diff", "--cached", "--stat=100"])
 }
 
 /// Creates `branch` at HEAD (keeping the working tree's changes) and commits them

@@ -26,6 +26,9 @@ pub struct Summary {
     pub agents: Vec<String>,
     pub commit: Option<String>,
     pub pr_url: Option<String>,
+    /// Who let `git.approve` publish, when and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_decision: Option<crate::store::approvals::Decision>,
     /// What the agents changed, from git (runs in a repository only).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes>,
@@ -240,7 +243,13 @@ pub fn build(
         status: status.into(),
         run_id: run_id.into(),
         plan: plan.name.clone(),
-        implementation_summary: Summary { agents: agents_seen, commit: None, pr_url: None, changes: None },
+        implementation_summary: Summary {
+            agents: agents_seen,
+            commit: None,
+            pr_url: None,
+            publish_decision: None,
+            changes: None,
+        },
         performance_metrics: Metrics {
             execution_time: human_duration(result.wall),
             critical_path: human_duration(result.critical_path),

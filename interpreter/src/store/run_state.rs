@@ -115,6 +115,9 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
         }
     }
     let gates = dir.root.join("approvals").is_dir();
+    if gates {
+        add_gates_outside_the_graph(dir, &mut run, running);
+    }
     for (id, n) in run.nodes.iter_mut() {
         // A gate asked for a decision and has none: it waits for a person (also when
         // the run's process is gone: `plan approve` resumes it).
@@ -144,6 +147,26 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
         run.elapsed = crate::store::report::human_duration(e.duration_since(s).unwrap_or_default());
     }
     Ok(run)
+}
+
+/// Gates that are no node of the graph (`git.approve`'s `publish`), from their
+/// request files.
+fn add_gates_outside_the_graph(dir: &RunDir, run: &mut RunState, running: bool) {
+    let Ok(entries) = std::fs::read_dir(dir.root.join("approvals")) else { return };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(node) = name.strip_suffix(".request.json") else { continue };
+        if run.nodes.contains_key(node) {
+            continue;
+        }
+        let state = match crate::store::approvals::decision(&dir.root, node) {
+            Some(d) if d.approved => "succeeded",
+            Some(_) => "failed",
+            None if running => "running",
+            None => "interrupted",
+        };
+        run.nodes.insert(node.to_string(), NodeSummary { state: state.into(), attempt: 1, ..NodeSummary::default() });
+    }
 }
 
 /// The last line of a file (read from its end: logs can be long).
