@@ -19,4 +19,6 @@ mod processes;
 mod publish_gate;
 mod run;
 mod secrets;
+mod serve;
+mod serve_support;
 mod targets;

@@ -44,6 +44,9 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Reject a waiting approval gate: the node fails, saga compensations run.
     Reject(RejectArgs),
+    /// Serve a live web view of runs (with approvals and a JSON API) and take GitHub
+    /// webhooks that queue runs for labelled issues.
+    Serve(ServeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -294,6 +297,34 @@ pub struct RejectArgs {
     pub reason: String,
     #[arg(long, default_value = ".plan/runs")]
     pub runs_dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The port to listen on (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 7070)]
+    pub port: u16,
+    /// The address to bind. The view can approve and stop runs: keep it on loopback
+    /// unless a proxy in front of it checks who is asking.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    #[arg(long, default_value = ".plan/runs")]
+    pub runs_dir: PathBuf,
+    /// Where queued runs are kept (durable across restarts).
+    #[arg(long, default_value = ".plan/queue")]
+    pub queue_dir: PathBuf,
+    /// Most queued runs running at once.
+    #[arg(long, default_value_t = 3)]
+    pub max_runs: usize,
+    /// Most agents at once within each queued run (`plan run --concurrency`).
+    #[arg(long)]
+    pub run_concurrency: Option<usize>,
+    /// The issue label that queues a run (webhooks; needs PLAN_WEBHOOK_SECRET).
+    #[arg(long, default_value = "plan")]
+    pub label: String,
+    /// The coding agent of plans written for labelled issues.
+    #[arg(long, value_enum, default_value = "claude")]
+    pub runner: RunnerArg,
 }
 
 /// The built-in coding-agent runners.

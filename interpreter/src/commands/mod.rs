@@ -11,6 +11,7 @@ mod new;
 mod publish;
 mod run;
 mod runs;
+mod serve;
 
 use clap::Parser;
 
@@ -41,6 +42,7 @@ pub fn main() -> ! {
         Command::Runs(args) => runs::runs(&args),
         Command::Stop(args) => runs::stop(&args),
         Command::Logs(args) => runs::logs(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Approve(args) => approve::decide(&args.runs_dir, &args.run_id, &args.node, true, args.comment.clone()),
         Command::Reject(args) => {
             approve::decide(&args.runs_dir, &args.run_id, &args.node, false, Some(args.reason.clone()))

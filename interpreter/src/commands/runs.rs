@@ -85,9 +85,10 @@ pub fn runs(args: &RunsArgs) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn stop(args: &StopArgs) -> Result<(), Error> {
-    let dir = RunDir::find(&args.runs_dir, Some(&args.run_id))?;
-    let run = run_state::read(&dir)?;
+/// Asks the process running `dir` to stop (SIGTERM: agents are stopped, saga
+/// compensations run); returns its pid.
+pub fn signal_stop(dir: &RunDir) -> Result<u32, Error> {
+    let run = run_state::read(dir)?;
     if !dir.is_running() || run.pid == 0 {
         return Err(StoreError::NotRunning { id: run.run_id, state: run.state }.into());
     }
@@ -96,14 +97,20 @@ pub fn stop(args: &StopArgs) -> Result<(), Error> {
     if rc != 0 {
         return Err(Error::io("signal process", run.pid.to_string(), std::io::Error::last_os_error()));
     }
+    Ok(run.pid)
+}
+
+pub fn stop(args: &StopArgs) -> Result<(), Error> {
+    let dir = RunDir::find(&args.runs_dir, Some(&args.run_id))?;
+    let pid = signal_stop(&dir)?;
     for _ in 0..600 {
         if !dir.is_running() {
-            eprintln!("stopped run {}", run.run_id);
+            eprintln!("stopped run {}", dir.id);
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(Error::input(format!("run `{}`", run.run_id), format!("did not stop within 60s (pid {})", run.pid)))
+    Err(Error::input(format!("run `{}`", dir.id), format!("did not stop within 60s (pid {pid})")))
 }
 
 pub fn logs(args: &LogsArgs) -> Result<(), Error> {

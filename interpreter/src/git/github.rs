@@ -151,6 +151,33 @@ async fn post(route: &str, body: &serde_json::Value) -> Result<serde_json::Value
     })
 }
 
+/// `GET route`: the answer, or what went wrong.
+async fn get(route: &str) -> Result<serde_json::Value, GithubError> {
+    let base = api_url();
+    let gh = client(&base)?;
+    let url = format!("{}{route}", base.trim_end_matches('/'));
+    let response = gh._get(url.as_str()).await.map_err(|e| unreachable_error(&e, &base))?;
+    let status = response.status();
+    let text = gh.body_to_string(response).await.unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    match status {
+        s if s.is_success() => Ok(json),
+        StatusCode::UNAUTHORIZED => Err(GithubError::Unauthorized),
+        StatusCode::NOT_FOUND => Err(GithubError::RouteNotFound(route.to_string())),
+        s => Err(GithubError::Answered {
+            status: s.as_u16(),
+            message: json.get("message").and_then(|m| m.as_str()).unwrap_or("").to_string(),
+        }),
+    }
+}
+
+/// Whether `user` may write to `repo` (admin, maintain or write permission).
+pub async fn can_write(repo: &str, user: &str) -> Result<bool, GithubError> {
+    let answer = get(&format!("/repos/{repo}/collaborators/{user}/permission")).await?;
+    let permission = answer.get("permission").and_then(|p| p.as_str()).unwrap_or("none");
+    Ok(matches!(permission, "admin" | "maintain" | "write"))
+}
+
 /// Opens a pull request; returns its web address.
 pub async fn create_pr(
     repo: &str,

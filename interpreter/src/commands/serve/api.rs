@@ -1,0 +1,239 @@
+//! The JSON API under `/api/`: runs, one run with its drawing, one node's log tail
+//! and output, and the decisions and stop a person makes from the page. Reads go to
+//! tokio's blocking pool: run directories are files.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::Server;
+use crate::error::Error;
+use crate::store::approvals::{self, Decision};
+use crate::store::run_state::{self, RunState};
+use crate::store::rundir::RunDir;
+use crate::store::StoreError;
+
+/// The most of a log the API returns: its end.
+const LOG_TAIL: u64 = 64 * 1024;
+
+/// An error as the API answers it: a status and `{"error": "..."}`.
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        let status = match &e {
+            Error::Store(StoreError::NoRun { .. } | StoreError::NoRuns(_) | StoreError::NoGate { .. }) => {
+                StatusCode::NOT_FOUND
+            }
+            Error::Store(StoreError::BadId(_)) => StatusCode::BAD_REQUEST,
+            Error::Store(StoreError::Decided { .. } | StoreError::NotRunning { .. } | StoreError::Running(_)) => {
+                StatusCode::CONFLICT
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        Error::from(e).into()
+    }
+}
+
+/// Runs `f` on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))
+}
+
+/// A node id as a file name: nothing that leaves the run directory.
+fn node_name(node: &str) -> Result<&str, ApiError> {
+    let bad = node.is_empty() || node.starts_with('.') || node.contains(['/', '\\', '\0']);
+    if bad {
+        return Err(ApiError(StatusCode::BAD_REQUEST, format!("`{node}` is not a node id")));
+    }
+    Ok(node)
+}
+
+/// A run as the list shows it.
+pub fn brief(r: &RunState) -> Value {
+    let name = std::path::Path::new(&r.plan).file_stem().map(|s| s.to_string_lossy().into_owned());
+    json!({
+        "run_id": r.run_id, "plan": r.plan, "name": name, "state": r.state, "started_at": r.started_at,
+        "elapsed": r.elapsed, "done": r.done, "total": r.total, "failed": r.failed,
+        "tokens": r.spent.tokens(), "cost_usd": r.spent.cost_usd,
+    })
+}
+
+/// `GET /api/runs`: every run, newest first.
+pub async fn runs(State(s): State<Arc<Server>>) -> Result<Json<Value>, ApiError> {
+    let runs_dir = s.runs_dir.clone();
+    blocking(move || {
+        let mut out = Vec::new();
+        for id in run_state::list(&runs_dir).into_iter().rev() {
+            if let Some(dir) = RunDir::open(&runs_dir, &id) {
+                if let Ok(run) = run_state::read(&dir) {
+                    out.push(brief(&run));
+                }
+            }
+        }
+        Ok(Json(Value::Array(out)))
+    })
+    .await
+}
+
+/// `GET /api/runs/{id}`: the run's state and its drawing.
+pub async fn run(State(s): State<Arc<Server>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let runs_dir = s.runs_dir.clone();
+    blocking(move || {
+        let dir = RunDir::find(&runs_dir, Some(&id))?;
+        let run = run_state::read(&dir)?;
+        let drawing = super::layout::draw(std::path::Path::new(&run.plan), &run);
+        Ok(Json(json!({ "run": run, "graph": drawing })))
+    })
+    .await
+}
+
+/// `GET /api/runs/{id}/nodes/{node}`: the end of its log, its output, and its
+/// approval request and decision when it is a gate.
+pub async fn node(
+    State(s): State<Arc<Server>>,
+    Path((id, node)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let runs_dir = s.runs_dir.clone();
+    blocking(move || {
+        let node = node_name(&node)?.to_string();
+        let dir = RunDir::find(&runs_dir, Some(&id))?;
+        let run = run_state::read(&dir)?;
+        let summary = run.nodes.get(&node).cloned();
+        let output = std::fs::read(dir.output(&node)).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        Ok(Json(json!({
+            "id": node,
+            "summary": summary,
+            "log": tail(&dir.log(&node)),
+            "output": output,
+            "request": approvals::request(&dir, &node),
+            "decision": approvals::decision(&dir.root, &node),
+        })))
+    })
+    .await
+}
+
+fn tail(path: &std::path::Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL))).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// `GET /api/queue`: runs queued by webhooks, and what became of them.
+pub async fn queue(State(s): State<Arc<Server>>) -> Result<Json<Value>, ApiError> {
+    let s2 = s.clone();
+    blocking(move || Ok(Json(serde_json::to_value(s2.queue.items()).unwrap_or_default()))).await
+}
+
+#[derive(Deserialize)]
+pub struct Decide {
+    /// The approver's comment, or the rejection's reason.
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// Page requests come from this server's own pages: a JSON body (which a foreign
+/// page cannot send without CORS, which this server never grants), and an `Origin`
+/// naming this host when the browser sends one.
+fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_ok = match headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => origin.split_once("://").is_some_and(|(_, h)| h == host),
+    };
+    if json && origin_ok {
+        Ok(())
+    } else {
+        Err(ApiError(StatusCode::FORBIDDEN, "send JSON from this server's own pages".into()))
+    }
+}
+
+async fn decide(
+    s: Arc<Server>,
+    id: String,
+    node: String,
+    approved: bool,
+    body: Decide,
+) -> Result<Json<Value>, ApiError> {
+    let node = node_name(&node)?.to_string();
+    if !approved && body.text.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "a rejection needs a reason (`text`)".into()));
+    }
+    let runs_dir = s.runs_dir.clone();
+    blocking(move || {
+        // Whoever reaches the page is the user running `plan serve` (it listens on
+        // loopback unless told otherwise).
+        let mut decision = Decision::by_this_user(approved, body.text.filter(|t| !t.trim().is_empty()));
+        decision.by = format!("{} (web)", decision.by);
+        let resumed = crate::commands::approve::decide_as(&runs_dir, &id, &node, &decision)?;
+        Ok(Json(json!({ "decision": decision, "resumed": resumed })))
+    })
+    .await
+}
+
+/// `POST /api/runs/{id}/nodes/{node}/approve` with `{"text": comment}`.
+pub async fn approve(
+    State(s): State<Arc<Server>>,
+    Path((id, node)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Decide>,
+) -> Result<Json<Value>, ApiError> {
+    same_origin(&headers)?;
+    decide(s, id, node, true, body).await
+}
+
+/// `POST /api/runs/{id}/nodes/{node}/reject` with `{"text": reason}`.
+pub async fn reject(
+    State(s): State<Arc<Server>>,
+    Path((id, node)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Decide>,
+) -> Result<Json<Value>, ApiError> {
+    same_origin(&headers)?;
+    decide(s, id, node, false, body).await
+}
+
+/// `POST /api/runs/{id}/stop`: as `plan stop` (compensations run), without waiting.
+pub async fn stop(
+    State(s): State<Arc<Server>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    same_origin(&headers)?;
+    let runs_dir = s.runs_dir.clone();
+    blocking(move || {
+        let dir = RunDir::find(&runs_dir, Some(&id))?;
+        let pid = crate::commands::runs::signal_stop(&dir)?;
+        Ok(Json(json!({ "stopping": id, "pid": pid })))
+    })
+    .await
+}

@@ -1,0 +1,255 @@
+//! `plan serve`: the JSON API and its live events, decisions and their guards, the
+//! page in a real browser (headless Chromium), and GitHub webhooks feeding a
+//! durable queue.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::serve_support::{first_event, http, Served};
+use crate::support::{run_in, Test};
+
+const GATE: &str = r#"version: 1
+name: gate
+complexity: simple
+agent:
+  id: release
+  pattern: pipeline
+  agents:
+    - { id: build, run: "echo built" }
+    - { id: ok, uses: approval, with: { message: "Ship {{ outputs.build }}?" } }
+    - { id: deploy, run: "echo deployed > deployed.txt" }
+"#;
+
+fn start_gated(t: &Test, id: &str) {
+    run_in(t.dir.path(), &["run", "plan.yaml", "--background", "--run-id", id], &[]).code(0);
+}
+
+fn waiting(v: &serde_json::Value) -> bool {
+    v["run"]["nodes"]["ok"]["state"] == "waiting"
+}
+
+#[test]
+fn the_api_shows_runs_live_and_decides_gates() {
+    let t = Test::new().file("plan.yaml", GATE);
+    start_gated(&t, "r1");
+    let s = Served::start(t.dir.path(), &[], &[]);
+    let run = s.until("/api/runs/r1", waiting);
+    assert!(waiting(&run), "{run}");
+    let ids: Vec<&str> = run["graph"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["build", "ok", "deploy"]);
+    assert_eq!(run["graph"]["edges"], serde_json::json!([[0, 1], [1, 2]]));
+    let list = s.get_json("/api/runs");
+    assert_eq!((list[0]["run_id"].as_str(), list[0]["state"].as_str()), (Some("r1"), Some("waiting")), "{list}");
+    let (event, data) = first_event(&s.addr, "/api/runs/r1/events");
+    assert_eq!(event, "state");
+    assert!(data.contains(r#""state":"waiting""#), "{data}");
+    let gate = s.get_json("/api/runs/r1/nodes/ok");
+    assert_eq!(gate["request"]["message"], "Ship built?");
+
+    // Guards: a form post, a foreign page, a rejection without reason, a path out.
+    let approve = "/api/runs/r1/nodes/ok/approve";
+    assert_eq!(http(&s.addr, "POST", approve, &[("Content-Type", "text/plain")], "{}").0, 415);
+    let foreign = [("Content-Type", "application/json"), ("Origin", "http://evil.example")];
+    assert_eq!(http(&s.addr, "POST", approve, &foreign, "{}").0, 403);
+    assert_eq!(s.post_json("/api/runs/r1/nodes/ok/reject", "{}").0, 400);
+    assert_eq!(s.get("/api/runs/r1/nodes/..%2Fjournal").0, 400);
+    assert_eq!(s.get("/api/runs/nope").0, 404);
+    assert_eq!(s.get_json("/api/runs/r1/nodes/ok")["decision"], serde_json::Value::Null, "nothing was decided");
+
+    let (status, body) = s.post_json(approve, r#"{"text": "ship it"}"#);
+    assert_eq!(status, 200, "{body}");
+    let done = s.until("/api/runs/r1", |v| v["run"]["state"] == "succeeded");
+    assert_eq!(done["run"]["state"], "succeeded", "{done}");
+    assert!(t.path("deployed.txt").exists());
+    assert_eq!(s.post_json(approve, "{}").0, 409, "decided already");
+    let decision = s.get_json("/api/runs/r1/nodes/ok")["decision"].clone();
+    assert_eq!(decision["comment"], "ship it");
+    assert!(decision["by"].as_str().unwrap().ends_with("(web)"), "{decision}");
+}
+
+#[test]
+fn stop_from_the_api_interrupts_the_run() {
+    let t = Test::new()
+        .file("plan.yaml", "version: 1\nname: slow\ncomplexity: simple\nagent: { id: slow, run: \"sleep 30\" }\n");
+    run_in(t.dir.path(), &["run", "plan.yaml", "--background", "--run-id", "slow"], &[]).code(0);
+    let s = Served::start(t.dir.path(), &[], &[]);
+    s.until("/api/runs/slow", |v| v["run"]["nodes"]["slow"]["state"] == "running");
+    let (status, body) = s.post_json("/api/runs/slow/stop", "{}");
+    assert_eq!(status, 200, "{body}");
+    let run = s.until("/api/runs/slow", |v| v["run"]["state"] == "interrupted");
+    assert_eq!(run["run"]["state"], "interrupted", "{run}");
+}
+
+#[test]
+fn the_page_shows_a_run_live_and_approves_in_a_browser() {
+    assert!(
+        std::process::Command::new("chromedriver").arg("--version").output().is_ok(),
+        "this test needs Debian's chromium and chromium-driver (.ci/run installs them)"
+    );
+    let t = Test::new().file("plan.yaml", GATE);
+    start_gated(&t, "seen");
+    let s = Served::start(t.dir.path(), &[], &[]);
+    s.until("/api/runs/seen", waiting);
+    let shot = t.path("page.png");
+    let script = crate::support::repo().join("tests/browser.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args([&format!("http://{}", s.addr), "seen", "ok", "deploy", shot.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(seen["list"], "waiting", "the run list shows the run");
+    assert_eq!(seen["before"], serde_json::json!({"build": "succeeded", "ok": "waiting", "deploy": "pending"}));
+    assert_eq!(seen["gate_message"], "Ship built?");
+    assert_eq!(seen["after"], serde_json::json!({"build": "succeeded", "ok": "succeeded", "deploy": "succeeded"}));
+    assert_eq!(seen["reloaded"], false, "the page changed without a reload");
+    // Painted as a browser shows them: waiting blue, pending white, succeeded green.
+    assert_eq!(seen["before_fill"]["ok"], "rgb(158, 203, 255)");
+    assert_eq!(seen["before_fill"]["deploy"], "rgb(255, 255, 255)");
+    assert_eq!(seen["after_fill"]["deploy"], "rgb(183, 228, 199)");
+    assert!(seen["screenshot_colours"].as_u64().unwrap() > 32, "the screenshot is not blank: {seen}");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    assert!(t.path("deployed.txt").exists());
+}
+
+const SECRET: &str = "webhook-s3cret";
+
+fn sign(body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn hook(s: &Served, event: &str, body: &str, signature: Option<&str>) -> (u16, String) {
+    let mut headers = vec![("Content-Type", "application/json"), ("X-GitHub-Event", event)];
+    let good = sign(body);
+    headers.push(("X-Hub-Signature-256", signature.unwrap_or(&good)));
+    http(&s.addr, "POST", "/webhooks/github", &headers, body)
+}
+
+/// An `issues` event shaped like GitHub's.
+fn labeled(number: u64, title: &str, label: &str) -> String {
+    serde_json::json!({
+        "action": "labeled",
+        "label": { "name": label },
+        "issue": { "number": number, "title": title, "body": "Add a greeting to the README.", "labels": [{ "name": label }],
+                   "html_url": format!("https://github.com/org/repo/issues/{number}"), "state": "open" },
+        "repository": { "full_name": "org/repo" },
+        "sender": { "login": "alice" }
+    })
+    .to_string()
+}
+
+fn comment(number: u64, user: &str, body: &str) -> String {
+    serde_json::json!({
+        "action": "created",
+        "issue": { "number": number, "title": "t" },
+        "comment": { "body": body, "user": { "login": user } },
+        "repository": { "full_name": "org/repo" }
+    })
+    .to_string()
+}
+
+async fn permissions() -> MockServer {
+    let server = MockServer::start().await;
+    for (user, permission) in [("alice", "write"), ("mallory", "read")] {
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/org/repo/collaborators/{user}/permission")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "permission": permission })))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+fn queue(s: &Served) -> Vec<serde_json::Value> {
+    s.get_json("/api/queue").as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_queue_runs_durably_and_comments_decide_gates() {
+    let api = permissions().await;
+    let t = Test::new().file("plans/issue-42.yaml", GATE).file(
+        "plans/issue-43.yaml",
+        "version: 1\nname: quick\ncomplexity: simple\nagent: { id: quick, run: \"echo quick > quick.txt\" }\n",
+    );
+    let env = [("PLAN_WEBHOOK_SECRET", SECRET), ("GITHUB_API_URL", &api.uri()), ("GITHUB_TOKEN", "ghp_test")];
+    let args = ["--max-runs", "1"];
+    tokio::task::block_in_place(|| {
+        let s = Served::start(t.dir.path(), &args, &env);
+        // Badly signed and unsigned payloads do nothing.
+        let body = labeled(42, "Ship it", "plan");
+        assert_eq!(hook(&s, "issues", &body, Some("sha256=00")).0, 401);
+        assert_eq!(hook(&s, "issues", &body, Some("")).0, 401);
+        assert!(queue(&s).is_empty());
+        // Another label is ignored; the `plan` label queues the issue's run.
+        assert_eq!(hook(&s, "issues", &labeled(42, "Ship it", "bug"), None).0, 200);
+        assert!(queue(&s).is_empty());
+        let (status, answer) = hook(&s, "issues", &body, None);
+        assert_eq!(status, 202, "{answer}");
+        let first: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let r42 = first["queued"]["run_id"].as_str().unwrap().to_string();
+        assert_eq!(hook(&s, "issues", &body, None).0, 200, "a redelivery queues nothing more");
+        s.until(&format!("/api/runs/{r42}"), waiting);
+        // One run at a time: issue 43 waits in the queue, also across a restart.
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(hook(&s, "issues", &labeled(43, "Quick", "plan"), None).0, 202);
+        std::thread::sleep(Duration::from_millis(1500));
+        let states: Vec<String> = queue(&s).iter().map(|i| i["state"].as_str().unwrap().to_string()).collect();
+        assert_eq!(states, ["started", "queued"]);
+        s.kill();
+
+        let s = Served::start(t.dir.path(), &args, &env);
+        std::thread::sleep(Duration::from_millis(1500));
+        let states: Vec<String> = queue(&s).iter().map(|i| i["state"].as_str().unwrap().to_string()).collect();
+        assert_eq!(states, ["started", "queued"], "the queue outlived the server");
+        // Only someone who may write decides.
+        let (status, answer) = hook(&s, "issue_comment", &comment(42, "mallory", "/approve"), None);
+        assert_eq!(status, 403, "{answer}");
+        assert!(waiting(&s.get_json(&format!("/api/runs/{r42}"))));
+        assert_eq!(hook(&s, "issue_comment", &comment(42, "alice", "/reject"), None).0, 422, "a reason is needed");
+        let (status, answer) = hook(&s, "issue_comment", &comment(42, "alice", "/approve looks good"), None);
+        assert_eq!(status, 200, "{answer}");
+        let run = s.until(&format!("/api/runs/{r42}"), |v| v["run"]["state"] == "succeeded");
+        assert_eq!(run["run"]["state"], "succeeded", "{run}");
+        let decision = s.get_json(&format!("/api/runs/{r42}/nodes/ok"))["decision"].clone();
+        assert_eq!(
+            (decision["by"].as_str(), decision["comment"].as_str()),
+            (Some("alice (GitHub)"), Some("looks good"))
+        );
+        // Then issue 43 runs.
+        let items = s.until("/api/queue", |q| q.as_array().is_some_and(|a| a.iter().all(|i| i["state"] == "finished")));
+        let outcomes: Vec<&str> =
+            items.as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap_or("")).collect();
+        assert_eq!(outcomes, ["succeeded", "succeeded"], "{items}\n{}", s.said());
+        assert!(t.path("quick.txt").exists());
+    });
+}
+
+#[test]
+fn a_labelled_issue_without_a_plan_gets_one() {
+    let t = Test::new().file("bin/claude", "#!/bin/sh\necho 'no model here' >&2\nexit 3\n");
+    std::fs::set_permissions(t.path("bin/claude"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", t.path("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let s = Served::start(t.dir.path(), &[], &[("PLAN_WEBHOOK_SECRET", SECRET), ("PATH", &path)]);
+    let (status, answer) = hook(&s, "issues", &labeled(7, "Add a greeting", "plan"), None);
+    assert_eq!(status, 202, "{answer}");
+    let plan = std::fs::read_to_string(t.path("plans/issue-7.yaml")).unwrap();
+    assert!(plan.contains("Add a greeting") && plan.contains("repo: org/repo"), "{plan}");
+    // The run started (its stand-in agent fails and waits to retry): stop it.
+    let items = s.until("/api/queue", |q| q[0]["state"] == "started");
+    let id = items[0]["run_id"].as_str().unwrap().to_string();
+    let run = s.until(&format!("/api/runs/{id}"), |v| v["run"]["nodes"]["implement"]["attempt"] == 1);
+    assert_eq!(run["run"]["plan"].as_str().map(|p| p.ends_with("plans/issue-7.yaml")), Some(true), "{run}");
+    assert_eq!(s.post_json(&format!("/api/runs/{id}/stop"), "{}").0, 200);
+    let items = s.until("/api/queue", |q| q[0]["state"] == "finished");
+    assert_eq!(items[0]["outcome"], "interrupted", "{items}");
+    let (status, _) = hook(&s, "ping", "{}", None);
+    assert_eq!(status, 200);
+}
