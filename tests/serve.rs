@@ -58,6 +58,8 @@ fn the_api_shows_runs_live_and_decides_gates() {
     assert_eq!(s.post_json("/api/runs/r1/nodes/ok/reject", "{}").0, 400);
     assert_eq!(s.get("/api/runs/r1/nodes/..%2Fjournal").0, 400);
     assert_eq!(s.get("/api/runs/nope").0, 404);
+    let huge = format!(r#"{{"text": "{}"}}"#, "x".repeat(2 << 20));
+    assert_eq!(s.post_json(approve, &huge).0, 413, "bodies over 1 MB are refused");
     assert_eq!(s.get_json("/api/runs/r1/nodes/ok")["decision"], serde_json::Value::Null, "nothing was decided");
 
     let (status, body) = s.post_json(approve, r#"{"text": "ship it"}"#);
