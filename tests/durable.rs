@@ -143,6 +143,9 @@ fn status_files_are_always_whole_json() {
     for i in 0..1000 {
         plan.push_str(&format!("    - {{ id: a{i}, run: [\"true\"] }}\n"));
     }
+    for i in 0..40 {
+        plan.push_str(&format!("    - {{ id: slow{i}, run: [sleep, \"0.3\"] }}\n"));
+    }
     let t = Test::new().file("plan.yaml", &plan);
     let dir = t.dir.path().to_path_buf();
     let mut child = Command::new(bin())
@@ -157,8 +160,8 @@ fn status_files_are_always_whole_json() {
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60) {
         let Ok(entries) = std::fs::read_dir(&status_dir) else { continue };
-        for e in entries.filter_map(Result::ok) {
-            let path = e.path();
+        let board = dir.join(".plan/runs/many/status.json");
+        for path in entries.filter_map(Result::ok).map(|e| e.path()).chain([board]) {
             if path.extension().and_then(|x| x.to_str()) != Some("json") {
                 continue;
             }

@@ -142,7 +142,7 @@ agent:
   pattern: fork-join
   agents:
     - { id: a, run: "echo a-out; echo a-err >&2" }
-    - { id: b, uses: sleep, with: { duration: 50ms } }
+    - { id: b, uses: sleep, with: { duration: 300ms } }
   join: { id: check, uses: noop }
 "#,
         &[],
@@ -159,11 +159,18 @@ agent:
     assert_eq!(m["agents_coordinated"], 3);
     assert!(m["coordination_overhead"].as_str().unwrap().ends_with('%'));
     assert!(m["coordination_overhead_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{m}");
-    let status: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("status/a.json")).unwrap()).unwrap();
+    // A node still running after 200 ms has its own status file; every node is in
+    // status.json.
+    let status: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("status/b.json")).unwrap()).unwrap();
     for key in ["agent_id", "issue", "progress", "message", "data", "timestamp", "pid"] {
         assert!(status.get(key).is_some(), "{key}");
     }
     assert_eq!(status["data"]["state"], "succeeded");
+    assert!(!dir.join("status/a.json").exists(), "a quick node has none");
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("status.json")).unwrap()).unwrap();
+    for node in ["a", "b", "check"] {
+        assert_eq!(all["nodes"][node]["state"], "succeeded", "{all}");
+    }
     let log = std::fs::read_to_string(dir.join("logs/a.log")).unwrap();
     assert!(log.contains("a-out") && log.contains("a-err"), "{log}");
     let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();

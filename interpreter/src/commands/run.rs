@@ -34,18 +34,22 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
             (args.commit || asked.commit, args.pr || asked.pr, args.draft || asked.draft);
     }
     let file = plan_file(&args, resumed.as_ref())?;
-    let checked = check_file(&file);
+    let mut checked = check_file(&file);
     print_human(&checked);
-    let (Some(plan), Some(graph)) = (checked.plan().cloned(), compile(&checked)) else {
+    let graph = compile(&checked);
+    // The plan moves out of what lint kept (the source text and its spanned YAML
+    // tree are dropped here: for a big plan they weigh more than the run).
+    let base_dir = checked.loaded.base_dir();
+    let (false, Some(plan), Some(graph)) = (checked.has_errors(), checked.loaded.plan.take(), graph) else {
         return Err(Error::Diagnosed);
     };
+    drop(checked);
     let vars = vars(&plan, &args.vars)?;
     let secrets = secrets(&args.secrets)?;
     let concurrency = args
         .concurrency
         .or(plan.concurrency.map(|c| c as usize))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get()));
-    let base_dir = checked.loaded.base_dir();
     if args.dry_run {
         let ctx = RunContext::new(plan, graph, base_dir, "dry-run".into(), Path::new(".plan/runs/dry-run"), vars, true);
         super::dry_run::print_schedule(&Renderer::new(Arc::new(ctx)));

@@ -42,7 +42,7 @@ pub struct RunContext {
 
 impl RunContext {
     pub fn new(
-        plan: Plan,
+        mut plan: Plan,
         graph: PlanGraph,
         base_dir: PathBuf,
         run_id: String,
@@ -50,9 +50,10 @@ impl RunContext {
         vars: IndexMap<String, Value>,
         dry_run: bool,
     ) -> RunContext {
+        let tree = Tree::take(&mut plan);
         RunContext {
             confined: plan_compiler::confine::root(&base_dir),
-            tree: Tree::new(&plan),
+            tree,
             plan,
             graph,
             base_dir,

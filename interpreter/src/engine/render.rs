@@ -107,7 +107,7 @@ impl Renderer {
             mj(serde_json::json!({
                 "name": plan.name,
                 "complexity": plan.complexity.as_str(),
-                "pattern": plan_compiler::agents::pattern_of(&plan.agent).as_str(),
+                "pattern": run.tree.root_pattern().as_str(),
             })),
         );
         base.insert(

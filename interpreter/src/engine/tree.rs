@@ -1,9 +1,13 @@
 //! The agent tree as the interpreter needs it at run time: each agent's own settings
 //! (without its subtree) and the ids of the agents around it, owned and shareable.
+//!
+//! The tree takes the agents out of the plan rather than copying them: a plan of
+//! 100,000 agents is held once, not twice. What stays in `Plan::agent` is the root's
+//! own fields (its id, pattern and settings), without children.
 
 use std::collections::HashMap;
 
-use plan_compiler::agents::{pattern_of, AgentIndex};
+use plan_compiler::agents::pattern_of;
 use plan_schema::{Agent, Over, Pattern, Plan};
 
 /// One agent and its place in the tree.
@@ -28,94 +32,99 @@ pub struct AgentMeta {
 #[derive(Debug, Default)]
 pub struct Tree {
     pub agents: HashMap<String, AgentMeta>,
+    /// The root agent's id.
+    pub root: String,
 }
 
 impl Tree {
-    pub fn new(plan: &Plan) -> Self {
-        let index = AgentIndex::new(plan);
-        let mut agents = HashMap::with_capacity(index.len());
-        for a in index.iter() {
-            let src = a.agent;
-            let shallow = src.clone_shallow();
-            agents.entry(src.id.clone()).or_insert(AgentMeta {
-                agent: shallow,
-                depth: a.depth,
-                parent: a.parent.map(|p| p.id.clone()),
-                pattern: pattern_of(src),
-                has_children: src.has_children(),
-                children: src.agents.iter().map(|c| c.id.clone()).collect(),
-                join: src.join.as_ref().map(|j| j.id.clone()),
-                reduce: src.reduce.as_ref().map(|r| r.id.clone()),
-                map: src.map.as_ref().map(|m| (m.agent.id.clone(), m.over.clone(), m.var.clone())),
-                gather: src.gather.as_ref().and_then(|g| g.agent.as_ref()).map(|g| g.id.clone()),
-                replicas: src.replicas,
-            });
+    /// Moves the agents of `plan` into the tree, leaving the root's own fields in
+    /// `plan.agent`.
+    pub fn take(plan: &mut Plan) -> Self {
+        let root = std::mem::take(&mut plan.agent);
+        let mut tree = Tree { agents: HashMap::new(), root: root.id.clone() };
+        // Depth first, children in order, as `AgentIndex` walks them; the first of a
+        // duplicated id wins (lint refuses duplicates).
+        let mut stack: Vec<(Agent, usize, Option<String>)> = vec![(root, 0, None)];
+        while let Some((mut a, depth, parent)) = stack.pop() {
+            let pattern = pattern_of(&a);
+            let has_children = a.has_children();
+            let agents = std::mem::take(&mut a.agents);
+            let map = a.map.take().map(|m| *m);
+            let join = a.join.take().map(|j| *j);
+            let reduce = a.reduce.take().map(|r| *r);
+            let gather = a.gather.take().and_then(|g| g.agent);
+            let id = a.id.clone();
+            let meta = AgentMeta {
+                depth,
+                parent: parent.clone(),
+                pattern,
+                has_children,
+                children: agents.iter().map(|c| c.id.clone()).collect(),
+                join: join.as_ref().map(|j| j.id.clone()),
+                reduce: reduce.as_ref().map(|r| r.id.clone()),
+                map: map.as_ref().map(|m| (m.agent.id.clone(), m.over.clone(), m.var.clone())),
+                gather: gather.as_ref().map(|g| g.id.clone()),
+                replicas: a.replicas,
+                agent: a,
+            };
+            if depth == 0 {
+                plan.agent = meta.agent.clone();
+            }
+            let mut next: Vec<Agent> = agents;
+            next.extend(map.map(|m| m.agent));
+            next.extend(join);
+            next.extend(reduce);
+            next.extend(gather);
+            stack.extend(next.into_iter().rev().map(|c| (c, depth + 1, Some(id.clone()))));
+            tree.agents.entry(id).or_insert(meta);
         }
-        Tree { agents }
+        tree.agents.shrink_to_fit();
+        tree
     }
 
     pub fn get(&self, id: &str) -> Option<&AgentMeta> {
         self.agents.get(id)
     }
+
+    /// The root agent's pattern.
+    pub fn root_pattern(&self) -> Pattern {
+        self.get(&self.root).map_or(Pattern::Pipeline, |m| m.pattern)
+    }
 }
 
-/// Cloning an agent without copying its subtree.
-trait CloneShallow {
-    fn clone_shallow(&self) -> Agent;
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl CloneShallow for Agent {
-    fn clone_shallow(&self) -> Agent {
-        // Destructured in full, so that a new field of `Agent` cannot be left out here.
-        let Agent {
-            id,
-            role,
-            run,
-            uses,
-            with,
-            prompt,
-            prompt_file,
-            runner,
-            needs,
-            timeout,
-            retry,
-            env,
-            workdir,
-            workspace,
-            budget,
-            expect,
-            pass_env,
-            compensate,
-            pattern,
-            agents: _,
-            join: _,
-            map: _,
-            reduce: _,
-            gather: _,
-            replicas,
-        } = self;
-        Agent {
-            id: id.clone(),
-            role: role.clone(),
-            run: run.clone(),
-            uses: uses.clone(),
-            with: with.clone(),
-            prompt: prompt.clone(),
-            prompt_file: prompt_file.clone(),
-            runner: runner.clone(),
-            needs: needs.clone(),
-            timeout: *timeout,
-            retry: retry.clone(),
-            env: env.clone(),
-            workdir: workdir.clone(),
-            workspace: *workspace,
-            budget: budget.clone(),
-            expect: *expect,
-            pass_env: pass_env.clone(),
-            compensate: compensate.clone(),
-            pattern: *pattern,
-            replicas: *replicas,
-            ..Agent::default()
-        }
+    #[test]
+    fn takes_every_agent_once_and_keeps_the_root() {
+        let yaml = r#"
+version: 1
+name: t
+complexity: moderate
+agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - { id: a, run: "echo a" }
+    - id: m
+      map: { over: [1, 2], agent: { id: item, run: "echo {{ item }}" } }
+      reduce: { id: sum, run: "echo sum" }
+  join: { id: j, uses: noop }
+"#;
+        let mut plan: Plan = serde_yaml::from_str(yaml).unwrap();
+        let tree = Tree::take(&mut plan);
+        let mut ids: Vec<&str> = tree.agents.keys().map(String::as_str).collect();
+        ids.sort();
+        assert_eq!(ids, ["a", "item", "j", "m", "primary", "sum"]);
+        assert_eq!(plan.agent.id, "primary");
+        assert!(plan.agent.agents.is_empty() && plan.agent.join.is_none());
+        assert_eq!(tree.root_pattern(), Pattern::ForkJoin);
+        let m = tree.get("m").unwrap();
+        assert_eq!((m.pattern, m.map.as_ref().map(|x| x.0.as_str())), (Pattern::Mapreduce, Some("item")));
+        assert_eq!((m.reduce.as_deref(), m.parent.as_deref(), m.depth), (Some("sum"), Some("primary"), 1));
+        assert_eq!(tree.get("item").unwrap().depth, 2);
+        assert_eq!(tree.get("primary").unwrap().children, ["a", "m"]);
+        assert_eq!(tree.get("primary").unwrap().join.as_deref(), Some("j"));
     }
 }

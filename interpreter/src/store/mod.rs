@@ -12,6 +12,7 @@ pub(crate) mod resume;
 pub(crate) mod run_state;
 pub(crate) mod rundir;
 pub(crate) mod state;
+pub(crate) mod status;
 pub(crate) mod usage;
 
 use std::path::PathBuf;

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::store::journal::{Entry, JournalWriter};
-use crate::store::rundir::{RunDir, Writer};
+use crate::store::rundir::RunDir;
+use crate::store::status::Writer;
 pub(crate) use crate::store::state::NodeState;
 
 pub trait Recorder: Send {
@@ -41,6 +42,7 @@ impl Recorder for NullRecorder {
 /// Records into a run directory.
 pub struct RunRecorder {
     pub journal: JournalWriter,
+    dir: RunDir,
     pub writer: Writer,
     pub display: Display,
     started: Instant,
@@ -73,7 +75,8 @@ impl Display {
 impl RunRecorder {
     pub fn new(dir: RunDir, journal: JournalWriter, issue: Option<u64>, display: Display) -> Self {
         RunRecorder {
-            writer: Writer::spawn(dir, issue),
+            writer: Writer::spawn(dir.clone(), issue),
+            dir,
             journal,
             display,
             started: Instant::now(),
@@ -103,17 +106,11 @@ impl Recorder for RunRecorder {
     }
 
     fn status(&mut self, node: &str, state: NodeState, attempt: u32, message: &str) {
-        let progress = match state {
-            NodeState::Succeeded | NodeState::Failed | NodeState::Compensated => 100,
-            NodeState::Running | NodeState::Retrying => 50,
-            _ => 0,
-        };
-        let data = serde_json::json!({ "state": state.as_str(), "attempt": attempt });
-        self.writer.status(node, progress, message.to_string(), data);
+        self.writer.status(node, state, attempt, message.to_string());
     }
 
     fn output(&mut self, node: &str, value: &Value) {
-        self.writer.output(node, value);
+        self.writer.output(self.dir.output(node), value);
     }
 
     fn wants_progress(&self) -> bool {

@@ -1,14 +1,9 @@
-//! The run directory `.plan/runs/<run-id>/`: status files (replaced atomically),
-//! logs, outputs, prompts and the report. Writes that are not on the critical path go
-//! through a background writer thread.
+//! The run directory `.plan/runs/<run-id>/`: the journal, status files, logs,
+//! outputs, prompts and the report, and the atomic writes they all use. Status and
+//! output files are written off the critical path by `store::status::Writer`.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 
-use serde::Serialize;
-use serde_json::Value;
-
-use crate::store::clock;
 use crate::store::StoreError;
 
 /// Paths of one run.
@@ -66,6 +61,10 @@ impl RunDir {
     pub fn report(&self) -> PathBuf {
         self.root.join("report.json")
     }
+    /// Every node's state in one file (`store::status`).
+    pub fn board(&self) -> PathBuf {
+        self.root.join("status.json")
+    }
 
     /// Takes the run's lock (held while a process runs it); `None` if another holds it.
     pub fn lock(&self) -> std::io::Result<Option<std::fs::File>> {
@@ -104,118 +103,4 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, contents)?;
     std::fs::rename(&tmp, path)
-}
-
-/// A status file: `agent_id, issue, progress, message, data, timestamp, pid`.
-#[derive(Serialize)]
-pub struct Status<'a> {
-    pub agent_id: &'a str,
-    pub issue: Option<u64>,
-    pub progress: u8,
-    pub message: String,
-    pub data: Value,
-    pub timestamp: String,
-    pub pid: u32,
-}
-
-enum Write {
-    /// A status file, serialized on the writer thread.
-    Status(PathBuf, Box<StatusFields>),
-    Plain(PathBuf, Vec<u8>),
-    Flush(mpsc::Sender<()>),
-}
-
-struct StatusFields {
-    node: String,
-    issue: Option<u64>,
-    progress: u8,
-    message: String,
-    data: Value,
-    at: std::time::SystemTime,
-}
-
-fn write_status(path: &Path, f: StatusFields) {
-    let status = Status {
-        agent_id: &f.node,
-        issue: f.issue,
-        progress: f.progress,
-        message: f.message,
-        data: f.data,
-        timestamp: clock::timestamp(f.at),
-        pid: std::process::id(),
-    };
-    if let Ok(bytes) = serde_json::to_vec_pretty(&status) {
-        let _ = write_atomic(path, &bytes);
-    }
-}
-
-/// A background thread that writes status and output files in order.
-pub struct Writer {
-    tx: mpsc::Sender<Write>,
-    dir: RunDir,
-    issue: Option<u64>,
-}
-
-impl Writer {
-    pub fn spawn(dir: RunDir, issue: Option<u64>) -> Writer {
-        let (tx, rx) = mpsc::channel::<Write>();
-        std::thread::spawn(move || {
-            while let Ok(first) = rx.recv() {
-                // What queued up meanwhile goes in one batch, where a node's later status
-                // replaces an earlier one not yet written (a fast agent is written once).
-                let mut batch = vec![first];
-                batch.extend(rx.try_iter());
-                let mut latest: std::collections::HashMap<&Path, usize> = std::collections::HashMap::new();
-                for (i, w) in batch.iter().enumerate() {
-                    if let Write::Status(p, _) = w {
-                        latest.insert(p.as_path(), i);
-                    }
-                }
-                let keep: Vec<bool> = batch
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| !matches!(w, Write::Status(p, _) if latest.get(p.as_path()) != Some(&i)))
-                    .collect();
-                for (w, keep) in batch.into_iter().zip(keep) {
-                    match w {
-                        Write::Status(p, f) if keep => write_status(&p, *f),
-                        Write::Status(..) => {}
-                        Write::Plain(p, b) => {
-                            let _ = write_atomic(&p, &b);
-                        }
-                        Write::Flush(done) => {
-                            let _ = done.send(());
-                        }
-                    }
-                }
-            }
-        });
-        Writer { tx, dir, issue }
-    }
-
-    pub fn status(&self, node: &str, progress: u8, message: String, data: Value) {
-        let fields = StatusFields {
-            node: node.to_string(),
-            issue: self.issue,
-            progress,
-            message,
-            data,
-            at: std::time::SystemTime::now(),
-        };
-        let _ = self.tx.send(Write::Status(self.dir.status(node), Box::new(fields)));
-    }
-
-    pub fn output(&self, node: &str, value: &Value) {
-        if let Ok(bytes) = serde_json::to_vec_pretty(value) {
-            let _ = self.tx.send(Write::Plain(self.dir.output(node), bytes));
-        }
-    }
-
-    /// Waits until everything sent so far is written.
-    pub fn flush(&self) {
-        let (tx, rx) = mpsc::channel();
-        if self.tx.send(Write::Flush(tx)).is_ok() {
-            let _ = rx.recv();
-        }
-    }
 }

@@ -1,0 +1,280 @@
+//! Status on disk, written by a background thread so the scheduler never waits for
+//! the file system:
+//!
+//! - `status.json`: every node's state and attempt in one file, rewritten (atomically)
+//!   at most once a second while the run goes on, and at its end — what `cat` and
+//!   `jq` read for a run of any size;
+//! - `status/<node>.json` (`agent_id, issue, progress, message, data, timestamp,
+//!   pid`): for the nodes worth watching one by one — those still running after
+//!   [`WATCH_AFTER`], and those that failed or wait to retry. A node that succeeds
+//!   sooner (a built-in step, a quick command, most copies of a big map) gets none:
+//!   creating a file per node was most of a 100,000-node run's time and disk.
+//!
+//! `plan status`, `plan logs` and the web view read the journal, so they show every
+//! node either way. Output files go through the same thread, in order.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::store::clock;
+use crate::store::rundir::{write_atomic, RunDir};
+use crate::store::state::NodeState;
+
+/// A node running this long gets its own status file.
+pub const WATCH_AFTER: Duration = Duration::from_millis(200);
+/// `status.json` is rewritten at most this often.
+const BOARD_EVERY: Duration = Duration::from_secs(1);
+
+/// A status file.
+#[derive(Serialize)]
+struct Status<'a> {
+    agent_id: &'a str,
+    issue: Option<u64>,
+    progress: u8,
+    message: &'a str,
+    data: Value,
+    timestamp: String,
+    pid: u32,
+}
+
+/// One state change of a node.
+pub struct Change {
+    pub node: String,
+    pub state: NodeState,
+    pub attempt: u32,
+    pub message: String,
+    pub at: SystemTime,
+}
+
+enum Write {
+    Status(Box<Change>),
+    Plain(PathBuf, Vec<u8>),
+    Flush(mpsc::Sender<()>),
+}
+
+/// What the writer thread knows.
+struct Board {
+    dir: RunDir,
+    issue: Option<u64>,
+    /// Every node's latest state and attempt, for `status.json`.
+    nodes: IndexMap<String, (NodeState, u32)>,
+    /// Nodes that have their own status file.
+    files: HashSet<String>,
+    /// Running nodes without a file yet, since when.
+    watched: HashMap<String, (Instant, Box<Change>)>,
+    dirty: bool,
+    board_written: Option<Instant>,
+}
+
+impl Board {
+    fn change(&mut self, c: Box<Change>) {
+        self.nodes.insert(c.node.clone(), (c.state, c.attempt));
+        self.dirty = true;
+        if self.files.contains(&c.node) {
+            self.write_file(&c);
+            return;
+        }
+        match c.state {
+            NodeState::Running => {
+                let since = self.watched.get(&c.node).map_or_else(Instant::now, |w| w.0);
+                self.watched.insert(c.node.clone(), (since, c));
+            }
+            NodeState::Failed | NodeState::Retrying | NodeState::Waiting => {
+                self.watched.remove(&c.node);
+                self.files.insert(c.node.clone());
+                self.write_file(&c);
+            }
+            _ => {
+                self.watched.remove(&c.node);
+            }
+        }
+    }
+
+    /// Gives nodes running for [`WATCH_AFTER`] their own file.
+    fn promote(&mut self, now: Instant) {
+        let due: Vec<String> =
+            self.watched.iter().filter(|(_, (since, _))| now - *since >= WATCH_AFTER).map(|(k, _)| k.clone()).collect();
+        for node in due {
+            if let Some((_, c)) = self.watched.remove(&node) {
+                self.files.insert(node);
+                self.write_file(&c);
+            }
+        }
+    }
+
+    fn write_file(&self, c: &Change) {
+        let progress = match c.state {
+            NodeState::Succeeded | NodeState::Failed | NodeState::Compensated => 100,
+            NodeState::Running | NodeState::Retrying => 50,
+            _ => 0,
+        };
+        let status = Status {
+            agent_id: &c.node,
+            issue: self.issue,
+            progress,
+            message: &c.message,
+            data: json!({ "state": c.state.as_str(), "attempt": c.attempt }),
+            timestamp: clock::timestamp(c.at),
+            pid: std::process::id(),
+        };
+        if let Ok(bytes) = serde_json::to_vec_pretty(&status) {
+            let _ = write_atomic(&self.dir.status(&c.node), &bytes);
+        }
+    }
+
+    /// Rewrites `status.json`: `{run_id, updated_at, counts, nodes: {id: {state, attempt}}}`.
+    fn write_board(&mut self) {
+        let mut counts: IndexMap<&str, usize> = IndexMap::new();
+        let mut text = String::with_capacity(64 + self.nodes.len() * 48);
+        text.push_str("{\"nodes\":{");
+        for (i, (id, (state, attempt))) in self.nodes.iter().enumerate() {
+            *counts.entry(state.as_str()).or_default() += 1;
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&serde_json::to_string(id).unwrap_or_default());
+            text.push_str(&format!(":{{\"state\":\"{}\",\"attempt\":{attempt}}}", state.as_str()));
+        }
+        let head = json!({ "run_id": self.dir.id, "updated_at": clock::now(), "counts": counts });
+        // `head` without its closing brace, then the nodes.
+        let mut out = serde_json::to_string(&head).unwrap_or_default();
+        out.pop();
+        out.push(',');
+        out.push_str(&text[1..]);
+        out.push_str("}}\n");
+        let _ = write_atomic(&self.dir.board(), out.as_bytes());
+        self.dirty = false;
+        self.board_written = Some(Instant::now());
+    }
+
+    fn tick(&mut self) {
+        self.promote(Instant::now());
+        if self.dirty && self.board_written.is_none_or(|t| t.elapsed() >= BOARD_EVERY) {
+            self.write_board();
+        }
+    }
+}
+
+/// A background thread that writes status and output files in order.
+pub struct Writer {
+    tx: mpsc::Sender<Write>,
+}
+
+impl Writer {
+    pub fn spawn(dir: RunDir, issue: Option<u64>) -> Writer {
+        let (tx, rx) = mpsc::channel::<Write>();
+        std::thread::spawn(move || {
+            let mut board = Board {
+                dir,
+                issue,
+                nodes: IndexMap::new(),
+                files: HashSet::new(),
+                watched: HashMap::new(),
+                dirty: false,
+                board_written: None,
+            };
+            loop {
+                let next = if board.watched.is_empty() && !board.dirty {
+                    rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+                } else {
+                    rx.recv_timeout(Duration::from_millis(50))
+                };
+                match next {
+                    Ok(w) => {
+                        // Take what queued up meanwhile in one go.
+                        for w in std::iter::once(w).chain(rx.try_iter()) {
+                            match w {
+                                Write::Status(c) => board.change(c),
+                                Write::Plain(p, b) => {
+                                    let _ = write_atomic(&p, &b);
+                                }
+                                Write::Flush(done) => {
+                                    board.promote(Instant::now());
+                                    if board.dirty {
+                                        board.write_board();
+                                    }
+                                    let _ = done.send(());
+                                }
+                            }
+                        }
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                board.tick();
+            }
+        });
+        Writer { tx }
+    }
+
+    pub fn status(&self, node: &str, state: NodeState, attempt: u32, message: String) {
+        let change = Change { node: node.to_string(), state, attempt, message, at: SystemTime::now() };
+        let _ = self.tx.send(Write::Status(Box::new(change)));
+    }
+
+    pub fn output(&self, path: PathBuf, value: &Value) {
+        if let Ok(bytes) = serde_json::to_vec_pretty(value) {
+            let _ = self.tx.send(Write::Plain(path, bytes));
+        }
+    }
+
+    /// Waits until everything sent so far is written, `status.json` included.
+    pub fn flush(&self) {
+        let (tx, rx) = mpsc::channel();
+        if self.tx.send(Write::Flush(tx)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn board(dir: &std::path::Path) -> Board {
+        std::fs::create_dir_all(dir.join("status")).unwrap();
+        Board {
+            dir: RunDir { id: "r".into(), root: dir.to_path_buf() },
+            issue: Some(7),
+            nodes: IndexMap::new(),
+            files: HashSet::new(),
+            watched: HashMap::new(),
+            dirty: false,
+            board_written: None,
+        }
+    }
+
+    fn change(node: &str, state: NodeState) -> Box<Change> {
+        Box::new(Change { node: node.into(), state, attempt: 1, message: String::new(), at: SystemTime::now() })
+    }
+
+    #[test]
+    fn only_slow_and_failed_nodes_get_their_own_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut b = board(tmp.path());
+        for (node, state) in [("quick", NodeState::Running), ("slow", NodeState::Running), ("bad", NodeState::Running)] {
+            b.change(change(node, state));
+        }
+        b.change(change("quick", NodeState::Succeeded));
+        b.change(change("bad", NodeState::Failed));
+        b.promote(Instant::now() + WATCH_AFTER);
+        b.change(change("slow", NodeState::Succeeded));
+        b.write_board();
+        let file = |n: &str| tmp.path().join(format!("status/{n}.json"));
+        assert!(!file("quick").exists());
+        let slow: Value = serde_json::from_slice(&std::fs::read(file("slow")).unwrap()).unwrap();
+        assert_eq!((slow["data"]["state"].as_str(), slow["progress"].as_u64()), (Some("succeeded"), Some(100)));
+        assert_eq!(slow["issue"], 7);
+        assert!(file("bad").exists());
+        let all: Value = serde_json::from_slice(&std::fs::read(tmp.path().join("status.json")).unwrap()).unwrap();
+        assert_eq!(all["run_id"], "r");
+        assert_eq!(all["nodes"]["quick"], json!({"state": "succeeded", "attempt": 1}));
+        assert_eq!(all["counts"], json!({"succeeded": 2, "failed": 1}));
+    }
+}
