@@ -120,11 +120,14 @@ pub struct Ran {
     pub outcome: Outcome,
     pub usage: Option<Usage>,
     pub session: Option<String>,
+    /// How long the agent's process lived, from its start to its exit: the agent's
+    /// own time, which the coordination overhead is measured against.
+    pub lifetime: Option<std::time::Duration>,
 }
 
 impl From<Outcome> for Ran {
     fn from(outcome: Outcome) -> Self {
-        Ran { outcome, usage: None, session: None }
+        Ran { outcome, usage: None, session: None, lifetime: None }
     }
 }
 

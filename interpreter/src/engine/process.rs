@@ -157,6 +157,7 @@ async fn run_process(
     if let Some(dir) = &spec.workdir {
         cmd.current_dir(dir);
     }
+    let started = std::time::Instant::now();
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return Outcome::Failed { error: format!("cannot start `{program}`: {e}") }.into(),
@@ -180,7 +181,7 @@ async fn run_process(
     let mut cancelled = cancel.clone();
     let strays = Strays::of(&spec.env);
     let status = tokio::select! {
-        status = child.wait() => Some(status),
+        status = child.wait() => Some((status, started.elapsed())),
         () = deadline(timeout) => {
             signal_group(pgid, libc::SIGKILL);
             strays.kill().await;
@@ -210,7 +211,8 @@ async fn run_process(
         Some(h) => drain(h, &strays).await,
         None => Vec::new(),
     };
-    let outcome = match status {
+    let lifetime = status.as_ref().map(|(_, t)| *t);
+    let outcome = match status.map(|(s, _)| s) {
         None => Outcome::TimedOut { after: timeout.unwrap_or_default() },
         Some(Ok(s)) if s.success() => match agent.as_ref().and_then(AgentResult::failure) {
             Some(error) => Outcome::Failed { error },
@@ -232,8 +234,8 @@ async fn run_process(
         Some(Err(e)) => Outcome::Failed { error: format!("waiting for the process failed: {e}") },
     };
     match agent {
-        Some(a) => Ran { outcome, usage: Some(a.usage), session: a.session },
-        None => outcome.into(),
+        Some(a) => Ran { outcome, usage: Some(a.usage), session: a.session, lifetime },
+        None => Ran { lifetime, ..outcome.into() },
     }
 }
 

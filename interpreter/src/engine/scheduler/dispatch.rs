@@ -98,7 +98,9 @@ impl<R: Recorder> Scheduler<R> {
         let cancel = self.cancel.subscribe();
         let tx = self.tx.clone();
         self.running += 1;
-        // An agent's duration runs from the moment it is handed to the worker.
+        // An agent's duration is its process's life, start to exit; steps without a
+        // process count from the moment they are handed to the worker. What lies
+        // around it (preparing, spawning, reading its output) is coordination.
         let t = Instant::now();
         tokio::spawn(async move {
             let ran = match checkout {
@@ -107,7 +109,8 @@ impl<R: Recorder> Scheduler<R> {
                 }
                 None => workspace::run_plain(job, prompt_file, executor.as_ref(), cancel).await,
             };
-            let _ = tx.send(Event::Finished { key, ran, duration: t.elapsed() });
+            let duration = ran.lifetime.unwrap_or_else(|| t.elapsed());
+            let _ = tx.send(Event::Finished { key, ran, duration });
         });
     }
 
