@@ -2,11 +2,17 @@
 """Benchmarks of `plan` against what users would use instead, in one run.
 
 usage: python3 bench/bench.py [--quick] [--no-langgraph]
+       python3 bench/bench.py --check
 
 Builds the release binary, generates the plans (bench/gen_plan.py), runs every
-contender several times and writes bench/RESULTS.md. Times are medians; the machines
-are shared and noisy, so the results are ratios between contenders measured side by
-side, not absolute numbers. LangGraph is installed into bench/.venv on first use.
+contender several times and writes bench/RESULTS.md and bench/baseline.json. Times
+are medians; the machines are shared and noisy, so the results are ratios between
+contenders measured side by side, not absolute numbers. LangGraph is installed into
+bench/.venv on first use.
+
+--check (what CI runs) measures a few workloads against `make -j16` running 1,000
+`true` in the same run, and fails only when a ratio is 3x its baseline: a gross
+regression, never noise.
 """
 import json
 import os
@@ -21,6 +27,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLAN = os.path.join(ROOT, "target", "release", "plan")
 GEN = os.path.join(ROOT, "bench", "gen_plan.py")
 VENV = os.path.join(ROOT, "bench", ".venv")
+BASELINE = os.path.join(ROOT, "bench", "baseline.json")
+# A ratio this many times its baseline fails --check.
+GROSS = 3.0
 
 
 def measure(cmd, cwd, stdin=None):
@@ -42,6 +51,15 @@ def measure(cmd, cwd, stdin=None):
 def median(cmd, cwd, runs, stdin=None):
     results = [measure(cmd, cwd, stdin) for _ in range(runs)]
     return statistics.median(r[0] for r in results), max(r[1] for r in results)
+
+
+def du_mb(path):
+    """Disk space a directory takes, in MB (blocks, as `du` counts)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total / 1e6
 
 
 def gen(kind, n, path):
@@ -131,7 +149,54 @@ def agent_rows(work, runs):
     return rows
 
 
+def make_true(work, n=1000):
+    """`make -j16` of n `true` targets: the yardstick other times are divided by."""
+    with open(os.path.join(work, "Makefile"), "w") as f:
+        targets = " ".join(f"t{i}" for i in range(n))
+        f.write(f".PHONY: all {targets}\nall: {targets}\n")
+        for i in range(n):
+            f.write(f"t{i}:\n\t@true\n")
+    return ["make", "-s", "-j16"]
+
+
+def yardstick_ratios(work, runs):
+    """Each checked workload's time over make's, measured in this run."""
+    gen("true", 1000, os.path.join(work, "true.yaml"))
+    gen("noop", 10000, os.path.join(work, "noop.yaml"))
+    gen("lint-tree", 10000, os.path.join(work, "big.yaml"))
+    make, _ = median(make_true(work), work, runs)
+    times = {
+        "run 1,000 x true": median([PLAN, "run", "true.yaml", "-q", "--runs-dir", "runs"], work, runs)[0],
+        "run 10,000 x noop": median([PLAN, "run", "noop.yaml", "-q", "--runs-dir", "runs"], work, runs)[0],
+        "lint 10,000 agents": median([PLAN, "lint", "big.yaml"], work, runs)[0],
+    }
+    return {k: t / make for k, t in times.items()}
+
+
+def check():
+    """Fails on a gross regression against bench/baseline.json."""
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "plan"], cwd=ROOT, check=True)
+    with open(BASELINE) as f:
+        baseline = json.load(f)
+    work = tempfile.mkdtemp(prefix="plan-check-")
+    try:
+        ratios = yardstick_ratios(work, 3)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    failed = []
+    for name, ratio in ratios.items():
+        base = baseline[name]
+        verdict = "REGRESSED" if ratio > GROSS * base else "ok"
+        print(f"{name}: {ratio:.2f}x make (baseline {base:.2f}x, fails above {GROSS * base:.2f}x) {verdict}")
+        if verdict != "ok":
+            failed.append(name)
+    if failed:
+        raise SystemExit(f"gross performance regression: {', '.join(failed)}")
+
+
 def main():
+    if "--check" in sys.argv:
+        return check()
     quick = "--quick" in sys.argv
     runs = 3 if quick else 5
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "plan"], cwd=ROOT, check=True)
@@ -142,10 +207,13 @@ def main():
         ratio = f"{ours / theirs:.2f}x" if theirs else ""
         rows.append((name, f"{ours:.3f}s", f"{theirs:.3f}s ({other})" if theirs else "", ratio, note))
 
-    # 1. lint, graph and compile a 10,000-agent plan.
+    # 1. lint, graph and compile a 10,000-agent plan; lint 100,000.
     gen("lint-tree", 10000, os.path.join(work, "big.yaml"))
     t, mem = median([PLAN, "lint", "big.yaml"], work, runs)
     row("lint 10,000 agents", t, note=f"peak {mem:.0f} MB (limit 300 ms, 100 MB)")
+    gen("lint-tree", 100000, os.path.join(work, "huge.yaml"))
+    t, mem = median([PLAN, "lint", "huge.yaml"], work, max(1, runs // 2))
+    row("lint 100,000 agents", t, note=f"peak {mem:.0f} MB (target 0.8 s, 100 MB)")
     t, mem = median([PLAN, "graph", "big.yaml", "--output", "big.dot"], work, runs)
     row("graph --format dot, 10,000 agents", t, note=f"peak {mem:.0f} MB (limit 500 ms)")
     t, mem = median([PLAN, "compile", "big.yaml", "--output", "big.json"], work, runs)
@@ -155,25 +223,33 @@ def main():
     gen("true", 1000, os.path.join(work, "true.yaml"))
     ours, _ = median([PLAN, "run", "true.yaml", "-q", "--runs-dir", "runs"], work, runs)
     xargs, _ = median(["xargs", "-P16", "-n1", "true"], work, runs, stdin=("x\n" * 1000).encode())
-    with open(os.path.join(work, "Makefile"), "w") as f:
-        targets = " ".join(f"t{i}" for i in range(1000))
-        f.write(f".PHONY: all {targets}\nall: {targets}\n")
-        for i in range(1000):
-            f.write(f"t{i}:\n\t@true\n")
-    make, _ = median(["make", "-s", "-j16"], work, runs)
-    row("1,000 x `run: [true]`, concurrency 16", ours, xargs, "xargs -P16", "target: within 1.3x of xargs")
-    row("1,000 x `run: [true]`, concurrency 16", ours, make, "make -j16")
+    make, _ = median(make_true(work), work, runs)
+    row("1,000 x `run: [true]`, concurrency 16", ours, xargs, "xargs -P16")
+    row("1,000 x `run: [true]`, concurrency 16", ours, make, "make -j16", "target: 1.1x make")
 
     # 3. 10,000 no-op agents in a fork-join vs LangGraph's Send map-reduce.
     gen("noop", 10000, os.path.join(work, "noop.yaml"))
     ours, mem = median([PLAN, "run", "noop.yaml", "-q", "--runs-dir", "runs"], work, runs)
     if "--no-langgraph" in sys.argv:
-        row("10,000 x `uses: noop` fork-join", ours, note=f"peak {mem:.0f} MB (limit 1 s, 200 MB)")
+        row("10,000 x `uses: noop` fork-join", ours, note=f"peak {mem:.0f} MB (target 0.3 s)")
     else:
         py = langgraph_python()
         lg, lg_mem = median([py, os.path.join(ROOT, "bench", "langgraph_fanout.py"), "10000"], work, max(1, runs // 2))
         row("10,000 x `uses: noop` fork-join", ours, lg, "LangGraph Send map-reduce",
-            f"peak {mem:.0f} MB vs {lg_mem:.0f} MB (limit 1 s, 200 MB)")
+            f"peak {mem:.0f} MB vs {lg_mem:.0f} MB (target 0.3 s, 1/60 of LangGraph)")
+
+    # 3b. 100,000 no-op agents: time, memory, and the size of the run directory.
+    gen("noop", 100000, os.path.join(work, "noop100k.yaml"))
+    big_runs = os.path.join(work, "big-runs")
+    times, peaks, sizes = [], [], []
+    for _ in range(max(1, runs // 2)):
+        shutil.rmtree(big_runs, ignore_errors=True)
+        t, mem = measure([PLAN, "run", "noop100k.yaml", "-q", "--runs-dir", big_runs], work)
+        times.append(t)
+        peaks.append(mem)
+        sizes.append(du_mb(big_runs))
+    row("100,000 x `uses: noop` fork-join", statistics.median(times),
+        note=f"peak {max(peaks):.0f} MB, run directory {max(sizes):.0f} MB (target 3 s, 100 MB, 50 MB)")
 
     # 4. Resume a 10,000-agent journal (every agent restored, nothing re-run).
     runs_dir = os.path.join(work, "resume-runs")
@@ -190,7 +266,7 @@ def main():
                              check=True, capture_output=True, text=True).stdout
         overheads.append(float(json.loads(out)["performance_metrics"]["coordination_overhead"].rstrip("%")))
     rows.append(("100 x `sleep 100ms` leaves, 3 levels: reported coordination overhead",
-                 f"{statistics.median(overheads):.2f}%", "", "", "target: under 0.5%"))
+                 f"{statistics.median(overheads):.2f}%", "", "", "agent time is each process's life; target: under 0.2%"))
 
     # 6. Coding agents: what plan adds to one agent run, and memory per running agent.
     rows.extend(agent_rows(work, runs))
@@ -203,6 +279,10 @@ def main():
     text = "\n".join(lines) + "\n"
     with open(os.path.join(ROOT, "bench", "RESULTS.md"), "w") as f:
         f.write(text)
+    # The baseline of --check, measured the way --check measures.
+    with open(BASELINE, "w") as f:
+        json.dump({k: round(v, 3) for k, v in yardstick_ratios(work, runs).items()}, f, indent=2)
+        f.write("\n")
     print(text)
     shutil.rmtree(work, ignore_errors=True)
 
