@@ -79,7 +79,7 @@ pub struct Agent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<Pattern>,
     /// The children of this agent (secondaries under the primary, tertiaries under them, ...).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "exact_vec")]
     pub agents: Vec<Agent>,
     /// fork-join: the agent that runs after every child succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +186,28 @@ pub struct MapSpec {
     pub var: String,
     /// The agent run once per item.
     pub agent: Agent,
+}
+
+/// A list read into a vector of exactly its length (serde's own grows by doubling,
+/// which for 100,000 agents holds half as many again, twice over, while it grows).
+fn exact_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    struct Exact<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Exact<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            // Plans are read from a parsed document, whose lengths are exact; a bound
+            // all the same.
+            let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+            while let Some(x) = seq.next_element()? {
+                v.push(x);
+            }
+            Ok(v)
+        }
+    }
+    d.deserialize_seq(Exact(std::marker::PhantomData))
 }
 
 fn default_item_var() -> String {

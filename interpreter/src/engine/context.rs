@@ -86,7 +86,7 @@ impl RunContext {
         self.composite_output(id, meta)
     }
 
-    fn composite_output(&self, id: &str, meta: &AgentMeta) -> Option<Value> {
+    fn composite_output(&self, id: &str, meta: AgentMeta<'_>) -> Option<Value> {
         let parent = meta.parent.as_deref().and_then(|p| self.tree.get(p));
         let copies = |prefix: &str| -> Option<Value> {
             if let Some(v) = self.node_output(&format!("{prefix}[*]")) {
@@ -104,7 +104,7 @@ impl RunContext {
                 .count();
             (expected > 0 && out.len() == expected).then_some(Value::Array(out))
         };
-        let is_map_agent = parent.and_then(|p| p.map.as_ref()).is_some_and(|(m, _, _)| m == id);
+        let is_map_agent = parent.and_then(|p| p.place.map.as_ref()).is_some_and(|(m, _, _)| m == id);
         let is_replica = parent
             .is_some_and(|p| p.replicas.is_some() && p.children.len() == 1 && p.pattern == Pattern::ScatterGather);
         if is_map_agent || is_replica {
@@ -151,7 +151,7 @@ impl RunContext {
     }
 
     /// The agent a unit belongs to.
-    pub fn meta_of(&self, node: NodeIndex) -> Option<&AgentMeta> {
+    pub fn meta_of(&self, node: NodeIndex) -> Option<AgentMeta<'_>> {
         self.tree.get(&self.unit(node).agent)
     }
 

@@ -101,7 +101,7 @@ impl<'r> Preparer<'r> {
     }
 
     /// Prepares `unit` (agent `meta`) for one attempt.
-    pub fn prepare(&self, unit: &Unit, meta: &AgentMeta, vars: &NodeVars) -> Result<Prepared, PrepareError> {
+    pub fn prepare(&self, unit: &Unit, meta: AgentMeta<'_>, vars: &NodeVars) -> Result<Prepared, PrepareError> {
         let run = &self.renderer.run;
         let plan = &run.plan;
         let a = &meta.agent;
@@ -192,7 +192,7 @@ impl<'r> Preparer<'r> {
         &self,
         cli: AgentCli,
         runner: Option<&plan_schema::Runner>,
-        meta: &AgentMeta,
+        meta: AgentMeta<'_>,
         vars: &NodeVars,
     ) -> (Vec<String>, AgentSpec, BTreeMap<String, String>) {
         let run = &self.renderer.run;
@@ -228,7 +228,7 @@ impl<'r> Preparer<'r> {
     fn builtin<'c>(
         &self,
         uses: &str,
-        meta: &AgentMeta,
+        meta: AgentMeta<'_>,
         ctx: impl Fn() -> &'c minijinja::Value,
     ) -> Result<Prepared, PrepareError> {
         let with = &meta.agent.with;
@@ -283,7 +283,7 @@ impl<'r> Preparer<'r> {
     }
 
     /// A git or GitHub step, its `with` arguments rendered.
-    fn action(&self, uses: &str, meta: &AgentMeta, ctx: &minijinja::Value) -> Result<Work, PrepareError> {
+    fn action(&self, uses: &str, meta: AgentMeta<'_>, ctx: &minijinja::Value) -> Result<Work, PrepareError> {
         use crate::engine::job::Action;
         let run = &self.renderer.run;
         let arg = |name: &'static str| -> Result<String, PrepareError> {
@@ -326,7 +326,7 @@ impl<'r> Preparer<'r> {
     }
 
     /// The saga compensation of a step, rendered.
-    pub fn compensation(&self, meta: &AgentMeta) -> Result<Option<Work>, TemplateError> {
+    pub fn compensation(&self, meta: AgentMeta<'_>) -> Result<Option<Work>, TemplateError> {
         let Some(cmd) = &meta.agent.compensate else {
             return Ok(None);
         };

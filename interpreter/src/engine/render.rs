@@ -118,7 +118,7 @@ impl Renderer {
     }
 
     /// The context of agent `meta` for one attempt.
-    pub fn context(&self, meta: &AgentMeta, vars: &NodeVars) -> MjValue {
+    pub fn context(&self, meta: AgentMeta<'_>, vars: &NodeVars) -> MjValue {
         let mut ctx = self.base.clone();
         let a = &meta.agent;
         ctx.insert(
@@ -134,7 +134,7 @@ impl Renderer {
                 .parent
                 .as_deref()
                 .and_then(|p| self.run.tree.get(p))
-                .and_then(|p| p.map.as_ref())
+                .and_then(|p| p.place.map.as_ref())
                 .map_or("item", |(_, _, var)| var.as_str());
             ctx.insert(var.to_string(), mj(item));
         }

@@ -6,7 +6,7 @@ use plan_schema::Retry;
 use crate::engine::tree::AgentMeta;
 
 /// The retry policy of an agent (its own, else the defaults, else one attempt).
-pub fn retry_of(meta: &AgentMeta, defaults: Option<&plan_schema::Defaults>) -> Option<Retry> {
+pub fn retry_of(meta: AgentMeta<'_>, defaults: Option<&plan_schema::Defaults>) -> Option<Retry> {
     // A person's decision is final: a gate is never retried.
     if meta.agent.uses.as_deref() == Some("approval") {
         return None;

@@ -1,20 +1,22 @@
 //! The agent tree as the interpreter needs it at run time: each agent's own settings
 //! (without its subtree) and the ids of the agents around it, owned and shareable.
 //!
-//! The tree takes the agents out of the plan rather than copying them: a plan of
-//! 100,000 agents is held once, not twice. What stays in `Plan::agent` is the root's
-//! own fields (its id, pattern and settings), without children.
+//! The tree takes the agents out of the plan rather than copying them, and keeps
+//! each list of children in the vector it was read into: a plan of 100,000 agents is
+//! held once, in place. What stays in `Plan::agent` is the root's own fields (its id,
+//! pattern and settings), without children.
 
 use std::collections::HashMap;
 
 use plan_compiler::agents::pattern_of;
 use plan_schema::{Agent, Over, Pattern, Plan};
 
-/// One agent and its place in the tree.
+/// An agent's place in the tree.
 #[derive(Clone, Debug)]
-pub struct AgentMeta {
-    /// The agent's own fields; its children are only named below.
-    pub agent: Agent,
+pub struct Place {
+    /// Where the agent is: `groups[group][slot]`.
+    group: u32,
+    slot: u32,
     pub depth: usize,
     pub parent: Option<String>,
     pub pattern: Pattern,
@@ -28,10 +30,29 @@ pub struct AgentMeta {
     pub replicas: Option<u32>,
 }
 
+/// One agent and its place in the tree.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentMeta<'a> {
+    /// The agent's own fields; its children are only named in its place.
+    pub agent: &'a Agent,
+    pub place: &'a Place,
+}
+
+impl std::ops::Deref for AgentMeta<'_> {
+    type Target = Place;
+    fn deref(&self) -> &Place {
+        self.place
+    }
+}
+
 /// Every agent by id.
 #[derive(Debug, Default)]
 pub struct Tree {
-    pub agents: HashMap<String, AgentMeta>,
+    /// Lists of agents as the plan held them (children of one agent, or a single
+    /// `join`, `reduce`, map or gather agent), their subtrees taken out.
+    groups: Vec<Vec<Agent>>,
+    places: Vec<Place>,
+    index: HashMap<String, u32>,
     /// The root agent's id.
     pub root: String,
 }
@@ -41,12 +62,13 @@ impl Tree {
     /// `plan.agent`.
     pub fn take(plan: &mut Plan) -> Self {
         let root = std::mem::take(&mut plan.agent);
-        let mut tree = Tree { agents: HashMap::new(), root: root.id.clone() };
+        let mut tree = Tree { root: root.id.clone(), groups: vec![vec![root]], ..Tree::default() };
         // Depth first, children in order, as `AgentIndex` walks them; the first of a
         // duplicated id wins (lint refuses duplicates).
-        let mut stack: Vec<(Agent, usize, Option<String>)> = vec![(root, 0, None)];
-        while let Some((mut a, depth, parent)) = stack.pop() {
-            let pattern = pattern_of(&a);
+        let mut stack: Vec<(u32, u32, usize, Option<String>)> = vec![(0, 0, 0, None)];
+        while let Some((group, slot, depth, parent)) = stack.pop() {
+            let a = &mut tree.groups[group as usize][slot as usize];
+            let pattern = pattern_of(a);
             let has_children = a.has_children();
             let agents = std::mem::take(&mut a.agents);
             let map = a.map.take().map(|m| *m);
@@ -54,9 +76,11 @@ impl Tree {
             let reduce = a.reduce.take().map(|r| *r);
             let gather = a.gather.take().and_then(|g| g.agent);
             let id = a.id.clone();
-            let meta = AgentMeta {
+            let place = Place {
+                group,
+                slot,
                 depth,
-                parent: parent.clone(),
+                parent,
                 pattern,
                 has_children,
                 children: agents.iter().map(|c| c.id.clone()).collect(),
@@ -65,25 +89,29 @@ impl Tree {
                 map: map.as_ref().map(|m| (m.agent.id.clone(), m.over.clone(), m.var.clone())),
                 gather: gather.as_ref().map(|g| g.id.clone()),
                 replicas: a.replicas,
-                agent: a,
             };
-            if depth == 0 {
-                plan.agent = meta.agent.clone();
+            let mut kids: Vec<(u32, u32)> = Vec::new();
+            if !agents.is_empty() {
+                let g = tree.groups.len() as u32;
+                kids.extend((0..agents.len() as u32).map(|s| (g, s)));
+                tree.groups.push(agents);
             }
-            let mut next: Vec<Agent> = agents;
-            next.extend(map.map(|m| m.agent));
-            next.extend(join);
-            next.extend(reduce);
-            next.extend(gather);
-            stack.extend(next.into_iter().rev().map(|c| (c, depth + 1, Some(id.clone()))));
-            tree.agents.entry(id).or_insert(meta);
+            for single in [map.map(|m| m.agent), join, reduce, gather].into_iter().flatten() {
+                kids.push((tree.groups.len() as u32, 0));
+                tree.groups.push(vec![single]);
+            }
+            stack.extend(kids.into_iter().rev().map(|(g, s)| (g, s, depth + 1, Some(id.clone()))));
+            let at = tree.places.len() as u32;
+            tree.places.push(place);
+            tree.index.entry(id).or_insert(at);
         }
-        tree.agents.shrink_to_fit();
+        plan.agent = tree.groups[0][0].clone();
         tree
     }
 
-    pub fn get(&self, id: &str) -> Option<&AgentMeta> {
-        self.agents.get(id)
+    pub fn get(&self, id: &str) -> Option<AgentMeta<'_>> {
+        let place = &self.places[*self.index.get(id)? as usize];
+        Some(AgentMeta { agent: &self.groups[place.group as usize][place.slot as usize], place })
     }
 
     /// The root agent's pattern.
@@ -114,7 +142,7 @@ agent:
 "#;
         let mut plan: Plan = serde_yaml::from_str(yaml).unwrap();
         let tree = Tree::take(&mut plan);
-        let mut ids: Vec<&str> = tree.agents.keys().map(String::as_str).collect();
+        let mut ids: Vec<&str> = tree.index.keys().map(String::as_str).collect();
         ids.sort();
         assert_eq!(ids, ["a", "item", "j", "m", "primary", "sum"]);
         assert_eq!(plan.agent.id, "primary");
