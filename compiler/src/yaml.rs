@@ -99,9 +99,15 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match stack.pop() {
-                    Some(Frame::Seq { span, anchor, items }) => (Node { span, kind: NodeKind::Seq(items) }, anchor),
+                    // Vectors keep no spare room: a plan of 100,000 agents has as many maps.
+                    Some(Frame::Seq { span, anchor, mut items }) => {
+                        items.shrink_to_fit();
+                        (Node { span, kind: NodeKind::Seq(items) }, anchor)
+                    }
                     Some(Frame::Map { span, anchor, entries, .. }) => {
-                        (Node { span, kind: NodeKind::Map(merge_keys(entries)) }, anchor)
+                        let mut entries = merge_keys(entries);
+                        entries.shrink_to_fit();
+                        (Node { span, kind: NodeKind::Map(entries) }, anchor)
                     }
                     None => continue,
                 };

@@ -21,7 +21,7 @@ use crate::store::journal::{self, Entry, Journal, JournalWriter};
 use crate::store::recorder::{Display, RunRecorder};
 use crate::store::report::{Changes, Report};
 use crate::store::resume::Resumed;
-use crate::store::rundir::{write_atomic, RunDir};
+use crate::store::rundir::{write_atomic_with, RunDir};
 use crate::store::state::{RunResult, RunStatus};
 use crate::store::StoreError;
 
@@ -200,7 +200,7 @@ fn build_report(ctx: &RunContext, root: &Path, result: &RunResult) -> Report {
     let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &ctx.run_id, result);
     if root.join("approvals").is_dir() {
         for (id, agent) in report.agents.iter_mut() {
-            agent.decision = crate::store::approvals::decision(root, id);
+            agent.decision = crate::store::approvals::decision(root, id).map(Box::new);
         }
     }
     if let Some(repo) = &ctx.repo {
@@ -282,11 +282,15 @@ fn start_journal(
 /// Writes `report.json` (and prints it with `--json`); a report that cannot be
 /// written fails the run.
 fn write_report(dir: &RunDir, report: &Report, json: bool) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(report).unwrap_or_default();
     if json {
+        let text = serde_json::to_string_pretty(report).unwrap_or_default();
         crate::commands::stdout(&format!("{text}\n"));
     }
-    write_atomic(&dir.report(), format!("{text}\n").as_bytes()).map_err(|e| Error::io("write", dir.report(), e))
+    write_atomic_with(&dir.report(), |out| {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        std::io::Write::write_all(out, b"\n")
+    })
+    .map_err(|e| Error::io("write", dir.report(), e))
 }
 
 /// The end-of-run lines, and how the command ends.

@@ -104,7 +104,7 @@ impl RunContext {
                 .count();
             (expected > 0 && out.len() == expected).then_some(Value::Array(out))
         };
-        let is_map_agent = parent.and_then(|p| p.place.map.as_ref()).is_some_and(|(m, _, _)| m == id);
+        let is_map_agent = parent.and_then(|p| p.place.map.as_deref()).is_some_and(|(m, _, _)| m == id);
         let is_replica = parent
             .is_some_and(|p| p.replicas.is_some() && p.children.len() == 1 && p.pattern == Pattern::ScatterGather);
         if is_map_agent || is_replica {
@@ -125,7 +125,7 @@ impl RunContext {
                     Some(Value::Object(map))
                 }
             },
-            Pattern::Mapreduce => match (&meta.reduce, &meta.map) {
+            Pattern::Mapreduce => match (&meta.reduce, meta.map.as_deref()) {
                 (Some(r), _) => self.output_of_strict(r),
                 (None, Some((m, _, _))) => self.output_of_strict(m),
                 _ => None,

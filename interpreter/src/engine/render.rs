@@ -134,7 +134,7 @@ impl Renderer {
                 .parent
                 .as_deref()
                 .and_then(|p| self.run.tree.get(p))
-                .and_then(|p| p.place.map.as_ref())
+                .and_then(|p| p.place.map.as_deref())
                 .map_or("item", |(_, _, var)| var.as_str());
             ctx.insert(var.to_string(), mj(item));
         }
@@ -152,7 +152,7 @@ impl Renderer {
         let agents: Vec<serde_json::Value> = report
             .agents
             .iter()
-            .map(|(id, a)| serde_json::json!({ "id": id, "status": a.status, "duration": a.duration, "attempts": a.attempts }))
+            .map(|(id, a)| serde_json::json!({ "id": id, "status": a.status, "duration": crate::store::report::human_duration(a.duration), "attempts": a.attempts }))
             .collect();
         ctx.insert("agents".into(), mj(agents));
         MjValue::from(ctx)

@@ -25,7 +25,7 @@ pub struct Place {
     pub join: Option<String>,
     pub reduce: Option<String>,
     /// Map agent id, what it maps over, and the item variable.
-    pub map: Option<(String, Over, String)>,
+    pub map: Option<Box<(String, Over, String)>>,
     pub gather: Option<String>,
     pub replicas: Option<u32>,
 }
@@ -62,7 +62,13 @@ impl Tree {
     /// `plan.agent`.
     pub fn take(plan: &mut Plan) -> Self {
         let root = std::mem::take(&mut plan.agent);
-        let mut tree = Tree { root: root.id.clone(), groups: vec![vec![root]], ..Tree::default() };
+        let n = count(&root);
+        let mut tree = Tree {
+            root: root.id.clone(),
+            groups: vec![vec![root]],
+            places: Vec::with_capacity(n),
+            index: HashMap::with_capacity(n),
+        };
         // Depth first, children in order, as `AgentIndex` walks them; the first of a
         // duplicated id wins (lint refuses duplicates).
         let mut stack: Vec<(u32, u32, usize, Option<String>)> = vec![(0, 0, 0, None)];
@@ -86,7 +92,7 @@ impl Tree {
                 children: agents.iter().map(|c| c.id.clone()).collect(),
                 join: join.as_ref().map(|j| j.id.clone()),
                 reduce: reduce.as_ref().map(|r| r.id.clone()),
-                map: map.as_ref().map(|m| (m.agent.id.clone(), m.over.clone(), m.var.clone())),
+                map: map.as_ref().map(|m| Box::new((m.agent.id.clone(), m.over.clone(), m.var.clone()))),
                 gather: gather.as_ref().map(|g| g.id.clone()),
                 replicas: a.replicas,
             };
@@ -120,6 +126,21 @@ impl Tree {
     }
 }
 
+/// How many agents `a` and its subtree hold.
+fn count(a: &Agent) -> usize {
+    let mut n = 0;
+    let mut stack = vec![a];
+    while let Some(a) = stack.pop() {
+        n += 1;
+        stack.extend(a.agents.iter());
+        stack.extend(a.map.as_ref().map(|m| &m.agent));
+        stack.extend(a.join.as_deref());
+        stack.extend(a.reduce.as_deref());
+        stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,7 +170,7 @@ agent:
         assert!(plan.agent.agents.is_empty() && plan.agent.join.is_none());
         assert_eq!(tree.root_pattern(), Pattern::ForkJoin);
         let m = tree.get("m").unwrap();
-        assert_eq!((m.pattern, m.map.as_ref().map(|x| x.0.as_str())), (Pattern::Mapreduce, Some("item")));
+        assert_eq!((m.pattern, m.map.as_deref().map(|x| x.0.as_str())), (Pattern::Mapreduce, Some("item")));
         assert_eq!((m.reduce.as_deref(), m.parent.as_deref(), m.depth), (Some("sum"), Some("primary"), 1));
         assert_eq!(tree.get("item").unwrap().depth, 2);
         assert_eq!(tree.get("primary").unwrap().children, ["a", "m"]);

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::store::journal::{Entry, JournalWriter};
 use crate::store::rundir::RunDir;
-use crate::store::status::Writer;
 pub(crate) use crate::store::state::NodeState;
+use crate::store::status::Writer;
 
 pub trait Recorder: Send {
     fn journal(&mut self, entry: Entry);

@@ -14,7 +14,7 @@ pub struct Report {
     pub plan: String,
     pub implementation_summary: Summary,
     pub performance_metrics: Metrics,
-    pub validation_results: IndexMap<String, String>,
+    pub validation_results: IndexMap<String, &'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
     /// Every node: status, attempts, duration.
@@ -106,19 +106,25 @@ pub struct Failure {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct AgentReport {
-    pub status: String,
+    pub status: &'static str,
     pub attempts: u32,
-    pub duration: String,
+    /// As `1.204s`.
+    #[serde(serialize_with = "duration_text")]
+    pub duration: Duration,
     /// Why the last attempt failed (also when a retry then succeeded).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub last_error: String,
     /// A coding agent's tokens and cost over its attempts (cost null when its CLI
     /// reports none).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<AgentUsage>,
+    pub usage: Option<Box<AgentUsage>>,
     /// An approval gate's decision: who, when, why.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<crate::store::approvals::Decision>,
+    pub decision: Option<Box<crate::store::approvals::Decision>>,
+}
+
+fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{:.3}s", d.as_secs_f64()))
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -209,9 +215,10 @@ pub fn build(
         .map(|u| u.id.as_str())
         .collect();
     let mut validation_results = IndexMap::new();
-    let mut agents = IndexMap::new();
+    // One entry per node: a plan of 100,000 agents has that many.
+    let mut agents = IndexMap::with_capacity(result.records.len());
     for r in &result.records {
-        let status = r.state.as_str().to_string();
+        let status = r.state.as_str();
         let is_check = checks.contains(&r.id.as_str()) || (checks.is_empty() && r.state != NodeState::Skipped);
         if is_check || r.state == NodeState::Failed {
             let verdict = match r.state {
@@ -219,20 +226,22 @@ pub fn build(
                 NodeState::Failed => "failed",
                 _ => "not run",
             };
-            validation_results.insert(r.id.clone(), verdict.to_string());
+            validation_results.insert(r.id.clone(), verdict);
         }
         agents.insert(
             r.id.clone(),
             AgentReport {
                 status,
                 attempts: r.attempts,
-                duration: human_duration(r.duration),
+                duration: r.duration,
                 last_error: r.last_error.clone(),
                 decision: None,
-                usage: r.usage.map(|u| AgentUsage {
-                    input_tokens: u.input_tokens,
-                    output_tokens: u.output_tokens,
-                    cost_usd: u.cost_usd,
+                usage: r.usage.map(|u| {
+                    Box::new(AgentUsage {
+                        input_tokens: u.input_tokens,
+                        output_tokens: u.output_tokens,
+                        cost_usd: u.cost_usd,
+                    })
                 }),
             },
         );

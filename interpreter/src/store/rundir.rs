@@ -98,9 +98,22 @@ fn check_id(id: &str) -> Result<(), StoreError> {
 /// Writes `contents` to `path` through a temporary file and a rename, so that a reader
 /// sees the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |f| std::io::Write::write_all(f, contents))
+}
+
+/// As [`write_atomic`], with what `write` writes through a buffer (a big report is
+/// never held whole in memory).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, contents)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    write(&mut out)?;
+    out.flush()?;
+    drop(out);
     std::fs::rename(&tmp, path)
 }

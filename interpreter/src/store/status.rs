@@ -258,7 +258,8 @@ mod tests {
     fn only_slow_and_failed_nodes_get_their_own_file() {
         let tmp = tempfile::tempdir().unwrap();
         let mut b = board(tmp.path());
-        for (node, state) in [("quick", NodeState::Running), ("slow", NodeState::Running), ("bad", NodeState::Running)] {
+        for (node, state) in [("quick", NodeState::Running), ("slow", NodeState::Running), ("bad", NodeState::Running)]
+        {
             b.change(change(node, state));
         }
         b.change(change("quick", NodeState::Succeeded));
