@@ -27,7 +27,7 @@ pub enum UnitKind {
     /// A scatter-gather's vote, and its agent if it has one.
     Gather { consensus: String, has_agent: bool },
     /// One copy of a map agent, for an item known when compiling.
-    MapCopy { index: usize, item: Value },
+    MapCopy { index: usize, item: Box<Value> },
     /// One copy of a scatter-gather's single child (`replicas`).
     Replica { index: usize },
     /// A map whose items are known only at run time; expands into copies then.
@@ -44,8 +44,9 @@ pub struct Unit {
     pub kind: UnitKind,
     /// The agent whose configuration this node runs.
     pub agent: String,
-    /// Agent ids from the primary down to the owning agent.
-    pub path: Vec<String>,
+    /// Agent ids from the primary down to the owning agent (shared by the nodes of
+    /// one agent's children: a fork of 100,000 holds one).
+    pub path: std::sync::Arc<[String]>,
 }
 
 /// Why an edge exists.
@@ -89,6 +90,8 @@ pub struct PlanGraph {
     /// Copies made of one agent at most: past `limits.copies` lint refuses the plan,
     /// so building stops there instead of exhausting memory first.
     copy_limit: usize,
+    /// The path the last node got, shared with the next one if it is the same.
+    last_path: Option<std::sync::Arc<[String]>>,
 }
 
 /// Expands a glob relative to the plan's directory; supplied by the caller so that
@@ -222,8 +225,16 @@ fn collect_needs(agent: &Agent, out: &mut Vec<(String, String)>) {
     }
 }
 
-fn unit(id: String, kind: UnitKind, agent: &Agent, path: &[String]) -> Unit {
-    Unit { id, kind, agent: agent.id.clone(), path: path.to_vec() }
+fn unit(g: &mut PlanGraph, id: String, kind: UnitKind, agent: &Agent, path: &[String]) -> Unit {
+    let shared = match &g.last_path {
+        Some(p) if **p == *path => p.clone(),
+        _ => {
+            let p: std::sync::Arc<[String]> = path.into();
+            g.last_path = Some(p.clone());
+            p
+        }
+    };
+    Unit { id, kind, agent: agent.id.clone(), path: shared }
 }
 
 fn compile_agent(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, glob: GlobExpander<'_>) -> Block {
@@ -238,7 +249,10 @@ fn compile_as(
     kind: UnitKind,
 ) -> Block {
     path.push(agent.id.clone());
-    let own = agent.has_work().then(|| g.add(unit(agent.id.clone(), kind, agent, path)));
+    let own = agent.has_work().then(|| {
+        let u = unit(g, agent.id.clone(), kind, agent, path);
+        g.add(u)
+    });
     let children = if agent.has_children() { compile_children(g, agent, path, glob) } else { Block::default() };
     let block = match own {
         Some(own) if children.entries.is_empty() => Block { entries: vec![own], exits: vec![own] },
@@ -319,10 +333,16 @@ fn compile_mapreduce(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, g
                 .enumerate()
                 .map(|(index, item)| {
                     let id = format!("{}[{index}]", map.agent.id);
-                    g.add(unit(id, UnitKind::MapCopy { index, item }, &map.agent, path))
+                    {
+                        let u = unit(g, id, UnitKind::MapCopy { index, item: Box::new(item) }, &map.agent, path);
+                        g.add(u)
+                    }
                 })
                 .collect(),
-            None => vec![g.add(unit(format!("{}[*]", map.agent.id), UnitKind::DynamicMap, &map.agent, path))],
+            None => {
+                let u = unit(g, format!("{}[*]", map.agent.id), UnitKind::DynamicMap, &map.agent, path);
+                vec![g.add(u)]
+            }
         };
         path.pop();
         if let Over::LinesOf { lines_of } = &map.over {
@@ -351,7 +371,10 @@ fn compile_scatter_gather(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<Strin
         (Some(n), [only]) => {
             path.push(only.id.clone());
             let copies: Vec<NodeIndex> = (0..(n as usize).min(g.copy_limit))
-                .map(|index| g.add(unit(format!("{}[{index}]", only.id), UnitKind::Replica { index }, only, path)))
+                .map(|index| {
+                    let u = unit(g, format!("{}[{index}]", only.id), UnitKind::Replica { index }, only, path);
+                    g.add(u)
+                })
                 .collect();
             path.pop();
             g.blocks.insert(only.id.clone(), Block { entries: copies.clone(), exits: copies.clone() });
@@ -371,13 +394,16 @@ fn compile_scatter_gather(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<Strin
     let node = match gather_agent {
         Some(ga) => {
             path.push(ga.id.clone());
-            let ix = g.add(unit(ga.id.clone(), UnitKind::Gather { consensus, has_agent: true }, ga, path));
+            let u = unit(g, ga.id.clone(), UnitKind::Gather { consensus, has_agent: true }, ga, path);
+            let ix = g.add(u);
             path.pop();
             g.blocks.insert(ga.id.clone(), Block { entries: vec![ix], exits: vec![ix] });
             ix
         }
         None => {
-            g.add(unit(format!("{}.gather", agent.id), UnitKind::Gather { consensus, has_agent: false }, agent, path))
+            let u =
+                unit(g, format!("{}.gather", agent.id), UnitKind::Gather { consensus, has_agent: false }, agent, path);
+            g.add(u)
         }
     };
     g.connect(&block.exits, &[node], EdgeKind::Join);

@@ -17,11 +17,23 @@ pub struct Checked {
     pub loaded: Loaded,
     /// Every diagnostic, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
+    /// The graph the rules checked.
+    graph: Option<PlanGraph>,
 }
 
 impl Checked {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The graph the rules checked, when the plan has no errors (taken: what runs it
+    /// needs not build it again).
+    pub fn take_graph(&mut self) -> Option<PlanGraph> {
+        if self.has_errors() {
+            None
+        } else {
+            self.graph.take()
+        }
     }
 
     /// The plan when it has no errors.
@@ -42,6 +54,7 @@ pub fn check_file(path: &Path) -> Checked {
 /// Lints a loaded plan.
 pub fn check_loaded(loaded: Loaded) -> Checked {
     let mut diagnostics = loaded.diagnostics.clone();
+    let mut checked_graph = None;
     if let (Some(plan), Some(tree)) = (&loaded.plan, &loaded.tree) {
         let base_dir = loaded.base_dir();
         let agents = AgentIndex::new(plan);
@@ -52,9 +65,10 @@ pub fn check_loaded(loaded: Loaded) -> Checked {
         let ctx =
             Ctx { file: &file, plan, tree, agents: &agents, graph: &graph, base_dir: &base_dir, templates: &templates };
         diagnostics.extend(check_all(&ctx));
+        checked_graph = Some(graph);
     }
     normalize(&mut diagnostics);
-    Checked { loaded, diagnostics }
+    Checked { loaded, diagnostics, graph: checked_graph }
 }
 
 /// Compiles a checked plan into its DAG.

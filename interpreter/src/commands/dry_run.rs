@@ -37,7 +37,7 @@ pub fn print_schedule(renderer: &Renderer) {
                 UnitKind::Gather { consensus, has_agent: false } => format!("vote: {consensus}"),
                 kind => {
                     let item = match kind {
-                        UnitKind::MapCopy { item, .. } => Some(item.clone()),
+                        UnitKind::MapCopy { item, .. } => Some(serde_json::Value::clone(item)),
                         _ => None,
                     };
                     let vote = matches!(kind, UnitKind::Gather { .. }).then(|| crate::engine::consensus::Vote {

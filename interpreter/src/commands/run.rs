@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use plan_compiler::{check_file, compile};
+use plan_compiler::check_file;
 use plan_schema::Plan;
 use serde_json::Value;
 
@@ -36,7 +36,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     let file = plan_file(&args, resumed.as_ref())?;
     let mut checked = check_file(&file);
     print_human(&checked);
-    let graph = compile(&checked);
+    let graph = checked.take_graph();
     // The plan moves out of what lint kept (the source text and its spanned YAML
     // tree are dropped here: for a big plan they weigh more than the run).
     let base_dir = checked.loaded.base_dir();

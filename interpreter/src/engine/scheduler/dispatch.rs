@@ -44,7 +44,7 @@ impl<R: Recorder> Scheduler<R> {
             _ => None,
         };
         let item = match (&unit.kind, key.copy) {
-            (UnitKind::MapCopy { item, .. }, _) => Some(item.clone()),
+            (UnitKind::MapCopy { item, .. }, _) => Some(serde_json::Value::clone(item)),
             (UnitKind::DynamicMap, Some(i)) => self.expansions.get(&key.node).and_then(|e| e.items.get(i).cloned()),
             _ => None,
         };
