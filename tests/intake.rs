@@ -277,3 +277,48 @@ fn generated_plans_use_a_built_in_coding_agent_with_a_visible_budget() {
     assert!(agents.iter().all(|a| a["workspace"] == "worktree"), "{text}");
     lints_clean(&t, "p.yaml");
 }
+
+#[test]
+fn done_items_and_template_answers_are_no_agents() {
+    let t = Test::new().file(
+        "issue.md",
+        "# Speed up the exporter\n\n### Checklist\n- [x] I searched the existing issues\n- [X] Yes\n\n\
+         ### Work\n- [ ] Stream rows instead of buffering them\n- [ ] Add a benchmark of the exporter\n- [ ] #4521\n",
+    );
+    let run = t.run_with(&["new", "--from", "issue.md", "--output", "p.yaml"]);
+    run.code(0);
+    let plan = std::fs::read_to_string(t.path("p.yaml")).unwrap();
+    // The agents, below the issue (whose body the plan quotes).
+    let agents = &plan[plan.find("\nagent:").unwrap()..];
+    assert!(agents.contains("Stream rows instead of buffering them") && agents.contains("Add a benchmark"), "{plan}");
+    for junk in ["searched the existing", "Yes", "4521"] {
+        assert!(!agents.contains(junk), "`{junk}` became an agent:\n{plan}");
+    }
+}
+
+#[test]
+fn a_plan_with_warnings_is_written_and_its_tier_fits_what_was_generated() {
+    let items: String = (1..=20).map(|i| format!("- [ ] Port module number{i} to the new API\n")).collect();
+    let t = Test::new().file("issue.md", &format!("# Port the modules\n\n{items}"));
+    let run = t.run_with(&["new", "--from", "issue.md", "--output", "p.yaml", "--explain"]);
+    run.code(0);
+    let plan = std::fs::read_to_string(t.path("p.yaml")).unwrap();
+    let tier = plan.lines().find_map(|l| l.strip_prefix("complexity: ")).unwrap();
+    // The header and --explain say the tier that was written.
+    assert!(plan.contains(&format!("# Tier `{tier}`")), "{plan}");
+    assert!(run.stderr.contains(&format!("tier: {tier},")), "{}", run.stderr);
+    let lint = t.run_with(&["lint", "p.yaml"]);
+    assert_eq!(lint.code, 0, "only warnings, if any: {}", lint.stderr);
+
+    // A classifier that says `enterprise` for two pieces of work: the plan is written
+    // with the tier its two agents fit, and says why.
+    let answer =
+        r#"{"complexity": "enterprise", "pattern": "fork-join", "agents": ["Write the parser", "Write the docs"]}"#;
+    let t = t.file("classify.sh", &format!("cat > /dev/null\necho '{answer}'\n"));
+    let run =
+        t.run_with(&["new", "--from", "issue.md", "--output", "q.yaml", "--explain", "--classifier", "sh classify.sh"]);
+    run.code(0);
+    let plan = std::fs::read_to_string(t.path("q.yaml")).unwrap();
+    assert!(plan.contains("complexity: complex\n") && plan.contains("# Tier `complex`"), "{plan}");
+    assert!(run.stderr.contains("tier `complex`, not `enterprise`"), "{}", run.stderr);
+}

@@ -7,6 +7,6 @@ mod rules;
 mod source;
 
 pub use classify::{classify, Classification};
-pub use generate::{generate, render_plan, Generated, TemplatePaths};
+pub use generate::{generate, render_plan, shape, top_pattern, Generated, TemplatePaths};
 pub use rules::{Rules, DEFAULT_RULES};
 pub use source::{parse_issue, work_items, IssueText, SourceError};

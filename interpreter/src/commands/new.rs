@@ -50,12 +50,6 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
             Err(msg) => return Err(Error::refused(format!("classifier `{cmd}`: {msg}"))),
         }
     }
-    if args.explain {
-        eprintln!("tier: {}, pattern: {}", c.complexity, c.pattern);
-        for r in &c.reasons {
-            eprintln!("  - {r}");
-        }
-    }
     let output = args.output.clone().unwrap_or_else(|| {
         let stem =
             issue.number.map_or_else(|| plan_compiler::template_env::slug(&issue.title), |n| format!("issue-{n}"));
@@ -64,12 +58,19 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
     if output.exists() && !args.force {
         return Err(Error::refused(format!("{} exists; pass --force to overwrite it", output.display())));
     }
-    write_plan(&issue, &c, &output, args.runner.into())?;
+    let plan = write_plan(&issue, &mut c, &output, args.runner.into())?;
+    let pattern = plan_compiler::intake::top_pattern(&plan).map_or("one agent".to_string(), |p| p.to_string());
+    if args.explain {
+        // The plan as written: its tier may have moved to fit the agents generated.
+        eprintln!("tier: {}, pattern: {pattern}", plan.complexity);
+        for r in &c.reasons {
+            eprintln!("  - {r}");
+        }
+    }
     eprintln!(
-        "wrote {} ({}, {}) · check it with `plan run {} --dry-run`",
+        "wrote {} ({}, {pattern}) · check it with `plan run {} --dry-run`",
         output.display(),
-        c.complexity,
-        c.pattern,
+        plan.complexity,
         output.display()
     );
     Ok(())
@@ -195,7 +196,13 @@ fn relative(from: &Path, to: &Path) -> String {
     rel.display().to_string()
 }
 
-fn write_plan(issue: &IssueText, c: &Classification, output: &Path, runner: AgentCli) -> Result<(), Error> {
+/// Writes the plan, and returns it.
+fn write_plan(
+    issue: &IssueText,
+    c: &mut Classification,
+    output: &Path,
+    runner: AgentCli,
+) -> Result<plan_schema::Plan, Error> {
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // The project's templates, created from the defaults when missing.
     let prompts = Path::new("prompts");
@@ -222,14 +229,62 @@ fn write_plan(issue: &IssueText, c: &Classification, output: &Path, runner: Agen
         commit: relative(dir, &prompts.join("commit.txt.j2")),
         pr: relative(dir, &prompts.join("pr.md.j2")),
     };
-    let plan = generate(issue, c, &t, runner);
-    let text = render_plan(&plan, c, &relative(dir, &schema))
-        .map_err(|e| Error::refused(format!("cannot write the plan: {e}")))?;
-    // Nothing is written unless the plan lints clean.
-    let checked = check_loaded(load_str(output, text.clone()));
-    if !checked.diagnostics.is_empty() {
-        print_human(&checked);
-        return Err(Error::refused("the generated plan does not lint clean; nothing was written (please report this)"));
+    let mut plan = generate(issue, c, &t, runner);
+    // The reasons describe the plan as generated.
+    let top = plan_compiler::intake::top_pattern(&plan);
+    if top != Some(c.pattern) {
+        c.reasons.retain(|r| !r.starts_with("pattern "));
+        c.reasons.push(match top {
+            None => "one agent: no separate pieces of work to give to several".to_string(),
+            Some(p) => format!("pattern `{p}` at the top level, as the tier's tree is built"),
+        });
     }
-    std::fs::create_dir_all(dir).and_then(|()| std::fs::write(output, text)).map_err(|e| Error::io("write", output, e))
+    let schema = relative(dir, &schema);
+    let (text, checked) = fit_tier(&mut plan, c, output, &schema)?;
+    // Errors write nothing; warnings are shown, and the plan is written.
+    print_human(&checked);
+    if checked.has_errors() {
+        return Err(Error::refused("the generated plan has errors; nothing was written (please report this)"));
+    }
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(output, text))
+        .map_err(|e| Error::io("write", output, e))?;
+    Ok(plan)
+}
+
+/// Renders and lints the plan under the tier that fits the agents it has: the
+/// classified one if it fits, else the nearest that does (said in the reasons, so
+/// the header and `--explain` describe the plan as written).
+fn fit_tier(
+    plan: &mut plan_schema::Plan,
+    c: &mut Classification,
+    output: &Path,
+    schema: &str,
+) -> Result<(String, plan_compiler::Checked), Error> {
+    const TIERS: [Complexity; 5] =
+        [Complexity::Atomic, Complexity::Simple, Complexity::Moderate, Complexity::Complex, Complexity::Enterprise];
+    let chosen = c.complexity;
+    let at = TIERS.iter().position(|t| *t == chosen).unwrap_or(0);
+    let mut order: Vec<Complexity> = TIERS.to_vec();
+    order.sort_by_key(|t| TIERS.iter().position(|x| x == t).unwrap_or(0).abs_diff(at));
+    let render = |plan: &plan_schema::Plan, c: &Classification| -> Result<(String, plan_compiler::Checked), Error> {
+        let text = render_plan(plan, c, schema).map_err(|e| Error::refused(format!("cannot write the plan: {e}")))?;
+        let checked = check_loaded(load_str(output, text.clone()));
+        Ok((text, checked))
+    };
+    let first = render(plan, c)?;
+    if !first.1.diagnostics.iter().any(|d| d.code == "tier-fit") {
+        return Ok(first);
+    }
+    for tier in order.into_iter().skip(1) {
+        plan.complexity = tier;
+        let (_, checked) = render(plan, c)?;
+        if !checked.diagnostics.iter().any(|d| d.code == "tier-fit") {
+            c.reasons.push(format!("tier `{tier}`, not `{chosen}`: the tier that fits the agents generated"));
+            c.complexity = tier;
+            return render(plan, c);
+        }
+    }
+    plan.complexity = chosen;
+    Ok(first)
 }
