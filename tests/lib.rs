@@ -15,6 +15,7 @@ mod intake;
 mod limits;
 mod lint;
 mod model;
+mod planner;
 mod processes;
 mod publish_gate;
 mod run;

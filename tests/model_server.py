@@ -17,7 +17,8 @@ prints `port N` on its first line once it listens. The script (JSON):
 
 `edit_only_on_retry`: the first attempt answers without editing; an attempt whose
 prompt says the attempt before failed edits. `error`: {"status": 500, "message": ...}
-answers every model request with that HTTP error.
+answers every model request with that HTTP error. `replies`: [{"when": TEXT, "reply":
+...}] answers with the first reply whose TEXT is in the prompt (else `reply`).
 """
 
 import argparse
@@ -39,6 +40,13 @@ class Script:
         self.output_tokens = int(usage.get("output", 15))
         self.edit_only_on_retry = bool(data.get("edit_only_on_retry", False))
         self.error = data.get("error")
+        self.replies = data.get("replies", [])
+
+    def reply_for(self, prompt):
+        for r in self.replies:
+            if r.get("when", "") in prompt:
+                return r.get("reply", self.reply)
+        return self.reply
 
     def edits_for(self, prompt):
         if self.edit_only_on_retry and RETRY_MARK not in prompt:
@@ -170,10 +178,10 @@ class Handler(BaseHTTPRequestHandler):
             stop = "tool_use"
         else:
             block = {"type": "text", "text": ""}
-            delta = {"type": "text_delta", "text": script.reply}
+            delta = {"type": "text_delta", "text": script.reply_for(prompt)}
             stop = "end_turn"
         if not body.get("stream"):
-            content = dict(block, input=json.loads(delta["partial_json"])) if stop == "tool_use" else {"type": "text", "text": script.reply}
+            content = dict(block, input=json.loads(delta["partial_json"])) if stop == "tool_use" else {"type": "text", "text": script.reply_for(prompt)}
             return self.json(200, {"id": f"msg_{step}", "type": "message", "role": "assistant", "model": body.get("model", "mock"),
                                    "content": [content], "stop_reason": stop, "stop_sequence": None,
                                    "usage": {"input_tokens": usage_in, "output_tokens": usage_out}})
@@ -208,7 +216,7 @@ class Handler(BaseHTTPRequestHandler):
                       ("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item})]
         else:
             item = {"type": "message", "id": "msg_0", "role": "assistant", "status": "completed",
-                    "content": [{"type": "output_text", "text": script.reply, "annotations": []}]}
+                    "content": [{"type": "output_text", "text": script.reply_for(prompt), "annotations": []}]}
             part = {"type": "output_text", "text": "", "annotations": []}
             events = [
                 ("response.output_item.added", {"type": "response.output_item.added", "output_index": 0,
@@ -216,12 +224,12 @@ class Handler(BaseHTTPRequestHandler):
                 ("response.content_part.added", {"type": "response.content_part.added", "item_id": "msg_0",
                                                  "output_index": 0, "content_index": 0, "part": part}),
                 ("response.output_text.delta", {"type": "response.output_text.delta", "item_id": "msg_0",
-                                                "output_index": 0, "content_index": 0, "delta": script.reply}),
+                                                "output_index": 0, "content_index": 0, "delta": script.reply_for(prompt)}),
                 ("response.output_text.done", {"type": "response.output_text.done", "item_id": "msg_0",
-                                               "output_index": 0, "content_index": 0, "text": script.reply}),
+                                               "output_index": 0, "content_index": 0, "text": script.reply_for(prompt)}),
                 ("response.content_part.done", {"type": "response.content_part.done", "item_id": "msg_0",
                                                 "output_index": 0, "content_index": 0,
-                                                "part": dict(part, text=script.reply)}),
+                                                "part": dict(part, text=script.reply_for(prompt))}),
                 ("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}),
             ]
         response = {"id": f"resp_{step}", "object": "response", "status": "in_progress", "model": body.get("model", "mock"), "output": []}

@@ -79,8 +79,16 @@ pub struct NewArgs {
     pub runner: RunnerArg,
     /// Ask a command instead: it gets the issue as JSON on stdin and answers
     /// `{"complexity", "pattern", "agents": [work items]}`.
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", conflicts_with = "planner")]
     pub classifier: Option<String>,
+    /// Have a coding agent write the plan: `claude` or `codex` (read-only in the
+    /// repository), or a command that reads the request on stdin and prints the plan.
+    /// Its plan is linted; the diagnostics go back to it until the plan lints clean.
+    #[arg(long, value_name = "claude|codex|CMD")]
+    pub planner: Option<String>,
+    /// Most rounds the planner gets to answer with a plan that lints clean.
+    #[arg(long, default_value_t = 3, requires = "planner")]
+    pub planner_rounds: u32,
 }
 
 #[derive(clap::Args, Debug)]

@@ -8,6 +8,7 @@ mod exec_node;
 mod graph;
 mod lint;
 mod new;
+mod planner;
 mod publish;
 mod run;
 mod runs;

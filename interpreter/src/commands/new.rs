@@ -35,6 +35,17 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
     if issue.title.trim().is_empty() {
         return Err(Error::refused("the issue has no title"));
     }
+    let output = args.output.clone().unwrap_or_else(|| {
+        let stem =
+            issue.number.map_or_else(|| plan_compiler::template_env::slug(&issue.title), |n| format!("issue-{n}"));
+        PathBuf::from("plans").join(format!("{stem}.yaml"))
+    });
+    if output.exists() && !args.force {
+        return Err(Error::refused(format!("{} exists; pass --force to overwrite it", output.display())));
+    }
+    if let Some(planner) = &args.planner {
+        return write_planned(planner, &issue, args, &output);
+    }
     let rules = load_rules(args.rules.as_deref())?;
     let mut c = classify(&issue, &rules);
     if let Some(cmd) = &args.classifier {
@@ -50,14 +61,6 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
             Err(msg) => return Err(Error::refused(format!("classifier `{cmd}`: {msg}"))),
         }
     }
-    let output = args.output.clone().unwrap_or_else(|| {
-        let stem =
-            issue.number.map_or_else(|| plan_compiler::template_env::slug(&issue.title), |n| format!("issue-{n}"));
-        PathBuf::from("plans").join(format!("{stem}.yaml"))
-    });
-    if output.exists() && !args.force {
-        return Err(Error::refused(format!("{} exists; pass --force to overwrite it", output.display())));
-    }
     let plan = write_plan(&issue, &mut c, &output, args.runner.into())?;
     let pattern = plan_compiler::intake::top_pattern(&plan).map_or("one agent".to_string(), |p| p.to_string());
     if args.explain {
@@ -71,6 +74,36 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
         "wrote {} ({}, {pattern}) · check it with `plan run {} --dry-run`",
         output.display(),
         plan.complexity,
+        output.display()
+    );
+    Ok(())
+}
+
+/// `--planner`: the planner's clean plan, with a header that says who wrote it.
+fn write_planned(planner: &str, issue: &IssueText, args: &NewArgs, output: &Path) -> Result<(), Error> {
+    let planned = super::planner::plan(planner, issue, args.runner.into(), output, args.planner_rounds)?;
+    let spent = if planned.usage.is_empty() { String::new() } else { format!(" · {}", planned.usage.describe()) };
+    let header =
+        format!("# Written by the planner `{planner}` in {} round(s); `plan lint` found it clean.\n", planned.rounds);
+    let text = format!("{header}{}", planned.text);
+    // Still clean with its header (comments only), as everything written is.
+    let checked = check_loaded(load_str(output, text.clone()));
+    if !checked.diagnostics.is_empty() {
+        print_human(&checked);
+        return Err(Error::refused("the planner's plan does not lint clean; nothing was written"));
+    }
+    let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(output, text))
+        .map_err(|e| Error::io("write", output, e))?;
+    let shape = checked.plan().map_or_else(String::new, |plan| {
+        let pattern = plan_compiler::intake::top_pattern(plan).map_or("one agent".to_string(), |p| p.to_string());
+        format!(" ({}, {pattern})", plan.complexity)
+    });
+    eprintln!(
+        "wrote {}{shape} · planner `{planner}`: {} round(s){spent} · check it with `plan run {} --dry-run`",
+        output.display(),
+        planned.rounds,
         output.display()
     );
     Ok(())

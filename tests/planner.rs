@@ -1,0 +1,112 @@
+//! `plan new --planner`: a planner that first answers with a broken plan gets the
+//! diagnostics (with their lines) and fixes it; only a clean plan is written; a
+//! planner that never gets there writes nothing. With a command, and with the real
+//! Claude Code and Codex against the model stand-in.
+
+use crate::model::{agent_env, installed, user_text, ModelServer};
+use crate::support::{run_in, Test};
+
+const ISSUE: &str = "# Add a --verbose flag\n\nThe CLI should say what it does with --verbose.\n";
+
+/// A plan with a misspelt field (`promt`), and the same plan fixed.
+const BROKEN: &str = r#"version: 1
+name: add-verbose
+issue: { title: "Add a --verbose flag" }
+complexity: moderate
+defaults: { runner: claude }
+agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - { id: flag, promt: "Add --verbose to the parser." }
+    - { id: docs, prompt: "Document --verbose." }
+"#;
+
+fn fixed() -> String {
+    BROKEN.replace("promt", "prompt")
+}
+
+/// A planner command that answers BROKEN, then the fixed plan once it is told the
+/// problems; it keeps each request in `request-N.txt`.
+fn planner_script(fixes: bool) -> String {
+    let second = if fixes { fixed() } else { BROKEN.to_string() };
+    format!(
+        "n=$(ls request-*.txt 2>/dev/null | wc -l); cat > request-$n.txt\n\
+         if grep -q 'found these problems' request-$n.txt; then cat <<'EOF'\n```yaml\n{second}```\nEOF\n\
+         else cat <<'EOF'\nHere is the plan:\n```yaml\n{BROKEN}```\nEOF\nfi\n"
+    )
+}
+
+#[test]
+fn a_planner_command_fixes_its_plan_from_the_diagnostics() {
+    let t = Test::new().file("issue.md", ISSUE).file("planner.sh", &planner_script(true));
+    let run = t.run_with(&["new", "--from", "issue.md", "--output", "p.yaml", "--planner", "sh planner.sh"]);
+    run.code(0);
+    assert!(run.stderr.contains("planner `sh planner.sh`: 2 round(s)"), "{}", run.stderr);
+    let plan = std::fs::read_to_string(t.path("p.yaml")).unwrap();
+    assert!(plan.starts_with("# Written by the planner `sh planner.sh` in 2 round(s)"), "{plan}");
+    assert!(plan.contains("prompt: \"Add --verbose to the parser.\""), "{plan}");
+    t.run_with(&["lint", "p.yaml", "--deny-warnings"]).code(0);
+    // The first request has the issue as data; the second the diagnostic, at its line.
+    let first = std::fs::read_to_string(t.path("request-0.txt")).unwrap();
+    assert!(first.contains("\"title\": \"Add a --verbose flag\""), "{first}");
+    let second = std::fs::read_to_string(t.path("request-1.txt")).unwrap();
+    assert!(second.contains("p.yaml:10:") && second.contains("promt"), "{second}");
+}
+
+#[test]
+fn a_planner_that_never_lints_clean_writes_nothing() {
+    let t = Test::new().file("issue.md", ISSUE).file("planner.sh", &planner_script(false));
+    let run = t.run_with(&[
+        "new",
+        "--from",
+        "issue.md",
+        "--output",
+        "p.yaml",
+        "--planner",
+        "sh planner.sh",
+        "--planner-rounds",
+        "2",
+    ]);
+    run.code(1);
+    assert!(run.stderr.contains("still has problems after 2 round(s); nothing was written"), "{}", run.stderr);
+    assert!(!t.path("p.yaml").exists());
+    assert!(!t.path("request-2.txt").exists(), "at most 2 rounds");
+}
+
+/// The stand-in answers the broken plan, then the fixed one once the prompt carries
+/// the diagnostics.
+fn planning_server() -> ModelServer {
+    ModelServer::start(serde_json::json!({
+        "reply": format!("```yaml\n{BROKEN}```"),
+        "replies": [{ "when": "found these problems", "reply": format!("```yaml\n{}```", fixed()) }],
+        "usage": { "input": 200, "output": 80 }
+    }))
+}
+
+fn plan_with_cli(cli: &str) {
+    if !installed(cli) {
+        return;
+    }
+    let server = planning_server();
+    let t = Test::new().file("issue.md", ISSUE).file("src/cli.rs", "fn main() {}\n");
+    let env = agent_env(&server, &t.path("home"));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let run = run_in(t.dir.path(), &["new", "--from", "issue.md", "--output", "p.yaml", "--planner", cli], &env);
+    run.code(0);
+    assert!(run.stderr.contains(&format!("planner `{cli}`: 2 round(s)")), "{cli}: {}", run.stderr);
+    t.run_with(&["lint", "p.yaml", "--deny-warnings"]).code(0);
+    let requests = server.requests();
+    assert!(requests.iter().any(|r| user_text(r).contains("found these problems")), "{cli}: the diagnostics went back");
+    assert_eq!(std::fs::read_to_string(t.path("src/cli.rs")).unwrap(), "fn main() {}\n", "{cli} changed nothing");
+}
+
+#[test]
+fn claude_plans_and_fixes_its_plan() {
+    plan_with_cli("claude");
+}
+
+#[test]
+fn codex_plans_and_fixes_its_plan() {
+    plan_with_cli("codex");
+}
