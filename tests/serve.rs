@@ -255,3 +255,18 @@ fn a_labelled_issue_without_a_plan_gets_one() {
     let (status, _) = hook(&s, "ping", "{}", None);
     assert_eq!(status, 200);
 }
+
+#[test]
+fn a_planner_writes_the_plans_of_labelled_issues() {
+    let plan = "version: 1\nname: greet\ncomplexity: simple\nagent: { id: greet, run: \"echo hi > hi.txt\" }\n";
+    let t = Test::new().file("planner.sh", &format!("cat > request.txt\nprintf '%s' '{plan}'\n"));
+    let s = Served::start(t.dir.path(), &["--planner", "sh planner.sh"], &[("PLAN_WEBHOOK_SECRET", SECRET)]);
+    let (status, answer) = hook(&s, "issues", &labeled(8, "Say hi", "plan"), None);
+    assert_eq!(status, 202, "{answer}");
+    let written = std::fs::read_to_string(t.path("plans/issue-8.yaml")).unwrap();
+    assert!(written.starts_with("# Written by the planner `sh planner.sh` in 1 round(s)"), "{written}");
+    assert!(std::fs::read_to_string(t.path("request.txt")).unwrap().contains("\"title\": \"Say hi\""));
+    let items = s.until("/api/queue", |q| q[0]["state"] == "finished");
+    assert_eq!(items[0]["outcome"], "succeeded", "{items}");
+    assert!(t.path("hi.txt").exists());
+}

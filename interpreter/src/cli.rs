@@ -316,6 +316,7 @@ pub struct ServeArgs {
     /// unless a proxy in front of it checks who is asking.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
+    /// Where runs are kept.
     #[arg(long, default_value = ".plan/runs")]
     pub runs_dir: PathBuf,
     /// Where queued runs are kept (durable across restarts).
@@ -333,6 +334,10 @@ pub struct ServeArgs {
     /// The coding agent of plans written for labelled issues.
     #[arg(long, value_enum, default_value = "claude")]
     pub runner: RunnerArg,
+    /// Have a coding agent write those plans (`plan new --planner`): claude, codex or
+    /// a command; without it, the offline rules do.
+    #[arg(long, value_name = "claude|codex|CMD")]
+    pub planner: Option<String>,
 }
 
 /// The built-in coding-agent runners.

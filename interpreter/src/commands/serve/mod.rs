@@ -40,6 +40,8 @@ pub struct Server {
     pub webhook_secret: Option<Vec<u8>>,
     pub label: String,
     pub runner: crate::cli::RunnerArg,
+    /// `plan new --planner` for labelled issues.
+    pub planner: Option<String>,
     pub streams: Arc<tokio::sync::Semaphore>,
 }
 
@@ -52,6 +54,7 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
         webhook_secret: secret,
         label: args.label.clone(),
         runner: args.runner,
+        planner: args.planner.clone(),
         streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
     });
     let runtime =

@@ -3,8 +3,8 @@
 //! signed is 401 and does nothing).
 //!
 //! - `issues` that adds the label (or opens an issue carrying it): `plan new` writes
-//!   `plans/issue-N.yaml` — an existing plan for the issue is used as it is — and
-//!   the run is queued.
+//!   `plans/issue-N.yaml` (with `--planner` when `plan serve` has one) — an existing
+//!   plan for the issue is used as it is — and the run is queued.
 //! - `issue_comment` `/approve [comment]` or `/reject REASON` from a user with write
 //!   access (asked of GitHub's API): decides the gates waiting in the issue's run.
 
@@ -118,12 +118,12 @@ fn write_plan(s: &Server, repo: &str, number: u64, issue: &Value) -> Result<std:
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot keep the issue: {e}")))?;
     let exe = std::env::current_exe().map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let runner = format!("{:?}", s.runner).to_lowercase();
-    let out = Command::new(exe)
-        .arg("new")
-        .arg("--from")
-        .arg(&file)
-        .args(["--repo", repo, "--runner", &runner, "--output"])
-        .arg(&plan)
+    let mut new = Command::new(exe);
+    new.arg("new").arg("--from").arg(&file).args(["--repo", repo, "--runner", &runner, "--output"]).arg(&plan);
+    if let Some(planner) = &s.planner {
+        new.args(["--planner", planner]);
+    }
+    let out = new
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
