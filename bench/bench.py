@@ -204,7 +204,7 @@ def main():
     rows = []
 
     def row(name, ours, theirs=None, other=None, note=""):
-        ratio = f"{ours / theirs:.2f}x" if theirs else ""
+        ratio = (f"{ours / theirs:.3f}x" if ours / theirs < 0.1 else f"{ours / theirs:.2f}x") if theirs else ""
         rows.append((name, f"{ours:.3f}s", f"{theirs:.3f}s ({other})" if theirs else "", ratio, note))
 
     # 1. lint, graph and compile a 10,000-agent plan; lint 100,000.

@@ -10,6 +10,7 @@ pub(crate) mod context;
 pub(crate) mod job;
 pub(crate) mod prepare;
 pub(crate) mod process;
+pub(crate) mod program;
 pub(crate) mod render;
 pub(crate) mod retry;
 pub(crate) mod scheduler;

@@ -143,7 +143,7 @@ async fn run_process(
         return Outcome::Failed { error: "empty command".into() }.into();
     };
     let stdin = spec.stdin.filter(|_| spec.agent.as_ref().is_none_or(|a| a.prompt_on_stdin));
-    let mut cmd = Command::new(program);
+    let mut cmd = Command::new(crate::engine::program::resolve(program, &spec.env));
     for name in &spec.withhold {
         cmd.env_remove(name);
     }

@@ -1,6 +1,6 @@
-//! The journal `journal.jsonl`: append-only events of a run, each batch written and
-//! synced before the run moves on, replayed by `--resume`. A torn last line (a crash
-//! in the middle of a write) is tolerated and cut off.
+//! The journal `journal.jsonl`: append-only events of a run, written as they come and
+//! synced before the run starts work that depends on them, replayed by `--resume`. A
+//! torn last line (a crash in the middle of a write) is tolerated and cut off.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -101,21 +101,29 @@ impl Journal {
         self.file.sync_data()
     }
 
-    /// Writes whole lines and waits until they are on disk.
-    pub fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.file.write_all(bytes)?;
-        self.file.sync_data()
+    /// Writes whole lines (the disk gets them at the next sync).
+    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(bytes)
     }
 }
 
-/// The journal on a thread of its own: entries are written and synced in batches as
-/// they come (group commit), so the run waits for the disk only where it must: before
-/// starting work that depends on what the entries say, and at the end.
+/// The journal on a thread of its own: entries are written as they come, in batches,
+/// and synced to the disk when the run asks (before it starts work that depends on
+/// what the entries say, and at the end) and at least every [`SYNC_EVERY`]. A
+/// written entry survives `plan` being killed; the sync is for the machine going
+/// down. (Syncing every batch cost a 1,000-agent run 700 `fdatasync` calls.)
 /// Entries on disk so far, and the first write error; with the condition variable
 /// that announces progress.
 type Synced = std::sync::Arc<(std::sync::Mutex<(u64, Option<String>)>, std::sync::Condvar)>;
 
+/// The longest a written entry waits for its sync.
+const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
 pub struct JournalWriter {
+    /// Entries; an empty one asks for a sync.
     tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
     sent: u64,
     state: Synced,
@@ -128,25 +136,66 @@ impl JournalWriter {
         let state: Synced = std::sync::Arc::new((std::sync::Mutex::new((0u64, None)), std::sync::Condvar::new()));
         let shared = state.clone();
         let thread = std::thread::spawn(move || {
-            while let Ok(first) = rx.recv() {
-                let mut batch = first;
-                let mut n = 1u64;
-                // Gather what arrives within a moment: one sync for a burst of results.
-                let until = std::time::Instant::now() + std::time::Duration::from_millis(2);
-                while let Ok(more) = rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
-                    batch.extend_from_slice(&more);
-                    n += 1;
+            let mut unsynced = 0u64;
+            let mut last_sync = std::time::Instant::now();
+            loop {
+                let first = if unsynced > 0 {
+                    match rx.recv_timeout(SYNC_EVERY.saturating_sub(last_sync.elapsed())) {
+                        Ok(m) => Some(m),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                } else {
+                    match rx.recv() {
+                        Ok(m) => Some(m),
+                        Err(_) => break,
+                    }
+                };
+                let mut batch = Vec::new();
+                let mut asked = first.is_none();
+                if let Some(first) = first {
+                    // Gather what arrives within a moment: one write for a burst.
+                    let until = std::time::Instant::now() + std::time::Duration::from_millis(2);
+                    let mut take = |m: Vec<u8>| {
+                        if m.is_empty() {
+                            asked = true;
+                        } else {
+                            batch.extend_from_slice(&m);
+                            unsynced += 1;
+                        }
+                    };
+                    take(first);
+                    while let Ok(more) = rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+                        take(more);
+                    }
                 }
-                let result = journal.append(&batch);
+                let mut result = journal.write(&batch);
+                let due = asked || last_sync.elapsed() >= SYNC_EVERY;
+                let mut synced = 0;
+                if due && unsynced > 0 {
+                    result = result.and_then(|()| journal.file.sync_data());
+                    synced = std::mem::take(&mut unsynced);
+                    last_sync = std::time::Instant::now();
+                }
                 let (lock, cvar) = &*shared;
                 if let Ok(mut st) = lock.lock() {
-                    st.0 += n;
+                    st.0 += synced;
                     if let Err(e) = result {
                         st.1.get_or_insert_with(|| format!("cannot write the journal: {e}"));
                     }
                 }
                 cvar.notify_all();
             }
+            // The run is over: what is written goes to the disk.
+            let result = journal.file.sync_data();
+            let (lock, cvar) = &*shared;
+            if let Ok(mut st) = lock.lock() {
+                st.0 += unsynced;
+                if let Err(e) = result {
+                    st.1.get_or_insert_with(|| format!("cannot write the journal: {e}"));
+                }
+            }
+            cvar.notify_all();
         });
         JournalWriter { tx: Some(tx), sent: 0, state, thread: Some(thread) }
     }
@@ -166,6 +215,11 @@ impl JournalWriter {
     pub fn wait(&mut self) -> Result<(), String> {
         let (lock, cvar) = &*self.state;
         let Ok(mut st) = lock.lock() else { return Err("the journal writer stopped".into()) };
+        if st.0 < self.sent {
+            if let Some(tx) = &self.tx {
+                let _ = tx.send(Vec::new());
+            }
+        }
         while st.0 < self.sent && st.1.is_none() {
             st = match cvar.wait(st) {
                 Ok(s) => s,
