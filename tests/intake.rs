@@ -322,3 +322,24 @@ fn a_plan_with_warnings_is_written_and_its_tier_fits_what_was_generated() {
     assert!(plan.contains("complexity: complex\n") && plan.contains("# Tier `complex`"), "{plan}");
     assert!(run.stderr.contains("tier `complex`, not `enterprise`"), "{}", run.stderr);
 }
+
+#[test]
+fn failing_tests_in_a_code_block_become_map_items() {
+    let t = Test::new().file(
+        "issue.md",
+        "# Tests fail on Python 3.13\n\nSince the upgrade:\n\n```\n\
+         FAILED tests/test_io.py::test_read - AssertionError\n\
+         FAILED tests/test_io.py::test_write - KeyError\n\
+         FAILED tests/test_cli.py::test_help - SystemExit\n```\n",
+    );
+    let run = t.run_with(&["new", "--from", "issue.md", "--output", "p.yaml", "--explain"]);
+    run.code(0);
+    assert!(run.stderr.contains("pattern: mapreduce"), "{}", run.stderr);
+    let plan = std::fs::read_to_string(t.path("p.yaml")).unwrap();
+    let agents = &plan[plan.find("\nagent:").unwrap()..];
+    for test in ["tests/test_io.py::test_read", "tests/test_io.py::test_write", "tests/test_cli.py::test_help"] {
+        assert!(agents.contains(test), "{test} is a map item:\n{plan}");
+    }
+    assert!(agents.contains("map:"), "{plan}");
+    t.run_with(&["lint", "p.yaml"]).code(0);
+}

@@ -5,7 +5,7 @@
 use plan_schema::{Complexity, Pattern};
 
 use super::rules::Rules;
-use super::source::{work_items, IssueText};
+use super::source::{code_items, work_items, IssueText};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Classification {
@@ -58,7 +58,13 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
     }
 
     // 2. Structure.
-    let (items, sequential) = work_items(&issue.body);
+    let (mut items, sequential) = work_items(&issue.body);
+    // Failing tests or files listed in a code block: one copy of an agent per item.
+    let mut from_code = false;
+    if items.is_empty() {
+        items = code_items(&issue.body);
+        from_code = !items.is_empty();
+    }
     let s = &rules.structure;
     let by_items = if items.len() >= s.enterprise_items {
         Some(Complexity::Enterprise)
@@ -104,6 +110,10 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
             };
             break;
         }
+    }
+    if from_code {
+        pattern = Pattern::Mapreduce;
+        why = format!("mapreduce: {} failing tests or files listed in a code block, one copy each", items.len());
     }
     reasons.push(format!("pattern {why}"));
     if tier < Complexity::Moderate && matches!(pattern, Pattern::ScatterGather | Pattern::Mapreduce | Pattern::Saga) {

@@ -138,6 +138,50 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
     }
 }
 
+/// Failing tests or files listed in the body's code blocks (a pasted test run, a list
+/// of files to change): each line's test id or path, when at least two lines are such.
+pub fn code_items(body: &str) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    let mut inside = false;
+    for line in body.lines() {
+        if line.trim_start().starts_with("```") {
+            inside = !inside;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if let Some(item) = test_or_file(line.trim()) {
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+    }
+    if items.len() >= 2 {
+        items
+    } else {
+        Vec::new()
+    }
+}
+
+/// The test id or file path a line of a test run or a file list names.
+fn test_or_file(line: &str) -> Option<String> {
+    let line = ["FAILED ", "FAIL: ", "--- FAIL: ", "ERROR ", "FAIL "]
+        .iter()
+        .find_map(|p| line.strip_prefix(p))
+        .map(|rest| (rest, true))
+        .unwrap_or((line, false));
+    let (rest, failed) = line;
+    let token = rest.split_whitespace().next()?.trim_end_matches([',', ':']);
+    let is_test = token.contains("::") || (failed && token.chars().any(|c| c.is_alphabetic()));
+    let is_file = token.contains('/')
+        && token
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| (1..=5).contains(&ext.len()) && ext.chars().all(char::is_alphanumeric))
+        && token.chars().all(|c| c.is_alphanumeric() || "./_-".contains(c));
+    (is_test || is_file).then(|| token.to_string())
+}
+
 /// Whether a list item reads as work: some words, not only a reference or a figure.
 fn is_work(item: &str) -> bool {
     let tokens: Vec<&str> = item.split_whitespace().collect();
@@ -165,6 +209,16 @@ mod tests {
         assert!(work_items(timings).0.is_empty());
         let parts = "- Parser: accept tabs\n- Docs: say so\n";
         assert_eq!(work_items(parts).0, ["Parser: accept tabs", "Docs: say so"]);
+    }
+
+    #[test]
+    fn code_blocks_of_failing_tests_or_files_are_items() {
+        let run = "Four tests fail:\n\n```\nFAILED tests/test_io.py::test_read - AssertionError\n                   FAILED tests/test_io.py::test_write - KeyError\n--- FAIL: TestParse (0.00s)\n                   collected 40 items\n```\n";
+        assert_eq!(code_items(run), ["tests/test_io.py::test_read", "tests/test_io.py::test_write", "TestParse"]);
+        let files = "Change these:\n```\nsrc/a.rs\nsrc/b/c.rs\n```\n";
+        assert_eq!(code_items(files), ["src/a.rs", "src/b/c.rs"]);
+        assert!(code_items("```\nfn main() {}\nlet x = 1;\n```").is_empty(), "code is no list");
+        assert!(code_items("src/a.rs\nsrc/b.rs\n").is_empty(), "only inside code blocks");
     }
 
     #[test]
