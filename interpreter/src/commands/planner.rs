@@ -125,15 +125,9 @@ fn ask_cli(cli: AgentCli, prompt: &str) -> Result<(String, Usage), Error> {
         session: None,
         prompt_file: &prompt_file,
         last_message_file: &last,
+        read_only: true,
     };
-    let mut inv = agents::command(&launch);
-    for arg in inv.argv.iter_mut() {
-        match arg.as_str() {
-            "acceptEdits" => *arg = "default".into(),
-            "workspace-write" => *arg = "read-only".into(),
-            _ => {}
-        }
-    }
+    let inv = agents::command(&launch);
     let (program, args) = inv.argv.split_first().ok_or_else(|| Error::refused("empty planner command"))?;
     let mut child = Command::new(program)
         .args(args)

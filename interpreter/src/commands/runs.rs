@@ -67,10 +67,7 @@ pub fn runs(args: &RunsArgs) -> Result<(), Error> {
         }
     }
     if args.json {
-        let brief: Vec<serde_json::Value> = all
-            .iter()
-            .map(|r| serde_json::json!({"run_id": r.run_id, "state": r.state, "plan": r.plan, "done": r.done, "total": r.total, "failed": r.failed, "tokens": r.spent.tokens(), "cost_usd": r.spent.cost_usd}))
-            .collect();
+        let brief: Vec<serde_json::Value> = all.iter().map(RunState::brief).collect();
         crate::commands::stdout(&format!("{}\n", serde_json::to_string_pretty(&brief).unwrap_or_default()));
     } else if all.is_empty() {
         eprintln!("no runs under {}", args.runs_dir.display());

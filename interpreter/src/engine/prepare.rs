@@ -206,6 +206,7 @@ impl<'r> Preparer<'r> {
         let prompt_file = run.run_dir.join("prompts").join(format!("{}.md", vars.node_id));
         let last_message = run.run_dir.join("agents").join(format!("{}.last.txt", vars.node_id));
         let launch = agents::Launch {
+            read_only: false,
             cli,
             runner,
             turns,

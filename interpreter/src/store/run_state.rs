@@ -45,6 +45,18 @@ pub struct RunState {
     pub nodes: IndexMap<String, NodeSummary>,
 }
 
+impl RunState {
+    /// The run in one line of JSON, as `plan runs --json` and the web view list it.
+    pub fn brief(&self) -> serde_json::Value {
+        let name = Path::new(&self.plan).file_stem().map(|s| s.to_string_lossy().into_owned());
+        serde_json::json!({
+            "run_id": self.run_id, "plan": self.plan, "name": name, "state": self.state,
+            "started_at": self.started_at, "elapsed": self.elapsed, "done": self.done, "total": self.total,
+            "failed": self.failed, "tokens": self.spent.tokens(), "cost_usd": self.spent.cost_usd,
+        })
+    }
+}
+
 /// Reads run `dir`.
 pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
     let entries = journal::replay(&dir.journal()).map_err(|e| StoreError::io("read", dir.journal(), e))?;

@@ -23,8 +23,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::store::clock;
-use crate::store::rundir::{write_atomic, RunDir};
+use crate::store::rundir::{write_atomic, write_atomic_with, RunDir};
 use crate::store::state::NodeState;
+use std::io::Write as _;
 
 /// A node running this long gets its own status file.
 pub const WATCH_AFTER: Duration = Duration::from_millis(200);
@@ -128,27 +129,39 @@ impl Board {
         }
     }
 
-    /// Rewrites `status.json`: `{run_id, updated_at, counts, nodes: {id: {state, attempt}}}`.
+    /// Rewrites `status.json`: `{run_id, updated_at, counts, nodes: {id: {state, attempt}}}`,
+    /// streamed to the file.
     fn write_board(&mut self) {
-        let mut counts: IndexMap<&str, usize> = IndexMap::new();
-        let mut text = String::with_capacity(64 + self.nodes.len() * 48);
-        text.push_str("{\"nodes\":{");
-        for (i, (id, (state, attempt))) in self.nodes.iter().enumerate() {
-            *counts.entry(state.as_str()).or_default() += 1;
-            if i > 0 {
-                text.push(',');
-            }
-            text.push_str(&serde_json::to_string(id).unwrap_or_default());
-            text.push_str(&format!(":{{\"state\":\"{}\",\"attempt\":{attempt}}}", state.as_str()));
+        #[derive(Serialize)]
+        struct Node {
+            state: &'static str,
+            attempt: u32,
         }
-        let head = json!({ "run_id": self.dir.id, "updated_at": clock::now(), "counts": counts });
-        // `head` without its closing brace, then the nodes.
-        let mut out = serde_json::to_string(&head).unwrap_or_default();
-        out.pop();
-        out.push(',');
-        out.push_str(&text[1..]);
-        out.push_str("}}\n");
-        let _ = write_atomic(&self.dir.board(), out.as_bytes());
+        /// The nodes, serialized as they are held (no copy of 100,000 entries).
+        struct Nodes<'a>(&'a IndexMap<String, (NodeState, u32)>);
+        impl Serialize for Nodes<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(
+                    self.0.iter().map(|(id, (state, attempt))| (id, Node { state: state.as_str(), attempt: *attempt })),
+                )
+            }
+        }
+        #[derive(Serialize)]
+        struct Board<'a> {
+            run_id: &'a str,
+            updated_at: String,
+            counts: IndexMap<&'static str, usize>,
+            nodes: Nodes<'a>,
+        }
+        let mut counts = IndexMap::new();
+        for (state, _) in self.nodes.values() {
+            *counts.entry(state.as_str()).or_default() += 1;
+        }
+        let board = Board { run_id: &self.dir.id, updated_at: clock::now(), counts, nodes: Nodes(&self.nodes) };
+        let _ = write_atomic_with(&self.dir.board(), |out| {
+            serde_json::to_writer(&mut *out, &board)?;
+            out.write_all(b"\n")
+        });
         self.dirty = false;
         self.board_written = Some(Instant::now());
     }

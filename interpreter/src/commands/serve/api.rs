@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::Server;
 use crate::error::Error;
 use crate::store::approvals::{self, Decision};
-use crate::store::run_state::{self, RunState};
+use crate::store::run_state;
 use crate::store::rundir::RunDir;
 use crate::store::StoreError;
 
@@ -70,16 +70,6 @@ fn node_name(node: &str) -> Result<&str, ApiError> {
     Ok(node)
 }
 
-/// A run as the list shows it.
-pub fn brief(r: &RunState) -> Value {
-    let name = std::path::Path::new(&r.plan).file_stem().map(|s| s.to_string_lossy().into_owned());
-    json!({
-        "run_id": r.run_id, "plan": r.plan, "name": name, "state": r.state, "started_at": r.started_at,
-        "elapsed": r.elapsed, "done": r.done, "total": r.total, "failed": r.failed,
-        "tokens": r.spent.tokens(), "cost_usd": r.spent.cost_usd,
-    })
-}
-
 /// `GET /api/runs`: every run, newest first.
 pub async fn runs(State(s): State<Arc<Server>>) -> Result<Json<Value>, ApiError> {
     let runs_dir = s.runs_dir.clone();
@@ -88,7 +78,7 @@ pub async fn runs(State(s): State<Arc<Server>>) -> Result<Json<Value>, ApiError>
         for id in run_state::list(&runs_dir).into_iter().rev() {
             if let Some(dir) = RunDir::open(&runs_dir, &id) {
                 if let Ok(run) = run_state::read(&dir) {
-                    out.push(brief(&run));
+                    out.push(run.brief());
                 }
             }
         }
@@ -177,13 +167,20 @@ fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-async fn decide(
-    s: Arc<Server>,
-    id: String,
-    node: String,
-    approved: bool,
-    body: Decide,
+/// `POST /api/runs/{id}/nodes/{node}/approve` with `{"text": comment}`, and
+/// `.../reject` with `{"text": reason}` (required): as `plan approve`/`plan reject`.
+pub async fn decide(
+    State(s): State<Arc<Server>>,
+    Path((id, node, verdict)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Decide>,
 ) -> Result<Json<Value>, ApiError> {
+    same_origin(&headers)?;
+    let approved = match verdict.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(ApiError(StatusCode::NOT_FOUND, format!("no `{verdict}`: approve or reject"))),
+    };
     let node = node_name(&node)?.to_string();
     if !approved && body.text.as_deref().is_none_or(|t| t.trim().is_empty()) {
         return Err(ApiError(StatusCode::BAD_REQUEST, "a rejection needs a reason (`text`)".into()));
@@ -198,28 +195,6 @@ async fn decide(
         Ok(Json(json!({ "decision": decision, "resumed": resumed })))
     })
     .await
-}
-
-/// `POST /api/runs/{id}/nodes/{node}/approve` with `{"text": comment}`.
-pub async fn approve(
-    State(s): State<Arc<Server>>,
-    Path((id, node)): Path<(String, String)>,
-    headers: HeaderMap,
-    Json(body): Json<Decide>,
-) -> Result<Json<Value>, ApiError> {
-    same_origin(&headers)?;
-    decide(s, id, node, true, body).await
-}
-
-/// `POST /api/runs/{id}/nodes/{node}/reject` with `{"text": reason}`.
-pub async fn reject(
-    State(s): State<Arc<Server>>,
-    Path((id, node)): Path<(String, String)>,
-    headers: HeaderMap,
-    Json(body): Json<Decide>,
-) -> Result<Json<Value>, ApiError> {
-    same_origin(&headers)?;
-    decide(s, id, node, false, body).await
 }
 
 /// `POST /api/runs/{id}/stop`: as `plan stop` (compensations run), without waiting.

@@ -117,9 +117,9 @@ fn write_plan(s: &Server, repo: &str, number: u64, issue: &Value) -> Result<std:
     std::fs::write(&file, serde_json::to_vec_pretty(&issue).unwrap_or_default())
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot keep the issue: {e}")))?;
     let exe = std::env::current_exe().map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let runner = format!("{:?}", s.runner).to_lowercase();
+    let runner = plan_schema::AgentCli::from(s.runner).as_str();
     let mut new = Command::new(exe);
-    new.arg("new").arg("--from").arg(&file).args(["--repo", repo, "--runner", &runner, "--output"]).arg(&plan);
+    new.arg("new").arg("--from").arg(&file).args(["--repo", repo, "--runner", runner, "--output"]).arg(&plan);
     if let Some(planner) = &s.planner {
         new.args(["--planner", planner]);
     }

@@ -10,7 +10,8 @@ pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
     let mut env = BTreeMap::new();
     let mut argv: Vec<String> =
         ["claude", "-p", "--output-format", "stream-json", "--verbose"].into_iter().map(String::from).collect();
-    argv.extend(["--permission-mode".into(), "acceptEdits".into()]);
+    let mode = if launch.read_only { "default" } else { "acceptEdits" };
+    argv.extend(["--permission-mode".into(), mode.into()]);
     argv.extend(["--max-turns".into(), launch.turns.to_string()]);
     if let Some(m) = model {
         argv.extend(["--model".into(), m.to_string()]);

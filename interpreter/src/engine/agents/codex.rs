@@ -8,7 +8,8 @@ use super::{Invocation, Launch};
 pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
     let env = BTreeMap::new();
     // The sandbox is an option of `exec` itself, before a `resume` subcommand.
-    let mut argv: Vec<String> = ["codex", "exec", "-s", "workspace-write"].map(String::from).to_vec();
+    let sandbox = if launch.read_only { "read-only" } else { "workspace-write" };
+    let mut argv: Vec<String> = ["codex", "exec", "-s", sandbox].map(String::from).to_vec();
     if let Some(session) = launch.session {
         argv.push("resume".into());
         argv.push(session.to_string());

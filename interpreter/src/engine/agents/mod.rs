@@ -29,6 +29,10 @@ pub struct Launch<'a> {
     pub prompt_file: &'a std::path::Path,
     /// Where a CLI that can writes its last message.
     pub last_message_file: &'a std::path::Path,
+    /// Read the repository, change nothing (a planner): Claude Code in its default
+    /// permission mode (edits are refused without a person to ask), Codex in its
+    /// read-only sandbox.
+    pub read_only: bool,
 }
 
 /// A runner's command and environment.
