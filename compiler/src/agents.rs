@@ -75,6 +75,12 @@ impl<'a> AgentIndex<'a> {
         })
     }
 
+    /// The `n`th agent of `iter`.
+    pub fn at(&self, n: usize) -> Option<AgentRef<'_>> {
+        let (agent, pointer, depth, parent, slot) = self.entries.get(n)?;
+        Some(AgentRef { agent, pointer, depth: *depth, parent: *parent, slot: *slot })
+    }
+
     pub fn get(&self, id: &str) -> Option<AgentRef<'_>> {
         let (agent, pointer, depth, parent, slot) = self.entries.get(*self.by_id.get(id)?)?;
         Some(AgentRef { agent, pointer, depth: *depth, parent: *parent, slot: *slot })

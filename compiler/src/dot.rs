@@ -122,7 +122,7 @@ pub fn to_dot(plan: &Plan, graph: &PlanGraph, states: Option<States>) -> String 
             let Some(agent) = agents.get(step).map(|a| a.agent) else {
                 continue;
             };
-            let Some(comp) = &agent.compensate else {
+            let Some(comp) = agent.compensate.as_deref() else {
                 continue;
             };
             let comp_id = format!("{step}.compensate");
@@ -137,7 +137,7 @@ pub fn to_dot(plan: &Plan, graph: &PlanGraph, states: Option<States>) -> String 
                 quote(&format!("undo {step}")),
                 quote(&text)
             );
-            for &exit in graph.blocks.get(step).map(|b| b.exits.as_slice()).unwrap_or(&[]) {
+            for &exit in graph.block(step).map_or(&[][..], |b| b.exits) {
                 let _ = writeln!(
                     out,
                     "  {} -> {} [style=dashed, color=\"#7b61c4\", label=\"compensate\"];",

@@ -74,6 +74,13 @@ pub struct Block {
     pub exits: Vec<NodeIndex>,
 }
 
+/// A block as the graph holds it.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockRef<'a> {
+    pub entries: &'a [NodeIndex],
+    pub exits: &'a [NodeIndex],
+}
+
 /// A saga: its agent and its steps (child ids) in order.
 #[derive(Clone, Debug, Serialize)]
 pub struct Saga {
@@ -86,8 +93,9 @@ pub struct Saga {
 pub struct PlanGraph {
     pub graph: DiGraph<Unit, EdgeKind>,
     index: HashMap<String, NodeIndex>,
-    /// Every agent's block, by agent id.
-    pub blocks: HashMap<String, Block>,
+    /// Agents' blocks by agent id, but for the commonest: an agent whose block is its
+    /// own node alone (`block` finds those by the node's id).
+    blocks: HashMap<String, Block>,
     pub sagas: Vec<Saga>,
     /// Nodes whose compile-time id was taken twice (duplicate agent ids; lint reports them).
     pub duplicates: Vec<String>,
@@ -105,6 +113,23 @@ pub type GlobExpander<'a> = &'a dyn Fn(&str) -> Vec<String>;
 impl PlanGraph {
     pub fn node(&self, id: &str) -> Option<NodeIndex> {
         self.index.get(id).copied()
+    }
+
+    /// Where the subtree of agent `id` starts and ends.
+    pub fn block(&self, id: &str) -> Option<BlockRef<'_>> {
+        if let Some(b) = self.blocks.get(id) {
+            return Some(BlockRef { entries: &b.entries, exits: &b.exits });
+        }
+        let own = std::slice::from_ref(self.index.get(id)?);
+        Some(BlockRef { entries: own, exits: own })
+    }
+
+    /// Records the block of agent `id`, unless it is just the node of the same id.
+    fn set_block(&mut self, id: &str, block: Block) {
+        let own = matches!((block.entries.as_slice(), block.exits.as_slice()), ([a], [b]) if a == b && self.index.get(id) == Some(a));
+        if !own {
+            self.blocks.insert(id.to_string(), block);
+        }
     }
 
     pub fn unit(&self, ix: NodeIndex) -> &Unit {
@@ -199,27 +224,31 @@ impl PlanGraph {
 /// Builds the graph of `plan`. Cycles (from `needs`) are left in for the caller to
 /// report; `topo_order` refuses them.
 pub fn build(plan: &Plan, glob: GlobExpander<'_>) -> PlanGraph {
+    let (needs, agents) = survey(&plan.agent);
+    // About a node and an edge per agent: sized once rather than doubled while growing.
     let mut g = PlanGraph {
+        graph: DiGraph::with_capacity(agents, agents),
         copy_limit: plan_schema::Limits::copies(plan.limits.as_ref()) as usize + 1,
         ..PlanGraph::default()
     };
     let mut path = Vec::new();
     compile_agent(&mut g, &plan.agent, &mut path, glob);
-    let mut needs = Vec::new();
-    collect_needs(&plan.agent, &mut needs);
     for (agent, need) in needs {
-        let (Some(from), Some(to)) = (g.blocks.get(&need), g.blocks.get(&agent)) else {
+        let (Some(from), Some(to)) = (g.block(&need), g.block(&agent)) else {
             continue;
         };
-        let (from, to) = (from.exits.clone(), to.entries.clone());
+        let (from, to) = (from.exits.to_vec(), to.entries.to_vec());
         g.connect(&from, &to, EdgeKind::Needs);
     }
     g
 }
 
-fn collect_needs(agent: &Agent, out: &mut Vec<(String, String)>) {
+/// Every `needs` (as agent, need) and how many agents the tree holds.
+fn survey(agent: &Agent) -> (Vec<(String, String)>, usize) {
+    let (mut out, mut count) = (Vec::new(), 0);
     let mut stack = vec![agent];
     while let Some(a) = stack.pop() {
+        count += 1;
         out.extend(a.needs.iter().map(|n| (a.id.clone(), n.clone())));
         stack.extend(a.agents.iter());
         stack.extend(a.join.as_deref());
@@ -227,6 +256,7 @@ fn collect_needs(agent: &Agent, out: &mut Vec<(String, String)>) {
         stack.extend(a.map.as_ref().map(|m| &m.agent));
         stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
     }
+    (out, count)
 }
 
 fn unit(g: &mut PlanGraph, id: String, kind: UnitKind, agent: &Agent, path: &[String]) -> Unit {
@@ -267,7 +297,7 @@ fn compile_as(
         None => children,
     };
     path.pop();
-    g.blocks.insert(agent.id.clone(), block.clone());
+    g.set_block(&agent.id, block.clone());
     block
 }
 

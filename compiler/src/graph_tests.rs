@@ -107,9 +107,9 @@ proptest! {
         ordered_children(&p.agent, &mut seqs);
         for seq in seqs {
             for pair in seq.windows(2) {
-                let (a, b) = (&g.blocks[&pair[0]], &g.blocks[&pair[1]]);
-                for x in &a.exits {
-                    for y in &b.entries {
+                let (a, b) = (g.block(&pair[0]).unwrap(), g.block(&pair[1]).unwrap());
+                for x in a.exits {
+                    for y in b.entries {
                         prop_assert!(has_path_connecting(&g.graph, *x, *y, None), "{} !-> {}", pair[0], pair[1]);
                     }
                 }

@@ -55,15 +55,22 @@ pub fn check_file(path: &Path) -> Checked {
 pub fn check_loaded(loaded: Loaded) -> Checked {
     let mut diagnostics = loaded.diagnostics.clone();
     let mut checked_graph = None;
-    if let (Some(plan), Some(tree)) = (&loaded.plan, &loaded.tree) {
+    if let Some(plan) = &loaded.plan {
         let base_dir = loaded.base_dir();
         let agents = AgentIndex::new(plan);
         let expand = glob_expander(&base_dir);
         let graph = graph::build(plan, &expand);
         let templates = template_fields(plan, &agents, &base_dir);
         let file = loaded.path.display().to_string();
-        let ctx =
-            Ctx { file: &file, plan, tree, agents: &agents, graph: &graph, base_dir: &base_dir, templates: &templates };
+        let ctx = Ctx {
+            file: &file,
+            plan,
+            loaded: &loaded,
+            agents: &agents,
+            graph: &graph,
+            base_dir: &base_dir,
+            templates: &templates,
+        };
         diagnostics.extend(check_all(&ctx));
         checked_graph = Some(graph);
     }

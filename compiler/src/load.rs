@@ -1,15 +1,20 @@
 //! Loading: file -> text -> YAML tree with positions -> schema check -> typed plan.
 //! Every problem becomes a diagnostic at the offending node; nothing here panics on
 //! bad input.
+//!
+//! Each stage consumes the one before it (the tree becomes the JSON value, the value
+//! becomes the plan), so a plan of 100,000 agents is never held twice. Positions are
+//! needed only for diagnostics: when one is asked for, the text is parsed again.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use plan_schema::Plan;
 
 use crate::diagnostic::Diagnostic;
 use crate::schema_check;
 use crate::source::{Source, Span};
-use crate::yaml::{self, Node, YamlProblem};
+use crate::yaml::{self, pointer_segments, Node, YamlProblem};
 
 /// Plans larger than this are refused before parsing (a 10,000-agent plan is ~1 MB).
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -20,13 +25,35 @@ pub struct Loaded {
     /// The path as the user gave it; diagnostics name it.
     pub path: PathBuf,
     pub source: Option<Source>,
-    pub tree: Option<Node>,
+    /// The YAML tree with positions, built again from `source` on first use.
+    tree: OnceLock<Option<Node>>,
     /// The typed plan, when the file is valid YAML that matches the schema.
     pub plan: Option<Plan>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Loaded {
+    /// The YAML tree with positions (none when the text is not YAML).
+    pub fn tree(&self) -> Option<&Node> {
+        self.tree.get_or_init(|| self.source.as_ref().and_then(|s| yaml::parse(s).0)).as_ref()
+    }
+
+    /// The span of the value at a JSON pointer (its nearest existing ancestor if absent).
+    pub fn value_span(&self, pointer: &str) -> Span {
+        self.tree().map(|t| t.lookup(&pointer_segments(pointer)).0.span).unwrap_or_default()
+    }
+
+    /// The span of the key that names the value at a JSON pointer (the value's span for
+    /// sequence items).
+    pub fn key_span(&self, pointer: &str) -> Span {
+        self.tree()
+            .map(|t| {
+                let (node, key) = t.lookup(&pointer_segments(pointer));
+                key.map_or(node.span, |k| k.span)
+            })
+            .unwrap_or_default()
+    }
+
     /// The directory that relative paths in the plan are resolved against.
     pub fn base_dir(&self) -> PathBuf {
         match self.path.parent() {
@@ -42,7 +69,7 @@ pub fn load_file(path: &Path) -> Loaded {
     let fail = |code: &'static str, message: String, help: &str| Loaded {
         path: path.to_path_buf(),
         source: None,
-        tree: None,
+        tree: OnceLock::from(None),
         plan: None,
         diagnostics: vec![Diagnostic::error(code, &display, Span::new(1, 1, 1), message).help(help)],
     };
@@ -100,7 +127,7 @@ pub fn load_file(path: &Path) -> Loaded {
 
 /// A value the schema allows but the types cannot hold (a number too large, a
 /// `quorum(N)` past any count): at that value, in words rather than Rust types.
-fn type_error(file: &str, root: &yaml::Node, e: &serde_path_to_error::Error<serde_json::Error>) -> Diagnostic {
+fn type_error(file: &str, root: Option<&Node>, e: &serde_path_to_error::Error<serde_json::Error>) -> Diagnostic {
     use serde_path_to_error::Segment;
     let segments: Vec<String> = e
         .path()
@@ -111,7 +138,7 @@ fn type_error(file: &str, root: &yaml::Node, e: &serde_path_to_error::Error<serd
             Segment::Enum { .. } | Segment::Unknown => None,
         })
         .collect();
-    let (node, _) = root.lookup(&segments);
+    let span = root.map_or_else(Span::default, |r| r.lookup(&segments).0.span);
     let field = segments.iter().rev().find(|s| s.parse::<usize>().is_err()).cloned().unwrap_or_default();
     let mut message = e.inner().to_string();
     for (rust, words) in
@@ -120,7 +147,7 @@ fn type_error(file: &str, root: &yaml::Node, e: &serde_path_to_error::Error<serd
         message = message.replace(&format!("expected {rust}"), &format!("expected {words}"));
     }
     message = message.replace("floating point", "number");
-    Diagnostic::error("invalid-value", file, node.span, format!("invalid `{field}`: {message}"))
+    Diagnostic::error("invalid-value", file, span, format!("invalid `{field}`: {message}"))
         .help("see `plan schema` for the expected shape")
 }
 
@@ -141,29 +168,46 @@ pub fn load_str(path: &Path, text: String) -> Loaded {
             format!("plan file has a control character (U+{:04X}) at line {line}, column {col}", u32::from(c)),
         )
         .help("remove it: a plan is YAML text, and YAML allows only tabs and line breaks");
-        return Loaded { path: path.to_path_buf(), source: Some(source), tree: None, plan: None, diagnostics: vec![d] };
+        return Loaded {
+            path: path.to_path_buf(),
+            source: Some(source),
+            tree: OnceLock::from(None),
+            plan: None,
+            diagnostics: vec![d],
+        };
     }
     let source = Source::new(display.clone(), text);
     let (tree, problems) = yaml::parse(&source);
     let mut diagnostics: Vec<Diagnostic> = problems.into_iter().map(|p| yaml_diagnostic(&display, p)).collect();
+    let cell = OnceLock::new();
     let mut plan = None;
-    if let Some(root) = &tree {
-        let mut value = root.to_json();
+    if let Some(root) = tree {
+        // A tree with problems is kept for their positions; a clean one is consumed.
+        let mut value = if diagnostics.is_empty() {
+            root.into_json()
+        } else {
+            let value = root.clone().into_json();
+            let _ = cell.set(Some(root));
+            value
+        };
         // Top-level `x-...` keys hold anchors to merge elsewhere (as in Compose files).
         if let Some(map) = value.as_object_mut() {
             map.retain(|k, _| !k.starts_with("x-"));
         }
-        let schema_diags = schema_check::check(&display, root, &value);
+        let positions = || cell.get_or_init(|| yaml::parse(&source).0).as_ref();
+        let schema_diags = schema_check::check(&display, positions, &value);
         let schema_ok = schema_diags.is_empty();
         diagnostics.extend(schema_diags);
         if schema_ok {
             match serde_path_to_error::deserialize::<_, Plan>(value) {
                 Ok(p) => plan = Some(p),
-                Err(e) => diagnostics.push(type_error(&display, root, &e)),
+                Err(e) => diagnostics.push(type_error(&display, positions(), &e)),
             }
         }
+    } else {
+        let _ = cell.set(None);
     }
-    Loaded { path: path.to_path_buf(), source: Some(source), tree, plan, diagnostics }
+    Loaded { path: path.to_path_buf(), source: Some(source), tree: cell, plan, diagnostics }
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -87,7 +87,7 @@ pub fn to_mermaid(
                 continue;
             }
             let _ = writeln!(out, "  n{extra}>\"{}\"]", escape(&format!("undo {step}")));
-            for &exit in graph.blocks.get(step).map(|b| b.exits.as_slice()).unwrap_or(&[]) {
+            for &exit in graph.block(step).map_or(&[][..], |b| b.exits) {
                 let _ = writeln!(out, "  n{} -.->|compensate| n{extra}", exit.index());
             }
             extra += 1;

@@ -9,6 +9,7 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
+use crate::source::Span;
 use crate::suggest::suggest;
 use crate::yaml::{pointer_segments, Node};
 
@@ -22,10 +23,22 @@ fn validator() -> Option<&'static Validator> {
     VALIDATOR.get_or_init(|| jsonschema::draft7::new(schema()).ok()).as_ref()
 }
 
-/// Schema diagnostics for `value`, the JSON form of `root`.
-pub fn check(file: &str, root: &Node, value: &Value) -> Vec<Diagnostic> {
+/// Schema diagnostics for `value`; `tree` gives its YAML tree, asked for only when
+/// there is an error to place.
+pub fn check<'t>(file: &str, tree: impl FnOnce() -> Option<&'t Node>, value: &Value) -> Vec<Diagnostic> {
     let Some(validator) = validator() else {
-        return vec![Diagnostic::error("schema", file, root.span, "internal error: the plan schema does not compile")];
+        return vec![Diagnostic::error(
+            "schema",
+            file,
+            Span::default(),
+            "internal error: the plan schema does not compile",
+        )];
+    };
+    if validator.is_valid(value) {
+        return Vec::new();
+    }
+    let Some(root) = tree() else {
+        return vec![Diagnostic::error("schema", file, Span::default(), "internal error: the plan has no YAML tree")];
     };
     let mut out = Vec::new();
     for error in validator.iter_errors(value) {

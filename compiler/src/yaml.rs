@@ -303,19 +303,24 @@ fn span_at(source: &Source, mark: &Marker, len: usize) -> Span {
 }
 
 impl Node {
-    /// The JSON value of this node, as the schema and serde see it.
-    pub fn to_json(&self) -> Value {
-        match &self.kind {
+    /// The JSON value of this node, as the schema and serde see it. Consumes the
+    /// tree as it goes, so that a large plan is never held twice.
+    pub fn into_json(self) -> Value {
+        match self.kind {
             NodeKind::Null => Value::Null,
-            NodeKind::Bool(b) => Value::Bool(*b),
-            NodeKind::Int(i) => Value::Number((*i).into()),
-            NodeKind::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
-            NodeKind::Str(s) => Value::String(s.clone()),
-            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Bool(b) => Value::Bool(b),
+            NodeKind::Int(i) => Value::Number(i.into()),
+            NodeKind::Float(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
+            NodeKind::Str(s) => Value::String(s),
+            NodeKind::Seq(items) => Value::Array(items.into_iter().map(Node::into_json).collect()),
             NodeKind::Map(entries) => {
                 let mut map = Map::with_capacity(entries.len());
                 for (k, v) in entries {
-                    map.insert(key_text(k), v.to_json());
+                    let key = match k.kind {
+                        NodeKind::Str(s) => s,
+                        _ => key_text(&k),
+                    };
+                    map.insert(key, v.into_json());
                 }
                 Value::Object(map)
             }

@@ -14,13 +14,16 @@ fn positions_are_one_based() {
     let (id, key) = root.lookup(&pointer_segments("/agent/id"));
     assert_eq!(id.span, Span::new(3, 7, 5));
     assert_eq!(key.unwrap().span, Span::new(3, 3, 2));
-    assert_eq!(root.to_json()["agent"]["id"], "a-b");
+    assert_eq!(root.clone().into_json()["agent"]["id"], "a-b");
 }
 
 #[test]
 fn scalars_resolve_like_yaml_1_2() {
     let root = parse_ok("a: 1\nb: true\nc: ~\nd: 1.5\ne: 1_000\nf: '1'\ng: 0x1f\n");
-    assert_eq!(root.to_json(), serde_json::json!({"a":1,"b":true,"c":null,"d":1.5,"e":"1_000","f":"1","g":31}));
+    assert_eq!(
+        root.clone().into_json(),
+        serde_json::json!({"a":1,"b":true,"c":null,"d":1.5,"e":"1_000","f":"1","g":31})
+    );
 }
 
 #[test]
@@ -54,7 +57,7 @@ fn a_tab_is_reported_where_it_is() {
 #[test]
 fn merge_keys_add_what_the_mapping_does_not_set() {
     let node = parse_ok("base: &b { a: 1, b: 2 }\nmore: &m { c: 3 }\nx: { <<: [*b, *m], b: 9 }\n");
-    let x = node.get("x").unwrap().to_json();
+    let x = node.get("x").unwrap().clone().into_json();
     assert_eq!(x, serde_json::json!({"b": 9, "a": 1, "c": 3}));
 }
 

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use indexmap::IndexMap;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
@@ -33,8 +34,9 @@ pub struct Agent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uses: Option<String>,
     /// Extra template variables for this agent (and arguments of a `uses` action).
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub with: IndexMap<String, Value>,
+    #[serde(default, skip_serializing_if = "no_entries")]
+    #[schemars(with = "IndexMap<String, Value>")]
+    pub with: Option<Box<IndexMap<String, Value>>>,
     /// An inline prompt template, sent to the agent's runner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
@@ -52,10 +54,11 @@ pub struct Agent {
     pub timeout: Option<Duration>,
     /// How often, and how patiently, a failed attempt is retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<Retry>,
+    pub retry: Option<Box<Retry>>,
     /// Environment variables added for this agent's processes.
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub env: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "no_entries")]
+    #[schemars(with = "IndexMap<String, String>")]
+    pub env: Option<Box<IndexMap<String, String>>>,
     /// Working directory of this agent's processes, relative to where `plan run` runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
@@ -65,7 +68,7 @@ pub struct Agent {
     pub workspace: Option<Workspace>,
     /// What this agent may spend over all its attempts; see the plan's `budget`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<crate::Budget>,
+    pub budget: Option<Box<crate::Budget>>,
     /// `changes`: the attempt fails unless the agent changed a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<crate::Expect>,
@@ -74,7 +77,7 @@ pub struct Agent {
     pub pass_env: Vec<String>,
     /// Saga only: the command that undoes this step's work when a later step fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compensate: Option<Command>,
+    pub compensate: Option<Box<Command>>,
     /// How the children relate: pipeline, fork-join, mapreduce, scatter-gather or saga.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<Pattern>,
@@ -99,7 +102,26 @@ pub struct Agent {
     pub replicas: Option<u32>,
 }
 
+/// The fields an agent rarely sets (`with`, `env`, `retry`, `budget`, `compensate`) are
+/// boxed: unset, each costs a pointer, and a plan of 100,000 agents holds 100,000 of them.
+fn no_entries<V>(map: &Option<Box<IndexMap<String, V>>>) -> bool {
+    map.as_ref().is_none_or(|m| m.is_empty())
+}
+
+static NO_WITH: LazyLock<IndexMap<String, Value>> = LazyLock::new(IndexMap::new);
+static NO_ENV: LazyLock<IndexMap<String, String>> = LazyLock::new(IndexMap::new);
+
 impl Agent {
+    /// The agent's `with` variables (empty when unset).
+    pub fn with(&self) -> &IndexMap<String, Value> {
+        self.with.as_deref().unwrap_or(&NO_WITH)
+    }
+
+    /// The agent's own `env` (empty when unset).
+    pub fn env(&self) -> &IndexMap<String, String> {
+        self.env.as_deref().unwrap_or(&NO_ENV)
+    }
+
     /// Whether the agent does work of its own (as opposed to only coordinating children).
     pub fn has_work(&self) -> bool {
         self.run.is_some() || self.uses.is_some() || self.has_prompt()

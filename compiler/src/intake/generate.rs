@@ -59,7 +59,7 @@ fn task_agent(ids: &mut Ids, task: &str, templates: &TemplatePaths) -> Agent {
         id: ids.claim(task),
         role: Some(task.chars().take(120).collect()),
         prompt_file: Some(templates.task.clone()),
-        with,
+        with: Some(Box::new(with)),
         ..Agent::default()
     }
 }
@@ -124,7 +124,7 @@ fn one_level(
                 .map(|i| {
                     let mut a = task_agent(ids, i, t);
                     if pattern == Pattern::Saga {
-                        a.compensate = Some(stash(&a.id));
+                        a.compensate = Some(Box::new(stash(&a.id)));
                     }
                     a
                 })
@@ -237,7 +237,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
                 }
                 one_level(&mut ids, &mut group, pattern, &items, Complexity::Complex, t);
                 if rollback {
-                    group.compensate = Some(stash(&group.id));
+                    group.compensate = Some(Box::new(stash(&group.id)));
                 }
                 primary.agents.push(group);
             }

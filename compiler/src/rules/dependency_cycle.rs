@@ -30,7 +30,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         let culprit = ctx.agents.iter().filter(|a| members.contains(a.agent.id.as_str())).find_map(|a| {
             a.agent.needs.iter().position(|n| members.contains(n.as_str())).map(|i| format!("{}/needs/{i}", a.pointer))
         });
-        let span = culprit.map_or(ctx.tree.span, |p| ctx.value_span(&p));
+        let span = ctx.value_span(culprit.as_deref().unwrap_or(""));
         names.push(names[0]);
         out.push(
             ctx.error("dependency-cycle", span, format!("dependency cycle: {}", names.join(" -> ")))

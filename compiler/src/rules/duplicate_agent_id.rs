@@ -4,8 +4,6 @@
 //! a duplicate makes all of them ambiguous.
 //! Example: two children both `id: tests`. Fix: rename one.
 
-use std::collections::HashMap;
-
 use super::{Ctx, Rule};
 use crate::diagnostic::{Diagnostic, Severity};
 
@@ -13,22 +11,18 @@ pub const RULE: Rule =
     Rule { codes: &[("duplicate-agent-id", Severity::Error)], summary: "two agents share an id", check };
 
 fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
-    let mut seen: HashMap<&str, &str> = HashMap::new();
+    // The index keeps the first agent of each id: any other of that id is a duplicate.
     for a in ctx.agents.iter() {
         let id = a.agent.id.as_str();
-        match seen.get(id) {
-            Some(first) => out.push(
-                ctx.error(
-                    "duplicate-agent-id",
-                    ctx.value_span(&format!("{}/id", a.pointer)),
-                    format!("duplicate agent id `{id}`"),
-                )
-                .label(ctx.value_span(&format!("{first}/id")), format!("`{id}` is first used here"))
-                .help("give every agent a unique id"),
-            ),
-            None => {
-                seen.insert(id, a.pointer);
-            }
-        }
+        let Some(first) = ctx.agents.get(id).filter(|f| f.pointer != a.pointer) else { continue };
+        out.push(
+            ctx.error(
+                "duplicate-agent-id",
+                ctx.value_span(&format!("{}/id", a.pointer)),
+                format!("duplicate agent id `{id}`"),
+            )
+            .label(ctx.value_span(&format!("{}/id", first.pointer)), format!("`{id}` is first used here"))
+            .help("give every agent a unique id"),
+        );
     }
 }

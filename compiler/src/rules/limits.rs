@@ -36,7 +36,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         if agent.timeout.is_some_and(|t| t.as_std().is_zero()) {
             out.push(zero_timeout(ctx, &format!("{p}/timeout")));
         }
-        for (field, cmd) in [("run", agent.run.as_ref()), ("compensate", agent.compensate.as_ref())] {
+        for (field, cmd) in [("run", agent.run.as_ref()), ("compensate", agent.compensate.as_deref())] {
             let empty = match cmd {
                 Some(Command::Argv(words)) => words.first().is_none_or(|w| w.trim().is_empty()),
                 Some(Command::Shell(s)) => s.trim().is_empty(),

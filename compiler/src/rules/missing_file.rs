@@ -32,18 +32,18 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     for field in ctx.templates {
         if let Ok(text) = &field.text {
             for name in includes(text).into_iter().filter(|n| outside(n)) {
-                out.push(refuse(&field.pointer, format!("`{name}` (included) is outside the repository")));
+                out.push(refuse(&field.pointer(), format!("`{name}` (included) is outside the repository")));
             }
         }
         if let Some(file) = field.file.as_deref().filter(|f| outside(f)) {
-            out.push(refuse(&field.pointer, format!("template `{file}` is outside the repository")));
+            out.push(refuse(&field.pointer(), format!("template `{file}` is outside the repository")));
             continue;
         }
         if let (Some(file), Err(why)) = (&field.file, &field.text) {
             out.push(
                 ctx.error(
                     "missing-file",
-                    ctx.value_span(&field.pointer),
+                    ctx.value_span(&field.pointer()),
                     format!("cannot read template `{file}`: {why}"),
                 )
                 .help(format!("paths are relative to the plan file's directory ({})", ctx.base_dir.display())),
@@ -52,7 +52,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     }
     for a in ctx.agents.iter().filter(|a| a.agent.uses.as_deref() == Some("template.render")) {
         for key in ["template", "output"] {
-            let Some(path) = a.agent.with.get(key).and_then(|v| v.as_str()) else { continue };
+            let Some(path) = a.agent.with().get(key).and_then(|v| v.as_str()) else { continue };
             if !path.contains("{{") && outside(path) {
                 out.push(refuse(&format!("{}/with/{key}", a.pointer), format!("`{path}` is outside the repository")));
             }

@@ -24,15 +24,16 @@ use plan_schema::Plan;
 use crate::agents::AgentIndex;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::PlanGraph;
+use crate::load::Loaded;
 use crate::source::Span;
 use crate::templates::TemplateField;
-use crate::yaml::{pointer_segments, Node};
 
-/// What a rule sees: the typed plan, its YAML tree for positions, and the DAG.
+/// What a rule sees: the typed plan, the loaded file for positions, and the DAG.
 pub struct Ctx<'a> {
     pub file: &'a str,
     pub plan: &'a Plan,
-    pub tree: &'a Node,
+    /// The loaded file: positions for diagnostics.
+    pub loaded: &'a Loaded,
     pub agents: &'a AgentIndex<'a>,
     pub graph: &'a PlanGraph,
     pub base_dir: &'a Path,
@@ -43,14 +44,13 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Span of the value at a JSON pointer (the nearest existing ancestor if absent).
     pub fn value_span(&self, pointer: &str) -> Span {
-        self.tree.lookup(&pointer_segments(pointer)).0.span
+        self.loaded.value_span(pointer)
     }
 
     /// Span of the key that names the value at a JSON pointer (the value's span for
     /// sequence items).
     pub fn key_span(&self, pointer: &str) -> Span {
-        let (node, key) = self.tree.lookup(&pointer_segments(pointer));
-        key.map_or(node.span, |k| k.span)
+        self.loaded.key_span(pointer)
     }
 
     pub fn error(&self, code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {

@@ -23,7 +23,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
             continue;
         }
-        let span = ctx.value_span(&field.pointer);
+        let span = || ctx.value_span(&field.pointer());
         let place = |line: Option<usize>| match (&field.file, line) {
             (Some(f), Some(l)) => format!(" (in {f}, line {l})"),
             (Some(f), None) => format!(" (in {f})"),
@@ -35,7 +35,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             Err(e) => {
                 let detail = e.detail().map_or_else(|| e.kind().to_string(), str::to_string);
                 out.push(
-                    ctx.error("template-syntax", span, format!("template syntax error: {detail}{}", place(e.line())))
+                    ctx.error("template-syntax", span(), format!("template syntax error: {detail}{}", place(e.line())))
                         .help("fix the minijinja syntax: `{{ expr }}`, `{% if %}...{% endif %}`"),
                 );
                 continue;
@@ -60,7 +60,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 out.push(
                     ctx.error(
                         "undefined-variable",
-                        span,
+                        span(),
                         format!("undefined variable `{}`{}", undefined.name, place(None)),
                     )
                     .help(help),

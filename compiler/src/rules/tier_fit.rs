@@ -54,7 +54,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         .unwrap_or(0);
     // A map whose items are known only at run time may bring any number of agents.
     let dynamic = ctx.graph.graph.node_weights().any(|u| u.kind == UnitKind::DynamicMap);
-    let span = ctx.value_span("/complexity");
+    let span = || ctx.value_span("/complexity");
     let range = |min: usize, max: usize| match (min, max) {
         (a, b) if a == b => a.to_string(),
         (a, usize::MAX) => format!("{a}+"),
@@ -64,7 +64,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         out.push(
             ctx.warning(
                 "tier-fit",
-                span,
+                span(),
                 format!("{count} working agents do not fit tier `{tier}` ({} expected)", range(min_n, max_n)),
             )
             .help(suggest_tier(count)),
@@ -74,7 +74,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         out.push(
             ctx.warning(
                 "tier-fit",
-                span,
+                span(),
                 format!("a tree of depth {depth} does not fit tier `{tier}` (depth {} expected)", range(min_d, max_d)),
             )
             .help("change `complexity`, or reshape the agent tree"),

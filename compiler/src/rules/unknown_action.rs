@@ -44,7 +44,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 );
             }
             Some((_, required)) => {
-                for arg in required.iter().filter(|arg| !a.agent.with.contains_key(**arg)) {
+                for arg in required.iter().filter(|arg| !a.agent.with().contains_key(**arg)) {
                     out.push(
                         ctx.error("missing-argument", ctx.value_span(&pointer), format!("`{uses}` needs `with.{arg}`"))
                             .help(format!("add `with: {{ {arg}: ... }}`")),
@@ -52,7 +52,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 }
                 if uses == "sleep" {
                     let bad =
-                        a.agent.with.get("duration").is_some_and(|d| {
+                        a.agent.with().get("duration").is_some_and(|d| {
                             d.as_str().and_then(|s| s.parse::<plan_schema::Duration>().ok()).is_none()
                         });
                     if bad {

@@ -35,7 +35,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 (true, false) => continue,
             };
             out.push(
-                ctx.error("unquoted-issue-text", ctx.value_span(&field.pointer), problem).help(
+                ctx.error("unquoted-issue-text", ctx.value_span(&field.pointer()), problem).help(
                     "end every printed value with `| shell_quote` and put no quotes around it, or pass the text through `env` (PLAN_ISSUE_TITLE) or a list `run:` without a shell",
                 ),
             );

@@ -18,7 +18,6 @@ use crate::agents::AgentIndex;
 use crate::diagnostic::Diagnostic;
 use crate::graph::{PlanGraph, UnitKind};
 use crate::lint::Checked;
-use crate::yaml::pointer_segments;
 
 pub use actions::to_github_actions;
 pub use argo::to_argo;
@@ -58,8 +57,7 @@ impl<'a> Target<'a> {
         help: &str,
     ) -> Diagnostic {
         let file = self.checked.loaded.path.display().to_string();
-        let span =
-            self.checked.loaded.tree.as_ref().map(|t| t.lookup(&pointer_segments(pointer)).0.span).unwrap_or_default();
+        let span = self.checked.loaded.value_span(pointer);
         let d = if warning {
             Diagnostic::warning(code, &file, span, message)
         } else {
@@ -138,7 +136,7 @@ impl Names {
 fn deadline(agent: &Agent, plan: &Plan) -> Option<u64> {
     let defaults = plan.defaults.as_ref();
     let timeout = agent.timeout.or(defaults.and_then(|d| d.timeout))?;
-    let retry = agent.retry.clone().or(defaults.and_then(|d| d.retry.clone()));
+    let retry = agent.retry.as_deref().cloned().or(defaults.and_then(|d| d.retry.clone()));
     let attempts = retry.as_ref().map_or(1, |r| r.attempts.max(1));
     let mut total = timeout.as_std().as_secs_f64() * f64::from(attempts);
     if let Some(r) = retry {
@@ -271,7 +269,7 @@ fn compensation_steps(
     for saga in &t.graph.sagas {
         let mut step_names = Vec::new();
         for step in &saga.steps {
-            let exits = t.graph.blocks.get(step).map(|b| b.exits.clone()).unwrap_or_default();
+            let exits = t.graph.block(step).map(|b| b.exits.to_vec()).unwrap_or_default();
             match (exits.as_slice(), agents.get(step)) {
                 ([only], Some(a)) if !a.agent.has_children() => step_names.push((
                     step.clone(),

@@ -98,11 +98,11 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
     scheduler.restore(opened.restored, opened.history);
     scheduler.restore_spent(opened.spent);
-    let (result, recorder) = runtime.block_on(scheduler.run());
+    let (mut result, recorder) = runtime.block_on(scheduler.run());
     // Nothing an agent started outlives the run (a daemon that left its group).
     crate::engine::strays::kill(&root, None);
     let journal_error = close_journal(recorder, result.status);
-    let mut report = build_report(&renderer.run, &root, &result);
+    let mut report = build_report(&renderer.run, &root, &mut result);
     let published = if result.status == RunStatus::Succeeded && (args.commit || args.pr) {
         runtime.block_on(super::publish::publish(&renderer, &mut report, args.pr, args.draft))
     } else {
@@ -196,7 +196,7 @@ fn close_journal(mut recorder: RunRecorder, status: RunStatus) -> Option<String>
 
 /// The report of a finished run: what every agent did, the gates' decisions, and
 /// what the agents changed (before --commit moves it into a commit).
-fn build_report(ctx: &RunContext, root: &Path, result: &RunResult) -> Report {
+fn build_report(ctx: &RunContext, root: &Path, result: &mut RunResult) -> Report {
     let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &ctx.run_id, result);
     if root.join("approvals").is_dir() {
         for (id, agent) in report.agents.iter_mut() {

@@ -27,8 +27,8 @@ pub struct RunContext {
     pub run_id: String,
     pub run_dir: PathBuf,
     pub vars: IndexMap<String, Value>,
-    /// Outputs of finished nodes, by node id.
-    pub outputs: RwLock<HashMap<String, Value>>,
+    /// Outputs of finished nodes and copies.
+    outputs: RwLock<Outputs>,
     /// Render placeholders for outputs that do not exist yet (`--dry-run`).
     pub dry_run: bool,
     /// Secret-looking variables of `plan`'s own environment: withheld from agents
@@ -38,6 +38,14 @@ pub struct RunContext {
     pub given_secrets: std::collections::BTreeMap<String, String>,
     /// The git repository, when the run uses git (checked before it started).
     pub repo: Option<crate::git::Repo>,
+}
+
+/// Outputs by node index (a run of 100,000 nodes keeps no 100,000 ids for them), and
+/// those of copies made at run time by id.
+#[derive(Default)]
+struct Outputs {
+    nodes: Vec<Option<Value>>,
+    copies: HashMap<String, Value>,
 }
 
 impl RunContext {
@@ -60,7 +68,7 @@ impl RunContext {
             run_id,
             run_dir: run_dir.to_path_buf(),
             vars,
-            outputs: RwLock::new(HashMap::new()),
+            outputs: RwLock::new(Outputs::default()),
             dry_run,
             secret_env: std::env::vars_os()
                 .filter_map(|(k, _)| k.into_string().ok())
@@ -186,14 +194,27 @@ impl RunContext {
 
     /// Stores the output of node (or run-time copy) `id`.
     pub fn set_output(&self, id: String, value: Value) {
-        if let Ok(mut outputs) = self.outputs.write() {
-            outputs.insert(id, value);
+        let Ok(mut outputs) = self.outputs.write() else { return };
+        match self.graph.node(&id) {
+            Some(ix) => {
+                if outputs.nodes.len() <= ix.index() {
+                    outputs.nodes.resize(self.graph.graph.node_count().max(ix.index() + 1), None);
+                }
+                outputs.nodes[ix.index()] = Some(value);
+            }
+            None => {
+                outputs.copies.insert(id, value);
+            }
         }
     }
 
     /// The output of node (or run-time copy) `id` itself.
     pub fn node_output(&self, id: &str) -> Option<Value> {
-        self.outputs.read().ok()?.get(id).cloned()
+        let outputs = self.outputs.read().ok()?;
+        match self.graph.node(id) {
+            Some(ix) => outputs.nodes.get(ix.index())?.clone(),
+            None => outputs.copies.get(id).cloned(),
+        }
     }
 }
 

@@ -160,7 +160,7 @@ impl<'r> Preparer<'r> {
                 _ => return Err(PrepareError::NoWork(a.id.clone())),
             },
         };
-        env.extend(a.env.clone());
+        env.extend(a.env().clone());
         env.insert("PLAN_RUN_DIR".into(), run.run_dir.display().to_string());
         env.insert("PLAN_AGENT_ID".into(), a.id.clone());
         env.insert("PLAN_NODE_ID".into(), unit.id.clone());
@@ -232,7 +232,7 @@ impl<'r> Preparer<'r> {
         meta: AgentMeta<'_>,
         ctx: impl Fn() -> &'c minijinja::Value,
     ) -> Result<Prepared, PrepareError> {
-        let with = &meta.agent.with;
+        let with = meta.agent.with();
         let missing =
             |name: &'static str, hint: &'static str| PrepareError::MissingWith { uses: uses.into(), name, hint };
         match uses {
@@ -288,7 +288,7 @@ impl<'r> Preparer<'r> {
         use crate::engine::job::Action;
         let run = &self.renderer.run;
         let arg = |name: &'static str| -> Result<String, PrepareError> {
-            let raw = meta.agent.with.get(name).ok_or_else(|| PrepareError::MissingWith {
+            let raw = meta.agent.with().get(name).ok_or_else(|| PrepareError::MissingWith {
                 uses: uses.to_string(),
                 name,
                 hint: "",
@@ -298,7 +298,7 @@ impl<'r> Preparer<'r> {
                 None => Ok(raw.to_string()),
             }
         };
-        let optional = |name: &'static str| meta.agent.with.contains_key(name).then(|| arg(name)).transpose();
+        let optional = |name: &'static str| meta.agent.with().contains_key(name).then(|| arg(name)).transpose();
         let repo = run.repo.as_ref().ok_or_else(|| PrepareError::NoRepository(uses.to_string()))?;
         let root = repo.root.clone();
         let github_repo = || {
@@ -312,7 +312,7 @@ impl<'r> Preparer<'r> {
                 title: arg("title")?,
                 body: optional("body")?.unwrap_or_default(),
                 base: optional("base")?.or_else(|| repo.branch.clone()).ok_or(PrepareError::DetachedHead)?,
-                draft: meta.agent.with.get("draft").and_then(Value::as_bool).unwrap_or(false),
+                draft: meta.agent.with().get("draft").and_then(Value::as_bool).unwrap_or(false),
                 root,
             },
             _ => Action::GithubComment {
@@ -336,7 +336,7 @@ impl<'r> Preparer<'r> {
         let mut env = BTreeMap::new();
         env.insert("PLAN_RUN_DIR".into(), self.renderer.run.run_dir.display().to_string());
         env.insert("PLAN_AGENT_ID".into(), meta.agent.id.clone());
-        env.extend(meta.agent.env.clone());
+        env.extend(meta.agent.env().clone());
         let withhold = self.renderer.run.withheld_env(&[], &env);
         Ok(Some(Work::Process(ProcessSpec { argv, stdin: None, env, withhold, workdir: None, agent: None })))
     }

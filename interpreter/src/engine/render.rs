@@ -125,7 +125,7 @@ impl Renderer {
             "agent".into(),
             mj(serde_json::json!({ "id": a.id, "role": a.role, "depth": meta.depth, "parent": meta.parent })),
         );
-        ctx.insert("with".into(), mj(&a.with));
+        ctx.insert("with".into(), mj(a.with()));
         ctx.insert("outputs".into(), MjValue::from_object(OutputsView(self.run.clone())));
         ctx.insert("attempt".into(), MjValue::from(vars.attempt.max(1)));
         ctx.insert("last_error".into(), MjValue::from(vars.last_error));

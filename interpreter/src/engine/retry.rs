@@ -11,7 +11,7 @@ pub fn retry_of(meta: AgentMeta<'_>, defaults: Option<&plan_schema::Defaults>) -
     if meta.agent.uses.as_deref() == Some("approval") {
         return None;
     }
-    meta.agent.retry.clone().or_else(|| defaults.and_then(|d| d.retry.clone()))
+    meta.agent.retry.as_deref().cloned().or_else(|| defaults.and_then(|d| d.retry.clone()))
 }
 
 /// How long to wait before attempt `next` (2 = the first retry).

@@ -190,25 +190,23 @@ pub fn megabytes(bytes: u64) -> String {
     format!("{}MB", bytes.div_ceil(1024 * 1024))
 }
 
-/// Builds the report of a finished run.
+/// Builds the report of a finished run. The records move into it (a run of 100,000
+/// agents has as many); `result` keeps the rest.
 pub fn build(
     plan: &plan_schema::Plan,
     graph: &plan_compiler::graph::PlanGraph,
     run_id: &str,
-    result: &crate::store::state::RunResult,
+    result: &mut crate::store::state::RunResult,
 ) -> Report {
     use crate::store::state::NodeState;
     use plan_compiler::graph::UnitKind;
 
     let (me, child) = peak_memory();
-    let mut agents_seen: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for u in graph.graph.node_weights() {
-        if seen.insert(u.agent.clone()) {
-            agents_seen.push(u.agent.clone());
-        }
-    }
-    let checks: Vec<&str> = graph
+    let agents_seen: Vec<String> =
+        graph.graph.node_weights().filter(|u| seen.insert(u.agent.as_str())).map(|u| u.agent.clone()).collect();
+    drop(seen);
+    let checks: std::collections::HashSet<&str> = graph
         .graph
         .node_weights()
         .filter(|u| matches!(u.kind, UnitKind::Join | UnitKind::Reduce | UnitKind::Gather { .. }))
@@ -216,10 +214,12 @@ pub fn build(
         .collect();
     let mut validation_results = IndexMap::new();
     // One entry per node: a plan of 100,000 agents has that many.
-    let mut agents = IndexMap::with_capacity(result.records.len());
-    for r in &result.records {
+    let records = std::mem::take(&mut result.records);
+    let agents_coordinated = records.iter().filter(|r| r.attempts > 0 || r.state == NodeState::Succeeded).count();
+    let mut agents = IndexMap::with_capacity(records.len());
+    for r in records {
         let status = r.state.as_str();
-        let is_check = checks.contains(&r.id.as_str()) || (checks.is_empty() && r.state != NodeState::Skipped);
+        let is_check = checks.contains(r.id.as_str()) || (checks.is_empty() && r.state != NodeState::Skipped);
         if is_check || r.state == NodeState::Failed {
             let verdict = match r.state {
                 NodeState::Succeeded => "passed",
@@ -229,12 +229,12 @@ pub fn build(
             validation_results.insert(r.id.clone(), verdict);
         }
         agents.insert(
-            r.id.clone(),
+            r.id,
             AgentReport {
                 status,
                 attempts: r.attempts,
                 duration: r.duration,
-                last_error: r.last_error.clone(),
+                last_error: r.last_error,
                 decision: None,
                 usage: r.usage.map(|u| {
                     Box::new(AgentUsage {
@@ -266,11 +266,7 @@ pub fn build(
             coordination_overhead_ms: overhead_ms(result.wall, result.critical_path),
             peak_memory: megabytes(me),
             peak_agent_memory: megabytes(child),
-            agents_coordinated: result
-                .records
-                .iter()
-                .filter(|r| r.attempts > 0 || r.state == NodeState::Succeeded)
-                .count(),
+            agents_coordinated,
             tokens: result.spent.tokens(),
             cost_usd: result.spent.cost_usd,
         },

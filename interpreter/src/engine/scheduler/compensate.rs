@@ -21,12 +21,11 @@ impl<R: Recorder> Scheduler<R> {
             let mut finished: Vec<(usize, &String)> = Vec::new();
             let mut complete = true;
             for step in &saga.steps {
-                let Some(block) = ctx.graph.blocks.get(step) else {
+                let Some(block) = ctx.graph.block(step) else {
                     continue;
                 };
-                let ok =
-                    block.exits.iter().chain(&block.entries).all(|n| self.state[n.index()] == NodeState::Succeeded)
-                        && !block.exits.is_empty();
+                let ok = block.exits.iter().chain(block.entries).all(|n| self.state[n.index()] == NodeState::Succeeded)
+                    && !block.exits.is_empty();
                 if ok {
                     let seq = block.exits.iter().map(|n| self.finish_seq[n.index()]).max().unwrap_or(0);
                     finished.push((seq, step));

@@ -28,7 +28,7 @@ impl<R: Recorder> Scheduler<R> {
             return self.expand(key.node);
         }
         // Spent stays spent (also after a resume): nothing new starts.
-        if let Some(message) = self.spending.exceeded(&meta.agent.id, meta.agent.budget.as_ref()) {
+        if let Some(message) = self.spending.exceeded(&meta.agent.id, meta.agent.budget.as_deref()) {
             self.attempts.entry(key).or_insert_with(|| Attempts::new(0)).no_retry = true;
             return self.finish_now(key, Outcome::Failed { error: message });
         }
@@ -51,7 +51,7 @@ impl<R: Recorder> Scheduler<R> {
         let a = self.attempts.entry(key).or_insert_with(|| Attempts::new(0));
         a.count += 1;
         a.first_started.get_or_insert_with(Instant::now);
-        let (attempt, last_error, session) = (a.count, a.last_error.clone(), a.session.clone());
+        let (attempt, last_error, session) = (a.count, a.last_error.clone(), a.session().cloned());
         let id = self.id(key);
         let vars = NodeVars {
             attempt,
@@ -60,7 +60,7 @@ impl<R: Recorder> Scheduler<R> {
             consensus: vote.as_ref(),
             node_id: &id,
             session: session.as_deref(),
-            cost_left: self.spending.cost_left(&meta.agent.id, meta.agent.budget.as_ref()),
+            cost_left: self.spending.cost_left(&meta.agent.id, meta.agent.budget.as_deref()),
         };
         match Preparer::new(&self.renderer).prepare(unit, meta, &vars) {
             Err(error) => {

@@ -32,7 +32,7 @@ impl<R: Recorder> Scheduler<R> {
                 self.running = self.running.saturating_sub(1);
                 let over = self.spend(key, &ran);
                 if let Some(session) = ran.session {
-                    self.attempts.entry(key).or_insert_with(|| Attempts::new(1)).session = Some(session);
+                    self.attempts.entry(key).or_insert_with(|| Attempts::new(1)).agent_mut().session = Some(session);
                 }
                 // A spent budget is the run's failure, whatever the attempt's outcome.
                 if let Some(message) = over {
@@ -50,10 +50,10 @@ impl<R: Recorder> Scheduler<R> {
         let id = self.id(key);
         let meta = self.ctx.meta_of(key.node)?;
         let a = self.attempts.entry(key).or_insert_with(|| Attempts::new(1));
-        a.usage.get_or_insert_with(Usage::default).add(&usage);
+        a.agent_mut().usage.get_or_insert_with(Usage::default).add(&usage);
         self.recorder.journal(Entry::Spent { node: id, attempt: a.count.max(1), usage });
         self.spending.add(&meta.agent.id, &usage);
-        let over = self.spending.exceeded(&meta.agent.id, meta.agent.budget.as_ref());
+        let over = self.spending.exceeded(&meta.agent.id, meta.agent.budget.as_deref());
         if over.is_some() {
             a.no_retry = true;
         }
@@ -95,7 +95,7 @@ impl<R: Recorder> Scheduler<R> {
             return self.complete(key.node, value, total, false);
         };
         self.record_success(&id, &value, attempts, total);
-        let usage = self.attempts.get(&key).and_then(|a| a.usage);
+        let usage = self.attempts.get(&key).and_then(|a| a.usage());
         self.copies.push(Record {
             id,
             state: NodeState::Succeeded,
@@ -182,7 +182,7 @@ impl<R: Recorder> Scheduler<R> {
         if key.copy.is_none() {
             return;
         }
-        let usage = self.attempts.get(&key).and_then(|a| a.usage);
+        let usage = self.attempts.get(&key).and_then(|a| a.usage());
         self.copies.push(Record { id, state, attempts, duration, last_error: error, usage });
         self.expansions.remove(&key.node);
     }

@@ -54,20 +54,40 @@ struct Expansion {
     longest: Duration,
 }
 
+/// One node's (or copy's) attempts so far. A run of 100,000 agents holds 100,000 of
+/// these; what only coding agents have is boxed.
 struct Attempts {
     count: u32,
+    no_retry: bool,
     last_error: String,
     first_started: Option<Instant>,
-    no_retry: bool,
-    /// A coding agent's session, continued by the next attempt.
+    agent: Option<Box<AgentAttempts>>,
+}
+
+/// What a coding agent's attempts leave.
+#[derive(Default)]
+struct AgentAttempts {
+    /// Its session, continued by the next attempt.
     session: Option<String>,
-    /// What a coding agent spent over its attempts.
+    /// What it spent over its attempts.
     usage: Option<Usage>,
 }
 
 impl Attempts {
     fn new(count: u32) -> Self {
-        Attempts { count, last_error: String::new(), first_started: None, no_retry: false, session: None, usage: None }
+        Attempts { count, last_error: String::new(), first_started: None, no_retry: false, agent: None }
+    }
+
+    fn session(&self) -> Option<&String> {
+        self.agent.as_ref()?.session.as_ref()
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.agent.as_ref()?.usage
+    }
+
+    fn agent_mut(&mut self) -> &mut AgentAttempts {
+        self.agent.get_or_insert_with(Box::default)
     }
 }
 
@@ -147,7 +167,7 @@ impl<R: Recorder> Scheduler<R> {
             finish_seq: vec![usize::MAX; n],
             seq: 0,
             ready: VecDeque::new(),
-            attempts: HashMap::new(),
+            attempts: HashMap::with_capacity(n),
             expansions: HashMap::new(),
             copies: Vec::new(),
             votes: HashMap::new(),
