@@ -35,7 +35,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 out.push(refuse(&field.pointer(), format!("`{name}` (included) is outside the repository")));
             }
         }
-        if let Some(file) = field.file.as_deref().filter(|f| outside(f)) {
+        if let Some(file) = field.file.filter(|f| outside(f)) {
             out.push(refuse(&field.pointer(), format!("template `{file}` is outside the repository")));
             continue;
         }
