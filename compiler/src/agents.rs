@@ -1,7 +1,7 @@
 //! The agent tree flattened: every agent with where it sits (its JSON pointer in the
 //! file, its depth, its parent and the slot it fills), in declaration order.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use plan_schema::{Agent, Pattern, Plan};
 
@@ -31,7 +31,7 @@ pub struct AgentRef<'a> {
 pub struct AgentIndex<'a> {
     entries: Vec<(&'a Agent, String, usize, Option<&'a Agent>, Slot)>,
     /// First agent of each id.
-    by_id: HashMap<&'a str, usize>,
+    by_id: FxHashMap<&'a str, usize>,
 }
 
 impl<'a> AgentIndex<'a> {
@@ -58,7 +58,7 @@ impl<'a> AgentIndex<'a> {
             entries.push((agent, pointer, depth, parent, slot));
             stack.extend(children.into_iter().rev());
         }
-        let mut by_id = HashMap::with_capacity(entries.len());
+        let mut by_id = FxHashMap::with_capacity_and_hasher(entries.len(), Default::default());
         for (i, (agent, ..)) in entries.iter().enumerate() {
             by_id.entry(agent.id.as_str()).or_insert(i);
         }

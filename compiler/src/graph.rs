@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -92,10 +94,10 @@ pub struct Saga {
 #[derive(Debug, Default)]
 pub struct PlanGraph {
     pub graph: DiGraph<Unit, EdgeKind>,
-    index: HashMap<String, NodeIndex>,
+    index: FxHashMap<String, NodeIndex>,
     /// Agents' blocks by agent id, but for the commonest: an agent whose block is its
     /// own node alone (`block` finds those by the node's id).
-    blocks: HashMap<String, Block>,
+    blocks: FxHashMap<String, Block>,
     pub sagas: Vec<Saga>,
     /// Nodes whose compile-time id was taken twice (duplicate agent ids; lint reports them).
     pub duplicates: Vec<String>,
@@ -125,10 +127,10 @@ impl PlanGraph {
     }
 
     /// Records the block of agent `id`, unless it is just the node of the same id.
-    fn set_block(&mut self, id: &str, block: Block) {
+    fn set_block(&mut self, id: &str, block: &Block) {
         let own = matches!((block.entries.as_slice(), block.exits.as_slice()), ([a], [b]) if a == b && self.index.get(id) == Some(a));
         if !own {
-            self.blocks.insert(id.to_string(), block);
+            self.blocks.insert(id.to_string(), block.clone());
         }
     }
 
@@ -297,7 +299,7 @@ fn compile_as(
         None => children,
     };
     path.pop();
-    g.set_block(&agent.id, block.clone());
+    g.set_block(&agent.id, &block);
     block
 }
 

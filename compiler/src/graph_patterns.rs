@@ -92,7 +92,7 @@ pub(super) fn compile_mapreduce(
                 g.connect(&src, &copies, EdgeKind::Data);
             }
         }
-        g.set_block(&map.agent.id, Block { entries: copies.clone(), exits: copies.clone() });
+        g.set_block(&map.agent.id, &Block { entries: copies.clone(), exits: copies.clone() });
         block = Block { entries: copies.clone(), exits: copies };
     }
     if let Some(reduce) = &agent.reduce {
@@ -124,7 +124,7 @@ pub(super) fn compile_scatter_gather(
                 })
                 .collect();
             path.pop();
-            g.set_block(&only.id, Block { entries: copies.clone(), exits: copies.clone() });
+            g.set_block(&only.id, &Block { entries: copies.clone(), exits: copies.clone() });
             block = Block { entries: copies.clone(), exits: copies };
         }
         _ => {
@@ -144,7 +144,7 @@ pub(super) fn compile_scatter_gather(
             let u = unit(g, ga.id.clone(), UnitKind::Gather { consensus, has_agent: true }, ga, path);
             let ix = g.add(u);
             path.pop();
-            g.set_block(&ga.id, Block { entries: vec![ix], exits: vec![ix] });
+            g.set_block(&ga.id, &Block { entries: vec![ix], exits: vec![ix] });
             ix
         }
         None => {

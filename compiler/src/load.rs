@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plan_schema::Plan;
+use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
 use crate::schema_check;
@@ -190,24 +191,41 @@ pub fn load_str(path: &Path, text: String) -> Loaded {
             let _ = cell.set(Some(root));
             value
         };
-        // Top-level `x-...` keys hold anchors to merge elsewhere (as in Compose files).
-        if let Some(map) = value.as_object_mut() {
-            map.retain(|k, _| !k.starts_with("x-"));
-        }
+        without_extensions(&mut value);
         let positions = || cell.get_or_init(|| yaml::parse(&source).0).as_ref();
         let schema_diags = schema_check::check(&display, positions, &value);
         let schema_ok = schema_diags.is_empty();
         diagnostics.extend(schema_diags);
         if schema_ok {
-            match serde_path_to_error::deserialize::<_, Plan>(value) {
+            // Tracking the path costs an allocation per key: only a failure, read
+            // again from the tree, pays for it.
+            match serde_json::from_value::<Plan>(value) {
                 Ok(p) => plan = Some(p),
-                Err(e) => diagnostics.push(type_error(&display, positions(), &e)),
+                Err(plain) => {
+                    let tree = positions();
+                    let mut again = tree.map_or(Value::Null, |t| t.clone().into_json());
+                    without_extensions(&mut again);
+                    let d = match serde_path_to_error::deserialize::<_, Plan>(again) {
+                        Err(e) => type_error(&display, tree, &e),
+                        Ok(_) => Diagnostic::error("invalid-value", &display, Span::default(), plain.to_string())
+                            .help("see `plan schema` for the expected shape"),
+                    };
+                    diagnostics.push(d);
+                }
             }
         }
     } else {
         let _ = cell.set(None);
     }
     Loaded { path: path.to_path_buf(), source: Some(source), tree: cell, plan, diagnostics }
+}
+
+/// Drops top-level `x-...` keys: they hold anchors to merge elsewhere (as in Compose
+/// files).
+fn without_extensions(value: &mut Value) {
+    if let Some(map) = value.as_object_mut() {
+        map.retain(|k, _| !k.starts_with("x-"));
+    }
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -211,20 +211,21 @@ impl<'a> Scope<'a> {
         Scope { plan, agents, agent: field.agent(agents), git: field.kind == FieldKind::Git }
     }
 
-    fn roots(&self) -> Vec<String> {
-        let mut roots: Vec<String> = ["issue", "vars", "plan", "run"].map(String::from).to_vec();
+    /// The names a template of this field may start with.
+    fn roots(&self) -> Vec<&str> {
+        let mut roots = vec!["issue", "vars", "plan", "run"];
         if self.git {
-            roots.extend(["report", "agents"].map(String::from));
+            roots.extend(["report", "agents"]);
         } else {
-            roots.extend(["agent", "with", "outputs", "attempt", "last_error"].map(String::from));
+            roots.extend(["agent", "with", "outputs", "attempt", "last_error"]);
         }
         if let Some(a) = self.agent {
             if a.slot == Slot::Gather {
-                roots.push("consensus".into());
+                roots.push("consensus");
             }
             if a.slot == Slot::Map {
                 if let Some(map) = a.parent.and_then(|p| p.map.as_ref()) {
-                    roots.push(map.var.clone());
+                    roots.push(&map.var);
                 }
             }
         }
@@ -232,6 +233,7 @@ impl<'a> Scope<'a> {
     }
 
     /// Checks one dotted path from `undeclared_variables(true)`, e.g. `issue.titel`.
+    /// Runs once per variable of every template: it allocates only for an error.
     pub fn check(&self, path: &str) -> Result<(), Undefined> {
         let mut parts = path.split('.');
         let root = parts.next().unwrap_or("");
@@ -239,8 +241,8 @@ impl<'a> Scope<'a> {
             return Ok(());
         }
         let roots = self.roots();
-        if !roots.iter().any(|r| r == root) {
-            return Err(Undefined { name: root.to_string(), candidates: roots });
+        if !roots.contains(&root) {
+            return Err(Undefined { name: root.to_string(), candidates: owned(&roots) });
         }
         let Some(field) = parts.next() else {
             return Ok(());
@@ -248,25 +250,29 @@ impl<'a> Scope<'a> {
         if root == "outputs" && self.agents.get(field).is_some() {
             return Ok(());
         }
-        let fields: Option<Vec<String>> = match root {
-            "issue" => Some(["number", "repo", "title", "url", "labels", "body"].map(String::from).to_vec()),
-            "plan" => Some(["name", "complexity", "pattern"].map(String::from).to_vec()),
-            "agent" => Some(["id", "role", "depth", "parent"].map(String::from).to_vec()),
-            "run" => Some(["id", "dir"].map(String::from).to_vec()),
-            "consensus" => Some(["value", "votes", "agreed"].map(String::from).to_vec()),
-            "vars" => Some(self.plan.vars.keys().cloned().collect()),
-            "with" => self.agent.map(|a| a.agent.with().keys().cloned().collect()),
-            "outputs" => Some(self.agents.iter().map(|a| a.agent.id.clone()).collect()),
+        let fields: Option<Vec<&str>> = match root {
+            "issue" => Some(vec!["number", "repo", "title", "url", "labels", "body"]),
+            "plan" => Some(vec!["name", "complexity", "pattern"]),
+            "agent" => Some(vec!["id", "role", "depth", "parent"]),
+            "run" => Some(vec!["id", "dir"]),
+            "consensus" => Some(vec!["value", "votes", "agreed"]),
+            "vars" => Some(self.plan.vars.keys().map(String::as_str).collect()),
+            "with" => self.agent.map(|a| a.agent.with().keys().map(String::as_str).collect()),
+            "outputs" => Some(self.agents.iter().map(|a| a.agent.id.as_str()).collect()),
             _ => None,
         };
         match fields {
-            Some(fields) if !fields.iter().any(|f| f == field) => Err(Undefined {
+            Some(fields) if !fields.contains(&field) => Err(Undefined {
                 name: format!("{root}.{field}"),
                 candidates: fields.into_iter().map(|f| format!("{root}.{f}")).collect(),
             }),
             _ => Ok(()),
         }
     }
+}
+
+fn owned(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
 }
 
 /// The index of the script in an argv that runs a shell with `-c` (`[sh, -c, ...]`,

@@ -6,7 +6,7 @@
 //! held once, in place. What stays in `Plan::agent` is the root's own fields (its id,
 //! pattern and settings), without children.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use plan_compiler::agents::pattern_of;
 use plan_schema::{Agent, Over, Pattern, Plan};
@@ -52,7 +52,7 @@ pub struct Tree {
     /// `join`, `reduce`, map or gather agent), their subtrees taken out.
     groups: Vec<Vec<Agent>>,
     places: Vec<Place>,
-    index: HashMap<String, u32>,
+    index: FxHashMap<String, u32>,
     /// The root agent's id.
     pub root: String,
 }
@@ -67,7 +67,7 @@ impl Tree {
             root: root.id.clone(),
             groups: vec![vec![root]],
             places: Vec::with_capacity(n),
-            index: HashMap::with_capacity(n),
+            index: FxHashMap::with_capacity_and_hasher(n, Default::default()),
         };
         // Depth first, children in order, as `AgentIndex` walks them; the first of a
         // duplicated id wins (lint refuses duplicates).

@@ -16,6 +16,8 @@ mod result;
 mod vote;
 
 use std::collections::{HashMap, VecDeque};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,7 +109,7 @@ pub struct Scheduler<R: Recorder> {
     finish_seq: Vec<usize>,
     seq: usize,
     ready: VecDeque<JobKey>,
-    attempts: HashMap<JobKey, Attempts>,
+    attempts: FxHashMap<JobKey, Attempts>,
     expansions: HashMap<NodeIndex, Expansion>,
     copies: Vec<Record>,
     votes: HashMap<NodeIndex, Vote>,
@@ -167,7 +169,7 @@ impl<R: Recorder> Scheduler<R> {
             finish_seq: vec![usize::MAX; n],
             seq: 0,
             ready: VecDeque::new(),
-            attempts: HashMap::with_capacity(n),
+            attempts: FxHashMap::with_capacity_and_hasher(n, Default::default()),
             expansions: HashMap::new(),
             copies: Vec::new(),
             votes: HashMap::new(),
