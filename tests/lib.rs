@@ -12,6 +12,7 @@ mod execution;
 mod git;
 mod graph;
 mod intake;
+mod intake_eval;
 mod limits;
 mod lint;
 mod model;

@@ -4,8 +4,9 @@
 
 use plan_schema::{Complexity, Pattern};
 
+use super::items::{code_items, work_items};
 use super::rules::Rules;
-use super::source::{code_items, work_items, IssueText};
+use super::source::IssueText;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Classification {
@@ -18,7 +19,19 @@ pub struct Classification {
 }
 
 fn hits<'a>(haystack: &str, keywords: &'a [String]) -> Vec<&'a str> {
-    keywords.iter().filter(|k| !k.is_empty() && haystack.contains(&k.to_lowercase())).map(String::as_str).collect()
+    keywords.iter().filter(|k| !k.is_empty() && mentions(haystack, &k.to_lowercase())).map(String::as_str).collect()
+}
+
+/// Whether `text` says `keyword` where a word starts, and not negated ("not a
+/// breaking change", "without a migration").
+fn mentions(text: &str, keyword: &str) -> bool {
+    text.match_indices(keyword).any(|(i, _)| {
+        let before = &text[..i];
+        let starts_word = before.chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        let recent: String = before.chars().rev().take(16).collect::<Vec<_>>().into_iter().rev().collect();
+        let negated = [" not ", " no ", "without ", "n't ", " never "].iter().any(|n| format!(" {recent}").contains(n));
+        starts_word && !negated
+    })
 }
 
 pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
@@ -55,6 +68,21 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
     let mut tier = best.map_or(Complexity::Simple, |(_, t)| t);
     if best.is_none() {
         reasons.push("no tier indicators: simple by default".into());
+    }
+    let text = format!("{title}\n{body}");
+    for (cap, keywords) in &rules.at_most {
+        let found = hits(&text, keywords);
+        if tier > *cap && !found.is_empty() {
+            reasons.push(format!("at most {cap} for \"{}\": {tier} -> {cap}", found.join("\", \"")));
+            tier = *cap;
+        }
+    }
+    for (floor, keywords) in &rules.at_least {
+        let found = hits(&text, keywords);
+        if tier < *floor && !found.is_empty() {
+            reasons.push(format!("at least {floor} for \"{}\": {tier} -> {floor}", found.join("\", \"")));
+            tier = *floor;
+        }
     }
 
     // 2. Structure.
@@ -104,7 +132,7 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
         if !found.is_empty() || numbered {
             pattern = rule.pattern;
             why = if numbered && found.is_empty() {
-                "numbered steps: pipeline".to_string()
+                "steps in an order the text gives: pipeline".to_string()
             } else {
                 format!("{}: {}", rule.pattern, found.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", "))
             };
@@ -180,7 +208,7 @@ mod tests {
         assert_eq!(c.items.len(), 3);
         let c = classify(&issue("Migrate to the new storage engine", "We need a rollback plan.", &[]), &rules);
         assert_eq!((c.complexity, c.pattern), (Complexity::Enterprise, Pattern::Saga));
-        let c = classify(&issue("Refactor", "1. Extract\n2. Move\n3. Delete\n", &[]), &rules);
+        let c = classify(&issue("Refactor", "In this order:\n1. Extract\n2. Move\n3. Delete\n", &[]), &rules);
         assert_eq!(c.pattern, Pattern::Pipeline);
     }
 }

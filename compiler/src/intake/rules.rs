@@ -15,6 +15,14 @@ pub struct Rules {
     pub title_weight: u32,
     pub tiers: IndexMap<Complexity, Indicators>,
     pub structure: Structure,
+    /// Tiers an issue reaches at least when it names one of these (an integration
+    /// described in prose is never a one-agent job).
+    #[serde(default)]
+    pub at_least: IndexMap<Complexity, Vec<String>>,
+    /// Tiers the keywords may give at most when the issue names one of these (moving
+    /// CI to another service is no enterprise migration). Work items still count.
+    #[serde(default)]
+    pub at_most: IndexMap<Complexity, Vec<String>>,
     pub patterns: Vec<PatternRule>,
 }
 

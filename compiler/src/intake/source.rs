@@ -1,6 +1,6 @@
 //! Reading an issue from what users have: GitHub REST JSON, the JSON of
 //! `gh issue view N --json number,title,body,labels,url`, or a markdown file whose
-//! first heading is the title. Also finds the work items in its body.
+//! first heading is the title.
 
 use serde_json::Value;
 
@@ -95,131 +95,9 @@ fn from_markdown(text: &str) -> IssueText {
     IssueText { title, body: body_lines.join("\n").trim().to_string(), ..IssueText::default() }
 }
 
-/// Work items of an issue: open checklist entries, else numbered steps, else the
-/// bullets of a list of components. Markdown syntax is stripped; each item is one line
-/// of text. Checklist entries the issue marks done (`- [x]`, also an issue template's
-/// ticked answers) are no work, nor are bare references (`#12`, a link) and
-/// measurements (`12.3 ms`).
-pub fn work_items(body: &str) -> (Vec<String>, bool) {
-    let clean =
-        |s: &str| s.trim().trim_end_matches(['.', ';', ':']).replace('`', "").replace("**", "").trim().to_string();
-    let mut checklist = Vec::new();
-    let mut ticked = 0;
-    let mut numbered = Vec::new();
-    let mut bullets = Vec::new();
-    for line in body.lines() {
-        let l = line.trim_start();
-        let marker = l.strip_prefix("- ").or_else(|| l.strip_prefix("* "));
-        if let Some(rest) = marker.and_then(|m| m.strip_prefix("[ ]")) {
-            checklist.push(clean(rest));
-        } else if marker.is_some_and(|m| m.starts_with("[x]") || m.starts_with("[X]")) {
-            ticked += 1;
-        } else if let Some((n, rest)) = l.split_once(". ") {
-            if !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()) {
-                numbered.push(clean(rest));
-            }
-        } else if let Some(rest) = marker {
-            bullets.push(clean(rest));
-        }
-    }
-    let keep = |v: Vec<String>| v.into_iter().filter(|s| is_work(s)).collect::<Vec<_>>();
-    let (checklist, numbered, bullets) = (keep(checklist), keep(numbered), keep(bullets));
-    if !checklist.is_empty() {
-        (checklist, false)
-    } else if ticked > 0 {
-        // A checklist whose every item is done leaves nothing to split the work by.
-        (Vec::new(), false)
-    } else if numbered.len() >= 2 {
-        (numbered, true)
-    } else if bullets.len() >= 2 {
-        (bullets, false)
-    } else {
-        (Vec::new(), false)
-    }
-}
-
-/// Failing tests or files listed in the body's code blocks (a pasted test run, a list
-/// of files to change): each line's test id or path, when at least two lines are such.
-pub fn code_items(body: &str) -> Vec<String> {
-    let mut items: Vec<String> = Vec::new();
-    let mut inside = false;
-    for line in body.lines() {
-        if line.trim_start().starts_with("```") {
-            inside = !inside;
-            continue;
-        }
-        if !inside {
-            continue;
-        }
-        if let Some(item) = test_or_file(line.trim()) {
-            if !items.contains(&item) {
-                items.push(item);
-            }
-        }
-    }
-    if items.len() >= 2 {
-        items
-    } else {
-        Vec::new()
-    }
-}
-
-/// The test id or file path a line of a test run or a file list names.
-fn test_or_file(line: &str) -> Option<String> {
-    let line = ["FAILED ", "FAIL: ", "--- FAIL: ", "ERROR ", "FAIL "]
-        .iter()
-        .find_map(|p| line.strip_prefix(p))
-        .map(|rest| (rest, true))
-        .unwrap_or((line, false));
-    let (rest, failed) = line;
-    let token = rest.split_whitespace().next()?.trim_end_matches([',', ':']);
-    let is_test = token.contains("::") || (failed && token.chars().any(|c| c.is_alphabetic()));
-    let is_file = token.contains('/')
-        && token
-            .rsplit_once('.')
-            .is_some_and(|(_, ext)| (1..=5).contains(&ext.len()) && ext.chars().all(char::is_alphanumeric))
-        && token.chars().all(|c| c.is_alphanumeric() || "./_-".contains(c));
-    (is_test || is_file).then(|| token.to_string())
-}
-
-/// Whether a list item reads as work: some words, not only a reference or a figure.
-fn is_work(item: &str) -> bool {
-    let tokens: Vec<&str> = item.split_whitespace().collect();
-    let reference = |w: &&str| w.starts_with('#') || w.contains("://");
-    let figure = |w: &&str| w.chars().next().is_some_and(|c| c.is_ascii_digit());
-    let words = tokens
-        .iter()
-        .filter(|w| !reference(w) && !figure(w) && w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
-        .count();
-    let figures = tokens.iter().filter(|w| figure(w)).count();
-    words >= 2 || (words == 1 && figures == 0 && !tokens.iter().any(reference))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn done_items_references_and_figures_are_no_work() {
-        let body = "- [x] Add the flag\n- [ ] Write the docs\n- [X] Yes\n- [ ] #123\n- [ ] Test the parser";
-        assert_eq!(work_items(body).0, ["Write the docs", "Test the parser"]);
-        let done = "- [x] I searched existing issues\n- [x] Yes\n\nThe button is broken.\n";
-        assert_eq!(work_items(done).0, Vec::<String>::new());
-        let timings = "- 12.3 ms\n- 45 ms\n- https://example.com/log\n";
-        assert!(work_items(timings).0.is_empty());
-        let parts = "- Parser: accept tabs\n- Docs: say so\n";
-        assert_eq!(work_items(parts).0, ["Parser: accept tabs", "Docs: say so"]);
-    }
-
-    #[test]
-    fn code_blocks_of_failing_tests_or_files_are_items() {
-        let run = "Four tests fail:\n\n```\nFAILED tests/test_io.py::test_read - AssertionError\n                   FAILED tests/test_io.py::test_write - KeyError\n--- FAIL: TestParse (0.00s)\n                   collected 40 items\n```\n";
-        assert_eq!(code_items(run), ["tests/test_io.py::test_read", "tests/test_io.py::test_write", "TestParse"]);
-        let files = "Change these:\n```\nsrc/a.rs\nsrc/b/c.rs\n```\n";
-        assert_eq!(code_items(files), ["src/a.rs", "src/b/c.rs"]);
-        assert!(code_items("```\nfn main() {}\nlet x = 1;\n```").is_empty(), "code is no list");
-        assert!(code_items("src/a.rs\nsrc/b.rs\n").is_empty(), "only inside code blocks");
-    }
 
     #[test]
     fn reads_every_format() {
@@ -238,14 +116,5 @@ mod tests {
         assert_eq!(parse_issue("{\"x\": 1}"), Err(SourceError::NotAnIssue));
         assert!(matches!(parse_issue("{oops"), Err(SourceError::Json(_))));
         assert_eq!(parse_issue("  \n"), Err(SourceError::Empty));
-    }
-
-    #[test]
-    fn finds_work_items() {
-        let (items, seq) = work_items("Intro\n- [ ] Parser `tokens`\n- [x] **Lexer** rules.\n- note\n");
-        assert_eq!((items, seq), (vec!["Parser tokens".to_string()], false), "a done item is no work");
-        let (items, seq) = work_items("1. Build\n2. Test\n3. Ship\n");
-        assert_eq!((items.len(), seq), (3, true));
-        assert_eq!(work_items("just prose"), (Vec::new(), false));
     }
 }

@@ -1,0 +1,360 @@
+//! The work items of an issue, read the way people write issues: open checklist
+//! entries, else the items of a numbered list, else the bullets of a list of
+//! components; or failing tests and files listed in a code block.
+//!
+//! Most lists in real issues are not work. Left out: entries marked done (`- [x]`, an
+//! issue template's ticked answers) or struck through; the lists of a bug template's
+//! sections (steps to reproduce, expected behaviour, environment, logs); lists of
+//! requirements (under a "Requirements" heading, or phrased with must/should);
+//! template answers and placeholders (`None`, `N/A`, `e.g. ...`); bare references,
+//! links and figures; reading to do (`Learn about ...`) and the chores `plan` does
+//! itself (branch, commit, push, ask for review).
+
+/// Sections whose lists describe the problem or the reporter's setup, not work.
+const NOT_WORK_SECTIONS: &[&str] = &[
+    "reproduc",
+    "repro",
+    "expected",
+    "actual",
+    "environment",
+    "system information",
+    "system info",
+    "version",
+    "log",
+    "screenshot",
+    "alternatives",
+    "additional context",
+    "context",
+    "settings",
+    "describe the bug",
+    "explain the bug",
+    "notes",
+    "references",
+    "resources",
+    "links",
+    "requirement",
+    "acceptance criteria",
+    "criteria",
+    "checklist",
+    "code of conduct",
+    "contributing",
+];
+
+/// Words that order a list: "Steps:", "then", "first", "Phase 2".
+const ORDER_CUES: &[&str] = &[
+    "step",
+    "in order",
+    "this order",
+    "following order",
+    "sequence",
+    "first",
+    "then",
+    "after",
+    "before",
+    "once ",
+    "next",
+    "finally",
+    "phase",
+    "stage",
+    "roadmap",
+];
+
+/// The items of `body`, and whether the text orders them.
+pub fn work_items(body: &str) -> (Vec<String>, bool) {
+    let clean =
+        |s: &str| s.trim().trim_end_matches(['.', ';', ':']).replace('`', "").replace("**", "").trim().to_string();
+    let mut checklist = Vec::new();
+    let mut ticked = 0;
+    let mut numbered: Vec<String> = Vec::new();
+    let mut numbered_lead = String::new();
+    let mut checklist_lead = String::new();
+    let mut alternatives = false;
+    let mut bullets = Vec::new();
+    let mut skip = false;
+    let mut last_prose = String::new();
+    for line in body.lines() {
+        let l = line.trim_start();
+        if let Some(heading) = heading(l) {
+            skip = NOT_WORK_SECTIONS.iter().any(|w| heading.contains(w));
+            last_prose = heading;
+            continue;
+        }
+        let marker = l.strip_prefix("- ").or_else(|| l.strip_prefix("* ")).or_else(|| l.strip_prefix("+ "));
+        let number =
+            l.split_once(". ").filter(|(n, _)| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()));
+        if marker.is_none() && number.is_none() {
+            if !l.trim().is_empty() {
+                last_prose = l.to_lowercase();
+            }
+            continue;
+        }
+        if skip {
+            continue;
+        }
+        if let Some(rest) = marker.and_then(|m| m.strip_prefix("[ ]")) {
+            if checklist.is_empty() {
+                checklist_lead = last_prose.clone();
+            }
+            if !rest.trim_start().starts_with("~~") {
+                checklist.push(clean(rest));
+            }
+        } else if marker.is_some_and(|m| m.starts_with("[x]") || m.starts_with("[X]")) {
+            ticked += 1;
+        } else if let Some((_, rest)) = number {
+            if numbered.is_empty() {
+                numbered_lead = last_prose.clone();
+                alternatives =
+                    ["either", "one of", "options", "alternatives", " or:"].iter().any(|w| last_prose.contains(w));
+            }
+            numbered.push(clean(rest));
+        } else if let Some(rest) = marker {
+            bullets.push(clean(rest));
+        }
+    }
+    // A list of requirements or of symptoms describes the result or the problem; the
+    // work is the issue as a whole.
+    let requirements = |v: &[String]| {
+        let described = v.iter().filter(|s| is_requirement(s) || is_symptom(s)).count();
+        described * 2 >= v.len() && !v.is_empty()
+    };
+    let keep = |v: Vec<String>| -> Vec<String> {
+        if requirements(&v) {
+            return Vec::new();
+        }
+        v.into_iter().filter(|s| is_work(s)).collect()
+    };
+    let (checklist, bullets) = (keep(checklist), keep(bullets));
+    let numbered = if alternatives { Vec::new() } else { keep(numbered) };
+    if !checklist.is_empty() {
+        let ordered = ordered(&checklist_lead, &checklist);
+        (checklist, ordered)
+    } else if ticked > 0 {
+        // A checklist whose every item is done leaves nothing to split the work by.
+        (Vec::new(), false)
+    } else if numbered.len() >= 2 {
+        let ordered = ordered(&numbered_lead, &numbered);
+        (numbered, ordered)
+    } else if bullets.len() >= 2 {
+        (bullets, false)
+    } else {
+        (Vec::new(), false)
+    }
+}
+
+/// Whether the text orders a list: its lead-in or its items say so ("Steps:",
+/// "then", "Phase 2"), or it starts by deciding what to do (define, design, plan).
+fn ordered(lead: &str, items: &[String]) -> bool {
+    let cue = |s: &str| {
+        let s = s.to_lowercase();
+        ORDER_CUES.iter().any(|c| s.contains(c))
+    };
+    let plans_first = items.first().is_some_and(|i| {
+        let i = i.to_lowercase();
+        ["define", "design", "plan ", "decide", "investigate", "research", "spec", "scope"]
+            .iter()
+            .any(|w| i.starts_with(w))
+    });
+    items.len() >= 2 && (cue(lead) || items.iter().any(|i| cue(i)) || plans_first)
+}
+
+/// The text of a heading: `## Steps`, a line that is all bold (`**To reproduce**`),
+/// or a short line ending in a colon (`Approach:`), lower-cased.
+fn heading(line: &str) -> Option<String> {
+    let l = line.trim();
+    if l.starts_with('#') {
+        return Some(l.trim_start_matches('#').trim().to_lowercase());
+    }
+    if l.len() > 4 && l.starts_with("**") && l.ends_with("**") {
+        return Some(l.trim_matches('*').trim().to_lowercase());
+    }
+    let words = l.split_whitespace().count();
+    if l.ends_with(':') && (1..=4).contains(&words) && !l.starts_with(['-', '*']) {
+        return Some(l.trim_end_matches(':').to_lowercase());
+    }
+    None
+}
+
+/// "The gateway must emit traces": what the result must do.
+fn is_requirement(item: &str) -> bool {
+    let padded = format!(" {} ", item.to_lowercase());
+    [" must ", " should ", " shall ", " needs to "].iter().any(|w| padded.contains(w))
+}
+
+/// "They passed with pytest 3.0.2", "the warning is not raised": what the reporter saw.
+fn is_symptom(item: &str) -> bool {
+    let lower = item.to_lowercase();
+    let padded = format!(" {lower} ");
+    let subject = ["the ", "they ", "it ", "this ", "that ", "there ", "these ", "those ", "we ", "i ", "my ", "our "]
+        .iter()
+        .any(|w| lower.starts_with(w));
+    let finite =
+        [" is ", " are ", " was ", " were ", " has ", " have ", " had ", " does ", " did ", " works ", " worked "]
+            .iter()
+            .any(|w| padded.contains(w));
+    let failure =
+        [" fail ", " fails", " failed", " failing", " passed ", " crashes", " crashed", " throws", " is broken"]
+            .iter()
+            .any(|w| padded.contains(w));
+    (subject && finite) || failure
+}
+
+/// Failing tests or files listed in the body's code blocks (a pasted test run, a list
+/// of files to change): each line's test id or path, when at least two lines are such.
+pub fn code_items(body: &str) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    let mut inside = false;
+    for line in body.lines() {
+        if line.trim_start().starts_with("```") {
+            inside = !inside;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if let Some(item) = test_or_file(line.trim()) {
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+    }
+    if items.len() >= 2 {
+        items
+    } else {
+        Vec::new()
+    }
+}
+
+/// The test id or file path a line of a test run or a file list names.
+fn test_or_file(line: &str) -> Option<String> {
+    let line = ["FAILED ", "FAIL: ", "--- FAIL: ", "ERROR ", "FAIL "]
+        .iter()
+        .find_map(|p| line.strip_prefix(p))
+        .map(|rest| (rest, true))
+        .unwrap_or((line, false));
+    let (rest, failed) = line;
+    let token = rest.split_whitespace().next()?.trim_end_matches([',', ':']);
+    let is_test = token.contains("::") || (failed && token.chars().any(|c| c.is_alphabetic()));
+    let is_file = token.contains('/')
+        && token
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| (1..=5).contains(&ext.len()) && ext.chars().all(char::is_alphanumeric))
+        && token.chars().all(|c| c.is_alphanumeric() || "./_-".contains(c));
+    (is_test || is_file).then(|| token.to_string())
+}
+
+/// Things to read first, and the chores `plan` does itself: no agent's work.
+const NOT_WORK_STARTS: &[&str] = &[
+    "learn about",
+    "learn more",
+    "read ",
+    "look at",
+    "familiarize",
+    "familiarise",
+    "create a branch",
+    "create a new branch",
+    "commit ",
+    "push ",
+    "open a pr",
+    "open a pull request",
+    "ask ",
+    "contact ",
+    "comment on",
+    "request review",
+    "e.g.",
+    "eg.",
+    "e.g ",
+];
+
+/// Template answers: the whole item.
+const ANSWERS: &[&str] = &["none", "n/a", "na", "no response", "_no response_", "yes", "no", "tbd", "-"];
+
+/// Whether a list item reads as work: some words, not only a reference, a figure, a
+/// template answer, reading or a chore.
+fn is_work(item: &str) -> bool {
+    let lower = item.to_lowercase();
+    if ANSWERS.contains(&lower.trim())
+        || NOT_WORK_STARTS.iter().any(|s| lower.starts_with(s))
+        || lower.starts_with("~~")
+    {
+        return false;
+    }
+    let tokens: Vec<&str> = item.split_whitespace().collect();
+    let reference = |w: &&str| w.starts_with('#') || w.contains("://") || w.starts_with("[") && w.contains("](");
+    let figure = |w: &&str| w.chars().next().is_some_and(|c| c.is_ascii_digit());
+    let words = tokens
+        .iter()
+        .filter(|w| !reference(w) && !figure(w) && w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+        .count();
+    let figures = tokens.iter().filter(|w| figure(w)).count();
+    // `Key: value` of a template ("OS Version: Windows 10").
+    let field = item.split_once(':').is_some_and(|(k, v)| {
+        k.split_whitespace().count() <= 3
+            && v.trim().chars().next().is_some_and(|c| c.is_ascii_digit() || c.is_uppercase())
+            && v.split_whitespace().count() <= 4
+    }) && figures > 0;
+    // "Complete #103": a verb and what it names.
+    let named = words == 1 && tokens.len() == 2 && tokens.get(1).is_some_and(reference);
+    !field && (words >= 2 || named || (words == 1 && figures == 0 && !tokens.iter().any(reference)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn done_items_references_and_figures_are_no_work() {
+        let body = "- [x] Add the flag\n- [ ] Write the docs\n- [X] Yes\n- [ ] #123\n- [ ] Test the parser";
+        assert_eq!(work_items(body).0, ["Write the docs", "Test the parser"]);
+        let done = "- [x] I searched existing issues\n- [x] Yes\n\nThe button is broken.\n";
+        assert_eq!(work_items(done).0, Vec::<String>::new());
+        let timings = "- 12.3 ms\n- 45 ms\n- https://example.com/log\n";
+        assert!(work_items(timings).0.is_empty());
+        let parts = "- Parser: accept tabs\n- Docs: say so\n";
+        assert_eq!(work_items(parts).0, ["Parser: accept tabs", "Docs: say so"]);
+    }
+
+    #[test]
+    fn code_blocks_of_failing_tests_or_files_are_items() {
+        let run = "Four tests fail:\n\n```\nFAILED tests/test_io.py::test_read - AssertionError\n                   FAILED tests/test_io.py::test_write - KeyError\n--- FAIL: TestParse (0.00s)\n                   collected 40 items\n```\n";
+        assert_eq!(code_items(run), ["tests/test_io.py::test_read", "tests/test_io.py::test_write", "TestParse"]);
+        let files = "Change these:\n```\nsrc/a.rs\nsrc/b/c.rs\n```\n";
+        assert_eq!(code_items(files), ["src/a.rs", "src/b/c.rs"]);
+        assert!(code_items("```\nfn main() {}\nlet x = 1;\n```").is_empty(), "code is no list");
+        assert!(code_items("src/a.rs\nsrc/b.rs\n").is_empty(), "only inside code blocks");
+    }
+
+    #[test]
+    fn finds_work_items() {
+        let (items, seq) = work_items("Intro\n- [ ] Parser `tokens`\n- [x] **Lexer** rules.\n- note\n");
+        assert_eq!((items, seq), (vec!["Parser tokens".to_string()], false), "a done item is no work");
+        let (items, seq) = work_items("Steps:\n1. Build\n2. Test\n3. Ship\n");
+        assert_eq!((items.len(), seq), (3, true));
+        assert_eq!(work_items("just prose"), (Vec::new(), false));
+    }
+    #[test]
+    fn template_sections_requirements_and_chores_are_no_work() {
+        let bug = "### Steps To Reproduce\n\n1. Open Settings\n2. Click About\n3. Crash\n\n### Requirements\n\n- e.g. Fix crash that occurs when...\n- Fix it\n";
+        assert_eq!(work_items(bug), (Vec::new(), false));
+        let bold = "**To reproduce**\n1. Go to Settings\n2. Click on About\n\n**System Information**\n - OS Version: Windows 10\n - App version: v1.5\n";
+        assert_eq!(work_items(bold), (Vec::new(), false));
+        let reqs = "- The gateway must emit traces\n- Traces must go to the collector\n- Use the SDK\n";
+        assert!(work_items(reqs).0.is_empty(), "a list of requirements");
+        let chores = "Approach\n- read the quickstart guide\n- create a new branch to work on\n- port the Travis steps to Actions\n- add a job for the docs\n- commit the changes and push them\n- ask the team for reviews\n";
+        assert_eq!(work_items(chores).0, ["port the Travis steps to Actions", "add a job for the docs"]);
+        let learn = "- Learn about [tracing](https://x.io)\n- Add tracing to the Python services\n- Add tracing to the Java services\n";
+        assert_eq!(work_items(learn).0.len(), 2);
+        let answers = "## Steps to Reproduce\nNone\n## Settings\n- Version:\nNone\n- OS:\nNone\n";
+        assert!(work_items(answers).0.is_empty());
+        let struck = "* [ ] ~~cut a minor release~~\n* [x] #64\n* [x] cut major v2.0.0\n";
+        assert!(work_items(struck).0.is_empty(), "struck through and done");
+    }
+
+    #[test]
+    fn lists_are_ordered_only_when_the_text_orders_them() {
+        assert!(!work_items("1. Parser\n2. Lexer\n3. Checker\n").1, "an enumeration");
+        assert!(work_items("Steps:\n1. Extract the module\n2. Move it\n").1);
+        assert!(work_items("1. Add the schema\n2. Then migrate the data\n").1);
+        let either = "We should then either:\n\n1. fix the issue\n2. pin pytest back until it is fixed\n";
+        assert_eq!(work_items(either), (Vec::new(), false), "alternatives are not steps");
+    }
+}
