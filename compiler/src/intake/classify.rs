@@ -143,6 +143,13 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
         pattern = Pattern::Mapreduce;
         why = format!("mapreduce: {} failing tests or files listed in a code block, one copy each", items.len());
     }
+    // Without work items the tier's default steps (understand, implement, test, ...)
+    // are one after another.
+    if (Complexity::Moderate..Complexity::Enterprise).contains(&tier) && items.len() < 2 && pattern == Pattern::ForkJoin
+    {
+        pattern = Pattern::Pipeline;
+        why = "no list of work items: the tier's default steps run in order: pipeline".to_string();
+    }
     reasons.push(format!("pattern {why}"));
     if tier < Complexity::Moderate && matches!(pattern, Pattern::ScatterGather | Pattern::Mapreduce | Pattern::Saga) {
         reasons.push(format!("{pattern} needs several agents: {tier} -> moderate"));
