@@ -156,8 +156,7 @@ fn rows(issues: &[Issue], outcomes: &[Outcome], table: &mut String) {
             agents.push_str(&format!(" ({} junk)", o.junk.len()));
         }
         table.push_str(&format!(
-            "| [{repo_name}#{number}]({}) {} | {} ({}) | {} {} | {} {} | {agents} |\n",
-            i.url,
+            "| `{repo_name}#{number}` {} | {} ({}) | {} {} | {} {} | {agents} |\n",
             i.title.replace('|', "\\|"),
             i.expect.tier,
             i.expect.tiers.join(", "),
@@ -204,7 +203,7 @@ fn intake_eval() {
          What `plan new` (the rules, no model) makes of each issue in\n\
          [tests/data/intake-eval](../tests/data/intake-eval/), against the tier and patterns labelled\n\
          by hand before it ran. ✓ marks an acceptable tier or pattern. The held-out issues were\n\
-         collected and labelled after the rules were last changed.\n\n",
+         collected and labelled after the rules were last changed. Each issue's URL is in the data.\n\n",
     );
     table.push_str(&summary);
     table.push_str("\n## The issues the rules were tuned on\n\n| issue | labelled | got | pattern | agents |\n|---|---|---|---|---|\n");

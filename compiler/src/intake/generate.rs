@@ -12,6 +12,7 @@ use plan_schema::{
 use serde_json::Value;
 
 use super::classify::Classification;
+use super::named;
 use super::source::IssueText;
 use crate::template_env::slug;
 
@@ -137,6 +138,81 @@ fn one_level(
     }
 }
 
+/// The groups of an enterprise plan, named from what the issue names: its work items,
+/// else the tasks its prose asks for and what it moves from and to.
+fn enterprise_groups(issue: &IssueText, c: &Classification, inner: Pattern) -> Vec<(String, Vec<String>, Pattern)> {
+    let s = named::subject(&issue.title);
+    let (from, to) = (s.from.as_deref(), s.to.as_deref());
+    let touched = from.map_or("what the change touches".to_string(), |f| format!("every use of {f}"));
+    let mut groups = vec![(
+        "Analysis".to_string(),
+        vec![
+            format!("Inventory {touched}"),
+            "List the risks and how to detect them".to_string(),
+            "Write the step-by-step plan".to_string(),
+        ],
+        Pattern::ForkJoin,
+    )];
+    let mut work: Vec<String> = if c.items.is_empty() { named::prose_tasks(&issue.body, 10) } else { c.items.clone() };
+    let derived: Vec<String> = match (from, to) {
+        (Some(f), Some(t)) => vec![
+            format!("Set up {t} next to {f}"),
+            format!("Move each part from {f} to {t}"),
+            format!("Adapt the callers of {f} to {t}"),
+            format!("Remove {f} once nothing uses it"),
+        ],
+        (None, Some(t)) => vec![
+            format!("Set up {t}"),
+            format!("Move each part to {t}"),
+            format!("Adapt the callers to {t}"),
+            "Remove what the change replaces".to_string(),
+        ],
+        (Some(f), None) => vec![
+            format!("Remove {f} from the code"),
+            format!("Remove {f} from the build and CI"),
+            format!("Adapt what depended on {f}"),
+            "Update the documentation and the changelog".to_string(),
+        ],
+        (None, None) => vec![
+            "Implement the core change".to_string(),
+            "Adapt the interfaces".to_string(),
+            "Update the callers".to_string(),
+            "Remove what the change replaces".to_string(),
+        ],
+    };
+    // The issue's own items stand as they are; prose and the subject are filled up.
+    if c.items.is_empty() {
+        for d in derived {
+            if work.len() >= 4 {
+                break;
+            }
+            work.push(d);
+        }
+    }
+    for (i, chunk) in work.chunks(5).enumerate() {
+        groups.push((format!("Implementation part {}", i + 1), chunk.to_vec(), inner));
+    }
+    let target = to.map_or(String::new(), |t| format!(" on {t}"));
+    groups.push((
+        "Verification".to_string(),
+        vec![
+            format!("Run and fix the unit tests{target}"),
+            format!("Run and fix the integration tests{target}"),
+            "Check performance".to_string(),
+            "Review security".to_string(),
+            "Update the documentation".to_string(),
+        ],
+        Pattern::ForkJoin,
+    ));
+    let switch = to.map_or("Switch over".to_string(), |t| format!("Switch over to {t}"));
+    groups.push((
+        "Cut-over".to_string(),
+        vec!["Prepare the switch and its rollback".to_string(), switch, "Verify the result in production".to_string()],
+        Pattern::Pipeline,
+    ));
+    groups
+}
+
 /// Agents that write code side by side (children of fork-join and scatter-gather, and
 /// the map agent) each get a git worktree of their own.
 fn isolate_parallel_writers(agent: &mut Agent) {
@@ -181,55 +257,8 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
         Complexity::Enterprise => {
             let rollback = c.pattern == Pattern::Saga;
             primary.pattern = Some(if rollback { Pattern::Saga } else { Pattern::Pipeline });
-            let mut groups: Vec<(String, Vec<String>, Pattern)> = vec![(
-                "Analysis".into(),
-                [
-                    "Inventory what the change touches",
-                    "List the risks and how to detect them",
-                    "Write the step-by-step plan",
-                ]
-                .map(String::from)
-                .to_vec(),
-                Pattern::ForkJoin,
-            )];
-            let work: Vec<String> = if c.items.is_empty() {
-                [
-                    "Implement the core change",
-                    "Adapt the interfaces",
-                    "Migrate the data",
-                    "Update the callers",
-                    "Remove what the change replaces",
-                ]
-                .map(String::from)
-                .to_vec()
-            } else {
-                c.items.clone()
-            };
             let inner = if c.pattern == Pattern::Saga { Pattern::ForkJoin } else { c.pattern };
-            for (i, chunk) in work.chunks(5).enumerate() {
-                groups.push((format!("Implementation part {}", i + 1), chunk.to_vec(), inner));
-            }
-            groups.push((
-                "Verification".into(),
-                [
-                    "Run and fix the unit tests",
-                    "Run and fix the integration tests",
-                    "Check performance",
-                    "Review security",
-                    "Update the documentation",
-                ]
-                .map(String::from)
-                .to_vec(),
-                Pattern::ForkJoin,
-            ));
-            groups.push((
-                "Cut-over".into(),
-                ["Prepare the switch and its rollback", "Switch over", "Verify the result in production"]
-                    .map(String::from)
-                    .to_vec(),
-                Pattern::Pipeline,
-            ));
-            for (name, items, pattern) in groups {
+            for (name, items, pattern) in enterprise_groups(issue, c, inner) {
                 let mut group = Agent { id: ids.claim(&name), role: Some(name.clone()), ..Agent::default() };
                 let mut items = items;
                 if pattern == Pattern::ScatterGather || pattern == Pattern::Mapreduce {

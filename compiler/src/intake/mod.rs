@@ -4,6 +4,7 @@
 mod classify;
 mod generate;
 mod items;
+mod named;
 mod rules;
 mod source;
 
