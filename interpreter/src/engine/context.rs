@@ -44,8 +44,35 @@ pub struct RunContext {
 /// those of copies made at run time by id.
 #[derive(Default)]
 struct Outputs {
-    nodes: Vec<Option<Value>>,
+    nodes: Vec<Stored>,
     copies: HashMap<String, Value>,
+}
+
+/// A node's output as held: 16 bytes, and no allocation for the empty output of a
+/// `noop` or a silent command.
+#[derive(Clone, Default)]
+enum Stored {
+    #[default]
+    Nothing,
+    Empty,
+    Value(Box<Value>),
+}
+
+impl Stored {
+    fn of(value: Value) -> Stored {
+        match value {
+            Value::String(s) if s.is_empty() => Stored::Empty,
+            v => Stored::Value(Box::new(v)),
+        }
+    }
+
+    fn get(&self) -> Option<Value> {
+        match self {
+            Stored::Nothing => None,
+            Stored::Empty => Some(Value::String(String::new())),
+            Stored::Value(v) => Some(Value::clone(v)),
+        }
+    }
 }
 
 impl RunContext {
@@ -95,7 +122,7 @@ impl RunContext {
     }
 
     fn composite_output(&self, id: &str, meta: AgentMeta<'_>) -> Option<Value> {
-        let parent = meta.parent.as_deref().and_then(|p| self.tree.get(p));
+        let parent = meta.parent();
         let copies = |prefix: &str| -> Option<Value> {
             if let Some(v) = self.node_output(&format!("{prefix}[*]")) {
                 return Some(v);
@@ -114,7 +141,7 @@ impl RunContext {
         };
         let is_map_agent = parent.and_then(|p| p.place.map.as_deref()).is_some_and(|(m, _, _)| m == id);
         let is_replica = parent
-            .is_some_and(|p| p.replicas.is_some() && p.children.len() == 1 && p.pattern == Pattern::ScatterGather);
+            .is_some_and(|p| p.replicas.is_some() && p.children().len() == 1 && p.pattern == Pattern::ScatterGather);
         if is_map_agent || is_replica {
             return copies(id);
         }
@@ -122,23 +149,23 @@ impl RunContext {
             return self.node_output(id);
         }
         let last = match meta.pattern {
-            Pattern::Pipeline | Pattern::Saga => meta.children.last().and_then(|c| self.output_of_strict(c)),
-            Pattern::ForkJoin => match &meta.join {
+            Pattern::Pipeline | Pattern::Saga => meta.children().next_back().and_then(|c| self.output_of_strict(c)),
+            Pattern::ForkJoin => match meta.join() {
                 Some(j) => self.output_of_strict(j),
                 None => {
                     let mut map = serde_json::Map::new();
-                    for c in &meta.children {
-                        map.insert(c.clone(), self.output_of_strict(c)?);
+                    for c in meta.children() {
+                        map.insert(c.to_string(), self.output_of_strict(c)?);
                     }
                     Some(Value::Object(map))
                 }
             },
-            Pattern::Mapreduce => match (&meta.reduce, meta.map.as_deref()) {
+            Pattern::Mapreduce => match (meta.reduce(), meta.map.as_deref()) {
                 (Some(r), _) => self.output_of_strict(r),
                 (None, Some((m, _, _))) => self.output_of_strict(m),
                 _ => None,
             },
-            Pattern::ScatterGather => match &meta.gather {
+            Pattern::ScatterGather => match meta.gather() {
                 Some(g) => self.output_of_strict(g),
                 None => self.node_output(&format!("{id}.gather")),
             },
@@ -198,9 +225,9 @@ impl RunContext {
         match self.graph.node(&id) {
             Some(ix) => {
                 if outputs.nodes.len() <= ix.index() {
-                    outputs.nodes.resize(self.graph.graph.node_count().max(ix.index() + 1), None);
+                    outputs.nodes.resize(self.graph.graph.node_count().max(ix.index() + 1), Stored::Nothing);
                 }
-                outputs.nodes[ix.index()] = Some(value);
+                outputs.nodes[ix.index()] = Stored::of(value);
             }
             None => {
                 outputs.copies.insert(id, value);
@@ -212,7 +239,7 @@ impl RunContext {
     pub fn node_output(&self, id: &str) -> Option<Value> {
         let outputs = self.outputs.read().ok()?;
         match self.graph.node(id) {
-            Some(ix) => outputs.nodes.get(ix.index())?.clone(),
+            Some(ix) => outputs.nodes.get(ix.index())?.get(),
             None => outputs.copies.get(id).cloned(),
         }
     }

@@ -123,19 +123,14 @@ impl Renderer {
         let a = &meta.agent;
         ctx.insert(
             "agent".into(),
-            mj(serde_json::json!({ "id": a.id, "role": a.role, "depth": meta.depth, "parent": meta.parent })),
+            mj(serde_json::json!({ "id": a.id, "role": a.role, "depth": meta.depth, "parent": meta.parent_id() })),
         );
         ctx.insert("with".into(), mj(a.with()));
         ctx.insert("outputs".into(), MjValue::from_object(OutputsView(self.run.clone())));
         ctx.insert("attempt".into(), MjValue::from(vars.attempt.max(1)));
         ctx.insert("last_error".into(), MjValue::from(vars.last_error));
         if let Some(item) = vars.item {
-            let var = meta
-                .parent
-                .as_deref()
-                .and_then(|p| self.run.tree.get(p))
-                .and_then(|p| p.place.map.as_deref())
-                .map_or("item", |(_, _, var)| var.as_str());
+            let var = meta.parent().and_then(|p| p.place.map.as_deref()).map_or("item", |(_, _, var)| var.as_str());
             ctx.insert(var.to_string(), mj(item));
         }
         if let Some(vote) = vars.consensus {

@@ -11,22 +11,26 @@ use rustc_hash::FxHashMap;
 use plan_compiler::agents::pattern_of;
 use plan_schema::{Agent, Over, Pattern, Plan};
 
-/// An agent's place in the tree.
+/// An agent's place in the tree: where it is and what is around it, as indices (a
+/// plan of 100,000 agents holds no second copy of their ids).
 #[derive(Clone, Debug)]
 pub struct Place {
     /// Where the agent is: `groups[group][slot]`.
     group: u32,
     slot: u32,
     pub depth: usize,
-    pub parent: Option<String>,
+    /// The parent's place.
+    parent: Option<u32>,
     pub pattern: Pattern,
     pub has_children: bool,
-    pub children: Vec<String>,
-    pub join: Option<String>,
-    pub reduce: Option<String>,
+    /// The group that holds the children, and those of the single join, reduce and
+    /// gather agents.
+    children: Option<u32>,
+    join: Option<u32>,
+    reduce: Option<u32>,
+    gather: Option<u32>,
     /// Map agent id, what it maps over, and the item variable.
     pub map: Option<Box<(String, Over, String)>>,
-    pub gather: Option<String>,
     pub replicas: Option<u32>,
 }
 
@@ -36,12 +40,50 @@ pub struct AgentMeta<'a> {
     /// The agent's own fields; its children are only named in its place.
     pub agent: &'a Agent,
     pub place: &'a Place,
+    tree: &'a Tree,
 }
 
 impl std::ops::Deref for AgentMeta<'_> {
     type Target = Place;
     fn deref(&self) -> &Place {
         self.place
+    }
+}
+
+impl<'a> AgentMeta<'a> {
+    /// The parent agent.
+    pub fn parent(&self) -> Option<AgentMeta<'a>> {
+        self.tree.at(self.place.parent? as usize)
+    }
+
+    /// The parent agent's id.
+    pub fn parent_id(&self) -> Option<&'a str> {
+        self.parent().map(|p| p.agent.id.as_str())
+    }
+
+    /// The ids of the children, in order.
+    pub fn children(&self) -> impl DoubleEndedIterator<Item = &'a str> + ExactSizeIterator + 'a {
+        let group: &'a [Agent] = self.place.children.map_or(&[], |g| &self.tree.groups[g as usize]);
+        group.iter().map(|a| a.id.as_str())
+    }
+
+    fn single(&self, group: Option<u32>) -> Option<&'a str> {
+        Some(self.tree.groups[group? as usize].first()?.id.as_str())
+    }
+
+    /// The id of the fork-join's join agent.
+    pub fn join(&self) -> Option<&'a str> {
+        self.single(self.place.join)
+    }
+
+    /// The id of the mapreduce's reduce agent.
+    pub fn reduce(&self) -> Option<&'a str> {
+        self.single(self.place.reduce)
+    }
+
+    /// The id of the scatter-gather's gather agent.
+    pub fn gather(&self) -> Option<&'a str> {
+        self.single(self.place.gather)
     }
 }
 
@@ -71,7 +113,7 @@ impl Tree {
         };
         // Depth first, children in order, as `AgentIndex` walks them; the first of a
         // duplicated id wins (lint refuses duplicates).
-        let mut stack: Vec<(u32, u32, usize, Option<String>)> = vec![(0, 0, 0, None)];
+        let mut stack: Vec<(u32, u32, usize, Option<u32>)> = vec![(0, 0, 0, None)];
         while let Some((group, slot, depth, parent)) = stack.pop() {
             let a = &mut tree.groups[group as usize][slot as usize];
             let pattern = pattern_of(a);
@@ -82,32 +124,43 @@ impl Tree {
             let reduce = a.reduce.take().map(|r| *r);
             let gather = a.gather.take().and_then(|g| g.agent);
             let id = a.id.clone();
-            let place = Place {
+            let replicas = a.replicas;
+            let at = tree.places.len() as u32;
+            let mut place = Place {
                 group,
                 slot,
                 depth,
                 parent,
                 pattern,
                 has_children,
-                children: agents.iter().map(|c| c.id.clone()).collect(),
-                join: join.as_ref().map(|j| j.id.clone()),
-                reduce: reduce.as_ref().map(|r| r.id.clone()),
+                children: None,
+                join: None,
+                reduce: None,
+                gather: None,
                 map: map.as_ref().map(|m| Box::new((m.agent.id.clone(), m.over.clone(), m.var.clone()))),
-                gather: gather.as_ref().map(|g| g.id.clone()),
-                replicas: a.replicas,
+                replicas,
             };
             let mut kids: Vec<(u32, u32)> = Vec::new();
             if !agents.is_empty() {
                 let g = tree.groups.len() as u32;
+                place.children = Some(g);
                 kids.extend((0..agents.len() as u32).map(|s| (g, s)));
                 tree.groups.push(agents);
             }
-            for single in [map.map(|m| m.agent), join, reduce, gather].into_iter().flatten() {
-                kids.push((tree.groups.len() as u32, 0));
+            let singles = [(map.map(|m| m.agent), None), (join, Some(0)), (reduce, Some(1)), (gather, Some(2))];
+            for (single, which) in singles {
+                let Some(single) = single else { continue };
+                let g = tree.groups.len() as u32;
+                match which {
+                    Some(0) => place.join = Some(g),
+                    Some(1) => place.reduce = Some(g),
+                    Some(2) => place.gather = Some(g),
+                    _ => {}
+                }
+                kids.push((g, 0));
                 tree.groups.push(vec![single]);
             }
-            stack.extend(kids.into_iter().rev().map(|(g, s)| (g, s, depth + 1, Some(id.clone()))));
-            let at = tree.places.len() as u32;
+            stack.extend(kids.into_iter().rev().map(|(g, s)| (g, s, depth + 1, Some(at))));
             tree.places.push(place);
             tree.index.entry(id).or_insert(at);
         }
@@ -116,8 +169,13 @@ impl Tree {
     }
 
     pub fn get(&self, id: &str) -> Option<AgentMeta<'_>> {
-        let place = &self.places[*self.index.get(id)? as usize];
-        Some(AgentMeta { agent: &self.groups[place.group as usize][place.slot as usize], place })
+        self.at(*self.index.get(id)? as usize)
+    }
+
+    /// The agent at place `n`.
+    fn at(&self, n: usize) -> Option<AgentMeta<'_>> {
+        let place = self.places.get(n)?;
+        Some(AgentMeta { agent: &self.groups[place.group as usize][place.slot as usize], place, tree: self })
     }
 
     /// The root agent's pattern.
@@ -171,9 +229,10 @@ agent:
         assert_eq!(tree.root_pattern(), Pattern::ForkJoin);
         let m = tree.get("m").unwrap();
         assert_eq!((m.pattern, m.map.as_deref().map(|x| x.0.as_str())), (Pattern::Mapreduce, Some("item")));
-        assert_eq!((m.reduce.as_deref(), m.parent.as_deref(), m.depth), (Some("sum"), Some("primary"), 1));
+        assert_eq!((m.reduce(), m.parent_id(), m.depth), (Some("sum"), Some("primary"), 1));
         assert_eq!(tree.get("item").unwrap().depth, 2);
-        assert_eq!(tree.get("primary").unwrap().children, ["a", "m"]);
-        assert_eq!(tree.get("primary").unwrap().join.as_deref(), Some("j"));
+        assert_eq!(tree.get("primary").unwrap().children().collect::<Vec<_>>(), ["a", "m"]);
+        assert_eq!(tree.get("primary").unwrap().join(), Some("j"));
+        assert_eq!(tree.get("item").unwrap().parent_id(), Some("m"));
     }
 }

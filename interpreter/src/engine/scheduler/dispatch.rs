@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use plan_compiler::graph::UnitKind;
 
-use super::{Attempts, Event, Scheduler};
+use super::{Event, Scheduler};
 use crate::engine::consensus::Vote;
 use crate::engine::job::{Job, JobKey, Outcome, Work};
 use crate::engine::prepare::{Prepared, Preparer};
@@ -29,7 +29,7 @@ impl<R: Recorder> Scheduler<R> {
         }
         // Spent stays spent (also after a resume): nothing new starts.
         if let Some(message) = self.spending.exceeded(&meta.agent.id, meta.agent.budget.as_deref()) {
-            self.attempts.entry(key).or_insert_with(|| Attempts::new(0)).no_retry = true;
+            self.attempts.entry(key, 0).no_retry = true;
             return self.finish_now(key, Outcome::Failed { error: message });
         }
         let vote = match &unit.kind {
@@ -48,7 +48,7 @@ impl<R: Recorder> Scheduler<R> {
             (UnitKind::DynamicMap, Some(i)) => self.expansions.get(&key.node).and_then(|e| e.items.get(i).cloned()),
             _ => None,
         };
-        let a = self.attempts.entry(key).or_insert_with(|| Attempts::new(0));
+        let a = self.attempts.entry(key, 0);
         a.count += 1;
         a.first_started.get_or_insert_with(Instant::now);
         let (attempt, last_error, session) = (a.count, a.last_error.clone(), a.session().cloned());

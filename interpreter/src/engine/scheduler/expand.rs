@@ -19,7 +19,7 @@ impl<R: Recorder> Scheduler<R> {
         let ctx = &self.ctx;
         let unit = ctx.unit(node);
         let meta = ctx.meta_of(node).ok_or_else(|| format!("unknown agent `{}`", unit.agent))?;
-        let parent = meta.parent.as_deref().and_then(|p| ctx.tree.get(p));
+        let parent = meta.parent();
         let over = parent.and_then(|p| p.place.map.as_deref()).map(|(_, over, _)| over.clone());
         match over {
             Some(Over::LinesOf { lines_of }) => match ctx.output_of(&lines_of) {

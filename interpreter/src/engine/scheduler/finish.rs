@@ -7,7 +7,7 @@ use std::time::Duration;
 use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
-use super::{parse_output, tail, Attempts, Event, Scheduler};
+use super::{parse_output, tail, Event, Scheduler};
 use crate::engine::job::{Cancel, JobKey, Outcome, Ran};
 use crate::engine::retry::{backoff_delay, retry_of};
 use crate::store::journal::Entry;
@@ -32,7 +32,7 @@ impl<R: Recorder> Scheduler<R> {
                 self.running = self.running.saturating_sub(1);
                 let over = self.spend(key, &ran);
                 if let Some(session) = ran.session {
-                    self.attempts.entry(key).or_insert_with(|| Attempts::new(1)).agent_mut().session = Some(session);
+                    self.attempts.entry(key, 1).agent_mut().session = Some(session);
                 }
                 // A spent budget is the run's failure, whatever the attempt's outcome.
                 if let Some(message) = over {
@@ -49,7 +49,7 @@ impl<R: Recorder> Scheduler<R> {
         let usage = ran.usage.filter(|u| !u.is_empty())?;
         let id = self.id(key);
         let meta = self.ctx.meta_of(key.node)?;
-        let a = self.attempts.entry(key).or_insert_with(|| Attempts::new(1));
+        let a = self.attempts.entry(key, 1);
         a.agent_mut().usage.get_or_insert_with(Usage::default).add(&usage);
         self.recorder.journal(Entry::Spent { node: id, attempt: a.count.max(1), usage });
         self.spending.add(&meta.agent.id, &usage);
@@ -138,7 +138,7 @@ impl<R: Recorder> Scheduler<R> {
     fn failed(&mut self, key: JobKey, id: String, error: String, attempts: u32, duration: Duration) {
         let ctx = self.ctx.clone();
         let retry = ctx.meta_of(key.node).and_then(|m| retry_of(m, ctx.plan.defaults.as_ref()));
-        let a = self.attempts.entry(key).or_insert_with(|| Attempts::new(1));
+        let a = self.attempts.entry(key, 1);
         a.last_error = tail(&error, 2000);
         let can_retry = !a.no_retry && !self.stopping && retry.as_ref().is_some_and(|r| a.count < r.attempts);
         self.recorder.journal(Entry::NodeFailed {

@@ -8,6 +8,7 @@
 //! `finish` (a result: success, retry or failure), `expand` (run-time maps), `vote`
 //! (scatter-gather), `compensate` (sagas) and `result` (the run's record).
 
+mod attempts;
 mod compensate;
 mod dispatch;
 mod expand;
@@ -16,8 +17,6 @@ mod result;
 mod vote;
 
 use std::collections::{HashMap, VecDeque};
-
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +34,7 @@ use crate::engine::workspace::Checkout;
 use crate::store::recorder::Recorder;
 use crate::store::state::{NodeState, Record, RunResult};
 use crate::store::usage::Usage;
+use attempts::AttemptBook;
 
 pub struct Options {
     pub concurrency: usize,
@@ -56,43 +56,6 @@ struct Expansion {
     longest: Duration,
 }
 
-/// One node's (or copy's) attempts so far. A run of 100,000 agents holds 100,000 of
-/// these; what only coding agents have is boxed.
-struct Attempts {
-    count: u32,
-    no_retry: bool,
-    last_error: String,
-    first_started: Option<Instant>,
-    agent: Option<Box<AgentAttempts>>,
-}
-
-/// What a coding agent's attempts leave.
-#[derive(Default)]
-struct AgentAttempts {
-    /// Its session, continued by the next attempt.
-    session: Option<String>,
-    /// What it spent over its attempts.
-    usage: Option<Usage>,
-}
-
-impl Attempts {
-    fn new(count: u32) -> Self {
-        Attempts { count, last_error: String::new(), first_started: None, no_retry: false, agent: None }
-    }
-
-    fn session(&self) -> Option<&String> {
-        self.agent.as_ref()?.session.as_ref()
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.agent.as_ref()?.usage
-    }
-
-    fn agent_mut(&mut self) -> &mut AgentAttempts {
-        self.agent.get_or_insert_with(Box::default)
-    }
-}
-
 pub struct Scheduler<R: Recorder> {
     ctx: Arc<RunContext>,
     renderer: Arc<Renderer>,
@@ -109,7 +72,7 @@ pub struct Scheduler<R: Recorder> {
     finish_seq: Vec<usize>,
     seq: usize,
     ready: VecDeque<JobKey>,
-    attempts: FxHashMap<JobKey, Attempts>,
+    attempts: AttemptBook,
     expansions: HashMap<NodeIndex, Expansion>,
     copies: Vec<Record>,
     votes: HashMap<NodeIndex, Vote>,
@@ -169,7 +132,7 @@ impl<R: Recorder> Scheduler<R> {
             finish_seq: vec![usize::MAX; n],
             seq: 0,
             ready: VecDeque::new(),
-            attempts: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            attempts: AttemptBook::new(n),
             expansions: HashMap::new(),
             copies: Vec::new(),
             votes: HashMap::new(),
@@ -198,7 +161,7 @@ impl<R: Recorder> Scheduler<R> {
     /// A restored node's attempts and duration (kept for its record).
     fn restored_history(&mut self, key: JobKey, id: &str) -> Duration {
         let Some(&(attempts, duration)) = self.history.get(id) else { return Duration::ZERO };
-        self.attempts.entry(key).or_insert_with(|| Attempts::new(0)).count = attempts;
+        self.attempts.entry(key, 0).count = attempts;
         duration
     }
 
