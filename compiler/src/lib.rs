@@ -12,6 +12,7 @@ pub mod graph;
 pub mod intake;
 pub mod lint;
 pub mod load;
+pub mod locate;
 pub mod mermaid;
 pub mod render;
 pub mod rules;

@@ -7,12 +7,14 @@
 //! needed only for diagnostics: when one is asked for, the text is parsed again.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use plan_schema::Plan;
 use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
+use crate::locate::{locate, Located};
 use crate::schema_check;
 use crate::source::{Source, Span};
 use crate::yaml::{self, pointer_segments, Node, YamlProblem};
@@ -28,6 +30,8 @@ pub struct Loaded {
     pub source: Option<Source>,
     /// The YAML tree with positions, built again from `source` on first use.
     tree: OnceLock<Option<Node>>,
+    /// Positions found by scanning the text so far.
+    scans: AtomicUsize,
     /// The typed plan, when the file is valid YAML that matches the schema.
     pub plan: Option<Plan>,
     pub diagnostics: Vec<Diagnostic>,
@@ -41,18 +45,27 @@ impl Loaded {
 
     /// The span of the value at a JSON pointer (its nearest existing ancestor if absent).
     pub fn value_span(&self, pointer: &str) -> Span {
-        self.tree().map(|t| t.lookup(&pointer_segments(pointer)).0.span).unwrap_or_default()
+        self.find(pointer).map_or_else(Span::default, |l| l.value)
     }
 
     /// The span of the key that names the value at a JSON pointer (the value's span for
     /// sequence items).
     pub fn key_span(&self, pointer: &str) -> Span {
-        self.tree()
-            .map(|t| {
-                let (node, key) = t.lookup(&pointer_segments(pointer));
-                key.map_or(node.span, |k| k.span)
-            })
-            .unwrap_or_default()
+        self.find(pointer).map_or_else(Span::default, |l| l.key.unwrap_or(l.value))
+    }
+
+    /// Where a value is: a scan of the text for the first few diagnostics (it stops at
+    /// the value, and builds nothing), the tree for more, or when the tree exists.
+    fn find(&self, pointer: &str) -> Option<Located> {
+        let segments = pointer_segments(pointer);
+        const SCANS: usize = 16;
+        if self.tree.get().is_none() && self.scans.fetch_add(1, Ordering::Relaxed) < SCANS {
+            if let Some(found) = self.source.as_ref().and_then(|s| locate(s, &segments)) {
+                return Some(found);
+            }
+        }
+        let (node, key) = self.tree()?.lookup(&segments);
+        Some(Located { value: node.span, key: key.map(|k| k.span) })
     }
 
     /// The directory that relative paths in the plan are resolved against.
@@ -71,6 +84,7 @@ pub fn load_file(path: &Path) -> Loaded {
         path: path.to_path_buf(),
         source: None,
         tree: OnceLock::from(None),
+        scans: AtomicUsize::new(0),
         plan: None,
         diagnostics: vec![Diagnostic::error(code, &display, Span::new(1, 1, 1), message).help(help)],
     };
@@ -173,6 +187,7 @@ pub fn load_str(path: &Path, text: String) -> Loaded {
             path: path.to_path_buf(),
             source: Some(source),
             tree: OnceLock::from(None),
+            scans: AtomicUsize::new(0),
             plan: None,
             diagnostics: vec![d],
         };
@@ -217,7 +232,7 @@ pub fn load_str(path: &Path, text: String) -> Loaded {
     } else {
         let _ = cell.set(None);
     }
-    Loaded { path: path.to_path_buf(), source: Some(source), tree: cell, plan, diagnostics }
+    Loaded { path: path.to_path_buf(), source: Some(source), tree: cell, scans: AtomicUsize::new(0), plan, diagnostics }
 }
 
 /// Drops top-level `x-...` keys: they hold anchors to merge elsewhere (as in Compose

@@ -227,7 +227,7 @@ pub fn key_text(node: &Node) -> String {
     }
 }
 
-fn scalar(source: &Source, mark: &Marker, text: String, style: TScalarStyle) -> Node {
+pub(crate) fn scalar(source: &Source, mark: &Marker, text: String, style: TScalarStyle) -> Node {
     let start = pos_of(mark);
     let rest = source.rest_of_line(start);
     let len = match style {
@@ -296,7 +296,7 @@ fn pos_of(mark: &Marker) -> Pos {
     Pos { line: mark.line().max(1), col: mark.col() + 1 }
 }
 
-fn span_at(source: &Source, mark: &Marker, len: usize) -> Span {
+pub(crate) fn span_at(source: &Source, mark: &Marker, len: usize) -> Span {
     let pos = pos_of(mark);
     let line = if pos.line > source.line_count() { source.line_count() } else { pos.line };
     Span::new(line, pos.col, len)
