@@ -199,8 +199,8 @@ fn close_journal(mut recorder: RunRecorder, status: RunStatus) -> Option<String>
 fn build_report(ctx: &RunContext, root: &Path, result: &mut RunResult) -> Report {
     let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &ctx.run_id, result);
     if root.join("approvals").is_dir() {
-        for (id, agent) in report.agents.iter_mut() {
-            agent.decision = crate::store::approvals::decision(root, id).map(Box::new);
+        for r in report.agents.0.iter_mut() {
+            r.decision = crate::store::approvals::decision(root, &r.id).map(Box::new);
         }
     }
     if let Some(repo) = &ctx.repo {

@@ -146,8 +146,9 @@ impl Renderer {
         ctx.insert("report".into(), mj(report));
         let agents: Vec<serde_json::Value> = report
             .agents
+            .0
             .iter()
-            .map(|(id, a)| serde_json::json!({ "id": id, "status": a.status, "duration": crate::store::report::human_duration(a.duration), "attempts": a.attempts }))
+            .map(|a| serde_json::json!({ "id": a.id, "status": a.state.as_str(), "duration": crate::store::report::human_duration(a.duration), "attempts": a.attempts }))
             .collect();
         ctx.insert("agents".into(), mj(agents));
         MjValue::from(ctx)

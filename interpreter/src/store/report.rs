@@ -6,6 +6,8 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use crate::store::state::Record;
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub issue_number: Option<u64>,
@@ -18,7 +20,7 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
     /// Every node: status, attempts, duration.
-    pub agents: IndexMap<String, AgentReport>,
+    pub agents: Agents,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -104,27 +106,49 @@ pub struct Failure {
     pub error: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct AgentReport {
-    pub status: &'static str,
-    pub attempts: u32,
-    /// As `1.204s`.
-    #[serde(serialize_with = "duration_text")]
-    pub duration: Duration,
-    /// Why the last attempt failed (also when a retry then succeeded).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub last_error: String,
-    /// A coding agent's tokens and cost over its attempts (cost null when its CLI
-    /// reports none).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Box<AgentUsage>>,
-    /// An approval gate's decision: who, when, why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Box<crate::store::approvals::Decision>>,
+/// Every node's record, as the report's map from id to status, attempts, duration,
+/// last error, usage and decision. The records themselves: a run of 100,000 agents
+/// holds them once.
+#[derive(Clone, Debug, Default)]
+pub struct Agents(pub Vec<Record>);
+
+impl Serialize for Agents {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for r in &self.0 {
+            map.serialize_entry(&r.id, &AgentReport(r))?;
+        }
+        map.end()
+    }
 }
 
-fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&format_args!("{:.3}s", d.as_secs_f64()))
+/// One record as the report shows it.
+struct AgentReport<'a>(&'a Record);
+
+impl Serialize for AgentReport<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("status", r.state.as_str())?;
+        map.serialize_entry("attempts", &r.attempts)?;
+        map.serialize_entry("duration", &human_duration(r.duration))?;
+        // Why the last attempt failed (also when a retry then succeeded).
+        if !r.last_error.is_empty() {
+            map.serialize_entry("last_error", &r.last_error)?;
+        }
+        // A coding agent's tokens and cost (cost null when its CLI reports none).
+        if let Some(u) = &r.usage {
+            let usage =
+                AgentUsage { input_tokens: u.input_tokens, output_tokens: u.output_tokens, cost_usd: u.cost_usd };
+            map.serialize_entry("usage", &usage)?;
+        }
+        if let Some(d) = &r.decision {
+            map.serialize_entry("decision", d)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -216,9 +240,7 @@ pub fn build(
     // One entry per node: a plan of 100,000 agents has that many.
     let records = std::mem::take(&mut result.records);
     let agents_coordinated = records.iter().filter(|r| r.attempts > 0 || r.state == NodeState::Succeeded).count();
-    let mut agents = IndexMap::with_capacity(records.len());
-    for r in records {
-        let status = r.state.as_str();
+    for r in &records {
         let is_check = checks.contains(r.id.as_str()) || (checks.is_empty() && r.state != NodeState::Skipped);
         if is_check || r.state == NodeState::Failed {
             let verdict = match r.state {
@@ -228,23 +250,6 @@ pub fn build(
             };
             validation_results.insert(r.id.clone(), verdict);
         }
-        agents.insert(
-            r.id,
-            AgentReport {
-                status,
-                attempts: r.attempts,
-                duration: r.duration,
-                last_error: r.last_error,
-                decision: None,
-                usage: r.usage.map(|u| {
-                    Box::new(AgentUsage {
-                        input_tokens: u.input_tokens,
-                        output_tokens: u.output_tokens,
-                        cost_usd: u.cost_usd,
-                    })
-                }),
-            },
-        );
     }
     let status = result.status.as_str();
     Report {
@@ -272,7 +277,7 @@ pub fn build(
         },
         validation_results,
         failure: result.failure.as_ref().map(|(agent, error)| Failure { agent: agent.clone(), error: error.clone() }),
-        agents,
+        agents: Agents(records),
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Record {
     pub last_error: String,
     /// Tokens and cost over all attempts, for coding agents.
     pub usage: Option<crate::store::usage::Usage>,
+    /// An approval gate's decision: who, when, why (set for the report).
+    pub decision: Option<Box<crate::store::approvals::Decision>>,
 }
 
 /// What a finished run did.

@@ -103,6 +103,7 @@ impl<R: Recorder> Scheduler<R> {
             duration: total,
             last_error: String::new(),
             usage,
+            decision: None,
         });
         let done = self.expansions.get_mut(&key.node).and_then(|e| {
             e.outputs[i] = Some(value);
@@ -183,7 +184,7 @@ impl<R: Recorder> Scheduler<R> {
             return;
         }
         let usage = self.attempts.get(&key).and_then(|a| a.usage());
-        self.copies.push(Record { id, state, attempts, duration, last_error: error, usage });
+        self.copies.push(Record { id, state, attempts, duration, last_error: error, usage, decision: None });
         self.expansions.remove(&key.node);
     }
 

@@ -33,6 +33,7 @@ impl<R: Recorder> Scheduler<R> {
                 duration: self.duration[ix.index()],
                 last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
                 usage: a.and_then(|a| a.usage()),
+                decision: None,
             });
         }
         records.append(&mut self.copies);
