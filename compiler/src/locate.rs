@@ -128,6 +128,70 @@ mod tests {
         }
     }
 
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    /// Nested maps, lists and scalars, with keys a plan would have.
+    fn values() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(json!(null)),
+            any::<bool>().prop_map(Value::from),
+            (0i64..1000).prop_map(Value::from),
+            "[a-z ]{0,12}".prop_map(Value::from),
+            Just(json!("line one\nline two")),
+            Just(json!("{{ issue.title }}")),
+        ];
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                prop::collection::btree_map("[a-c]{1,2}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Every pointer into `v`, and one past each of them that does not exist.
+    fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+        out.push(at.clone());
+        out.push(format!("{at}/missing"));
+        match v {
+            Value::Array(items) => {
+                out.push(format!("{at}/{}", items.len()));
+                for (i, item) in items.iter().enumerate() {
+                    pointers(item, format!("{at}/{i}"), out);
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    pointers(item, format!("{at}/{k}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    proptest! {
+        /// In block style (as people write plans) and in flow style (JSON), the scan
+        /// finds what the tree finds.
+        #[test]
+        fn agrees_with_the_tree_on_any_document(v in values()) {
+            let mut all = Vec::new();
+            pointers(&v, String::new(), &mut all);
+            for text in [serde_yaml::to_string(&v).unwrap(), serde_json::to_string_pretty(&v).unwrap()] {
+                let source = Source::new("p.yaml", text.clone());
+                let tree = parse(&source).0;
+                prop_assert!(tree.is_some(), "{}", text);
+                let tree = tree.unwrap();
+                for pointer in &all {
+                    let segments = pointer_segments(pointer);
+                    let (node, key) = tree.lookup(&segments);
+                    let expected = Located { value: node.span, key: key.map(|k| k.span) };
+                    prop_assert_eq!(locate(&source, &segments), Some(expected), "{} in\n{}", pointer, text);
+                }
+            }
+        }
+    }
+
     #[test]
     fn aliases_and_merge_keys_are_left_to_the_tree() {
         let source = Source::new("p.yaml", "x-base: &b { timeout: 5s }\nagent:\n  <<: *b\n  id: a\n");
