@@ -10,35 +10,41 @@
 //! links and figures; reading to do (`Learn about ...`) and the chores `plan` does
 //! itself (branch, commit, push, ask for review).
 
-/// Sections whose lists describe the problem or the reporter's setup, not work.
+/// Sections whose lists describe the problem or the reporter's setup, not work: a
+/// heading word that starts with one of these.
 const NOT_WORK_SECTIONS: &[&str] = &[
     "reproduc",
     "repro",
     "expected",
     "actual",
     "environment",
-    "system information",
-    "system info",
+    "system",
     "version",
-    "log",
     "screenshot",
-    "alternatives",
-    "additional context",
+    "alternative",
     "context",
     "settings",
-    "describe the bug",
-    "explain the bug",
     "notes",
     "references",
     "resources",
     "links",
     "requirement",
-    "acceptance criteria",
+    "acceptance",
     "criteria",
-    "checklist",
-    "code of conduct",
-    "contributing",
+    "conduct",
 ];
+
+/// Heading words that name a log section exactly ("Log file", "Logs"; not "Login").
+const LOG_WORDS: &[&str] = &["log", "logs", "logfile", "logfiles"];
+
+/// Whether the lists under `heading` are no work.
+fn not_work_section(heading: &str) -> bool {
+    heading
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| NOT_WORK_SECTIONS.iter().any(|k| w.starts_with(k)) || LOG_WORDS.contains(&w))
+        || heading.contains("describe the bug")
+        || heading.contains("explain the bug")
+}
 
 /// Words that order a list: "Steps:", "then", "first", "Phase 2".
 const ORDER_CUES: &[&str] = &[
@@ -75,7 +81,7 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
     for line in body.lines() {
         let l = line.trim_start();
         if let Some(heading) = heading(l) {
-            skip = NOT_WORK_SECTIONS.iter().any(|w| heading.contains(w));
+            skip = not_work_section(&heading);
             last_prose = heading;
             continue;
         }
@@ -246,20 +252,29 @@ fn test_or_file(line: &str) -> Option<String> {
 const NOT_WORK_STARTS: &[&str] = &[
     "learn about",
     "learn more",
-    "read ",
-    "look at",
     "familiarize",
     "familiarise",
     "create a branch",
     "create a new branch",
-    "commit ",
-    "push ",
+    "commit the change",
+    "commit your change",
+    "commit and push",
+    "push the change",
+    "push your change",
+    "push the branch",
     "open a pr",
     "open a pull request",
-    "ask ",
-    "contact ",
-    "comment on",
+    "ask the team",
+    "ask a maintainer",
+    "ask for review",
+    "ask for a review",
+    "contact the team",
+    "contact us",
+    "comment on the ticket",
+    "comment on the issue",
+    "comment on this",
     "request review",
+    "request a review",
     "e.g.",
     "eg.",
     "e.g ",
@@ -272,9 +287,13 @@ const ANSWERS: &[&str] = &["none", "n/a", "na", "no response", "_no response_", 
 /// template answer, reading or a chore.
 fn is_work(item: &str) -> bool {
     let lower = item.to_lowercase();
+    // "Read the quickstart guide": reading up, not work ("Read the config from X" is).
+    let reading = lower.starts_with("read ")
+        && ["guide", "docs", "documentation", "quickstart", "tutorial", "readme"].iter().any(|w| lower.contains(w));
     if ANSWERS.contains(&lower.trim())
         || NOT_WORK_STARTS.iter().any(|s| lower.starts_with(s))
         || lower.starts_with("~~")
+        || reading
     {
         return false;
     }
@@ -343,10 +362,28 @@ mod tests {
         assert_eq!(work_items(chores).0, ["port the Travis steps to Actions", "add a job for the docs"]);
         let learn = "- Learn about [tracing](https://x.io)\n- Add tracing to the Python services\n- Add tracing to the Java services\n";
         assert_eq!(work_items(learn).0.len(), 2);
+        let reads = "- Read the config from the environment\n- Read the quickstart guide\n- Write the loader\n";
+        assert_eq!(work_items(reads).0, ["Read the config from the environment", "Write the loader"]);
+        let code = "- Push metrics to Prometheus\n- Commit the transaction in batches\n- Ask for confirmation before deleting\n";
+        assert_eq!(work_items(code).0.len(), 3, "verbs of chores are work in code");
         let answers = "## Steps to Reproduce\nNone\n## Settings\n- Version:\nNone\n- OS:\nNone\n";
         assert!(work_items(answers).0.is_empty());
         let struck = "* [ ] ~~cut a minor release~~\n* [x] #64\n* [x] cut major v2.0.0\n";
         assert!(work_items(struck).0.is_empty(), "struck through and done");
+    }
+
+    #[test]
+    fn sections_are_matched_by_their_words() {
+        assert!(
+            not_work_section("steps to reproduce")
+                && not_work_section("log file")
+                && not_work_section("system information")
+        );
+        for work in ["checklist", "tasks", "conversion plan", "login page", "catalog"] {
+            assert!(!not_work_section(work), "{work}");
+        }
+        let tasks = "## Checklist\n- [ ] Port the parser\n- [ ] Port the printer\n";
+        assert_eq!(work_items(tasks).0.len(), 2);
     }
 
     #[test]
