@@ -149,7 +149,7 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
                 None => *key = Some(node),
                 Some(k) => {
                     let name = key_text(&k);
-                    if let Some((first, _)) = entries.iter().find(|(e, _)| key_text(e) == name) {
+                    if let Some((first, _)) = entries.iter().find(|(e, _)| key_is(e, &name)) {
                         problems.push(YamlProblem::DuplicateKey { key: name, span: k.span, first: first.span });
                     } else {
                         entries.push((k, node));
@@ -181,10 +181,10 @@ fn next_tab(source: &Source, from: Span) -> Option<Span> {
 /// YAML merge keys: `<<: *base` (or a list of anchors) adds the entries of those
 /// mappings that the mapping does not set itself.
 fn merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
-    if !entries.iter().any(|(k, _)| key_text(k) == "<<") {
+    if !entries.iter().any(|(k, _)| key_is(k, "<<")) {
         return entries;
     }
-    let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| key_text(k) == "<<");
+    let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| key_is(k, "<<"));
     for (_, value) in merges {
         let sources = match value.kind {
             NodeKind::Map(m) => vec![m],
@@ -199,7 +199,7 @@ fn merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
         };
         for (k, v) in sources.into_iter().flatten() {
             let name = key_text(&k);
-            if !own.iter().any(|(o, _)| key_text(o) == name) {
+            if !own.iter().any(|(o, _)| key_is(o, &name)) {
                 own.push((k, v));
             }
         }
@@ -212,6 +212,14 @@ fn count(node: &Node) -> usize {
         NodeKind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
         NodeKind::Map(entries) => 1 + entries.iter().map(|(k, v)| count(k) + count(v)).sum::<usize>(),
         _ => 1,
+    }
+}
+
+/// Whether a mapping key names `name`, without allocating for the usual string key.
+fn key_is(key: &Node, name: &str) -> bool {
+    match &key.kind {
+        NodeKind::Str(s) => s == name,
+        _ => key_text(key) == name,
     }
 }
 
@@ -333,7 +341,7 @@ impl Node {
         let mut key = None;
         for seg in segments {
             let next = match &node.kind {
-                NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_text(k) == *seg).map(|(k, v)| (v, Some(k))),
+                NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_is(k, seg)).map(|(k, v)| (v, Some(k))),
                 NodeKind::Seq(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)).map(|v| (v, None)),
                 _ => None,
             };
@@ -351,7 +359,7 @@ impl Node {
     /// The key node of entry `name` in this mapping.
     pub fn key(&self, name: &str) -> Option<&Node> {
         match &self.kind {
-            NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_text(k) == name).map(|(k, _)| k),
+            NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_is(k, name)).map(|(k, _)| k),
             _ => None,
         }
     }
@@ -359,7 +367,7 @@ impl Node {
     /// The value node of entry `name` in this mapping.
     pub fn get(&self, name: &str) -> Option<&Node> {
         match &self.kind {
-            NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_text(k) == name).map(|(_, v)| v),
+            NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_is(k, name)).map(|(_, v)| v),
             _ => None,
         }
     }
