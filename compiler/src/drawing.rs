@@ -39,9 +39,9 @@ pub fn runs(plan: &Plan, agent: Option<&Agent>, unit: &Unit) -> String {
         return format!("uses: {uses}");
     }
     if agent.has_prompt() {
-        let runner = agent.runner.as_ref().or(plan.defaults.as_ref().and_then(|d| d.runner.as_ref()));
+        let runner = agent.runner.as_deref().or(plan.defaults.as_ref().and_then(|d| d.runner.as_deref()));
         let what = agent.prompt_file.as_deref().map_or("prompt".to_string(), |f| format!("prompt {f}"));
-        return format!("{what} -> {}", runner.map_or("?", String::as_str));
+        return format!("{what} -> {}", runner.unwrap_or("?"));
     }
     String::new()
 }

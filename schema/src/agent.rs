@@ -25,14 +25,14 @@ pub struct Agent {
     pub id: String,
     /// What this agent is responsible for, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<Box<str>>,
     /// A command: a string (run by `sh -c`) or a list (argv, no shell). A template. The
     /// rendered prompt, if any, goes to its standard input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<Command>,
     /// A built-in action: `noop`, `sleep`, `template.render`, with arguments in `with`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uses: Option<String>,
+    pub uses: Option<Box<str>>,
     /// Extra template variables for this agent (and arguments of a `uses` action).
     #[serde(default, skip_serializing_if = "no_entries")]
     #[schemars(with = "IndexMap<String, Value>")]
@@ -42,13 +42,13 @@ pub struct Agent {
     pub prompt: Option<String>,
     /// A prompt template file, relative to the plan file, sent to the agent's runner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_file: Option<String>,
+    pub prompt_file: Option<Box<str>>,
     /// The named runner (see `runners`) that receives the prompt; default `defaults.runner`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runner: Option<String>,
+    pub runner: Option<Box<str>>,
     /// Ids of agents this one waits for, beyond what the pattern implies.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub needs: Vec<String>,
+    #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
+    pub needs: Box<[String]>,
     /// Longest time one attempt may take before its whole process group is killed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
@@ -61,7 +61,7 @@ pub struct Agent {
     pub env: Option<Box<IndexMap<String, String>>>,
     /// Working directory of this agent's processes, relative to where `plan run` runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workdir: Option<String>,
+    pub workdir: Option<Box<str>>,
     /// `worktree`: run in a git worktree on a branch of its own, merged back before the
     /// agents that come after it; `shared` (default): run in the current checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,8 +73,8 @@ pub struct Agent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<crate::Expect>,
     /// Secret environment variables (tokens, keys) this agent may see.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pass_env: Vec<String>,
+    #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
+    pub pass_env: Box<[String]>,
     /// Saga only: the command that undoes this step's work when a later step fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compensate: Option<Box<Command>>,

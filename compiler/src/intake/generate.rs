@@ -58,8 +58,8 @@ fn task_agent(ids: &mut Ids, task: &str, templates: &TemplatePaths) -> Agent {
     with.insert("task".to_string(), Value::String(task.to_string()));
     Agent {
         id: ids.claim(task),
-        role: Some(task.chars().take(120).collect()),
-        prompt_file: Some(templates.task.clone()),
+        role: Some(task.chars().take(120).collect::<String>().into()),
+        prompt_file: Some(templates.task.as_str().into()),
         with: Some(Box::new(with)),
         ..Agent::default()
     }
@@ -99,7 +99,7 @@ fn one_level(
             let agent = Agent {
                 id: map_ids.claim("work_item"),
                 role: Some("Do one work item of the issue".into()),
-                prompt_file: Some(t.item.clone()),
+                prompt_file: Some(t.item.as_str().into()),
                 ..Agent::default()
             };
             ids.0 = map_ids.0;
@@ -259,7 +259,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
             primary.pattern = Some(if rollback { Pattern::Saga } else { Pattern::Pipeline });
             let inner = if c.pattern == Pattern::Saga { Pattern::ForkJoin } else { c.pattern };
             for (name, items, pattern) in enterprise_groups(issue, c, inner) {
-                let mut group = Agent { id: ids.claim(&name), role: Some(name.clone()), ..Agent::default() };
+                let mut group = Agent { id: ids.claim(&name), role: Some(name.as_str().into()), ..Agent::default() };
                 let mut items = items;
                 if pattern == Pattern::ScatterGather || pattern == Pattern::Mapreduce {
                     items.truncate(15);

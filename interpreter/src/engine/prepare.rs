@@ -124,10 +124,10 @@ impl<'r> Preparer<'r> {
         let (argv, agent, prompt) = match (&a.run, prompt) {
             (Some(cmd), prompt) => (self.command(cmd, ctx)?, None, prompt),
             (None, Some(prompt)) => {
-                let name = a
+                let name: &str = a
                     .runner
-                    .as_ref()
-                    .or(plan.defaults.as_ref().and_then(|d| d.runner.as_ref()))
+                    .as_deref()
+                    .or(plan.defaults.as_ref().and_then(|d| d.runner.as_deref()))
                     .ok_or_else(|| PrepareError::NoRunner(a.id.clone()))?;
                 let runner = plan.runners.get(name);
                 if let Some(r) = runner {
@@ -143,10 +143,10 @@ impl<'r> Preparer<'r> {
                     }
                     None => {
                         let command = runner
-                            .ok_or_else(|| PrepareError::UnknownRunner(name.clone()))?
+                            .ok_or_else(|| PrepareError::UnknownRunner(name.to_string()))?
                             .command
                             .as_ref()
-                            .ok_or_else(|| PrepareError::NoCommand(name.clone()))?;
+                            .ok_or_else(|| PrepareError::NoCommand(name.to_string()))?;
                         let argv = match command {
                             Command::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
                             Command::Argv(words) => words.clone(),
