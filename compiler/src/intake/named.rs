@@ -12,14 +12,14 @@ pub struct Subject {
 
 pub fn subject(title: &str) -> Subject {
     let t = title.trim().trim_end_matches(['.', '?', '!']);
-    let lower = t.to_lowercase();
+    let lower = t.to_ascii_lowercase();
     let word = |s: &str| {
         let s = s.trim().trim_matches(|c: char| !c.is_alphanumeric() && c != '+' && c != '#');
         (!s.is_empty()).then(|| s.to_string())
     };
     if let Some(at) = lower.rfind(" from ") {
         let rest = &t[at + 6..];
-        return match rest.to_lowercase().find(" to ") {
+        return match rest.to_ascii_lowercase().find(" to ") {
             Some(to) => Subject { from: word(&rest[..to]), to: word(&rest[to + 4..]) },
             None => Subject { from: word(rest), to: None },
         };
@@ -27,7 +27,7 @@ pub fn subject(title: &str) -> Subject {
     for verb in ["migrate ", "convert ", "upgrade ", "move ", "port ", "switch "] {
         if lower.starts_with(verb) {
             let rest = &t[verb.len()..];
-            return match rest.to_lowercase().find(" to ") {
+            return match rest.to_ascii_lowercase().find(" to ") {
                 Some(to) => Subject { from: word(&rest[..to]), to: word(&rest[to + 4..]) },
                 None => Subject { from: None, to: word(rest) },
             };
@@ -37,7 +37,7 @@ pub fn subject(title: &str) -> Subject {
         if lower.starts_with(verb) {
             let rest = &t[verb.len()..];
             let rest = rest.trim_end_matches(" support").trim_end_matches(" Support");
-            return match rest.to_lowercase().find(" with ") {
+            return match rest.to_ascii_lowercase().find(" with ") {
                 Some(with) => Subject { from: word(&rest[..with]), to: word(&rest[with + 6..]) },
                 None => Subject { from: word(rest.trim_start_matches("support for ")), to: None },
             };
@@ -116,9 +116,9 @@ pub fn prose_tasks(body: &str, max: usize) -> Vec<String> {
         // "Then move ...": the connective is no part of the task.
         let s = ["then ", "also ", "finally ", "first ", "next ", "and "]
             .iter()
-            .find_map(|c| s.to_lowercase().starts_with(c).then(|| s[c.len()..].trim()))
+            .find_map(|c| s.to_ascii_lowercase().starts_with(c).then(|| s[c.len()..].trim()))
             .unwrap_or(s);
-        let lower = s.to_lowercase();
+        let lower = s.to_ascii_lowercase();
         let task = if VERBS.iter().any(|v| lower.starts_with(&format!("{v} "))) {
             Some(s.to_string())
         } else {
@@ -153,6 +153,13 @@ mod tests {
         let s = subject("Drop Python 2 support");
         assert_eq!((s.from.as_deref(), s.to.as_deref()), (Some("Python 2"), None));
         assert_eq!(subject("Speed up the exporter"), Subject::default());
+        // Slicing follows the text's own bytes, whatever its letters lower-case to.
+        let s = subject("Migrate İSTANBUL data from MySQL to PostgreSQL");
+        assert_eq!((s.from.as_deref(), s.to.as_deref()), (Some("MySQL"), Some("PostgreSQL")));
+        assert_eq!(
+            prose_tasks("İİ then. Then move the data. İİ should move İ too.", 4),
+            ["Move the data", "Move İ too"]
+        );
     }
 
     #[test]
