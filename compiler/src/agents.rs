@@ -66,13 +66,7 @@ impl<'a> AgentIndex<'a> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = AgentRef<'_>> + '_ {
-        self.entries.iter().map(|(agent, pointer, depth, parent, slot)| AgentRef {
-            agent,
-            pointer,
-            depth: *depth,
-            parent: *parent,
-            slot: *slot,
-        })
+        (0..self.entries.len()).filter_map(|n| self.at(n))
     }
 
     /// The `n`th agent of `iter`.
@@ -82,8 +76,7 @@ impl<'a> AgentIndex<'a> {
     }
 
     pub fn get(&self, id: &str) -> Option<AgentRef<'_>> {
-        let (agent, pointer, depth, parent, slot) = self.entries.get(*self.by_id.get(id)?)?;
-        Some(AgentRef { agent, pointer, depth: *depth, parent: *parent, slot: *slot })
+        self.at(*self.by_id.get(id)?)
     }
 
     pub fn len(&self) -> usize {

@@ -75,10 +75,8 @@ pub(super) fn compile_mapreduce(
                 .enumerate()
                 .map(|(index, item)| {
                     let id = format!("{}[{index}]", map.agent.id);
-                    {
-                        let u = unit(g, id, UnitKind::MapCopy { index, item: Box::new(item) }, &map.agent, path);
-                        g.add(u)
-                    }
+                    let u = unit(g, id, UnitKind::MapCopy { index, item: Box::new(item) }, &map.agent, path);
+                    g.add(u)
                 })
                 .collect(),
             None => {

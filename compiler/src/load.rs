@@ -4,7 +4,8 @@
 //!
 //! Each stage consumes the one before it (the tree becomes the JSON value, the value
 //! becomes the plan), so a plan of 100,000 agents is never held twice. Positions are
-//! needed only for diagnostics: when one is asked for, the text is parsed again.
+//! needed only for diagnostics: one is found by scanning the text up to it
+//! (`locate.rs`); past a few, the tree is parsed again and kept.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,6 +39,17 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// A loaded file; `tree` is the tree if one was kept (or known not to exist).
+    fn new(
+        path: &Path,
+        source: Option<Source>,
+        tree: OnceLock<Option<Node>>,
+        plan: Option<Plan>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> Loaded {
+        Loaded { path: path.to_path_buf(), source, tree, scans: AtomicUsize::new(0), plan, diagnostics }
+    }
+
     /// The YAML tree with positions (none when the text is not YAML).
     pub fn tree(&self) -> Option<&Node> {
         self.tree.get_or_init(|| self.source.as_ref().and_then(|s| yaml::parse(s).0)).as_ref()
@@ -80,13 +92,9 @@ impl Loaded {
 /// Reads and loads a plan file.
 pub fn load_file(path: &Path) -> Loaded {
     let display = path.display().to_string();
-    let fail = |code: &'static str, message: String, help: &str| Loaded {
-        path: path.to_path_buf(),
-        source: None,
-        tree: OnceLock::from(None),
-        scans: AtomicUsize::new(0),
-        plan: None,
-        diagnostics: vec![Diagnostic::error(code, &display, Span::new(1, 1, 1), message).help(help)],
+    let fail = |code: &'static str, message: String, help: &str| {
+        let d = Diagnostic::error(code, &display, Span::new(1, 1, 1), message).help(help);
+        Loaded::new(path, None, OnceLock::from(None), None, vec![d])
     };
     match std::fs::metadata(path) {
         Err(e) => {
@@ -183,14 +191,7 @@ pub fn load_str(path: &Path, text: String) -> Loaded {
             format!("plan file has a control character (U+{:04X}) at line {line}, column {col}", u32::from(c)),
         )
         .help("remove it: a plan is YAML text, and YAML allows only tabs and line breaks");
-        return Loaded {
-            path: path.to_path_buf(),
-            source: Some(source),
-            tree: OnceLock::from(None),
-            scans: AtomicUsize::new(0),
-            plan: None,
-            diagnostics: vec![d],
-        };
+        return Loaded::new(path, Some(source), OnceLock::from(None), None, vec![d]);
     }
     let source = Source::new(display.clone(), text);
     let (tree, problems) = yaml::parse(&source);
@@ -232,7 +233,7 @@ pub fn load_str(path: &Path, text: String) -> Loaded {
     } else {
         let _ = cell.set(None);
     }
-    Loaded { path: path.to_path_buf(), source: Some(source), tree: cell, scans: AtomicUsize::new(0), plan, diagnostics }
+    Loaded::new(path, Some(source), cell, plan, diagnostics)
 }
 
 /// Drops top-level `x-...` keys: they hold anchors to merge elsewhere (as in Compose

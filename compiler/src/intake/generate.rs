@@ -153,41 +153,39 @@ fn enterprise_groups(issue: &IssueText, c: &Classification, inner: Pattern) -> V
         ],
         Pattern::ForkJoin,
     )];
-    let mut work: Vec<String> = if c.items.is_empty() { named::prose_tasks(&issue.body, 10) } else { c.items.clone() };
-    let derived: Vec<String> = match (from, to) {
-        (Some(f), Some(t)) => vec![
-            format!("Set up {t} next to {f}"),
-            format!("Move each part from {f} to {t}"),
-            format!("Adapt the callers of {f} to {t}"),
-            format!("Remove {f} once nothing uses it"),
-        ],
-        (None, Some(t)) => vec![
-            format!("Set up {t}"),
-            format!("Move each part to {t}"),
-            format!("Adapt the callers to {t}"),
-            "Remove what the change replaces".to_string(),
-        ],
-        (Some(f), None) => vec![
-            format!("Remove {f} from the code"),
-            format!("Remove {f} from the build and CI"),
-            format!("Adapt what depended on {f}"),
-            "Update the documentation and the changelog".to_string(),
-        ],
-        (None, None) => vec![
-            "Implement the core change".to_string(),
-            "Adapt the interfaces".to_string(),
-            "Update the callers".to_string(),
-            "Remove what the change replaces".to_string(),
-        ],
-    };
-    // The issue's own items stand as they are; prose and the subject are filled up.
-    if c.items.is_empty() {
-        for d in derived {
-            if work.len() >= 4 {
-                break;
-            }
-            work.push(d);
-        }
+    // The issue's own items stand as they are; prose tasks are filled up from what
+    // it moves from and to.
+    let mut work = c.items.clone();
+    if work.is_empty() {
+        work = named::prose_tasks(&issue.body, 10);
+        let derived: Vec<String> = match (from, to) {
+            (Some(f), Some(t)) => vec![
+                format!("Set up {t} next to {f}"),
+                format!("Move each part from {f} to {t}"),
+                format!("Adapt the callers of {f} to {t}"),
+                format!("Remove {f} once nothing uses it"),
+            ],
+            (None, Some(t)) => vec![
+                format!("Set up {t}"),
+                format!("Move each part to {t}"),
+                format!("Adapt the callers to {t}"),
+                "Remove what the change replaces".to_string(),
+            ],
+            (Some(f), None) => vec![
+                format!("Remove {f} from the code"),
+                format!("Remove {f} from the build and CI"),
+                format!("Adapt what depended on {f}"),
+                "Note the removal in the changelog".to_string(),
+            ],
+            (None, None) => vec![
+                "Implement the core change".to_string(),
+                "Adapt the interfaces".to_string(),
+                "Update the callers".to_string(),
+                "Remove what the change replaces".to_string(),
+            ],
+        };
+        let missing = 4usize.saturating_sub(work.len());
+        work.extend(derived.into_iter().take(missing));
     }
     for (i, chunk) in work.chunks(5).enumerate() {
         groups.push((format!("Implementation part {}", i + 1), chunk.to_vec(), inner));

@@ -63,7 +63,7 @@ pub fn run(args: &LintArgs) -> Result<(), Error> {
 
 /// Frees a checked plan on another thread: a plan of 100,000 agents takes a tenth of
 /// a second to free, and the process may well exit before that matters.
-pub fn free_later<T: Send + 'static>(value: T) {
+fn free_later<T: Send + 'static>(value: T) {
     let _ = std::thread::Builder::new().name("free".into()).spawn(move || drop(value));
 }
 

@@ -147,19 +147,19 @@ impl Tree {
                 kids.extend((0..agents.len() as u32).map(|s| (g, s)));
                 tree.groups.push(agents);
             }
-            let singles = [(map.map(|m| m.agent), None), (join, Some(0)), (reduce, Some(1)), (gather, Some(2))];
-            for (single, which) in singles {
-                let Some(single) = single else { continue };
+            // The single map, join, reduce and gather agents: a group each, in this order.
+            let mut single = |agent: Agent| {
                 let g = tree.groups.len() as u32;
-                match which {
-                    Some(0) => place.join = Some(g),
-                    Some(1) => place.reduce = Some(g),
-                    Some(2) => place.gather = Some(g),
-                    _ => {}
-                }
                 kids.push((g, 0));
-                tree.groups.push(vec![single]);
+                tree.groups.push(vec![agent]);
+                g
+            };
+            if let Some(m) = map {
+                single(m.agent);
             }
+            place.join = join.map(&mut single);
+            place.reduce = reduce.map(&mut single);
+            place.gather = gather.map(&mut single);
             stack.extend(kids.into_iter().rev().map(|(g, s)| (g, s, depth + 1, Some(at))));
             tree.places.push(place);
             tree.index.entry(id).or_insert(at);
