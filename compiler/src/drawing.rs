@@ -87,8 +87,8 @@ pub fn clusters<'a>(plan: &'a Plan, graph: &PlanGraph) -> (Option<Cluster<'a>>, 
     let mut top = Vec::new();
     for ix in graph.graph.node_indices() {
         let unit = &graph.graph[ix];
-        match unit.path.iter().rev().find(|id| coordinators.contains_key(id.as_str())) {
-            Some(owner) => members.entry(coordinators[owner.as_str()].id.as_str()).or_default().push(ix),
+        match unit.path().into_iter().rev().find(|id| coordinators.contains_key(id)) {
+            Some(owner) => members.entry(coordinators[owner].id.as_str()).or_default().push(ix),
             None => top.push(ix),
         }
     }

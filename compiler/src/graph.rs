@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use hashbrown::hash_table::{Entry, HashTable};
 use rustc_hash::FxHashMap;
 
 use petgraph::algo::{tarjan_scc, toposort};
@@ -41,18 +42,38 @@ pub enum UnitKind {
 }
 
 /// A node of the DAG.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Unit {
     /// Unique node id: the agent id, `id[3]` for a copy, `id[*]` for a dynamic map,
     /// `id.gather` for a gather without agent.
     pub id: String,
-    #[serde(flatten)]
     pub kind: UnitKind,
     /// The agent whose configuration this node runs.
     pub agent: String,
-    /// Agent ids from the primary down to the owning agent (shared by the nodes of
-    /// one agent's children: a fork of 100,000 holds one).
-    pub path: std::sync::Arc<[String]>,
+    /// Agent ids from the primary down to the agent's parent: shared by the nodes of
+    /// one agent's children (a fork of 100,000 holds one). See `path`.
+    parents: std::sync::Arc<[String]>,
+}
+
+impl Unit {
+    /// Agent ids from the primary down to the node's own agent.
+    pub fn path(&self) -> Vec<&str> {
+        self.parents.iter().map(String::as_str).chain([self.agent.as_str()]).collect()
+    }
+}
+
+impl Serialize for Unit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            id: &'a str,
+            #[serde(flatten)]
+            kind: &'a UnitKind,
+            agent: &'a str,
+            path: Vec<&'a str>,
+        }
+        Shown { id: &self.id, kind: &self.kind, agent: &self.agent, path: self.path() }.serialize(s)
+    }
 }
 
 /// Why an edge exists.
@@ -94,7 +115,8 @@ pub struct Saga {
 #[derive(Debug, Default)]
 pub struct PlanGraph {
     pub graph: DiGraph<Unit, EdgeKind>,
-    index: FxHashMap<String, NodeIndex>,
+    /// Nodes by id, found by hashing the id the node holds (not a copy of it).
+    index: HashTable<NodeIndex>,
     /// Agents' blocks by agent id, but for the commonest: an agent whose block is its
     /// own node alone (`block` finds those by the node's id).
     blocks: FxHashMap<String, Block>,
@@ -104,8 +126,8 @@ pub struct PlanGraph {
     /// Copies made of one agent at most: past `limits.copies` lint refuses the plan,
     /// so building stops there instead of exhausting memory first.
     copy_limit: usize,
-    /// The path the last node got, shared with the next one if it is the same.
-    last_path: Option<std::sync::Arc<[String]>>,
+    /// The parents the last node got, shared with the next one if they are the same.
+    last_parents: Option<std::sync::Arc<[String]>>,
 }
 
 /// Expands a glob relative to the plan's directory; supplied by the caller so that
@@ -114,7 +136,7 @@ pub type GlobExpander<'a> = &'a dyn Fn(&str) -> Vec<String>;
 
 impl PlanGraph {
     pub fn node(&self, id: &str) -> Option<NodeIndex> {
-        self.index.get(id).copied()
+        self.index.find(id_hash(id), |&ix| self.graph[ix].id == id).copied()
     }
 
     /// Where the subtree of agent `id` starts and ends.
@@ -122,13 +144,14 @@ impl PlanGraph {
         if let Some(b) = self.blocks.get(id) {
             return Some(BlockRef { entries: &b.entries, exits: &b.exits });
         }
-        let own = std::slice::from_ref(self.index.get(id)?);
+        let found = self.index.find(id_hash(id), |&ix| self.graph[ix].id == id)?;
+        let own = std::slice::from_ref(found);
         Some(BlockRef { entries: own, exits: own })
     }
 
     /// Records the block of agent `id`, unless it is just the node of the same id.
     fn set_block(&mut self, id: &str, block: &Block) {
-        let own = matches!((block.entries.as_slice(), block.exits.as_slice()), ([a], [b]) if a == b && self.index.get(id) == Some(a));
+        let own = matches!((block.entries.as_slice(), block.exits.as_slice()), ([a], [b]) if a == b && self.node(id) == Some(*a));
         if !own {
             self.blocks.insert(id.to_string(), block.clone());
         }
@@ -145,6 +168,10 @@ impl PlanGraph {
 
     /// Every strongly connected component with more than one node, or a self loop.
     pub fn cycles(&self) -> Vec<Vec<NodeIndex>> {
+        // A sort needs a bit per node; the components need some 40 bytes.
+        if toposort(&self.graph, None).is_ok() {
+            return Vec::new();
+        }
         tarjan_scc(&self.graph).into_iter().filter(|c| c.len() > 1 || self.graph.contains_edge(c[0], c[0])).collect()
     }
 
@@ -204,10 +231,19 @@ impl PlanGraph {
     }
 
     fn add(&mut self, unit: Unit) -> NodeIndex {
-        let id = unit.id.clone();
+        let hash = id_hash(&unit.id);
         let ix = self.graph.add_node(unit);
-        if self.index.insert(id.clone(), ix).is_some() {
-            self.duplicates.push(id);
+        let graph = &self.graph;
+        let same = |&other: &NodeIndex| graph[other].id == graph[ix].id;
+        // The later node of a duplicated id is the one found, as with a map.
+        match self.index.entry(hash, same, |&o| id_hash(&graph[o].id)) {
+            Entry::Occupied(mut taken) => {
+                *taken.get_mut() = ix;
+                self.duplicates.push(graph[ix].id.clone());
+            }
+            Entry::Vacant(free) => {
+                free.insert(ix);
+            }
         }
         ix
     }
@@ -223,6 +259,11 @@ impl PlanGraph {
     }
 }
 
+fn id_hash(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(id)
+}
+
 /// Builds the graph of `plan`. Cycles (from `needs`) are left in for the caller to
 /// report; `topo_order` refuses them.
 pub fn build(plan: &Plan, glob: GlobExpander<'_>) -> PlanGraph {
@@ -230,6 +271,7 @@ pub fn build(plan: &Plan, glob: GlobExpander<'_>) -> PlanGraph {
     // About a node and an edge per agent: sized once rather than doubled while growing.
     let mut g = PlanGraph {
         graph: DiGraph::with_capacity(agents, agents),
+        index: HashTable::with_capacity(agents),
         copy_limit: plan_schema::Limits::copies(plan.limits.as_ref()) as usize + 1,
         ..PlanGraph::default()
     };
@@ -261,16 +303,18 @@ fn survey(agent: &Agent) -> (Vec<(String, String)>, usize) {
     (out, count)
 }
 
+/// A node of `agent`; `path` ends with the agent's id.
 fn unit(g: &mut PlanGraph, id: String, kind: UnitKind, agent: &Agent, path: &[String]) -> Unit {
-    let shared = match &g.last_path {
-        Some(p) if **p == *path => p.clone(),
+    let parents = &path[..path.len().saturating_sub(1)];
+    let shared = match &g.last_parents {
+        Some(p) if **p == *parents => p.clone(),
         _ => {
-            let p: std::sync::Arc<[String]> = path.into();
-            g.last_path = Some(p.clone());
+            let p: std::sync::Arc<[String]> = parents.into();
+            g.last_parents = Some(p.clone());
             p
         }
     };
-    Unit { id, kind, agent: agent.id.clone(), path: shared }
+    Unit { id, kind, agent: agent.id.clone(), parents: shared }
 }
 
 fn compile_agent(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, glob: GlobExpander<'_>) -> Block {

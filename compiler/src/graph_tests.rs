@@ -100,7 +100,7 @@ proptest! {
         let mut all = Vec::new();
         ids(&p.agent, &mut all);
         for id in &all {
-            prop_assert!(g.graph.node_weights().any(|u| u.path.contains(id)), "{id} missing");
+            prop_assert!(g.graph.node_weights().any(|u| u.path().contains(&id.as_str())), "{id} missing");
         }
         // Pipeline and saga order: each step's exits reach the next step's entries.
         let mut seqs = Vec::new();

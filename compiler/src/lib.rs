@@ -12,6 +12,7 @@ pub mod graph;
 pub mod intake;
 pub mod lint;
 pub mod load;
+mod load_fold;
 pub mod locate;
 pub mod mermaid;
 pub mod render;

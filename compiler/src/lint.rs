@@ -10,7 +10,6 @@ use crate::diagnostic::{normalize, Diagnostic};
 use crate::graph::{self, PlanGraph};
 use crate::load::{load_file, Loaded};
 use crate::rules::{check_all, Ctx};
-use crate::templates::template_fields;
 
 /// A plan that was loaded and checked.
 pub struct Checked {
@@ -60,17 +59,8 @@ pub fn check_loaded(loaded: Loaded) -> Checked {
         let agents = AgentIndex::new(plan);
         let expand = glob_expander(&base_dir);
         let graph = graph::build(plan, &expand);
-        let templates = template_fields(plan, &agents, &base_dir);
         let file = loaded.path.display().to_string();
-        let ctx = Ctx {
-            file: &file,
-            plan,
-            loaded: &loaded,
-            agents: &agents,
-            graph: &graph,
-            base_dir: &base_dir,
-            templates: &templates,
-        };
+        let ctx = Ctx { file: &file, plan, loaded: &loaded, agents: &agents, graph: &graph, base_dir: &base_dir };
         diagnostics.extend(check_all(&ctx));
         checked_graph = Some(graph);
     }

@@ -2,8 +2,10 @@
 //! Every problem becomes a diagnostic at the offending node; nothing here panics on
 //! bad input.
 //!
-//! Each stage consumes the one before it (the tree becomes the JSON value, the value
-//! becomes the plan), so a plan of 100,000 agents is never held twice. Positions are
+//! A valid plan is typed agent by agent while it is parsed (`load_fold.rs`), so a plan
+//! of 100,000 agents is never held whole as YAML or JSON. Any other is read the
+//! ordinary way below, where each stage consumes the one before it (the tree becomes
+//! the JSON value, the value becomes the plan) and every problem is explained. Positions are
 //! needed only for diagnostics: one is found by scanning the text up to it
 //! (`locate.rs`); past a few, the tree is parsed again and kept.
 
@@ -15,6 +17,7 @@ use plan_schema::Plan;
 use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
+use crate::load_fold::load_folded;
 use crate::locate::{locate, Located};
 use crate::schema_check;
 use crate::source::{Source, Span};
@@ -194,6 +197,15 @@ pub fn load_str(path: &Path, text: String) -> Loaded {
         return Loaded::new(path, Some(source), OnceLock::from(None), None, vec![d]);
     }
     let source = Source::new(display.clone(), text);
+    match load_folded(&source) {
+        Some(plan) => Loaded::new(path, Some(source), OnceLock::new(), Some(plan), Vec::new()),
+        None => load_whole(path, source),
+    }
+}
+
+/// Loads a plan from its whole YAML tree, explaining every problem.
+pub(crate) fn load_whole(path: &Path, source: Source) -> Loaded {
+    let display = source.path.clone();
     let (tree, problems) = yaml::parse(&source);
     let mut diagnostics: Vec<Diagnostic> = problems.into_iter().map(|p| yaml_diagnostic(&display, p)).collect();
     let cell = OnceLock::new();

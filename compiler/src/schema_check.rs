@@ -23,6 +23,30 @@ fn validator() -> Option<&'static Validator> {
     VALIDATOR.get_or_init(|| jsonschema::draft7::new(schema()).ok()).as_ref()
 }
 
+/// The schema of one agent: the plan's, entered at `Agent`.
+fn agent_validator() -> Option<&'static Validator> {
+    static VALIDATOR: OnceLock<Option<Validator>> = OnceLock::new();
+    VALIDATOR
+        .get_or_init(|| {
+            let schema = serde_json::json!({
+                "$ref": "#/definitions/Agent",
+                "definitions": schema().get("definitions").cloned().unwrap_or_default(),
+            });
+            jsonschema::draft7::new(&schema).ok()
+        })
+        .as_ref()
+}
+
+/// Whether `value` is a plan the schema accepts (no diagnostics: see `check`).
+pub fn plan_is_valid(value: &Value) -> bool {
+    validator().is_some_and(|v| v.is_valid(value))
+}
+
+/// Whether `value` is an agent the schema accepts.
+pub fn agent_is_valid(value: &Value) -> bool {
+    agent_validator().is_some_and(|v| v.is_valid(value))
+}
+
 /// Schema diagnostics for `value`; `tree` gives its YAML tree, asked for only when
 /// there is an error to place.
 pub fn check<'t>(file: &str, tree: impl FnOnce() -> Option<&'t Node>, value: &Value) -> Vec<Diagnostic> {

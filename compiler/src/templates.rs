@@ -24,13 +24,48 @@ pub enum FieldKind {
     Git,
 }
 
+/// Which field of its agent (or of `git`) holds a template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Run,
+    Compensate,
+    Prompt,
+    PromptFile,
+    MapOver,
+    Branch,
+    Commit,
+    CommitFile,
+    PrTitle,
+    PrBody,
+    PrBodyFile,
+}
+
+impl Field {
+    /// The field's path under its agent's (or the plan's) pointer.
+    fn path(self) -> &'static str {
+        match self {
+            Field::Run => "run",
+            Field::Compensate => "compensate",
+            Field::Prompt => "prompt",
+            Field::PromptFile => "prompt_file",
+            Field::MapOver => "map/over",
+            Field::Branch => "git/branch",
+            Field::Commit => "git/commit",
+            Field::CommitFile => "git/commit_file",
+            Field::PrTitle => "git/pr/title",
+            Field::PrBody => "git/pr/body",
+            Field::PrBodyFile => "git/pr/body_file",
+        }
+    }
+}
+
+/// One template of the plan. A plan of 100,000 agents holds 100,000 of these: where
+/// it stands is the agent's place in the `AgentIndex` and the field, not a pointer.
 #[derive(Clone, Debug)]
 pub struct TemplateField<'a> {
-    /// Where the template stands: the agent's pointer (empty for git texts), the field
-    /// under it, and the word's index for a list `run`. See `pointer`.
-    at: &'a str,
-    field: &'static str,
-    index: Option<usize>,
+    /// The field, and the word's index for a list `run`. See `pointer`.
+    field: Field,
+    index: Option<u32>,
     pub kind: FieldKind,
     /// The template file as written in the plan, for `*_file` fields.
     pub file: Option<&'a str>,
@@ -49,126 +84,106 @@ impl<'a> TemplateField<'a> {
     }
 
     /// JSON pointer of the YAML value that holds the template (or names its file).
-    pub fn pointer(&self) -> String {
+    pub fn pointer(&self, agents: &AgentIndex<'_>) -> String {
+        let at = self.agent.and_then(|n| agents.at(n as usize)).map(|a| a.pointer.to_string()).unwrap_or_default();
         match self.index {
-            Some(i) => format!("{}/{}/{i}", self.at, self.field),
-            None => format!("{}/{}", self.at, self.field),
+            Some(i) => format!("{at}/{}/{i}", self.field.path()),
+            None => format!("{at}/{}", self.field.path()),
         }
     }
 }
 
-/// How many template fields `template_fields` finds: the list is made to measure.
-fn count_fields(plan: &Plan, agents: &AgentIndex<'_>) -> usize {
-    let words = |c: Option<&Command>| match c {
-        Some(Command::Shell(_)) => 1,
-        Some(Command::Argv(w)) => w.len(),
-        None => 0,
-    };
-    let own: usize = agents
-        .iter()
-        .map(|a| {
-            let agent = a.agent;
-            words(agent.run.as_ref())
-                + words(agent.compensate.as_deref())
-                + usize::from(agent.prompt.is_some())
-                + usize::from(agent.prompt_file.is_some())
-                + usize::from(matches!(agent.map.as_ref().map(|m| &m.over), Some(Over::Template(_))))
-        })
-        .sum();
-    own + if plan.git.is_some() { 6 } else { 0 }
+/// Reads a template file named in the plan, relative to `base_dir` and inside the
+/// repository.
+fn read_template<'a>(root: &Path, base_dir: &Path, rel: &str) -> Result<Cow<'a, str>, String> {
+    if !crate::confine::inside(root, base_dir, Path::new(rel)) {
+        return Err(format!("`{rel}` is outside the repository ({})", root.display()));
+    }
+    let path = normalize(&base_dir.join(rel));
+    std::fs::read_to_string(&path).map(Cow::Owned).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("no such file {}", path.display()),
+        _ => format!("{}: {e}", path.display()),
+    })
 }
 
-/// All template fields, in declaration order.
-pub fn template_fields<'a>(plan: &'a Plan, agents: &'a AgentIndex<'a>, base_dir: &Path) -> Vec<TemplateField<'a>> {
-    // Made to measure: a plan of 100,000 agents holds 100,000 of these.
-    let mut out = Vec::with_capacity(count_fields(plan, agents));
+/// All template fields, in declaration order. Made as they are walked: a plan of
+/// 100,000 agents has 100,000 of them, and each rule that reads them walks them once.
+pub fn template_fields<'a>(
+    plan: &'a Plan,
+    agents: &'a AgentIndex<'a>,
+    base_dir: &'a Path,
+) -> impl Iterator<Item = TemplateField<'a>> + 'a {
     let root = crate::confine::root(base_dir);
-    let read = |rel: &str| -> Result<Cow<'a, str>, String> {
-        if !crate::confine::inside(&root, base_dir, Path::new(rel)) {
-            return Err(format!("`{rel}` is outside the repository ({})", root.display()));
-        }
-        let path = normalize(&base_dir.join(rel));
-        std::fs::read_to_string(&path).map(Cow::Owned).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("no such file {}", path.display()),
-            _ => format!("{}: {e}", path.display()),
-        })
+    let git = git_fields(plan, &root, base_dir);
+    (0..agents.len()).flat_map(move |n| agent_fields(agents, n, &root, base_dir)).chain(git)
+}
+
+/// The template fields of the `n`th agent of `agents`.
+fn agent_fields<'a>(agents: &'a AgentIndex<'a>, n: usize, root: &Path, base_dir: &Path) -> Vec<TemplateField<'a>> {
+    let Some(a) = agents.at(n) else { return Vec::new() };
+    let agent = a.agent;
+    let mut out = Vec::new();
+    let n = Some(n as u32);
+    let inline = |field: Field, index: Option<u32>, kind, text: &'a str| TemplateField {
+        field,
+        index,
+        kind,
+        file: None,
+        text: Ok(Cow::Borrowed(text)),
+        agent: n,
     };
-    for (n, a) in agents.iter().enumerate() {
-        let p = a.pointer;
-        let n = Some(n as u32);
-        let inline = |field: &'static str, index: Option<usize>, kind, text: &'a str| TemplateField {
-            at: p,
-            field,
-            index,
-            kind,
-            file: None,
-            text: Ok(Cow::Borrowed(text)),
-            agent: n,
-        };
-        for (field, command) in [("run", a.agent.run.as_ref()), ("compensate", a.agent.compensate.as_deref())] {
-            match command {
-                Some(Command::Shell(s)) => out.push(inline(field, None, FieldKind::Shell, s)),
-                Some(Command::Argv(words)) => {
-                    // `[sh, -c, SCRIPT]`: the script is shell text like a string `run`.
-                    let script = shell_script_index(words);
-                    for (i, w) in words.iter().enumerate() {
-                        let kind = if Some(i) == script { FieldKind::Shell } else { FieldKind::Argv };
-                        out.push(inline(field, Some(i), kind, w));
-                    }
+    for (field, command) in [(Field::Run, agent.run.as_ref()), (Field::Compensate, agent.compensate.as_deref())] {
+        match command {
+            Some(Command::Shell(s)) => out.push(inline(field, None, FieldKind::Shell, s)),
+            Some(Command::Argv(words)) => {
+                // `[sh, -c, SCRIPT]`: the script is shell text like a string `run`.
+                let script = shell_script_index(words);
+                for (i, w) in words.iter().enumerate() {
+                    let kind = if Some(i) == script { FieldKind::Shell } else { FieldKind::Argv };
+                    out.push(inline(field, Some(i as u32), kind, w));
                 }
-                None => {}
             }
-        }
-        if let Some(prompt) = &a.agent.prompt {
-            out.push(inline("prompt", None, FieldKind::Prompt, prompt));
-        }
-        if let Some(file) = &a.agent.prompt_file {
-            out.push(TemplateField {
-                at: p,
-                field: "prompt_file",
-                index: None,
-                kind: FieldKind::Prompt,
-                file: Some(file),
-                text: read(file),
-                agent: n,
-            });
-        }
-        if let Some(Over::Template(t)) = a.agent.map.as_ref().map(|m| &m.over) {
-            out.push(inline("map/over", None, FieldKind::Over, t));
+            None => {}
         }
     }
-    if let Some(git) = &plan.git {
-        let mut git_field = |field: &'static str, file: Option<&'a String>, text: Option<&'a String>| {
-            if let Some(f) = file {
-                out.push(TemplateField {
-                    at: "/git",
-                    field,
-                    index: None,
-                    kind: FieldKind::Git,
-                    file: Some(f),
-                    text: read(f),
-                    agent: None,
-                });
-            } else if let Some(t) = text {
-                out.push(TemplateField {
-                    at: "/git",
-                    field,
-                    index: None,
-                    kind: FieldKind::Git,
-                    file: None,
-                    text: Ok(Cow::Borrowed(t)),
-                    agent: None,
-                });
-            }
+    if let Some(prompt) = &agent.prompt {
+        out.push(inline(Field::Prompt, None, FieldKind::Prompt, prompt));
+    }
+    if let Some(file) = &agent.prompt_file {
+        out.push(TemplateField {
+            field: Field::PromptFile,
+            index: None,
+            kind: FieldKind::Prompt,
+            file: Some(file),
+            text: read_template(root, base_dir, file),
+            agent: n,
+        });
+    }
+    if let Some(Over::Template(t)) = agent.map.as_ref().map(|m| &m.over) {
+        out.push(inline(Field::MapOver, None, FieldKind::Over, t));
+    }
+    out
+}
+
+/// The template fields of `git`: branch, commit and pull request texts.
+fn git_fields<'a>(plan: &'a Plan, root: &Path, base_dir: &Path) -> Vec<TemplateField<'a>> {
+    let mut out = Vec::new();
+    let Some(git) = &plan.git else { return out };
+    let mut git_field = |field: Field, file: Option<&'a String>, text: Option<&'a String>| {
+        let (file, text) = match (file, text) {
+            (Some(f), _) => (Some(f.as_str()), read_template(root, base_dir, f)),
+            (None, Some(t)) => (None, Ok(Cow::Borrowed(t.as_str()))),
+            (None, None) => return,
         };
-        git_field("branch", None, git.branch.as_ref());
-        git_field("commit", None, git.commit.as_ref());
-        git_field("commit_file", git.commit_file.as_ref(), None);
-        if let Some(pr) = &git.pr {
-            git_field("pr/title", None, pr.title.as_ref());
-            git_field("pr/body", None, pr.body.as_ref());
-            git_field("pr/body_file", pr.body_file.as_ref(), None);
-        }
+        out.push(TemplateField { field, index: None, kind: FieldKind::Git, file, text, agent: None });
+    };
+    git_field(Field::Branch, None, git.branch.as_ref());
+    git_field(Field::Commit, None, git.commit.as_ref());
+    git_field(Field::CommitFile, git.commit_file.as_ref(), None);
+    if let Some(pr) = &git.pr {
+        git_field(Field::PrTitle, None, pr.title.as_ref());
+        git_field(Field::PrBody, None, pr.body.as_ref());
+        git_field(Field::PrBodyFile, pr.body_file.as_ref(), None);
     }
     out
 }

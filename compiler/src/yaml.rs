@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -32,6 +31,40 @@ pub enum NodeKind {
     Seq(Vec<Node>),
     /// Keys in document order; duplicates are dropped (and reported).
     Map(Vec<(Node, Node)>),
+    /// The `n`th collection handed to a `Fold` while parsing, which keeps it.
+    Folded(usize),
+}
+
+/// Takes complete collections while the document is parsed, so that a large one is
+/// never held whole: the tree keeps `NodeKind::Folded(n)` in their place. A role names
+/// where a collection stands, as the folder sees it; role 0 is left alone.
+pub trait Fold {
+    /// The role of a collection opened in a parent of role `parent` (none at the top),
+    /// under `key` (none in a sequence).
+    fn role(&self, parent: Option<u8>, key: Option<&str>, is_map: bool) -> u8;
+    /// Offers the complete collection `node` of `role` as fold `n`: `None` when the
+    /// folder kept it, or the node back for the tree.
+    fn fold(&mut self, role: u8, n: usize, node: Node) -> Option<Node>;
+}
+
+/// A parse that folds nothing.
+struct Whole;
+
+impl Fold for Whole {
+    fn role(&self, _: Option<u8>, _: Option<&str>, _: bool) -> u8 {
+        0
+    }
+    fn fold(&mut self, _: u8, _: usize, node: Node) -> Option<Node> {
+        Some(node)
+    }
+}
+
+/// What a parse found besides the tree.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub problems: Vec<YamlProblem>,
+    /// Whether an alias repeated a node (a folder may then have seen a copy twice).
+    pub aliases: bool,
 }
 
 /// What went wrong while reading YAML.
@@ -46,14 +79,20 @@ pub enum YamlProblem {
 }
 
 enum Frame {
-    Seq { span: Span, anchor: usize, items: Vec<Node> },
-    Map { span: Span, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
+    Seq { span: Span, anchor: usize, role: u8, items: Vec<Node> },
+    Map { span: Span, anchor: usize, role: u8, entries: Vec<(Node, Node)>, key: Option<Node> },
 }
 
 /// Parses the first and only document of `source`. Duplicate keys are reported in
 /// the returned problems but do not stop parsing.
 pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
-    let mut problems = Vec::new();
+    let (root, parsed) = parse_folding(source, &mut Whole);
+    (root, parsed.problems)
+}
+
+/// Parses like `parse`, handing complete collections to `folder` as it goes.
+pub fn parse_folding(source: &Source, folder: &mut impl Fold) -> (Option<Node>, Parsed) {
+    let (mut problems, mut aliases, mut folds) = (Vec::new(), false, 0usize);
     let mut parser = Parser::new_from_str(&source.text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
@@ -70,7 +109,7 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
                     span = next_tab(source, span).unwrap_or(span);
                 }
                 problems.push(YamlProblem::Syntax { span, message: e.info().to_string() });
-                return (None, problems);
+                return (None, Parsed { problems, aliases });
             }
         };
         let node = match event {
@@ -79,7 +118,7 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
                 documents += 1;
                 if documents > 1 {
                     problems.push(YamlProblem::MultipleDocuments { span: span_at(source, &mark, 3) });
-                    return (None, problems);
+                    return (None, Parsed { problems, aliases });
                 }
                 continue;
             }
@@ -87,34 +126,52 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
                     problems.push(YamlProblem::TooDeep { span: span_at(source, &mark, 1) });
-                    return (None, problems);
+                    return (None, Parsed { problems, aliases });
                 }
                 let span = span_at(source, &mark, 1);
-                stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq { span, anchor, items: Vec::new() }
+                let is_map = matches!(event, Event::MappingStart(..));
+                let role = match stack.last() {
+                    None => folder.role(None, None, is_map),
+                    Some(Frame::Seq { role, .. }) => folder.role(Some(*role), None, is_map),
+                    Some(Frame::Map { role, key, .. }) => {
+                        let key = key.as_ref().and_then(|k| match &k.kind {
+                            NodeKind::Str(s) => Some(s.as_str()),
+                            _ => None,
+                        });
+                        folder.role(Some(*role), key, is_map)
+                    }
+                };
+                stack.push(if is_map {
+                    Frame::Map { span, anchor, role, entries: Vec::new(), key: None }
                 } else {
-                    Frame::Map { span, anchor, entries: Vec::new(), key: None }
+                    Frame::Seq { span, anchor, role, items: Vec::new() }
                 });
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor) = match stack.pop() {
+                let (node, anchor, role) = match stack.pop() {
                     // Vectors keep no spare room: a plan of 100,000 agents has as many maps.
-                    Some(Frame::Seq { span, anchor, mut items }) => {
+                    Some(Frame::Seq { span, anchor, role, mut items }) => {
                         items.shrink_to_fit();
-                        (Node { span, kind: NodeKind::Seq(items) }, anchor)
+                        (Node { span, kind: NodeKind::Seq(items) }, anchor, role)
                     }
-                    Some(Frame::Map { span, anchor, entries, .. }) => {
+                    Some(Frame::Map { span, anchor, role, entries, .. }) => {
                         let mut entries = merge_keys(entries);
                         entries.shrink_to_fit();
-                        (Node { span, kind: NodeKind::Map(entries) }, anchor)
+                        (Node { span, kind: NodeKind::Map(entries) }, anchor, role)
                     }
                     None => continue,
                 };
                 if anchor > 0 {
                     anchors.insert(anchor, node.clone());
                 }
-                node
+                if role == 0 {
+                    node
+                } else {
+                    let span = node.span;
+                    folds += 1;
+                    folder.fold(role, folds - 1, node).unwrap_or(Node { span, kind: NodeKind::Folded(folds - 1) })
+                }
             }
             Event::Scalar(text, style, anchor, _) => {
                 let node = scalar(source, &mark, text, style);
@@ -129,9 +186,10 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
                         span: span_at(source, &mark, 1),
                         message: "alias names an unknown anchor".into(),
                     });
-                    return (None, problems);
+                    return (None, Parsed { problems, aliases });
                 };
                 nodes += count(target);
+                aliases = true;
                 let mut node = target.clone();
                 node.span = span_at(source, &mark, 1);
                 node
@@ -140,7 +198,7 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
         nodes += 1;
         if nodes > MAX_NODES {
             problems.push(YamlProblem::TooLarge { span: node.span });
-            return (None, problems);
+            return (None, Parsed { problems, aliases });
         }
         match stack.last_mut() {
             None => root = Some(node),
@@ -161,7 +219,7 @@ pub fn parse(source: &Source) -> (Option<Node>, Vec<YamlProblem>) {
     if root.is_none() && problems.is_empty() {
         problems.push(YamlProblem::Empty);
     }
-    (root, problems)
+    (root, Parsed { problems, aliases })
 }
 
 /// The first tab at or after `from`.
@@ -212,26 +270,6 @@ fn count(node: &Node) -> usize {
         NodeKind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
         NodeKind::Map(entries) => 1 + entries.iter().map(|(k, v)| count(k) + count(v)).sum::<usize>(),
         _ => 1,
-    }
-}
-
-/// Whether a mapping key names `name`, without allocating for the usual string key.
-fn key_is(key: &Node, name: &str) -> bool {
-    match &key.kind {
-        NodeKind::Str(s) => s == name,
-        _ => key_text(key) == name,
-    }
-}
-
-/// The text of a mapping key as JSON would name it.
-pub fn key_text(node: &Node) -> String {
-    match &node.kind {
-        NodeKind::Str(s) => s.clone(),
-        NodeKind::Null => "null".into(),
-        NodeKind::Bool(b) => b.to_string(),
-        NodeKind::Int(i) => i.to_string(),
-        NodeKind::Float(f) => f.to_string(),
-        NodeKind::Seq(_) | NodeKind::Map(_) => "<complex key>".into(),
     }
 }
 
@@ -310,73 +348,10 @@ pub(crate) fn span_at(source: &Source, mark: &Marker, len: usize) -> Span {
     Span::new(line, pos.col, len)
 }
 
-impl Node {
-    /// The JSON value of this node, as the schema and serde see it. Consumes the
-    /// tree as it goes, so that a large plan is never held twice.
-    pub fn into_json(self) -> Value {
-        match self.kind {
-            NodeKind::Null => Value::Null,
-            NodeKind::Bool(b) => Value::Bool(b),
-            NodeKind::Int(i) => Value::Number(i.into()),
-            NodeKind::Float(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
-            NodeKind::Str(s) => Value::String(s),
-            NodeKind::Seq(items) => Value::Array(items.into_iter().map(Node::into_json).collect()),
-            NodeKind::Map(entries) => {
-                let mut map = Map::with_capacity(entries.len());
-                for (k, v) in entries {
-                    let key = match k.kind {
-                        NodeKind::Str(s) => s,
-                        _ => key_text(&k),
-                    };
-                    map.insert(key, v.into_json());
-                }
-                Value::Object(map)
-            }
-        }
-    }
-
-    /// The node at a JSON pointer's segments, and the key node that names it (if any).
-    pub fn lookup<'a>(&'a self, segments: &[String]) -> (&'a Node, Option<&'a Node>) {
-        let mut node = self;
-        let mut key = None;
-        for seg in segments {
-            let next = match &node.kind {
-                NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_is(k, seg)).map(|(k, v)| (v, Some(k))),
-                NodeKind::Seq(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)).map(|v| (v, None)),
-                _ => None,
-            };
-            match next {
-                Some((v, k)) => {
-                    node = v;
-                    key = k;
-                }
-                None => break,
-            }
-        }
-        (node, key)
-    }
-
-    /// The key node of entry `name` in this mapping.
-    pub fn key(&self, name: &str) -> Option<&Node> {
-        match &self.kind {
-            NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_is(k, name)).map(|(k, _)| k),
-            _ => None,
-        }
-    }
-
-    /// The value node of entry `name` in this mapping.
-    pub fn get(&self, name: &str) -> Option<&Node> {
-        match &self.kind {
-            NodeKind::Map(entries) => entries.iter().find(|(k, _)| key_is(k, name)).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-}
-
-/// Splits a JSON pointer (`/agent/agents/0`) into unescaped segments.
-pub fn pointer_segments(pointer: &str) -> Vec<String> {
-    pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
-}
+#[path = "yaml_node.rs"]
+mod node;
+use node::key_is;
+pub use node::{key_text, pointer_segments};
 
 #[cfg(test)]
 #[path = "yaml_tests.rs"]

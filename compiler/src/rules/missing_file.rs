@@ -29,21 +29,21 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         ctx.error("outside-repository", ctx.value_span(pointer), what)
             .help("keep templates and outputs inside the repository that holds the plan")
     };
-    for field in ctx.templates {
+    for field in ctx.templates() {
         if let Ok(text) = &field.text {
             for name in includes(text).into_iter().filter(|n| outside(n)) {
-                out.push(refuse(&field.pointer(), format!("`{name}` (included) is outside the repository")));
+                out.push(refuse(&field.pointer(ctx.agents), format!("`{name}` (included) is outside the repository")));
             }
         }
         if let Some(file) = field.file.filter(|f| outside(f)) {
-            out.push(refuse(&field.pointer(), format!("template `{file}` is outside the repository")));
+            out.push(refuse(&field.pointer(ctx.agents), format!("template `{file}` is outside the repository")));
             continue;
         }
         if let (Some(file), Err(why)) = (&field.file, &field.text) {
             out.push(
                 ctx.error(
                     "missing-file",
-                    ctx.value_span(&field.pointer()),
+                    ctx.value_span(&field.pointer(ctx.agents)),
                     format!("cannot read template `{file}`: {why}"),
                 )
                 .help(format!("paths are relative to the plan file's directory ({})", ctx.base_dir.display())),

@@ -26,7 +26,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::PlanGraph;
 use crate::load::Loaded;
 use crate::source::Span;
-use crate::templates::TemplateField;
+use crate::templates::{template_fields, TemplateField};
 
 /// What a rule sees: the typed plan, the loaded file for positions, and the DAG.
 pub struct Ctx<'a> {
@@ -37,11 +37,14 @@ pub struct Ctx<'a> {
     pub agents: &'a AgentIndex<'a>,
     pub graph: &'a PlanGraph,
     pub base_dir: &'a Path,
-    /// Every template of the plan, file templates read.
-    pub templates: &'a [TemplateField<'a>],
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// Every template of the plan, file templates read, made as they are walked.
+    pub fn templates(&self) -> impl Iterator<Item = TemplateField<'a>> + 'a {
+        template_fields(self.plan, self.agents, self.base_dir)
+    }
+
     /// Span of the value at a JSON pointer (the nearest existing ancestor if absent).
     pub fn value_span(&self, pointer: &str) -> Span {
         self.loaded.value_span(pointer)

@@ -18,12 +18,12 @@ pub const RULE: Rule = Rule {
 
 fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let env = crate::template_env::environment();
-    for field in ctx.templates {
+    for field in ctx.templates() {
         let Ok(text) = &field.text else { continue };
         if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
             continue;
         }
-        let span = || ctx.value_span(&field.pointer());
+        let span = || ctx.value_span(&field.pointer(ctx.agents));
         let place = |line: Option<usize>| match (&field.file, line) {
             (Some(f), Some(l)) => format!(" (in {f}, line {l})"),
             (Some(f), None) => format!(" (in {f})"),
@@ -41,7 +41,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 continue;
             }
         };
-        let scope = Scope::new(ctx.plan, ctx.agents, field);
+        let scope = Scope::new(ctx.plan, ctx.agents, &field);
         let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
         names.sort();
         for name in names {

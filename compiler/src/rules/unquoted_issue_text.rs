@@ -15,7 +15,7 @@ pub const RULE: Rule =
     Rule { codes: &[("unquoted-issue-text", Severity::Error)], summary: "issue text reaches a shell unquoted", check };
 
 fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
-    for field in ctx.templates.iter().filter(|f| f.kind == FieldKind::Shell) {
+    for field in ctx.templates().filter(|f| f.kind == FieldKind::Shell) {
         let Ok(text) = &field.text else { continue };
         // Issue text may travel through variables, loops, filters and lookups: every
         // printed value that carries it must be quoted, once.
@@ -35,7 +35,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 (true, false) => continue,
             };
             out.push(
-                ctx.error("unquoted-issue-text", ctx.value_span(&field.pointer()), problem).help(
+                ctx.error("unquoted-issue-text", ctx.value_span(&field.pointer(ctx.agents)), problem).help(
                     "end every printed value with `| shell_quote` and put no quotes around it, or pass the text through `env` (PLAN_ISSUE_TITLE) or a list `run:` without a shell",
                 ),
             );

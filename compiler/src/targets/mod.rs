@@ -200,7 +200,9 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
         if let UnitKind::Gather { consensus, .. } = &unit.kind {
             if consensus == "first" {
                 let pointer = agents
-                    .get(&unit.path[unit.path.len().saturating_sub(if unit.id.ends_with(".gather") { 1 } else { 2 })])
+                    .get(
+                        unit.path()[unit.path().len().saturating_sub(if unit.id.ends_with(".gather") { 1 } else { 2 })],
+                    )
                     .map(|a| format!("{}/gather/consensus", a.pointer));
                 diagnostics.push(t.diagnostic(
                     &pointer.unwrap_or_default(),

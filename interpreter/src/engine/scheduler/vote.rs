@@ -17,8 +17,11 @@ impl<R: Recorder> Scheduler<R> {
     pub(super) fn vote(&self, gather: NodeIndex, consensus: &str) -> Vote {
         let ctx = &self.ctx;
         let g = ctx.unit(gather);
-        let depth =
-            if matches!(g.kind, UnitKind::Gather { has_agent: true, .. }) { g.path.len() - 1 } else { g.path.len() };
+        let depth = if matches!(g.kind, UnitKind::Gather { has_agent: true, .. }) {
+            g.path().len() - 1
+        } else {
+            g.path().len()
+        };
         let rule: Consensus = consensus.parse().unwrap_or_default();
         // (finish order, declaration order, answer) per child or replica.
         let mut answers: HashMap<String, (usize, usize, Value)> = HashMap::new();
@@ -27,8 +30,8 @@ impl<R: Recorder> Scheduler<R> {
             let seq = self.finish_seq[src.index()];
             let (key, value) = match &unit.kind {
                 UnitKind::Replica { .. } => (unit.id.clone(), ctx.node_output(&unit.id)),
-                _ => match unit.path.get(depth) {
-                    Some(child) => (child.clone(), ctx.output_of(child)),
+                _ => match unit.path().get(depth) {
+                    Some(&child) => (child.to_string(), ctx.output_of(child)),
                     None => (unit.id.clone(), None),
                 },
             };
