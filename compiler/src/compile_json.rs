@@ -66,7 +66,7 @@ pub fn compiled<'a>(plan: &'a Plan, graph: &'a PlanGraph, order: &[NodeIndex]) -
             let unit = &graph.graph[ix];
             NodeOut {
                 unit,
-                runs: runs(plan, agents.get(&unit.agent).map(|a| a.agent), unit),
+                runs: runs(plan, agents.get(unit.agent()).map(|a| a.agent), unit),
                 level: level_of[ix.index()],
             }
         })

@@ -72,7 +72,7 @@ pub fn to_dot(plan: &Plan, graph: &PlanGraph, states: Option<States>) -> String 
     let _ = writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=9];");
     let node = |out: &mut String, ix: NodeIndex, indent: &str| {
         let unit = &graph.graph[ix];
-        let agent = agents.get(&unit.agent).map(|a| a.agent);
+        let agent = agents.get(unit.agent()).map(|a| a.agent);
         let state = states.and_then(|s| s.get(&unit.id));
         let mut text = label(unit);
         if let Some(st) = state {

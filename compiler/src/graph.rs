@@ -48,17 +48,28 @@ pub struct Unit {
     /// `id.gather` for a gather without agent.
     pub id: String,
     pub kind: UnitKind,
-    /// The agent whose configuration this node runs.
-    pub agent: String,
     /// Agent ids from the primary down to the agent's parent: shared by the nodes of
     /// one agent's children (a fork of 100,000 holds one). See `path`.
     parents: std::sync::Arc<[String]>,
 }
 
 impl Unit {
+    /// The agent whose configuration this node runs: the id without a copy's `[n]` or
+    /// `[*]`, or a gather's `.gather` (a plan of 100,000 agents keeps no second copy).
+    pub fn agent(&self) -> &str {
+        let id = self.id.as_str();
+        match self.kind {
+            UnitKind::MapCopy { .. } | UnitKind::Replica { .. } | UnitKind::DynamicMap => {
+                id.rfind('[').map_or(id, |i| &id[..i])
+            }
+            UnitKind::Gather { has_agent: false, .. } => id.strip_suffix(".gather").unwrap_or(id),
+            _ => id,
+        }
+    }
+
     /// Agent ids from the primary down to the node's own agent.
     pub fn path(&self) -> Vec<&str> {
-        self.parents.iter().map(String::as_str).chain([self.agent.as_str()]).collect()
+        self.parents.iter().map(String::as_str).chain([self.agent()]).collect()
     }
 }
 
@@ -72,7 +83,7 @@ impl Serialize for Unit {
             agent: &'a str,
             path: Vec<&'a str>,
         }
-        Shown { id: &self.id, kind: &self.kind, agent: &self.agent, path: self.path() }.serialize(s)
+        Shown { id: &self.id, kind: &self.kind, agent: self.agent(), path: self.path() }.serialize(s)
     }
 }
 
@@ -314,7 +325,9 @@ fn unit(g: &mut PlanGraph, id: String, kind: UnitKind, agent: &Agent, path: &[St
             p
         }
     };
-    Unit { id, kind, agent: agent.id.clone(), parents: shared }
+    let unit = Unit { id, kind, parents: shared };
+    debug_assert_eq!(unit.agent(), agent.id);
+    unit
 }
 
 fn compile_agent(g: &mut PlanGraph, agent: &Agent, path: &mut Vec<String>, glob: GlobExpander<'_>) -> Block {

@@ -17,7 +17,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
         let path = ctx.graph.cycle_path(&cycle);
         let mut names: Vec<&str> = Vec::new();
         for &ix in &path {
-            let agent = ctx.graph.unit(ix).agent.as_str();
+            let agent = ctx.graph.unit(ix).agent();
             if names.last() != Some(&agent) {
                 names.push(agent);
             }

@@ -33,7 +33,7 @@ pub fn working_agents(ctx: &Ctx) -> usize {
         .node_weights()
         .filter(|u| match u.kind {
             UnitKind::Work => {
-                ctx.agents.get(&u.agent).is_some_and(|a| !a.agent.has_children() && a.slot != Slot::Gather)
+                ctx.agents.get(u.agent()).is_some_and(|a| !a.agent.has_children() && a.slot != Slot::Gather)
             }
             UnitKind::MapCopy { .. } | UnitKind::Replica { .. } | UnitKind::DynamicMap => true,
             UnitKind::Join | UnitKind::Reduce | UnitKind::Gather { .. } => false,

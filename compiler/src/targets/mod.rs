@@ -175,7 +175,7 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
     let mut steps = Vec::new();
     for &ix in &order {
         let unit = &g[ix];
-        let agent = agents.get(&unit.agent).map(|a| a.agent);
+        let agent = agents.get(unit.agent()).map(|a| a.agent);
         let direct: Vec<String> =
             g.neighbors_directed(ix, Direction::Incoming).filter_map(|p| step_of.get(&p).cloned()).collect();
         let mut ancestors: BTreeSet<NodeIndex> = BTreeSet::new();
@@ -214,7 +214,7 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
             }
         }
         if unit.kind == UnitKind::DynamicMap {
-            let expand = names.name(&format!("{}-items", unit.agent));
+            let expand = names.name(&format!("{}-items", unit.agent()));
             steps.push(Step {
                 name: expand.clone(),
                 node: unit.id.clone(),
@@ -223,7 +223,7 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
                 after: direct,
                 deadline: Some(600),
             });
-            let name = names.name(&unit.agent);
+            let name = names.name(unit.agent());
             steps.push(Step {
                 name: name.clone(),
                 node: unit.id.clone(),

@@ -29,7 +29,7 @@ pub fn print_schedule(renderer: &Renderer) {
         let _ = writeln!(out, "level {i}:");
         for &ix in level {
             let unit = &graph.graph[ix];
-            let Some(meta) = shared.tree.get(&unit.agent) else {
+            let Some(meta) = shared.tree.get(unit.agent()) else {
                 continue;
             };
             let text = match &unit.kind {

@@ -196,7 +196,7 @@ fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<Str
     }
     let key = JobKey { node, copy: args.copy };
     let target = match args.copy {
-        Some(i) => format!("{}[{i}]", shared.graph.unit(node).agent),
+        Some(i) => format!("{}[{i}]", shared.graph.unit(node).agent()),
         None => args.node.clone(),
     };
     scheduler.only(key);

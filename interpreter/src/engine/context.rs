@@ -135,7 +135,7 @@ impl RunContext {
                 .graph
                 .graph
                 .node_weights()
-                .filter(|u| u.agent == prefix && u.id.starts_with(&format!("{prefix}[")))
+                .filter(|u| u.agent() == prefix && u.id.starts_with(&format!("{prefix}[")))
                 .count();
             (expected > 0 && out.len() == expected).then_some(Value::Array(out))
         };
@@ -187,7 +187,7 @@ impl RunContext {
 
     /// The agent a unit belongs to.
     pub fn meta_of(&self, node: NodeIndex) -> Option<AgentMeta<'_>> {
-        self.tree.get(&self.unit(node).agent)
+        self.tree.get(self.unit(node).agent())
     }
 
     pub fn node_count(&self) -> usize {

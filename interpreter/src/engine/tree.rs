@@ -6,7 +6,7 @@
 //! held once, in place. What stays in `Plan::agent` is the root's own fields (its id,
 //! pattern and settings), without children.
 
-use rustc_hash::FxHashMap;
+use hashbrown::hash_table::{Entry, HashTable};
 
 use plan_compiler::agents::pattern_of;
 use plan_schema::{Agent, Over, Pattern, Plan};
@@ -20,18 +20,37 @@ pub struct Place {
     slot: u32,
     pub depth: usize,
     /// The parent's place.
-    parent: Option<u32>,
+    parent: Link,
     pub pattern: Pattern,
     pub has_children: bool,
     /// The group that holds the children, and those of the single join, reduce and
     /// gather agents.
-    children: Option<u32>,
-    join: Option<u32>,
-    reduce: Option<u32>,
-    gather: Option<u32>,
+    children: Link,
+    join: Link,
+    reduce: Link,
+    gather: Link,
     /// Map agent id, what it maps over, and the item variable.
     pub map: Option<Box<(String, Over, String)>>,
     pub replicas: Option<u32>,
+}
+
+/// An index that may be absent, in four bytes (`Option<u32>` takes eight, and a plan
+/// of 100,000 agents has five of them per agent).
+#[derive(Clone, Copy, Debug)]
+struct Link(u32);
+
+impl Link {
+    const NONE: Link = Link(u32::MAX);
+
+    fn get(self) -> Option<u32> {
+        (self.0 != u32::MAX).then_some(self.0)
+    }
+}
+
+impl From<Option<u32>> for Link {
+    fn from(n: Option<u32>) -> Link {
+        n.map_or(Link::NONE, Link)
+    }
 }
 
 /// One agent and its place in the tree.
@@ -53,7 +72,7 @@ impl std::ops::Deref for AgentMeta<'_> {
 impl<'a> AgentMeta<'a> {
     /// The parent agent.
     pub fn parent(&self) -> Option<AgentMeta<'a>> {
-        self.tree.at(self.place.parent? as usize)
+        self.tree.at(self.place.parent.get()? as usize)
     }
 
     /// The parent agent's id.
@@ -63,12 +82,12 @@ impl<'a> AgentMeta<'a> {
 
     /// The ids of the children, in order.
     pub fn children(&self) -> impl DoubleEndedIterator<Item = &'a str> + ExactSizeIterator + 'a {
-        let group: &'a [Agent] = self.place.children.map_or(&[], |g| &self.tree.groups[g as usize]);
+        let group: &'a [Agent] = self.place.children.get().map_or(&[], |g| &self.tree.groups[g as usize]);
         group.iter().map(|a| a.id.as_str())
     }
 
-    fn single(&self, group: Option<u32>) -> Option<&'a str> {
-        Some(self.tree.groups[group? as usize].first()?.id.as_str())
+    fn single(&self, group: Link) -> Option<&'a str> {
+        Some(self.tree.groups[group.get()? as usize].first()?.id.as_str())
     }
 
     /// The id of the fork-join's join agent.
@@ -94,7 +113,8 @@ pub struct Tree {
     /// `join`, `reduce`, map or gather agent), their subtrees taken out.
     groups: Vec<Vec<Agent>>,
     places: Vec<Place>,
-    index: FxHashMap<String, u32>,
+    /// Places by agent id, found by hashing the id the agent holds (not a copy of it).
+    index: HashTable<u32>,
     /// The root agent's id.
     pub root: String,
 }
@@ -109,7 +129,7 @@ impl Tree {
             root: root.id.clone(),
             groups: vec![vec![root]],
             places: Vec::with_capacity(n),
-            index: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            index: HashTable::with_capacity(n),
         };
         // Depth first, children in order, as `AgentIndex` walks them; the first of a
         // duplicated id wins (lint refuses duplicates).
@@ -123,27 +143,26 @@ impl Tree {
             let join = a.join.take().map(|j| *j);
             let reduce = a.reduce.take().map(|r| *r);
             let gather = a.gather.take().and_then(|g| g.agent);
-            let id = a.id.clone();
             let replicas = a.replicas;
             let at = tree.places.len() as u32;
             let mut place = Place {
                 group,
                 slot,
                 depth,
-                parent,
+                parent: parent.into(),
                 pattern,
                 has_children,
-                children: None,
-                join: None,
-                reduce: None,
-                gather: None,
+                children: Link::NONE,
+                join: Link::NONE,
+                reduce: Link::NONE,
+                gather: Link::NONE,
                 map: map.as_ref().map(|m| Box::new((m.agent.id.clone(), m.over.clone(), m.var.clone()))),
                 replicas,
             };
             let mut kids: Vec<(u32, u32)> = Vec::new();
             if !agents.is_empty() {
                 let g = tree.groups.len() as u32;
-                place.children = Some(g);
+                place.children = Link(g);
                 kids.extend((0..agents.len() as u32).map(|s| (g, s)));
                 tree.groups.push(agents);
             }
@@ -157,19 +176,28 @@ impl Tree {
             if let Some(m) = map {
                 single(m.agent);
             }
-            place.join = join.map(&mut single);
-            place.reduce = reduce.map(&mut single);
-            place.gather = gather.map(&mut single);
+            place.join = join.map(&mut single).into();
+            place.reduce = reduce.map(&mut single).into();
+            place.gather = gather.map(&mut single).into();
             stack.extend(kids.into_iter().rev().map(|(g, s)| (g, s, depth + 1, Some(at))));
             tree.places.push(place);
-            tree.index.entry(id).or_insert(at);
+            let Tree { groups, places, index, .. } = &mut tree;
+            let id_at = |n: u32| {
+                let p = &places[n as usize];
+                groups[p.group as usize][p.slot as usize].id.as_str()
+            };
+            let id = id_at(at);
+            if let Entry::Vacant(free) = index.entry(id_hash(id), |&n| id_at(n) == id, |&n| id_hash(id_at(n))) {
+                free.insert(at);
+            }
         }
         plan.agent = tree.groups[0][0].clone();
         tree
     }
 
     pub fn get(&self, id: &str) -> Option<AgentMeta<'_>> {
-        self.at(*self.index.get(id)? as usize)
+        let n = self.index.find(id_hash(id), |&n| self.at(n as usize).is_some_and(|m| m.agent.id == id))?;
+        self.at(*n as usize)
     }
 
     /// The agent at place `n`.
@@ -182,6 +210,11 @@ impl Tree {
     pub fn root_pattern(&self) -> Pattern {
         self.get(&self.root).map_or(Pattern::Pipeline, |m| m.pattern)
     }
+}
+
+fn id_hash(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(id)
 }
 
 /// How many agents `a` and its subtree hold.
@@ -221,7 +254,7 @@ agent:
 "#;
         let mut plan: Plan = serde_yaml::from_str(yaml).unwrap();
         let tree = Tree::take(&mut plan);
-        let mut ids: Vec<&str> = tree.index.keys().map(String::as_str).collect();
+        let mut ids: Vec<&str> = tree.index.iter().map(|&n| tree.at(n as usize).unwrap().agent.id.as_str()).collect();
         ids.sort();
         assert_eq!(ids, ["a", "item", "j", "m", "primary", "sum"]);
         assert_eq!(plan.agent.id, "primary");

@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::store::state::Record;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Report {
     pub issue_number: Option<u64>,
     pub status: String,
@@ -16,11 +15,54 @@ pub struct Report {
     pub plan: String,
     pub implementation_summary: Summary,
     pub performance_metrics: Metrics,
-    pub validation_results: IndexMap<String, &'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The records (in `agents`) that are the run's checks, shown as `validation_results`:
+    /// id to passed, failed or not run.
+    pub validation_results: Vec<u32>,
     pub failure: Option<Failure>,
     /// Every node: status, attempts, duration.
     pub agents: Agents,
+}
+
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("Report", 9)?;
+        out.serialize_field("issue_number", &self.issue_number)?;
+        out.serialize_field("status", &self.status)?;
+        out.serialize_field("run_id", &self.run_id)?;
+        out.serialize_field("plan", &self.plan)?;
+        out.serialize_field("implementation_summary", &self.implementation_summary)?;
+        out.serialize_field("performance_metrics", &self.performance_metrics)?;
+        out.serialize_field("validation_results", &Verdicts(self))?;
+        match &self.failure {
+            Some(f) => out.serialize_field("failure", f)?,
+            None => out.skip_field("failure")?,
+        }
+        out.serialize_field("agents", &self.agents)?;
+        out.end()
+    }
+}
+
+/// `validation_results`, written from the records (a run of 100,000 agents checks
+/// them all when it has no join, reduce or gather).
+struct Verdicts<'a>(&'a Report);
+
+impl Serialize for Verdicts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use crate::store::state::NodeState;
+        use serde::ser::SerializeMap;
+        let records = &self.0.agents.0;
+        let mut map = s.serialize_map(Some(self.0.validation_results.len()))?;
+        for r in self.0.validation_results.iter().filter_map(|&i| records.get(i as usize)) {
+            let verdict = match r.state {
+                NodeState::Succeeded => "passed",
+                NodeState::Failed => "failed",
+                _ => "not run",
+            };
+            map.serialize_entry(&r.id, verdict)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -228,7 +270,7 @@ pub fn build(
     let (me, child) = peak_memory();
     let mut seen = std::collections::HashSet::new();
     let agents_seen: Vec<String> =
-        graph.graph.node_weights().filter(|u| seen.insert(u.agent.as_str())).map(|u| u.agent.clone()).collect();
+        graph.graph.node_weights().filter(|u| seen.insert(u.agent())).map(|u| u.agent().to_string()).collect();
     drop(seen);
     let checks: std::collections::HashSet<&str> = graph
         .graph
@@ -236,21 +278,17 @@ pub fn build(
         .filter(|u| matches!(u.kind, UnitKind::Join | UnitKind::Reduce | UnitKind::Gather { .. }))
         .map(|u| u.id.as_str())
         .collect();
-    let mut validation_results = IndexMap::new();
     // One entry per node: a plan of 100,000 agents has that many.
     let records = std::mem::take(&mut result.records);
     let agents_coordinated = records.iter().filter(|r| r.attempts > 0 || r.state == NodeState::Succeeded).count();
-    for r in &records {
-        let is_check = checks.contains(r.id.as_str()) || (checks.is_empty() && r.state != NodeState::Skipped);
-        if is_check || r.state == NodeState::Failed {
-            let verdict = match r.state {
-                NodeState::Succeeded => "passed",
-                NodeState::Failed => "failed",
-                _ => "not run",
-            };
-            validation_results.insert(r.id.clone(), verdict);
-        }
-    }
+    // Ids are unique: agent ids (lint refuses duplicates) and copies' `id[n]`.
+    let validation_results: Vec<u32> = (0..records.len() as u32)
+        .filter(|&i| {
+            let r = &records[i as usize];
+            let is_check = checks.contains(r.id.as_str()) || (checks.is_empty() && r.state != NodeState::Skipped);
+            is_check || r.state == NodeState::Failed
+        })
+        .collect();
     let status = result.status.as_str();
     Report {
         issue_number: plan.issue.as_ref().and_then(|i| i.number),

@@ -59,7 +59,7 @@ pub struct Record {
     pub duration: Duration,
     pub last_error: String,
     /// Tokens and cost over all attempts, for coding agents.
-    pub usage: Option<crate::store::usage::Usage>,
+    pub usage: Option<Box<crate::store::usage::Usage>>,
     /// An approval gate's decision: who, when, why (set for the report).
     pub decision: Option<Box<crate::store::approvals::Decision>>,
 }

@@ -22,7 +22,7 @@ impl<R: Recorder> Scheduler<R> {
         let ctx = self.ctx.clone();
         let unit = ctx.unit(key.node);
         let Some(meta) = ctx.meta_of(key.node) else {
-            return self.finish_now(key, Outcome::Failed { error: format!("unknown agent `{}`", unit.agent) });
+            return self.finish_now(key, Outcome::Failed { error: format!("unknown agent `{}`", unit.agent()) });
         };
         if unit.kind == UnitKind::DynamicMap && key.copy.is_none() {
             return self.expand(key.node);

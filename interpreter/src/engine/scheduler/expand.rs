@@ -18,7 +18,7 @@ impl<R: Recorder> Scheduler<R> {
     pub(crate) fn items_of(&self, node: NodeIndex) -> Result<Vec<Value>, String> {
         let ctx = &self.ctx;
         let unit = ctx.unit(node);
-        let meta = ctx.meta_of(node).ok_or_else(|| format!("unknown agent `{}`", unit.agent))?;
+        let meta = ctx.meta_of(node).ok_or_else(|| format!("unknown agent `{}`", unit.agent()))?;
         let parent = meta.parent();
         let over = parent.and_then(|p| p.place.map.as_deref()).map(|(_, over, _)| over.clone());
         match over {
@@ -58,7 +58,7 @@ impl<R: Recorder> Scheduler<R> {
         if items.len() > limit {
             let error = format!(
                 "map `{}` has {} items, more than `limits.copies` ({limit}); nothing was started",
-                unit.agent,
+                unit.agent(),
                 items.len()
             );
             return self.finish_now(JobKey { node, copy: None }, Outcome::Failed { error });
@@ -91,7 +91,7 @@ impl<R: Recorder> Scheduler<R> {
         // The expansion takes no slot of its own: its copies do, and it completes with
         // the last of them.
         for i in (0..n).rev() {
-            let copy_id = format!("{}[{i}]", unit.agent);
+            let copy_id = format!("{}[{i}]", unit.agent());
             if let Some(v) = self.restored.get(&copy_id).cloned() {
                 let key = JobKey { node, copy: Some(i) };
                 let duration = self.restored_history(key, &copy_id);

@@ -102,7 +102,7 @@ impl<R: Recorder> Scheduler<R> {
             attempts,
             duration: total,
             last_error: String::new(),
-            usage,
+            usage: usage.map(Box::new),
             decision: None,
         });
         let done = self.expansions.get_mut(&key.node).and_then(|e| {
@@ -184,7 +184,15 @@ impl<R: Recorder> Scheduler<R> {
             return;
         }
         let usage = self.attempts.get(&key).and_then(|a| a.usage());
-        self.copies.push(Record { id, state, attempts, duration, last_error: error, usage, decision: None });
+        self.copies.push(Record {
+            id,
+            state,
+            attempts,
+            duration,
+            last_error: error,
+            usage: usage.map(Box::new),
+            decision: None,
+        });
         self.expansions.remove(&key.node);
     }
 

@@ -170,7 +170,8 @@ impl<R: Recorder> Scheduler<R> {
     pub fn restore_spent(&mut self, spent: Vec<(String, Usage)>) {
         for (node, usage) in spent {
             let agent = node.split_once('[').map_or(node.as_str(), |(a, _)| a);
-            let agent = self.ctx.graph.node(agent).map_or(agent.to_string(), |ix| self.ctx.unit(ix).agent.clone());
+            let agent =
+                self.ctx.graph.node(agent).map_or(agent.to_string(), |ix| self.ctx.unit(ix).agent().to_string());
             self.spending.add(&agent, &usage);
         }
     }
@@ -184,7 +185,7 @@ impl<R: Recorder> Scheduler<R> {
     fn id(&self, key: JobKey) -> String {
         let unit = self.ctx.unit(key.node);
         match key.copy {
-            Some(i) => format!("{}[{i}]", unit.agent),
+            Some(i) => format!("{}[{i}]", unit.agent()),
             None => unit.id.clone(),
         }
     }
