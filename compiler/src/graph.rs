@@ -32,11 +32,11 @@ pub enum UnitKind {
     /// A mapreduce's `reduce` agent.
     Reduce,
     /// A scatter-gather's vote, and its agent if it has one.
-    Gather { consensus: String, has_agent: bool },
+    Gather { consensus: Box<str>, has_agent: bool },
     /// One copy of a map agent, for an item known when compiling.
-    MapCopy { index: usize, item: Box<Value> },
+    MapCopy { index: u32, item: Box<Value> },
     /// One copy of a scatter-gather's single child (`replicas`).
-    Replica { index: usize },
+    Replica { index: u32 },
     /// A map whose items are known only at run time; expands into copies then.
     DynamicMap,
 }

@@ -75,7 +75,8 @@ pub(super) fn compile_mapreduce(
                 .enumerate()
                 .map(|(index, item)| {
                     let id = format!("{}[{index}]", map.agent.id);
-                    let u = unit(g, id, UnitKind::MapCopy { index, item: Box::new(item) }, &map.agent, path);
+                    let u =
+                        unit(g, id, UnitKind::MapCopy { index: index as u32, item: Box::new(item) }, &map.agent, path);
                     g.add(u)
                 })
                 .collect(),
@@ -117,7 +118,8 @@ pub(super) fn compile_scatter_gather(
             path.push(only.id.clone());
             let copies: Vec<NodeIndex> = (0..(n as usize).min(g.copy_limit))
                 .map(|index| {
-                    let u = unit(g, format!("{}[{index}]", only.id), UnitKind::Replica { index }, only, path);
+                    let u =
+                        unit(g, format!("{}[{index}]", only.id), UnitKind::Replica { index: index as u32 }, only, path);
                     g.add(u)
                 })
                 .collect();
@@ -134,7 +136,7 @@ pub(super) fn compile_scatter_gather(
         }
     }
     let gather = agent.gather.as_deref();
-    let consensus = gather.map(|g| g.consensus).unwrap_or(Consensus::Majority).to_string();
+    let consensus = gather.map(|g| g.consensus).unwrap_or(Consensus::Majority).to_string().into_boxed_str();
     let gather_agent = gather.and_then(|g| g.agent.as_ref());
     let node = match gather_agent {
         Some(ga) => {

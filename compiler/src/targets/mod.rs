@@ -198,7 +198,7 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
             ));
         }
         if let UnitKind::Gather { consensus, .. } = &unit.kind {
-            if consensus == "first" {
+            if &**consensus == "first" {
                 let pointer = agents
                     .get(
                         unit.path()[unit.path().len().saturating_sub(if unit.id.ends_with(".gather") { 1 } else { 2 })],

@@ -67,7 +67,7 @@ impl Serialize for Verdicts<'_> {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
-    pub agents: Vec<String>,
+    pub agents: AgentIds,
     pub commit: Option<String>,
     pub pr_url: Option<String>,
     /// Who let `git.approve` publish, when and why.
@@ -146,6 +146,35 @@ pub struct Metrics {
 pub struct Failure {
     pub agent: String,
     pub error: String,
+}
+
+/// Agent ids, shown as a list: held as one text, a line each (a run of 100,000 agents
+/// would otherwise hold 100,000 strings for one line of the report each).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AgentIds(String);
+
+impl AgentIds {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.lines()
+    }
+}
+
+impl<'a> FromIterator<&'a str> for AgentIds {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(ids: I) -> Self {
+        let mut text = String::new();
+        for id in ids {
+            text.push_str(id);
+            text.push('\n');
+        }
+        text.shrink_to_fit();
+        AgentIds(text)
+    }
+}
+
+impl Serialize for AgentIds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
 }
 
 /// Every node's record, as the report's map from id to status, attempts, duration,
@@ -268,10 +297,22 @@ pub fn build(
     use plan_compiler::graph::UnitKind;
 
     let (me, child) = peak_memory();
-    let mut seen = std::collections::HashSet::new();
-    let agents_seen: Vec<String> =
-        graph.graph.node_weights().filter(|u| seen.insert(u.agent())).map(|u| u.agent().to_string()).collect();
-    drop(seen);
+    // Each agent once, where it first appears: at its own node, or at the first of the
+    // nodes that run it (its copies, which follow each other, or a gather's vote).
+    let mut previous = "";
+    let agents_seen: AgentIds = graph
+        .graph
+        .node_indices()
+        .filter_map(|ix| {
+            let agent = graph.unit(ix).agent();
+            let first = match graph.node(agent) {
+                Some(own) => own == ix,
+                None => agent != previous,
+            };
+            previous = agent;
+            first.then_some(agent)
+        })
+        .collect();
     let checks: std::collections::HashSet<&str> = graph
         .graph
         .node_weights()
@@ -285,7 +326,7 @@ pub fn build(
     let validation_results: Vec<u32> = (0..records.len() as u32)
         .filter(|&i| {
             let r = &records[i as usize];
-            let is_check = checks.contains(r.id.as_str()) || (checks.is_empty() && r.state != NodeState::Skipped);
+            let is_check = checks.contains(&*r.id) || (checks.is_empty() && r.state != NodeState::Skipped);
             is_check || r.state == NodeState::Failed
         })
         .collect();
@@ -322,6 +363,14 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agent_ids_are_one_text_shown_as_a_list() {
+        let ids: AgentIds = ["a", "b-1", "c_2"].into_iter().collect();
+        assert_eq!(ids.iter().collect::<Vec<_>>(), ["a", "b-1", "c_2"]);
+        assert_eq!(serde_json::to_string(&ids).unwrap(), r#"["a","b-1","c_2"]"#);
+        assert_eq!(serde_json::to_string(&AgentIds::default()).unwrap(), "[]");
+    }
 
     #[test]
     fn changes_sort_tests_and_docs() {

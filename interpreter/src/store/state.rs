@@ -53,11 +53,11 @@ impl RunStatus {
 /// One node's (or run-time copy's) record.
 #[derive(Clone, Debug)]
 pub struct Record {
-    pub id: String,
+    pub id: Box<str>,
     pub state: NodeState,
     pub attempts: u32,
     pub duration: Duration,
-    pub last_error: String,
+    pub last_error: Box<str>,
     /// Tokens and cost over all attempts, for coding agents.
     pub usage: Option<Box<crate::store::usage::Usage>>,
     /// An approval gate's decision: who, when, why (set for the report).

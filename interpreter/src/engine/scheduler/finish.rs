@@ -97,11 +97,11 @@ impl<R: Recorder> Scheduler<R> {
         self.record_success(&id, &value, attempts, total);
         let usage = self.attempts.get(&key).and_then(|a| a.usage());
         self.copies.push(Record {
-            id,
+            id: id.into_boxed_str(),
             state: NodeState::Succeeded,
             attempts,
             duration: total,
-            last_error: String::new(),
+            last_error: Box::default(),
             usage: usage.map(Box::new),
             decision: None,
         });
@@ -185,11 +185,11 @@ impl<R: Recorder> Scheduler<R> {
         }
         let usage = self.attempts.get(&key).and_then(|a| a.usage());
         self.copies.push(Record {
-            id,
+            id: id.into_boxed_str(),
             state,
             attempts,
             duration,
-            last_error: error,
+            last_error: error.into_boxed_str(),
             usage: usage.map(Box::new),
             decision: None,
         });

@@ -221,6 +221,10 @@ impl<R: Recorder> Scheduler<R> {
         // Execution ends with the last result handled; the final sync follows.
         let wall = started.elapsed();
         self.recorder.sync();
+        // What only scheduling needed goes before the records come (100,000 of each).
+        self.ready = VecDeque::new();
+        self.remaining = Vec::new();
+        self.finish_seq = Vec::new();
         let result = self.result(wall, compensated);
         (result, self.recorder)
     }

@@ -27,11 +27,11 @@ impl<R: Recorder> Scheduler<R> {
             }
             let a = self.attempts.get(&JobKey { node: ix, copy: None });
             records.push(Record {
-                id: ctx.unit(ix).id.clone(),
+                id: ctx.unit(ix).id.as_str().into(),
                 state,
                 attempts: a.map_or(0, |a| a.count),
                 duration: self.duration[ix.index()],
-                last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
+                last_error: a.map(|a| a.last_error.as_str().into()).unwrap_or_default(),
                 usage: a.and_then(|a| a.usage()).map(Box::new),
                 decision: None,
             });
@@ -48,14 +48,15 @@ impl<R: Recorder> Scheduler<R> {
         }
     }
 
-    /// The longest chain of agent durations through the graph.
-    fn critical_path(&self) -> Duration {
+    /// The longest chain of agent durations through the graph. The records hold the
+    /// durations by now: each node's becomes its finish time, in place.
+    fn critical_path(&mut self) -> Duration {
         let order = self.ctx.graph.topo_order().unwrap_or_default();
-        let mut finish = vec![Duration::ZERO; self.ctx.node_count()];
+        let finish = &mut self.duration;
         let mut best = Duration::ZERO;
         for ix in order {
             let start = self.ctx.predecessors(ix).map(|p| finish[p.index()]).max().unwrap_or(Duration::ZERO);
-            finish[ix.index()] = start + self.duration[ix.index()];
+            finish[ix.index()] += start;
             best = best.max(finish[ix.index()]);
         }
         best

@@ -86,7 +86,7 @@ fn events(fake: &Fake) -> Vec<(String, &'static str, u128)> {
 }
 
 fn state(result: &RunResult, id: &str) -> NodeState {
-    result.records.iter().find(|r| r.id == id).unwrap().state
+    result.records.iter().find(|r| &*r.id == id).unwrap().state
 }
 
 #[tokio::test(start_paused = true)]
@@ -130,7 +130,7 @@ async fn retries_wait_their_backoff() {
     let starts: Vec<u128> = events(&fake).into_iter().filter(|e| e.1 == "start").map(|e| e.2).collect();
     // 10ms attempt, 1s wait, 10ms attempt, 2s wait, third attempt.
     assert_eq!(starts, vec![0, 1010, 3020]);
-    assert_eq!(result.records.iter().find(|r| r.id == "a0").unwrap().attempts, 3);
+    assert_eq!(result.records.iter().find(|r| &*r.id == "a0").unwrap().attempts, 3);
 }
 
 #[tokio::test(start_paused = true)]
