@@ -148,7 +148,7 @@ impl Renderer {
             .agents
             .0
             .iter()
-            .map(|a| serde_json::json!({ "id": a.id, "status": a.state.as_str(), "duration": crate::store::report::human_duration(a.duration), "attempts": a.attempts }))
+            .map(|a| serde_json::json!({ "id": a.id, "status": a.state.as_str(), "duration": crate::store::metrics::human_duration(a.duration), "attempts": a.attempts }))
             .collect();
         ctx.insert("agents".into(), mj(agents));
         MjValue::from(ctx)

@@ -5,6 +5,7 @@
 pub(crate) mod approvals;
 pub(crate) mod clock;
 pub(crate) mod journal;
+pub(crate) mod metrics;
 pub(crate) mod recorder;
 pub(crate) mod redact;
 pub(crate) mod report;

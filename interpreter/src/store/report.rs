@@ -1,10 +1,9 @@
 //! The run report (`report.json`, `--json`) in the format of PLAN-FORMAT.md, and the
 //! metrics it carries.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
+use crate::store::metrics::{human_duration, megabytes, overhead, overhead_ms, peak_memory};
 use crate::store::state::Record;
 
 #[derive(Clone, Debug)]
@@ -229,62 +228,6 @@ pub struct AgentUsage {
     pub cost_usd: Option<f64>,
 }
 
-/// `1.204s`
-pub fn human_duration(d: Duration) -> String {
-    format!("{:.3}s", d.as_secs_f64())
-}
-
-/// (wall - critical path) / wall, as a percentage with two decimals.
-pub fn overhead(wall: Duration, critical: Duration) -> String {
-    let w = wall.as_secs_f64();
-    if w <= 0.0 {
-        return "0.00%".into();
-    }
-    let o = ((w - critical.as_secs_f64()) / w * 100.0).max(0.0);
-    format!("{o:.2}%")
-}
-
-/// Wall time minus critical path, in milliseconds (never negative).
-pub fn overhead_ms(wall: Duration, critical: Duration) -> f64 {
-    let ms = wall.saturating_sub(critical).as_secs_f64() * 1000.0;
-    (ms * 10.0).round() / 10.0
-}
-
-/// How long runs are before a percentage of overhead means something: below it,
-/// process start-up and timer resolution dominate.
-const PERCENT_FROM: Duration = Duration::from_secs(1);
-
-/// `overhead 1.4 ms`, with the percentage for runs of a second or more.
-pub fn overhead_line(wall: Duration, critical: Duration) -> String {
-    let ms = overhead_ms(wall, critical);
-    if wall >= PERCENT_FROM {
-        format!("overhead {ms:.1} ms, {}", overhead(wall, critical))
-    } else {
-        format!("overhead {ms:.1} ms")
-    }
-}
-
-/// Peak resident set size of this process and of its largest waited-for child, in bytes.
-pub fn peak_memory() -> (u64, u64) {
-    let read = |who| {
-        // SAFETY: getrusage writes into the zeroed struct we own; no other preconditions.
-        unsafe {
-            let mut usage: libc::rusage = std::mem::zeroed();
-            if libc::getrusage(who, &mut usage) == 0 {
-                u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024
-            } else {
-                0
-            }
-        }
-    };
-    (read(libc::RUSAGE_SELF), read(libc::RUSAGE_CHILDREN))
-}
-
-/// `14MB`
-pub fn megabytes(bytes: u64) -> String {
-    format!("{}MB", bytes.div_ceil(1024 * 1024))
-}
-
 /// Builds the report of a finished run. The records move into it (a run of 100,000
 /// agents has as many); `result` keeps the rest.
 pub fn build(
@@ -390,16 +333,5 @@ mod tests {
         assert_eq!(c.files_changed.len(), 7);
         assert_eq!(c.tests_added, ["tests/greeting.rs", "src/parser_test.go"]);
         assert_eq!(c.docs_touched, ["README.md", "docs/guide/intro.html"]);
-    }
-
-    #[test]
-    fn formats() {
-        assert_eq!(human_duration(Duration::from_millis(1204)), "1.204s");
-        assert_eq!(overhead(Duration::from_secs(4), Duration::from_secs(3)), "25.00%");
-        assert_eq!(megabytes(14 * 1024 * 1024), "14MB");
-        assert_eq!(overhead_line(Duration::from_millis(39), Duration::from_millis(25)), "overhead 14.0 ms");
-        assert_eq!(overhead_line(Duration::from_secs(4), Duration::from_secs(3)), "overhead 1000.0 ms, 25.00%");
-        let (me, _) = peak_memory();
-        assert!(me > 0);
     }
 }

@@ -156,7 +156,7 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
         std::fs::metadata(dir.journal()).and_then(|m| m.modified()).ok()
     };
     if let (Some(s), Some(e)) = (started, end) {
-        run.elapsed = crate::store::report::human_duration(e.duration_since(s).unwrap_or_default());
+        run.elapsed = crate::store::metrics::human_duration(e.duration_since(s).unwrap_or_default());
     }
     Ok(run)
 }
