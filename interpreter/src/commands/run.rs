@@ -93,7 +93,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     crate::store::redact::add_secrets(secrets.values().cloned());
     ctx.given_secrets = secrets;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
-    let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, display);
+    let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, renderer.run.node_count(), display);
     let options = Options { concurrency, fail_fast: args.fail_fast, signals: true };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);

@@ -73,9 +73,10 @@ impl Display {
 }
 
 impl RunRecorder {
-    pub fn new(dir: RunDir, journal: JournalWriter, issue: Option<u64>, display: Display) -> Self {
+    /// `nodes`: how many nodes the run has.
+    pub fn new(dir: RunDir, journal: JournalWriter, issue: Option<u64>, nodes: usize, display: Display) -> Self {
         RunRecorder {
-            writer: Writer::spawn(dir.clone(), issue),
+            writer: Writer::spawn(dir.clone(), issue, nodes),
             dir,
             journal,
             display,

@@ -64,7 +64,7 @@ struct Board {
     dir: RunDir,
     issue: Option<u64>,
     /// Every node's latest state and attempt, for `status.json`.
-    nodes: IndexMap<String, (NodeState, u32)>,
+    nodes: IndexMap<Box<str>, (NodeState, u32)>,
     /// Nodes that have their own status file.
     files: HashSet<String>,
     /// Running nodes without a file yet, since when.
@@ -75,7 +75,12 @@ struct Board {
 
 impl Board {
     fn change(&mut self, c: Box<Change>) {
-        self.nodes.insert(c.node.clone(), (c.state, c.attempt));
+        match self.nodes.get_mut(c.node.as_str()) {
+            Some(entry) => *entry = (c.state, c.attempt),
+            None => {
+                self.nodes.insert(c.node.as_str().into(), (c.state, c.attempt));
+            }
+        }
         self.dirty = true;
         if self.files.contains(&c.node) {
             self.write_file(&c);
@@ -138,7 +143,7 @@ impl Board {
             attempt: u32,
         }
         /// The nodes, serialized as they are held (no copy of 100,000 entries).
-        struct Nodes<'a>(&'a IndexMap<String, (NodeState, u32)>);
+        struct Nodes<'a>(&'a IndexMap<Box<str>, (NodeState, u32)>);
         impl Serialize for Nodes<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_map(
@@ -180,13 +185,14 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn spawn(dir: RunDir, issue: Option<u64>) -> Writer {
+    /// `nodes`: how many nodes the run has, for the room `status.json`'s list takes.
+    pub fn spawn(dir: RunDir, issue: Option<u64>, nodes: usize) -> Writer {
         let (tx, rx) = mpsc::channel::<Write>();
         std::thread::spawn(move || {
             let mut board = Board {
                 dir,
                 issue,
-                nodes: IndexMap::new(),
+                nodes: IndexMap::with_capacity(nodes),
                 files: HashSet::new(),
                 watched: HashMap::new(),
                 dirty: false,

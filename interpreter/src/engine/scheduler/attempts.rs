@@ -11,7 +11,7 @@ use crate::store::usage::Usage;
 pub(super) struct Attempts {
     pub(super) count: u32,
     pub(super) no_retry: bool,
-    pub(super) last_error: String,
+    pub(super) last_error: Box<str>,
     pub(super) first_started: Option<std::time::Instant>,
     agent: Option<Box<AgentAttempts>>,
 }
@@ -27,7 +27,7 @@ pub(super) struct AgentAttempts {
 
 impl Attempts {
     pub(super) fn new(count: u32) -> Self {
-        Attempts { count, last_error: String::new(), first_started: None, no_retry: false, agent: None }
+        Attempts { count, last_error: Box::default(), first_started: None, no_retry: false, agent: None }
     }
 
     pub(super) fn session(&self) -> Option<&String> {

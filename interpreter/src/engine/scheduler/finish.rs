@@ -140,7 +140,7 @@ impl<R: Recorder> Scheduler<R> {
         let ctx = self.ctx.clone();
         let retry = ctx.meta_of(key.node).and_then(|m| retry_of(m, ctx.plan.defaults.as_ref()));
         let a = self.attempts.entry(key, 1);
-        a.last_error = tail(&error, 2000);
+        a.last_error = tail(&error, 2000).into_boxed_str();
         let can_retry = !a.no_retry && !self.stopping && retry.as_ref().is_some_and(|r| a.count < r.attempts);
         self.recorder.journal(Entry::NodeFailed {
             node: id.clone(),

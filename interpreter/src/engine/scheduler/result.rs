@@ -31,7 +31,7 @@ impl<R: Recorder> Scheduler<R> {
                 state,
                 attempts: a.map_or(0, |a| a.count),
                 duration: self.duration[ix.index()],
-                last_error: a.map(|a| a.last_error.as_str().into()).unwrap_or_default(),
+                last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
                 usage: a.and_then(|a| a.usage()).map(Box::new),
                 decision: None,
             });
