@@ -226,6 +226,51 @@ mod tests {
         assert!(valid >= 9 && invalid >= 1, "{valid} valid, {invalid} invalid");
     }
 
+    /// Example plans with random edits (YAML's own characters among them): most stay
+    /// valid, many do not. Either way the quick load agrees with the whole one.
+    mod mutated {
+        use super::both;
+        use proptest::prelude::*;
+
+        const PIECES: [&str; 14] =
+            ["\n", ":", "- ", "{", "}", "[", "]", "*a", "&a ", "<<: ", "1e23", " x", "agents: []", "id: b"];
+
+        fn examples() -> Vec<String> {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plans");
+            let mut out: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+                .map(|e| std::fs::read_to_string(e.path()).unwrap())
+                .collect();
+            out.sort();
+            out
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+            #[test]
+            fn quick_and_whole_loads_agree(
+                which in 0usize..64,
+                edits in proptest::collection::vec((any::<u16>(), any::<bool>(), proptest::sample::select(PIECES.to_vec())), 0..4),
+            ) {
+                let examples = examples();
+                let mut text = examples[which % examples.len()].clone().into_bytes();
+                for (at, insert, piece) in edits {
+                    let at = usize::from(at) % (text.len() + 1);
+                    if insert {
+                        text.splice(at..at, piece.bytes());
+                    } else {
+                        text.drain(at..(at + piece.len()).min(text.len()));
+                    }
+                }
+                let (folded, whole) = both(&String::from_utf8_lossy(&text));
+                prop_assert_eq!(folded, whole);
+            }
+        }
+    }
+
     #[test]
     fn folds_every_kind_of_child_in_place() {
         let text = r#"
