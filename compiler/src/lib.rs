@@ -22,6 +22,7 @@ pub mod source;
 pub mod suggest;
 pub mod targets;
 pub mod template_env;
+mod template_vars;
 pub mod templates;
 pub mod yaml;
 

@@ -8,6 +8,7 @@
 use super::{Ctx, Rule};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::suggest::suggest;
+use crate::template_vars::simple_variables;
 use crate::templates::Scope;
 
 pub const RULE: Rule = Rule {
@@ -30,20 +31,30 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             (None, Some(l)) if text.lines().count() > 1 => format!(" (line {l} of the template)"),
             _ => String::new(),
         };
-        let template = match env.template_from_str(text) {
-            Ok(t) => t,
-            Err(e) => {
-                let detail = e.detail().map_or_else(|| e.kind().to_string(), str::to_string);
-                out.push(
-                    ctx.error("template-syntax", span(), format!("template syntax error: {detail}{}", place(e.line())))
+        // Most templates are plain `{{ name.field }}`s: read without compiling them.
+        let names: Vec<String> = match simple_variables(text) {
+            Some(names) => names.into_iter().map(str::to_string).collect(),
+            None => match env.template_from_str(text) {
+                Ok(template) => {
+                    let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+                    names.sort();
+                    names
+                }
+                Err(e) => {
+                    let detail = e.detail().map_or_else(|| e.kind().to_string(), str::to_string);
+                    out.push(
+                        ctx.error(
+                            "template-syntax",
+                            span(),
+                            format!("template syntax error: {detail}{}", place(e.line())),
+                        )
                         .help("fix the minijinja syntax: `{{ expr }}`, `{% if %}...{% endif %}`"),
-                );
-                continue;
-            }
+                    );
+                    continue;
+                }
+            },
         };
         let scope = Scope::new(ctx.plan, ctx.agents, &field);
-        let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
-        names.sort();
         for name in names {
             if let Err(undefined) = scope.check(&name) {
                 let help = match suggest(&undefined.name, undefined.candidates.iter().map(String::as_str)) {
