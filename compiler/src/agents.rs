@@ -141,7 +141,7 @@ impl<'a> AgentIndex<'a> {
 }
 
 /// How many agents the tree under `agent` holds, itself included.
-fn count(agent: &Agent) -> usize {
+pub fn count(agent: &Agent) -> usize {
     let mut stack = vec![agent];
     let mut n = 0;
     while let Some(a) = stack.pop() {

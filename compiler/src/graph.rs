@@ -270,7 +270,9 @@ impl PlanGraph {
     }
 }
 
-fn id_hash(id: &str) -> u64 {
+/// The hash of an agent or node id, for tables that find an entry by the id it holds
+/// (rather than by a copy of it as a key).
+pub fn id_hash(id: &str) -> u64 {
     use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one(id)
 }

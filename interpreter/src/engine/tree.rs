@@ -9,6 +9,7 @@
 use hashbrown::hash_table::{Entry, HashTable};
 
 use plan_compiler::agents::pattern_of;
+use plan_compiler::graph::id_hash;
 use plan_schema::{Agent, Over, Pattern, Plan};
 
 /// An agent's place in the tree: where it is and what is around it, as indices (a
@@ -124,7 +125,7 @@ impl Tree {
     /// `plan.agent`.
     pub fn take(plan: &mut Plan) -> Self {
         let root = std::mem::take(&mut plan.agent);
-        let n = count(&root);
+        let n = plan_compiler::agents::count(&root);
         let mut tree = Tree {
             root: root.id.clone(),
             groups: vec![vec![root]],
@@ -210,26 +211,6 @@ impl Tree {
     pub fn root_pattern(&self) -> Pattern {
         self.get(&self.root).map_or(Pattern::Pipeline, |m| m.pattern)
     }
-}
-
-fn id_hash(id: &str) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(id)
-}
-
-/// How many agents `a` and its subtree hold.
-fn count(a: &Agent) -> usize {
-    let mut n = 0;
-    let mut stack = vec![a];
-    while let Some(a) = stack.pop() {
-        n += 1;
-        stack.extend(a.agents.iter());
-        stack.extend(a.map.as_ref().map(|m| &m.agent));
-        stack.extend(a.join.as_deref());
-        stack.extend(a.reduce.as_deref());
-        stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
-    }
-    n
 }
 
 #[cfg(test)]
