@@ -50,7 +50,6 @@ impl<R: Recorder> Scheduler<R> {
         };
         let a = self.attempts.entry(key, 0);
         a.count += 1;
-        a.first_started.get_or_insert_with(Instant::now);
         let (attempt, last_error, session) = (a.count, a.last_error.clone(), a.session().cloned());
         let id = self.id(key);
         let vars = NodeVars {

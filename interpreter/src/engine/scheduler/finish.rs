@@ -2,7 +2,7 @@
 //! failure is retried with backoff while the policy allows, else it fails the node
 //! and stops scheduling.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use petgraph::graph::NodeIndex;
 use serde_json::Value;
@@ -71,6 +71,13 @@ impl<R: Recorder> Scheduler<R> {
     }
 
     fn finished(&mut self, key: JobKey, outcome: Outcome, duration: Duration) {
+        // An agent's time runs from its first attempt's start (its process's, not its
+        // dispatch) to the end of the last: preparing, spawning and handling its result
+        // are coordination.
+        if let Some(a) = self.attempts.get_mut(&key) {
+            let now = Instant::now();
+            a.first_started.get_or_insert(now.checked_sub(duration).unwrap_or(now));
+        }
         let id = self.id(key);
         let attempts = self.attempts.get(&key).map_or(1, |a| a.count.max(1));
         match outcome {
@@ -90,7 +97,8 @@ impl<R: Recorder> Scheduler<R> {
     /// and the last copy completes the map.
     fn succeeded(&mut self, key: JobKey, id: String, stdout: &str, attempts: u32, duration: Duration) {
         let value = parse_output(stdout);
-        let total = self.attempts.get(&key).and_then(|a| a.first_started).map_or(duration, |t| t.elapsed());
+        let total =
+            self.attempts.get(&key).and_then(|a| a.first_started).map_or(duration, |t| t.elapsed().max(duration));
         let Some(i) = key.copy else {
             return self.complete(key.node, value, total, false);
         };
