@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::{Options, Scheduler};
 use crate::engine::context::RunContext;
-use crate::engine::job::{BoxFuture, Cancel, Executor, Job, Outcome};
+use crate::engine::job::{BoxFuture, Cancel, Executor, Job, Outcome, Ran};
 use crate::engine::render::Renderer;
 use crate::store::recorder::NullRecorder;
 use crate::store::state::NodeState;
@@ -25,6 +25,8 @@ struct Fake {
     log: Mutex<Vec<(String, &'static str, Duration)>>,
     attempts: Mutex<HashMap<String, usize>>,
     start: Mutex<Option<Instant>>,
+    /// The process life a job reports (ms), as a real process's attempt does.
+    lifetimes: HashMap<String, u64>,
 }
 
 impl Executor for Arc<Fake> {
@@ -49,11 +51,12 @@ impl Executor for Arc<Fake> {
                 }
             }
             me.log.lock().unwrap().push((job.id.clone(), "end", t0.elapsed()));
-            if ok {
-                Outcome::Succeeded { stdout: format!("{}\n", job.id) }.into()
+            let outcome = if ok {
+                Outcome::Succeeded { stdout: format!("{}\n", job.id) }
             } else {
-                Outcome::Failed { error: format!("{} failed", job.id) }.into()
-            }
+                Outcome::Failed { error: format!("{} failed", job.id) }
+            };
+            Ran { lifetime: me.lifetimes.get(&job.id).map(|&ms| Duration::from_millis(ms)), ..outcome.into() }
         })
     }
 }
@@ -103,6 +106,18 @@ async fn at_most_concurrency_jobs_run_at_once() {
     assert_eq!(peak, 2);
     // 5 one-second jobs, two at a time: three rounds.
     assert_eq!(events(&fake).last().unwrap().2, 3000);
+}
+
+/// An agent's time is its process's life: what came before its process started (a 1 s
+/// attempt whose process lived 400 ms) is coordination, not the agent's.
+#[tokio::test(start_paused = true)]
+async fn an_agents_time_is_its_process_life() {
+    let fake = Arc::new(Fake { lifetimes: HashMap::from([("a0".into(), 400)]), ..Fake::default() });
+    let (result, _) = scheduler(&fork_join(1, ""), fake, 1, false).run().await;
+    let duration = result.records.iter().find(|r| &*r.id == "a0").unwrap().duration;
+    // The scheduler's clock is the real one; the fake's 1 s is virtual.
+    assert!(duration >= Duration::from_millis(400) && duration < Duration::from_millis(450), "{duration:?}");
+    assert!(result.critical_path >= Duration::from_millis(400), "{:?}", result.critical_path);
 }
 
 #[tokio::test(start_paused = true)]
