@@ -59,7 +59,7 @@ impl Field {
     }
 }
 
-/// One template of the plan. A plan of 100,000 agents holds 100,000 of these: where
+/// One template of the plan, made as a rule walks them (see `template_fields`): where
 /// it stands is the agent's place in the `AgentIndex` and the field, not a pointer.
 #[derive(Clone, Debug)]
 pub struct TemplateField<'a> {
