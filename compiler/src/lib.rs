@@ -8,6 +8,8 @@ pub mod confine;
 pub mod diagnostic;
 pub mod dot;
 pub mod drawing;
+#[cfg(test)]
+mod example_plans;
 pub mod graph;
 pub mod intake;
 pub mod lint;

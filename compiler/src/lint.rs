@@ -129,19 +129,6 @@ mod tests {
     const MUTATIONS: [&str; 16] =
         ["\0", "\t", "\n", ":", "- ", "{", "}", "[", "]", "{{", "{%", "*a", "&a ", "<<: ", "1e23", "\u{1F600}"];
 
-    /// The example plans in the repository's `plans/`.
-    fn examples() -> Vec<String> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plans");
-        let mut out: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
-            .map(|e| std::fs::read_to_string(e.path()).unwrap())
-            .collect();
-        out.sort();
-        out
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -161,7 +148,7 @@ mod tests {
             which in 0usize..64,
             edits in proptest::collection::vec((any::<u16>(), 0u8..3, proptest::sample::select(MUTATIONS.to_vec())), 1..12),
         ) {
-            let examples = examples();
+            let examples = crate::example_plans::example_plans();
             let mut text: Vec<u8> = examples[which % examples.len()].clone().into_bytes();
             for (at, kind, piece) in edits {
                 let at = usize::from(at) % (text.len() + 1);

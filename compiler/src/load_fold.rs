@@ -235,18 +235,6 @@ mod tests {
         const PIECES: [&str; 14] =
             ["\n", ":", "- ", "{", "}", "[", "]", "*a", "&a ", "<<: ", "1e23", " x", "agents: []", "id: b"];
 
-        fn examples() -> Vec<String> {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plans");
-            let mut out: Vec<String> = std::fs::read_dir(dir)
-                .unwrap()
-                .flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
-                .map(|e| std::fs::read_to_string(e.path()).unwrap())
-                .collect();
-            out.sort();
-            out
-        }
-
         proptest! {
             #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -255,7 +243,7 @@ mod tests {
                 which in 0usize..64,
                 edits in proptest::collection::vec((any::<u16>(), any::<bool>(), proptest::sample::select(PIECES.to_vec())), 0..4),
             ) {
-                let examples = examples();
+                let examples = crate::example_plans::example_plans();
                 let mut text = examples[which % examples.len()].clone().into_bytes();
                 for (at, insert, piece) in edits {
                     let at = usize::from(at) % (text.len() + 1);
