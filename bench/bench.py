@@ -270,23 +270,28 @@ def main():
     row("resume a 10,000-agent journal", t, note="limit 1 s")
 
     # 5. Coordination overhead of a 3-level tree of 10 and of 100 `sleep 100ms` leaves,
-    # all started at once (agent time is each process's life, start to exit).
+    # all started at once. An agent's time is its process's life; on the chain of
+    # agents that decided when the run ended, the rest is the kernel starting
+    # processes or the scheduler (the reported overhead).
     for n in (10, 100):
         gen("sleep-tree", n, os.path.join(work, f"sleep{n}.yaml"))
-        overheads = []
-        for _ in range(runs):
+        figures = []
+        for _ in range(max(runs, 9)):
             out = subprocess.run([PLAN, "run", f"sleep{n}.yaml", "-q", "--json", "--runs-dir", "runs"], cwd=work,
                                  check=True, capture_output=True, text=True).stdout
-            metrics = json.loads(out)["performance_metrics"]
-            overheads.append((float(metrics["coordination_overhead"].rstrip("%")), metrics["coordination_overhead_ms"]))
-        pct = statistics.median(o[0] for o in overheads)
-        ms = statistics.median(o[1] for o in overheads)
-        rows.append((f"{n} x `sleep 100ms` leaves, 3 levels: reported coordination overhead", f"{pct:.2f}%", "", "",
-                     f"{ms:.1f} ms: mostly processes waiting for each other to start on {os.cpu_count()} cores; "
-                     "target: under 0.2%"))
+            m = json.loads(out)["performance_metrics"]
+            figures.append((float(m["coordination_overhead"].rstrip("%")), m["coordination_overhead_ms"],
+                            m["process_start_ms"]))
+        pcts = sorted(f[0] for f in figures)
+        ms = statistics.median(f[1] for f in figures)
+        kernel = statistics.median(f[2] for f in figures)
+        rows.append((f"{n} x `sleep 100ms` leaves, 3 levels: reported coordination overhead",
+                     f"{statistics.median(pcts):.2f}%", "", "",
+                     f"{ms:.1f} ms (range {pcts[0]:.2f}-{pcts[-1]:.2f}% over {len(pcts)} runs); the kernel starting "
+                     f"processes: {kernel:.1f} ms, not counted; target: under 0.2%"))
     shutil.copy(os.path.join(work, "sleep100.yaml"), os.path.join(work, "sleep.yaml"))
-    # The same 100 sleeps at once, plan's wall time over make's: what starting 100
-    # processes costs any scheduler on this machine.
+    # The same 100 sleeps at once, plan's wall time over make's and over a bare
+    # posix_spawn loop: what starting 100 processes costs any launcher on this machine.
     sleepers = os.path.join(work, "sleepers")
     os.makedirs(sleepers, exist_ok=True)
     with open(os.path.join(sleepers, "Makefile"), "w") as f:
@@ -298,6 +303,24 @@ def main():
     make, _ = median(["make", "-s", "-j100", "-C", sleepers], work, runs)
     row("100 x `sleep 100ms` leaves at once: wall time", ours, make, "make -j100",
         "both start 100 processes; the difference is what plan adds")
+    # The floor: a loop that only spawns the 100 and waits for them, timed from its
+    # first spawn to its last exit, against plan's own execution time (both leave out
+    # starting their own process).
+    spawner = os.path.join(work, "spawn100.py")
+    with open(spawner, "w") as f:
+        f.write("import os, shutil, time\nsleep = shutil.which('sleep')\nt = time.perf_counter()\n"
+                "pids = [os.posix_spawn(sleep, [sleep, '0.1'], os.environ) for _ in range(100)]\n"
+                "for p in pids:\n    os.waitpid(p, 0)\nprint(time.perf_counter() - t)\n")
+    plan_exec, bare = [], []
+    for _ in range(max(runs, 9)):
+        out = subprocess.run([PLAN, "run", "sleep.yaml", "-q", "--json", "--runs-dir", "runs"], cwd=work,
+                             check=True, capture_output=True, text=True).stdout
+        plan_exec.append(float(json.loads(out)["performance_metrics"]["execution_time"].rstrip("s")))
+        bare.append(float(subprocess.run([sys.executable, spawner], check=True, capture_output=True,
+                                         text=True).stdout))
+    row("100 x `sleep 100ms` leaves at once: execution time", statistics.median(plan_exec),
+        statistics.median(bare), "bare posix_spawn loop",
+        "the floor: 100 spawns and waits, nothing else; both timed from inside")
 
     # 6. Coding agents: what plan adds to one agent run, and memory per running agent.
     rows.extend(agent_rows(work, runs))

@@ -159,6 +159,10 @@ agent:
     assert_eq!(m["agents_coordinated"], 3);
     assert!(m["coordination_overhead"].as_str().unwrap().ends_with('%'));
     assert!(m["coordination_overhead_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{m}");
+    // The scheduler's and the kernel's shares are parts of the wall time.
+    let wall_ms = m["execution_time"].as_str().unwrap().trim_end_matches('s').parse::<f64>().unwrap() * 1000.0;
+    let (ours, kernel) = (m["coordination_overhead_ms"].as_f64().unwrap(), m["process_start_ms"].as_f64().unwrap());
+    assert!(kernel >= 0.0 && ours + kernel <= wall_ms + 1.0, "{m}");
     // A node still running after 200 ms has its own status file; every node is in
     // status.json.
     let status: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("status/b.json")).unwrap()).unwrap();

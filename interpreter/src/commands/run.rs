@@ -321,7 +321,7 @@ fn finish(result: &RunResult, report: &Report, dir: &RunDir, display: Display) -
                     "succeeded in {} (critical path {}, coordination {}){spent} · report {}",
                     m.execution_time,
                     m.critical_path,
-                    crate::store::metrics::overhead_line(result.wall, result.critical_path),
+                    crate::store::metrics::overhead_line(result.wall, result.coordination),
                     dir.report().display()
                 );
             }

@@ -123,11 +123,21 @@ pub struct Ran {
     /// How long the agent's process lived, from its start to its exit: the agent's
     /// own time, which the coordination overhead is measured against.
     pub lifetime: Option<std::time::Duration>,
+    /// When the process was asked of the kernel, and how long starting it took.
+    pub start: Option<ProcessStart>,
+}
+
+/// The kernel starting a process: from the spawn call to its return (the program
+/// loaded), which the overhead counts as the kernel's, not the scheduler's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessStart {
+    pub at: std::time::Instant,
+    pub took: std::time::Duration,
 }
 
 impl From<Outcome> for Ran {
     fn from(outcome: Outcome) -> Self {
-        Ran { outcome, usage: None, session: None, lifetime: None }
+        Ran { outcome, usage: None, session: None, lifetime: None, start: None }
     }
 }
 

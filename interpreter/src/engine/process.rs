@@ -12,7 +12,7 @@ use tokio::process::Command;
 use tokio::sync::watch;
 
 use crate::engine::agents::{self, AgentParser, AgentResult};
-use crate::engine::job::{AgentSpec, BoxFuture, Cancel, Executor, Job, Outcome, ProcessSpec, Ran, Work};
+use crate::engine::job::{AgentSpec, BoxFuture, Cancel, Executor, Job, Outcome, ProcessSpec, ProcessStart, Ran, Work};
 
 /// How long a cancelled process group gets between SIGTERM and SIGKILL.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
@@ -162,6 +162,7 @@ async fn run_process(
         Ok(c) => c,
         Err(e) => return Outcome::Failed { error: format!("cannot start `{program}`: {e}") }.into(),
     };
+    let start = Some(ProcessStart { at: started, took: started.elapsed() });
     let pgid = child.id().unwrap_or(0);
     // Opened at the first byte: an agent that prints nothing costs no file.
     let log_file = log.map(|p| Arc::new(std::sync::Mutex::new(LazyLog { path: p, file: None })));
@@ -234,8 +235,8 @@ async fn run_process(
         Some(Err(e)) => Outcome::Failed { error: format!("waiting for the process failed: {e}") },
     };
     match agent {
-        Some(a) => Ran { outcome, usage: Some(a.usage), session: a.session, lifetime },
-        None => Ran { lifetime, ..outcome.into() },
+        Some(a) => Ran { outcome, usage: Some(a.usage), session: a.session, lifetime, start },
+        None => Ran { lifetime, start, ..outcome.into() },
     }
 }
 

@@ -4,6 +4,7 @@
 //! an agent times out or is stopped, when its output stays open after it exited, at
 //! the end of a run, and before `--resume` starts anything.
 
+use std::io::Read as _;
 use std::path::Path;
 
 /// Kills every process whose environment says it belongs to run `run_dir` (and to
@@ -14,14 +15,19 @@ pub fn kill(run_dir: &Path, node: Option<&str>) -> usize {
     let me = std::process::id();
     let Ok(procs) = std::fs::read_dir("/proc") else { return 0 };
     let mut killed = 0;
+    // One buffer for every process: an environment is read in one call, not grown to.
+    let mut environ = Vec::with_capacity(64 * 1024);
     for entry in procs.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
         if pid == me {
             continue;
         }
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
-        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
-        let has = |wanted: &str| vars.contains(&wanted.as_bytes());
+        environ.clear();
+        let read = std::fs::File::open(entry.path().join("environ")).and_then(|mut f| f.read_to_end(&mut environ));
+        if read.is_err() {
+            continue;
+        }
+        let has = |wanted: &str| environ.split(|b| *b == 0).any(|v| v == wanted.as_bytes());
         if !has(&run) || node.as_deref().is_some_and(|n| !has(n)) {
             continue;
         }

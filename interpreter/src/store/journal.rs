@@ -115,7 +115,7 @@ impl Journal {
 /// what the entries say, and at the end) and at least every [`SYNC_EVERY`]. A
 /// written entry survives `plan` being killed; the sync is for the machine going
 /// down. (Syncing every batch cost a 1,000-agent run 700 `fdatasync` calls.)
-/// Entries on disk so far, and the first write error; with the condition variable
+/// Batches on disk so far, and the first write error; with the condition variable
 /// that announces progress.
 type Synced = std::sync::Arc<(std::sync::Mutex<(u64, Option<String>)>, std::sync::Condvar)>;
 
@@ -123,8 +123,11 @@ type Synced = std::sync::Arc<(std::sync::Mutex<(u64, Option<String>)>, std::sync
 const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub struct JournalWriter {
-    /// Entries; an empty one asks for a sync.
+    /// Batches of entries; an empty one asks for a sync.
     tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    /// Entries of this turn of the scheduler's loop, sent together (one wake-up of
+    /// the thread rather than one per entry).
+    pending: Vec<u8>,
     sent: u64,
     state: Synced,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -153,21 +156,18 @@ impl JournalWriter {
                 };
                 let mut batch = Vec::new();
                 let mut asked = first.is_none();
-                if let Some(first) = first {
-                    // Gather what arrives within a moment: one write for a burst.
-                    let until = std::time::Instant::now() + std::time::Duration::from_millis(2);
-                    let mut take = |m: Vec<u8>| {
-                        if m.is_empty() {
-                            asked = true;
-                        } else {
-                            batch.extend_from_slice(&m);
-                            unsynced += 1;
-                        }
-                    };
-                    take(first);
-                    while let Ok(more) = rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
-                        take(more);
+                // Gather what arrives within a moment: one write for a burst. A sync
+                // asked for ends the gathering: someone waits for it.
+                let until = std::time::Instant::now() + std::time::Duration::from_millis(2);
+                let mut next = first;
+                while let Some(m) = next.take() {
+                    if m.is_empty() {
+                        asked = true;
+                        break;
                     }
+                    batch.extend_from_slice(&m);
+                    unsynced += 1;
+                    next = rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())).ok();
                 }
                 let mut result = journal.write(&batch);
                 let due = asked || last_sync.elapsed() >= SYNC_EVERY;
@@ -197,15 +197,28 @@ impl JournalWriter {
             }
             cvar.notify_all();
         });
-        JournalWriter { tx: Some(tx), sent: 0, state, thread: Some(thread) }
+        JournalWriter { tx: Some(tx), pending: Vec::new(), sent: 0, state, thread: Some(thread) }
     }
 
-    /// Queues an entry; it reaches the disk shortly, in order.
+    /// Queues an entry; it reaches the disk shortly (after the next `send`), in order.
     pub fn push(&mut self, entry: &Entry) {
-        let Ok(mut line) = serde_json::to_vec(entry) else { return };
-        line.push(b'\n');
+        if serde_json::to_writer(&mut self.pending, entry).is_ok() {
+            self.pending.push(b'\n');
+        }
+        // A turn that records a great deal (a map of thousands) streams it.
+        if self.pending.len() >= 64 * 1024 {
+            self.send();
+        }
+    }
+
+    /// Hands the queued entries to the writing thread.
+    pub fn send(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
         if let Some(tx) = &self.tx {
-            if tx.send(line).is_ok() {
+            if tx.send(batch).is_ok() {
                 self.sent += 1;
             }
         }
@@ -213,6 +226,7 @@ impl JournalWriter {
 
     /// Waits until every entry queued so far is on disk.
     pub fn wait(&mut self) -> Result<(), String> {
+        self.send();
         let (lock, cvar) = &*self.state;
         let Ok(mut st) = lock.lock() else { return Err("the journal writer stopped".into()) };
         if st.0 < self.sent {
@@ -232,6 +246,7 @@ impl JournalWriter {
 
 impl Drop for JournalWriter {
     fn drop(&mut self) {
+        self.send();
         self.tx.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();

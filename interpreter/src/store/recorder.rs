@@ -17,6 +17,9 @@ pub trait Recorder: Send {
     fn sync(&mut self);
     fn status(&mut self, node: &str, state: NodeState, attempt: u32, message: &str);
     fn output(&mut self, node: &str, value: &Value);
+    /// Hands what this turn of the loop recorded to the writers (they wake once a
+    /// turn, not once an entry).
+    fn send(&mut self) {}
     /// Whether `progress` shows anything (counting costs a pass over every node).
     fn wants_progress(&self) -> bool {
         false
@@ -101,9 +104,15 @@ impl Recorder for RunRecorder {
     }
 
     fn sync(&mut self) {
+        self.writer.send();
         if let Err(e) = self.journal.wait() {
             self.journal_error.get_or_insert(e);
         }
+    }
+
+    fn send(&mut self) {
+        self.journal.send();
+        self.writer.send();
     }
 
     fn status(&mut self, node: &str, state: NodeState, attempt: u32, message: &str) {

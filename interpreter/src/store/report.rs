@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::store::metrics::{human_duration, megabytes, overhead, overhead_ms, peak_memory};
+use crate::store::metrics::{human_duration, megabytes, milliseconds, overhead, peak_memory};
 use crate::store::state::Record;
 
 #[derive(Clone, Debug)]
@@ -126,10 +126,15 @@ fn is_doc(path: &str) -> bool {
 pub struct Metrics {
     pub execution_time: String,
     pub critical_path: String,
-    /// (wall time - critical path) / wall time, as a percentage.
+    /// The scheduler's share of the wall time, as a percentage: on the chain of
+    /// agents that decided when the run ended, the time none of them ran and the
+    /// kernel was not starting a process.
     pub coordination_overhead: String,
     /// The same overhead in milliseconds: what a short run should be judged by.
     pub coordination_overhead_ms: f64,
+    /// On that chain, the time the kernel spent starting processes (this agent's or
+    /// others' started just before it), in milliseconds.
+    pub process_start_ms: f64,
     /// Peak resident memory of the interpreter itself.
     pub peak_memory: String,
     /// Peak resident memory of the largest agent process.
@@ -289,8 +294,9 @@ pub fn build(
         performance_metrics: Metrics {
             execution_time: human_duration(result.wall),
             critical_path: human_duration(result.critical_path),
-            coordination_overhead: overhead(result.wall, result.critical_path),
-            coordination_overhead_ms: overhead_ms(result.wall, result.critical_path),
+            coordination_overhead: overhead(result.wall, result.coordination),
+            coordination_overhead_ms: milliseconds(result.coordination),
+            process_start_ms: milliseconds(result.process_start),
             peak_memory: megabytes(me),
             peak_agent_memory: megabytes(child),
             agents_coordinated,

@@ -73,6 +73,11 @@ pub struct RunResult {
     pub failure: Option<(String, String)>,
     pub wall: Duration,
     pub critical_path: Duration,
+    /// Of the wall time, what went to the kernel starting processes on the chain of
+    /// nodes that decided when the run ended, and what went to coordination (see
+    /// `engine::scheduler::timeline`).
+    pub process_start: Duration,
+    pub coordination: Duration,
     /// Saga steps compensated: (step, ok).
     pub compensated: Vec<(String, bool)>,
     /// What every coding agent spent, this run and before a resume.

@@ -56,6 +56,8 @@ pub struct Change {
 enum Write {
     Status(Box<Change>),
     Plain(PathBuf, Vec<u8>),
+    /// What the scheduler recorded in one turn of its loop.
+    Batch(Vec<Write>),
     Flush(mpsc::Sender<()>),
 }
 
@@ -171,6 +173,23 @@ impl Board {
         self.board_written = Some(Instant::now());
     }
 
+    fn take(&mut self, w: Write) {
+        match w {
+            Write::Status(c) => self.change(c),
+            Write::Plain(p, b) => {
+                let _ = write_atomic(&p, &b);
+            }
+            Write::Batch(ws) => ws.into_iter().for_each(|w| self.take(w)),
+            Write::Flush(done) => {
+                self.promote(Instant::now());
+                if self.dirty {
+                    self.write_board();
+                }
+                let _ = done.send(());
+            }
+        }
+    }
+
     fn tick(&mut self) {
         self.promote(Instant::now());
         if self.dirty && self.board_written.is_none_or(|t| t.elapsed() >= BOARD_EVERY) {
@@ -182,6 +201,9 @@ impl Board {
 /// A background thread that writes status and output files in order.
 pub struct Writer {
     tx: mpsc::Sender<Write>,
+    /// Writes of this turn of the scheduler's loop, sent together (one wake-up of the
+    /// thread rather than one per node).
+    pending: Vec<Write>,
 }
 
 impl Writer {
@@ -208,19 +230,7 @@ impl Writer {
                     Ok(w) => {
                         // Take what queued up meanwhile in one go.
                         for w in std::iter::once(w).chain(rx.try_iter()) {
-                            match w {
-                                Write::Status(c) => board.change(c),
-                                Write::Plain(p, b) => {
-                                    let _ = write_atomic(&p, &b);
-                                }
-                                Write::Flush(done) => {
-                                    board.promote(Instant::now());
-                                    if board.dirty {
-                                        board.write_board();
-                                    }
-                                    let _ = done.send(());
-                                }
-                            }
+                            board.take(w);
                         }
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -229,26 +239,56 @@ impl Writer {
                 board.tick();
             }
         });
-        Writer { tx }
+        Writer { tx, pending: Vec::new() }
     }
 
-    pub fn status(&self, node: &str, state: NodeState, attempt: u32, message: String) {
+    /// Queues a node's new state (written after the next `send`).
+    pub fn status(&mut self, node: &str, state: NodeState, attempt: u32, message: String) {
         let change = Change { node: node.to_string(), state, attempt, message, at: SystemTime::now() };
-        let _ = self.tx.send(Write::Status(Box::new(change)));
+        self.queue(Write::Status(Box::new(change)));
     }
 
-    pub fn output(&self, path: PathBuf, value: &Value) {
-        if let Ok(bytes) = serde_json::to_vec_pretty(value) {
-            let _ = self.tx.send(Write::Plain(path, bytes));
+    /// A turn that records a great deal (a map of thousands) streams it.
+    fn queue(&mut self, w: Write) {
+        self.pending.push(w);
+        if self.pending.len() >= 256 {
+            self.send();
         }
     }
 
-    /// Waits until everything sent so far is written, `status.json` included.
-    pub fn flush(&self) {
+    /// Queues an output file (written after the next `send`).
+    pub fn output(&mut self, path: PathBuf, value: &Value) {
+        if let Ok(bytes) = serde_json::to_vec_pretty(value) {
+            self.queue(Write::Plain(path, bytes));
+        }
+    }
+
+    /// Hands what is queued to the writing thread.
+    pub fn send(&mut self) {
+        match self.pending.len() {
+            0 => {}
+            1 => {
+                let _ = self.tx.send(self.pending.remove(0));
+            }
+            _ => {
+                let _ = self.tx.send(Write::Batch(std::mem::take(&mut self.pending)));
+            }
+        }
+    }
+
+    /// Waits until everything queued so far is written, `status.json` included.
+    pub fn flush(&mut self) {
+        self.send();
         let (tx, rx) = mpsc::channel();
         if self.tx.send(Write::Flush(tx)).is_ok() {
             let _ = rx.recv();
         }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.send();
     }
 }
 

@@ -27,7 +27,7 @@ impl<R: Recorder> Scheduler<R> {
                 let ok = block.exits.iter().chain(block.entries).all(|n| self.state[n.index()] == NodeState::Succeeded)
                     && !block.exits.is_empty();
                 if ok {
-                    let seq = block.exits.iter().map(|n| self.finish_seq[n.index()]).max().unwrap_or(0);
+                    let seq = block.exits.iter().map(|n| self.finish_seq[n.index()] as usize).max().unwrap_or(0);
                     finished.push((seq, step));
                 } else {
                     complete = false;
@@ -62,6 +62,7 @@ impl<R: Recorder> Scheduler<R> {
                 // Compensation runs even when the run was cancelled: it gets a fresh signal.
                 let (_keep, rx) = watch::channel(Cancel::None);
                 let t = Instant::now();
+                self.recorder.send();
                 let outcome = self.executor.execute(job, rx).await.outcome;
                 let ok = matches!(outcome, Outcome::Succeeded { .. });
                 let error = (!ok).then(|| outcome.error_text());

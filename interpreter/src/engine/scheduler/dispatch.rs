@@ -21,6 +21,9 @@ impl<R: Recorder> Scheduler<R> {
     pub(super) fn dispatch(&mut self, key: JobKey) {
         let ctx = self.ctx.clone();
         let unit = ctx.unit(key.node);
+        if key.copy.is_none() {
+            self.timeline.dispatched(key.node.index());
+        }
         let Some(meta) = ctx.meta_of(key.node) else {
             return self.finish_now(key, Outcome::Failed { error: format!("unknown agent `{}`", unit.agent()) });
         };
@@ -83,6 +86,12 @@ impl<R: Recorder> Scheduler<R> {
     /// Records the start and hands the job to a worker task.
     fn start(&mut self, key: JobKey, attempt: u32, work: Work, placing: Placing) {
         let Placing { timeout, isolated, expect_changes } = placing;
+        // Facts are on disk before work that depends on them starts. (The journal
+        // thread writes everything else as it comes; steps with no work wait for no disk.)
+        if self.needs_sync {
+            self.recorder.sync();
+            self.needs_sync = false;
+        }
         let id = self.id(key);
         self.recorder.journal(Entry::NodeStarted { node: id.clone(), attempt, at: crate::store::clock::now() });
         self.recorder.status(&id, NodeState::Running, attempt, "");

@@ -30,6 +30,15 @@ impl<R: Recorder> Scheduler<R> {
             }
             Event::Finished { key, ran, duration } => {
                 self.running = self.running.saturating_sub(1);
+                let now = Instant::now();
+                if let Some(s) = ran.start {
+                    self.timeline.process_started(s.at, s.took);
+                }
+                let began = ran.start.map_or_else(|| now.checked_sub(duration).unwrap_or(now), |s| s.at);
+                self.began(key, began);
+                if key.copy.is_none() {
+                    self.timeline.finished(key.node.index(), now);
+                }
                 let over = self.spend(key, &ran);
                 if let Some(session) = ran.session {
                     self.attempts.entry(key, 1).agent_mut().session = Some(session);
@@ -40,6 +49,17 @@ impl<R: Recorder> Scheduler<R> {
                 }
                 self.finished(key, ran.outcome, duration);
             }
+        }
+    }
+
+    /// An agent's time runs from its first attempt's start (its process's, not its
+    /// dispatch) to the end of the last: preparing, spawning and handling its result
+    /// are coordination. A run-time map's runs from its first copy's start.
+    fn began(&mut self, key: JobKey, at: Instant) {
+        self.attempts.entry(key, 1).first_started.get_or_insert(at);
+        if key.copy.is_some() {
+            let map = self.attempts.entry(JobKey { node: key.node, copy: None }, 0);
+            map.first_started = Some(map.first_started.map_or(at, |t| t.min(at)));
         }
     }
 
@@ -71,13 +91,6 @@ impl<R: Recorder> Scheduler<R> {
     }
 
     fn finished(&mut self, key: JobKey, outcome: Outcome, duration: Duration) {
-        // An agent's time runs from its first attempt's start (its process's, not its
-        // dispatch) to the end of the last: preparing, spawning and handling its result
-        // are coordination.
-        if let Some(a) = self.attempts.get_mut(&key) {
-            let now = Instant::now();
-            a.first_started.get_or_insert(now.checked_sub(duration).unwrap_or(now));
-        }
         let id = self.id(key);
         let attempts = self.attempts.get(&key).map_or(1, |a| a.count.max(1));
         match outcome {
@@ -213,6 +226,7 @@ impl<R: Recorder> Scheduler<R> {
             let id = ctx.unit(node).id.clone();
             self.state[node.index()] = NodeState::Succeeded;
             self.duration[node.index()] = duration;
+            self.timeline.finished(node.index(), Instant::now());
             self.seq += 1;
             self.finish_seq[node.index()] = self.seq;
             if !restored {

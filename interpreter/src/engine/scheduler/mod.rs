@@ -14,11 +14,12 @@ mod dispatch;
 mod expand;
 mod finish;
 mod result;
+mod timeline;
 mod vote;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use petgraph::graph::NodeIndex;
 use serde_json::Value;
@@ -35,6 +36,7 @@ use crate::store::recorder::Recorder;
 use crate::store::state::{NodeState, Record, RunResult};
 use crate::store::usage::Usage;
 use attempts::AttemptBook;
+use timeline::Timeline;
 
 pub struct Options {
     pub concurrency: usize,
@@ -66,11 +68,13 @@ pub struct Scheduler<R: Recorder> {
     options: Options,
     spending: Spending,
     // run state, owned by the loop
-    remaining: Vec<usize>,
+    remaining: Vec<u32>,
     state: Vec<NodeState>,
     duration: Vec<Duration>,
-    finish_seq: Vec<usize>,
-    seq: usize,
+    /// What waited for what, and when processes started: where the wall time went.
+    timeline: Timeline,
+    finish_seq: Vec<u32>,
+    seq: u32,
     ready: VecDeque<JobKey>,
     attempts: AttemptBook,
     expansions: HashMap<NodeIndex, Expansion>,
@@ -129,7 +133,8 @@ impl<R: Recorder> Scheduler<R> {
             remaining: vec![0; n],
             state: vec![NodeState::Waiting; n],
             duration: vec![Duration::ZERO; n],
-            finish_seq: vec![usize::MAX; n],
+            timeline: Timeline::new(n),
+            finish_seq: vec![u32::MAX; n],
             seq: 0,
             ready: VecDeque::new(),
             attempts: AttemptBook::new(n),
@@ -191,10 +196,11 @@ impl<R: Recorder> Scheduler<R> {
     }
 
     pub async fn run(mut self) -> (RunResult, R) {
-        let started = Instant::now();
+        let signals = signals(self.options.signals);
+        let started = self.timeline.begin();
         let ctx = self.ctx.clone();
         for ix in ctx.nodes() {
-            self.remaining[ix.index()] = ctx.predecessors(ix).count();
+            self.remaining[ix.index()] = u32::try_from(ctx.predecessors(ix).count()).unwrap_or(u32::MAX);
         }
         for ix in self.roots() {
             if self.state[ix.index()] != NodeState::Waiting {
@@ -208,7 +214,7 @@ impl<R: Recorder> Scheduler<R> {
                 None => self.ready.push_back(JobKey { node: ix, copy: None }),
             }
         }
-        self.event_loop().await;
+        self.event_loop(signals).await;
         if self.failure.is_none() && !self.interrupted {
             self.merge_back().await;
         }
@@ -221,11 +227,12 @@ impl<R: Recorder> Scheduler<R> {
         // Execution ends with the last result handled; the final sync follows.
         let wall = started.elapsed();
         self.recorder.sync();
+        let split = self.split(wall);
         // What only scheduling needed goes before the records come (100,000 of each).
         self.ready = VecDeque::new();
         self.remaining = Vec::new();
         self.finish_seq = Vec::new();
-        let result = self.result(wall, compensated);
+        let result = self.result(wall, split, compensated);
         (result, self.recorder)
     }
 
@@ -251,17 +258,10 @@ impl<R: Recorder> Scheduler<R> {
 
     /// Starts what is ready, waits for results and signals, until nothing runs and
     /// nothing more may start.
-    async fn event_loop(&mut self) {
-        let (mut sigint, mut sigterm) = signals(self.options.signals);
+    async fn event_loop(&mut self, (mut sigint, mut sigterm): (Signal, Signal)) {
         let mut interrupts = 0;
         let slots = self.options.concurrency.max(1);
         loop {
-            // Facts are on disk before the run moves on: before work that depends on
-            // a result starts. (The journal thread writes everything else as it comes.)
-            if self.needs_sync && !self.stopping && !self.ready.is_empty() && self.running < slots {
-                self.recorder.sync();
-                self.needs_sync = false;
-            }
             while !self.stopping && self.running < slots {
                 let Some(key) = self.ready.pop_front() else {
                     break;
@@ -272,6 +272,7 @@ impl<R: Recorder> Scheduler<R> {
             if self.running == 0 && self.retries.is_empty() && (self.ready.is_empty() || self.stopping) {
                 return;
             }
+            self.recorder.send();
             tokio::select! {
                 Some(ev) = self.rx.recv() => {
                     self.handle(ev);
@@ -316,6 +317,7 @@ impl<R: Recorder> Scheduler<R> {
     /// run fails, naming the files; the worktrees are kept.
     async fn merge_back(&mut self) {
         let Some(checkout) = self.checkout.clone() else { return };
+        self.recorder.send();
         if let Err(conflict) = checkout.merge_pending().await {
             self.recorder.finished(&conflict.node, NodeState::Failed, Duration::ZERO, &conflict.error);
             self.failure.get_or_insert((conflict.node, conflict.error));

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::timeline::{Split, Timeline};
 use super::Scheduler;
 use crate::engine::job::JobKey;
 use crate::store::recorder::Recorder;
@@ -10,7 +11,7 @@ use crate::store::state::{NodeState, Record, RunResult, RunStatus};
 
 impl<R: Recorder> Scheduler<R> {
     /// The record of every node and copy, and how the run ended.
-    pub(super) fn result(&mut self, wall: Duration, compensated: Vec<(String, bool)>) -> RunResult {
+    pub(super) fn result(&mut self, wall: Duration, split: Split, compensated: Vec<(String, bool)>) -> RunResult {
         let ctx = self.ctx.clone();
         let status = if self.interrupted {
             RunStatus::Interrupted
@@ -43,9 +44,19 @@ impl<R: Recorder> Scheduler<R> {
             failure: self.failure.take(),
             wall,
             critical_path: self.critical_path(),
+            process_start: split.process_start,
+            coordination: split.coordination,
             compensated,
             spent: self.spending.total(),
         }
+    }
+
+    /// Where the wall time went; the timeline (as long as the run is large) goes.
+    pub(super) fn split(&mut self, wall: Duration) -> Split {
+        let attempts = &self.attempts;
+        std::mem::replace(&mut self.timeline, Timeline::new(0)).split(wall, |n| {
+            attempts.get(&JobKey { node: petgraph::graph::NodeIndex::new(n), copy: None }).and_then(|a| a.first_started)
+        })
     }
 
     /// The longest chain of agent durations through the graph. The records hold the

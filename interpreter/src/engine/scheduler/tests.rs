@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::{Options, Scheduler};
 use crate::engine::context::RunContext;
-use crate::engine::job::{BoxFuture, Cancel, Executor, Job, Outcome, Ran};
+use crate::engine::job::{BoxFuture, Cancel, Executor, Job, Outcome, ProcessStart, Ran};
 use crate::engine::render::Renderer;
 use crate::store::recorder::NullRecorder;
 use crate::store::state::NodeState;
@@ -62,6 +62,15 @@ impl Executor for Arc<Fake> {
 }
 
 fn scheduler(yaml: &str, fake: Arc<Fake>, concurrency: usize, fail_fast: bool) -> Scheduler<NullRecorder> {
+    scheduler_on(yaml, Arc::new(fake), concurrency, fail_fast)
+}
+
+fn scheduler_on(
+    yaml: &str,
+    executor: Arc<dyn Executor>,
+    concurrency: usize,
+    fail_fast: bool,
+) -> Scheduler<NullRecorder> {
     let checked = plan_compiler::check_loaded(plan_compiler::load::load_str(Path::new("t.yaml"), yaml.to_string()));
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let graph = plan_compiler::compile(&checked).unwrap();
@@ -70,7 +79,6 @@ fn scheduler(yaml: &str, fake: Arc<Fake>, concurrency: usize, fail_fast: bool) -
     let ctx =
         RunContext::new(plan, graph, PathBuf::from("."), "test".into(), Path::new("/nonexistent-run-dir"), vars, false);
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
-    let executor: Arc<dyn Executor> = Arc::new(fake);
     Scheduler::new(renderer, executor, NullRecorder, Options { concurrency, fail_fast, signals: false })
 }
 
@@ -118,6 +126,42 @@ async fn an_agents_time_is_its_process_life() {
     // The scheduler's clock is the real one; the fake's 1 s is virtual.
     assert!(duration >= Duration::from_millis(400) && duration < Duration::from_millis(450), "{duration:?}");
     assert!(result.critical_path >= Duration::from_millis(400), "{:?}", result.critical_path);
+}
+
+/// Jobs that wait, then start a "process" whose start takes a while, in real time:
+/// `(wait, start, life)` in milliseconds by job.
+struct Starts(HashMap<String, (u64, u64, u64)>);
+
+impl Executor for Starts {
+    fn execute(&self, job: Job, _: watch::Receiver<Cancel>) -> BoxFuture {
+        let (wait, start, life) = self.0.get(&job.id).copied().unwrap_or((0, 0, 1));
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let at = std::time::Instant::now();
+            tokio::time::sleep(Duration::from_millis(start + life)).await;
+            let start = ProcessStart { at, took: Duration::from_millis(start) };
+            Ran {
+                lifetime: Some(at.elapsed()),
+                start: Some(start),
+                ..Outcome::Succeeded { stdout: String::new() }.into()
+            }
+        })
+    }
+}
+
+/// The run's last agent started 60 ms late. While another agent's process took those
+/// 60 ms to start, the wait was the kernel's; with nothing starting, the scheduler's.
+#[tokio::test]
+async fn waiting_for_the_kernel_to_start_processes_is_not_coordination() {
+    let busy = Starts(HashMap::from([("a0".into(), (0, 60, 0)), ("a1".into(), (60, 0, 20))]));
+    let (result, _) = scheduler_on(&fork_join(2, ""), Arc::new(busy), 2, false).run().await;
+    assert!(result.process_start >= Duration::from_millis(55), "{:?}", result.process_start);
+    assert!(result.coordination < Duration::from_millis(10), "{:?}", result.coordination);
+
+    let idle = Starts(HashMap::from([("a0".into(), (0, 0, 1)), ("a1".into(), (60, 0, 20))]));
+    let (result, _) = scheduler_on(&fork_join(2, ""), Arc::new(idle), 2, false).run().await;
+    assert!(result.process_start < Duration::from_millis(5), "{:?}", result.process_start);
+    assert!(result.coordination >= Duration::from_millis(55), "{:?}", result.coordination);
 }
 
 #[tokio::test(start_paused = true)]

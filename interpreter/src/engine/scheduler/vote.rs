@@ -27,7 +27,7 @@ impl<R: Recorder> Scheduler<R> {
         let mut answers: HashMap<String, (usize, usize, Value)> = HashMap::new();
         for src in ctx.predecessors(gather) {
             let unit = ctx.unit(src);
-            let seq = self.finish_seq[src.index()];
+            let seq = self.finish_seq[src.index()] as usize;
             let (key, value) = match &unit.kind {
                 UnitKind::Replica { .. } => (unit.id.clone(), ctx.node_output(&unit.id)),
                 _ => match unit.path().get(depth) {
