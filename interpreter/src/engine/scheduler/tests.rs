@@ -149,11 +149,11 @@ impl Executor for Starts {
     }
 }
 
-/// The run's last agent started 60 ms late. While another agent's process took those
-/// 60 ms to start, the wait was the kernel's; with nothing starting, the scheduler's.
+/// The run's last agent started 60 ms late. While another agent's process took 80 ms
+/// to start, the wait was the kernel's; with nothing starting, the scheduler's.
 #[tokio::test]
 async fn waiting_for_the_kernel_to_start_processes_is_not_coordination() {
-    let busy = Starts(HashMap::from([("a0".into(), (0, 60, 0)), ("a1".into(), (60, 0, 20))]));
+    let busy = Starts(HashMap::from([("a0".into(), (0, 80, 0)), ("a1".into(), (60, 0, 40))]));
     let (result, _) = scheduler_on(&fork_join(2, ""), Arc::new(busy), 2, false).run().await;
     assert!(result.process_start >= Duration::from_millis(55), "{:?}", result.process_start);
     assert!(result.coordination < Duration::from_millis(10), "{:?}", result.coordination);
