@@ -312,4 +312,25 @@ mod tests {
         drop(w);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn what_a_turn_queued_is_written_when_sent_and_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut w = JournalWriter::spawn(Journal::open(&path).unwrap());
+        w.push(&Entry::NodeStarted { node: "a".into(), attempt: 1, at: "t".into() });
+        w.send();
+        w.push(&Entry::NodeStarted { node: "b".into(), attempt: 1, at: "t".into() });
+        // Not sent: the writer still writes it when it is dropped.
+        drop(w);
+        let nodes: Vec<_> = replay(&path)
+            .unwrap()
+            .into_iter()
+            .map(|e| match e {
+                Entry::NodeStarted { node, .. } => node,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(nodes, ["a", "b"]);
+    }
 }

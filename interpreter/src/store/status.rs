@@ -337,4 +337,22 @@ mod tests {
         assert_eq!(all["nodes"]["quick"], json!({"state": "succeeded", "attempt": 1}));
         assert_eq!(all["counts"], json!({"succeeded": 2, "failed": 1}));
     }
+
+    #[test]
+    fn queued_writes_reach_the_disk_at_a_flush_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("status")).unwrap();
+        let mut w = Writer::spawn(RunDir { id: "r".into(), root: tmp.path().to_path_buf() }, None, 300);
+        // More than one batch's worth: the first 256 stream before the flush.
+        for i in 0..300 {
+            w.status(&format!("n{i}"), NodeState::Running, 1, String::new());
+        }
+        w.status("n0", NodeState::Succeeded, 1, String::new());
+        w.output(tmp.path().join("out.json"), &json!({"ok": true}));
+        w.flush();
+        let all: Value = serde_json::from_slice(&std::fs::read(tmp.path().join("status.json")).unwrap()).unwrap();
+        assert_eq!(all["nodes"].as_object().unwrap().len(), 300);
+        assert_eq!(all["nodes"]["n0"]["state"], "succeeded", "the later change wins");
+        assert!(tmp.path().join("out.json").exists());
+    }
 }
