@@ -319,3 +319,16 @@ agent:
     assert_eq!(output_of(&t, &report, "ask[0]"), Value::from("about a"));
     assert_eq!(output_of(&t, &report, "ask[1]"), Value::from("about b"));
 }
+
+/// A program missing from `PATH` (a typo, a CLI not installed) is named before any
+/// agent starts, not only when its agent's turn comes; the run still goes on, since an
+/// earlier agent may install it.
+#[test]
+fn a_program_missing_from_path_is_named_before_anything_starts() {
+    let body = "agent:\n  id: root\n  pattern: fork-join\n  agents:\n    - { id: fine, run: [\"true\"] }\n    - { id: typo, run: [no-such-tool-for-plan, --check] }\n";
+    let (_t, run) = crate::run::run_plan(body, &[]);
+    run.code(1);
+    let warned = run.stderr.find("warning: `no-such-tool-for-plan` is not on PATH: agent `typo`");
+    let failed = run.stderr.find("cannot start `no-such-tool-for-plan`");
+    assert!(warned.is_some() && failed.is_some() && warned < failed, "{}", run.stderr);
+}

@@ -51,6 +51,11 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
         .concurrency
         .or(plan.concurrency.map(|c| c as usize))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get()));
+    // A program missing from PATH is named before anything starts; the run goes on
+    // (an earlier agent may install it).
+    for (program, agent) in crate::engine::program::missing(&plan) {
+        eprintln!("warning: `{program}` is not on PATH: agent `{agent}` will fail to start unless something installs it first");
+    }
     if args.dry_run {
         let ctx = RunContext::new(plan, graph, base_dir, "dry-run".into(), Path::new(".plan/runs/dry-run"), vars, true);
         super::dry_run::print_schedule(&Renderer::new(Arc::new(ctx)));

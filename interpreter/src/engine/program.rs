@@ -1,25 +1,49 @@
-//! Finding an agent's program on `PATH`.
+//! Finding an agent's program on `PATH`, and naming before a run those that are not there.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use plan_schema::{Agent, Command, Plan};
 
 /// `program` found on `PATH` once per run, as make does: left to the spawn, every
 /// start tries each `PATH` directory in turn (eight failed `execve` calls per `true`
 /// on a usual `PATH`). A plan that sets `PATH` for an agent, a relative `PATH` entry,
 /// or a name with a slash is left to the spawn.
-pub fn resolve(program: &str, env: &std::collections::BTreeMap<String, String>) -> std::path::PathBuf {
-    use std::collections::HashMap;
-    use std::os::unix::fs::PermissionsExt;
-    use std::sync::{Mutex, OnceLock};
-    static FOUND: OnceLock<Mutex<HashMap<String, std::path::PathBuf>>> = OnceLock::new();
-    if program.contains('/') || env.contains_key("PATH") {
+pub fn resolve(program: &str, env: &BTreeMap<String, String>) -> PathBuf {
+    if env.contains_key("PATH") {
         return program.into();
+    }
+    match lookup(program) {
+        Lookup::Found(p) => p,
+        Lookup::Missing | Lookup::Unknown => program.into(),
+    }
+}
+
+/// What `PATH` says of a program.
+#[derive(Clone, Debug, PartialEq)]
+enum Lookup {
+    Found(PathBuf),
+    Missing,
+    /// A name with a slash, or a relative `PATH` entry: for the spawn to find.
+    Unknown,
+}
+
+/// `program` on this process's `PATH`, looked up once (and remembered when found).
+fn lookup(program: &str) -> Lookup {
+    use std::os::unix::fs::PermissionsExt;
+    static FOUND: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    if program.contains('/') {
+        return Lookup::Unknown;
     }
     let found = FOUND.get_or_init(|| Mutex::new(HashMap::new()));
     if let Some(p) = found.lock().ok().and_then(|m| m.get(program).cloned()) {
-        return p;
+        return Lookup::Found(p);
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<std::path::PathBuf> = std::env::split_paths(&path).collect();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
     if dirs.iter().any(|d| d.is_relative()) {
-        return program.into();
+        return Lookup::Unknown;
     }
     let hit = dirs
         .iter()
@@ -30,16 +54,65 @@ pub fn resolve(program: &str, env: &std::collections::BTreeMap<String, String>) 
             if let Ok(mut m) = found.lock() {
                 m.insert(program.to_string(), p.clone());
             }
-            p
+            Lookup::Found(p)
         }
-        None => program.into(),
+        None => Lookup::Missing,
     }
+}
+
+/// The programs the plan's agents start that are not on `PATH`, each with the first
+/// agent that starts it: a run warns of them before it starts (an earlier agent may
+/// still install one). Programs found are remembered, so the first agent to start one
+/// does not look for it.
+pub fn missing(plan: &Plan) -> Vec<(String, String)> {
+    let defaults_path = plan.defaults.as_ref().is_some_and(|d| d.env.contains_key("PATH"));
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut stack = vec![&plan.agent];
+    while let Some(a) = stack.pop() {
+        let runner = a.runner.as_deref().or(plan.defaults.as_ref().and_then(|d| d.runner.as_deref()));
+        let own_path = defaults_path
+            || a.env().contains_key("PATH")
+            || runner.and_then(|r| plan.runners.get(r)).is_some_and(|r| r.env.contains_key("PATH"));
+        for program in programs(plan, a, runner) {
+            if !own_path && seen.insert(program) && lookup(program) == Lookup::Missing {
+                out.push((program.to_string(), a.id.clone()));
+            }
+        }
+        stack.extend(a.agents.iter().rev());
+        stack.extend(a.join.as_deref());
+        stack.extend(a.reduce.as_deref());
+        stack.extend(a.map.as_ref().map(|m| &m.agent));
+        stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
+    }
+    out
+}
+
+/// The programs an agent starts: its command's, its runner's (or coding-agent CLI's),
+/// its compensation's. A program named by a template is known only at run time.
+fn programs<'p>(plan: &'p Plan, a: &'p Agent, runner: Option<&'p str>) -> impl Iterator<Item = &'p str> {
+    fn first(cmd: &Command) -> Option<&str> {
+        match cmd {
+            Command::Shell(_) => Some("sh"),
+            Command::Argv(words) => {
+                words.first().map(String::as_str).filter(|w| !w.contains("{{") && !w.contains("{%"))
+            }
+        }
+    }
+    let prompted = a.run.is_none() && (a.prompt.is_some() || a.prompt_file.is_some());
+    let by_runner = runner.filter(|_| prompted).and_then(|name| {
+        let r = plan.runners.get(name);
+        match r.and_then(|r| r.command.as_ref()) {
+            Some(cmd) => first(cmd),
+            None => crate::engine::agents::cli_of(name, r).map(|cli| cli.as_str()),
+        }
+    });
+    a.run.as_ref().and_then(first).into_iter().chain(by_runner).chain(a.compensate.as_deref().and_then(first))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::resolve;
-    use std::collections::BTreeMap;
+    use super::*;
 
     #[test]
     fn finds_a_program_once_unless_the_agent_sets_path() {
@@ -51,5 +124,39 @@ mod tests {
         assert_eq!(resolve("sh", &own), std::path::PathBuf::from("sh"));
         assert_eq!(resolve("./tool", &none), std::path::PathBuf::from("./tool"));
         assert_eq!(resolve("no-such-program-here", &none), std::path::PathBuf::from("no-such-program-here"));
+    }
+
+    #[test]
+    fn a_plan_names_the_programs_not_on_path_once_with_their_first_agent() {
+        let yaml = r#"
+version: 1
+name: t
+complexity: moderate
+runners:
+  cheap: { command: [no-such-runner-cli, --fast] }
+  other-path: { command: [no-such-elsewhere], env: { PATH: /opt/bin } }
+agent:
+  id: root
+  pattern: fork-join
+  agents:
+    - { id: a, run: [no-such-program-here, x] }
+    - { id: b, run: [no-such-program-here, y] }
+    - { id: c, run: "echo hi" }
+    - { id: d, run: ["{{ vars.tool }}"] }
+    - { id: e, prompt: hi, runner: cheap }
+    - { id: f, prompt: hi, runner: claude }
+    - { id: g, prompt: hi, runner: other-path }
+    - { id: h, run: [sh, -c, "true"], compensate: [no-such-undo] }
+"#;
+        let plan: Plan = serde_yaml::from_str(yaml).unwrap();
+        let missing = missing(&plan);
+        let claude = lookup("claude") == Lookup::Missing;
+        let mut want = vec![("no-such-program-here", "a"), ("no-such-runner-cli", "e")];
+        if claude {
+            want.push(("claude", "f"));
+        }
+        want.push(("no-such-undo", "h"));
+        let got: Vec<(&str, &str)> = missing.iter().map(|(p, a)| (p.as_str(), a.as_str())).collect();
+        assert_eq!(got, want);
     }
 }
