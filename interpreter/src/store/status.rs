@@ -265,14 +265,8 @@ impl Writer {
 
     /// Hands what is queued to the writing thread.
     pub fn send(&mut self) {
-        match self.pending.len() {
-            0 => {}
-            1 => {
-                let _ = self.tx.send(self.pending.remove(0));
-            }
-            _ => {
-                let _ = self.tx.send(Write::Batch(std::mem::take(&mut self.pending)));
-            }
+        if !self.pending.is_empty() {
+            let _ = self.tx.send(Write::Batch(std::mem::take(&mut self.pending)));
         }
     }
 

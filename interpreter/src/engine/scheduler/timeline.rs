@@ -28,7 +28,7 @@ pub(super) struct Timeline {
 }
 
 /// The wall time beyond the agents' own: the kernel's and the scheduler's.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Split {
     /// Time on the deciding chain in which processes were being started.
     pub process_start: Duration,
