@@ -39,7 +39,7 @@ pub fn runs(plan: &Plan, agent: Option<&Agent>, unit: &Unit) -> String {
         return format!("uses: {uses}");
     }
     if agent.has_prompt() {
-        let runner = agent.runner.as_deref().or(plan.defaults.as_ref().and_then(|d| d.runner.as_deref()));
+        let runner = crate::resolve::runner_name(plan, agent);
         let what = agent.prompt_file.as_deref().map_or("prompt".to_string(), |f| format!("prompt {f}"));
         return format!("{what} -> {}", runner.unwrap_or("?"));
     }

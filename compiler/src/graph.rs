@@ -32,7 +32,7 @@ pub enum UnitKind {
     /// A mapreduce's `reduce` agent.
     Reduce,
     /// A scatter-gather's vote, and its agent if it has one.
-    Gather { consensus: Box<str>, has_agent: bool },
+    Gather { consensus: plan_schema::Consensus, has_agent: bool },
     /// One copy of a map agent, for an item known when compiling.
     MapCopy { index: u32, item: Box<Value> },
     /// One copy of a scatter-gather's single child (`replicas`).

@@ -136,7 +136,7 @@ pub(super) fn compile_scatter_gather(
         }
     }
     let gather = agent.gather.as_deref();
-    let consensus = gather.map(|g| g.consensus).unwrap_or(Consensus::Majority).to_string().into_boxed_str();
+    let consensus = gather.map(|g| g.consensus).unwrap_or(Consensus::Majority);
     let gather_agent = gather.and_then(|g| g.agent.as_ref());
     let node = match gather_agent {
         Some(ga) => {

@@ -159,6 +159,31 @@ pub enum Command {
     Argv(Vec<String>),
 }
 
+impl Command {
+    /// The argv that runs the command: `sh -c TEXT` for a string, the words for a list.
+    /// The one place a shell command becomes a process's argv.
+    pub fn argv(&self) -> Vec<String> {
+        self.try_argv(|w| Ok::<_, std::convert::Infallible>(w.to_string())).unwrap_or_else(|e| match e {})
+    }
+
+    /// The argv with each word (a shell command's text, a list's every word) passed
+    /// through `word` first — a template rendered, say.
+    pub fn try_argv<E>(&self, mut word: impl FnMut(&str) -> Result<String, E>) -> Result<Vec<String>, E> {
+        match self {
+            Command::Shell(s) => Ok(vec!["sh".into(), "-c".into(), word(s)?]),
+            Command::Argv(words) => words.iter().map(|w| word(w)).collect(),
+        }
+    }
+
+    /// The program the command starts: `sh` for a string, the first word of a list.
+    pub fn program(&self) -> Option<&str> {
+        match self {
+            Command::Shell(_) => Some("sh"),
+            Command::Argv(words) => words.first().map(String::as_str),
+        }
+    }
+}
+
 /// How an agent's children relate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -32,6 +32,16 @@ impl AgentCli {
     pub fn named(name: &str) -> Option<AgentCli> {
         AgentCli::ALL.into_iter().find(|c| c.as_str() == name)
     }
+
+    /// The secret environment variables the CLI reads to reach its model: passed to
+    /// an agent that runs it, withheld from every other.
+    pub fn model_keys(self) -> &'static [&'static str] {
+        match self {
+            AgentCli::Claude => &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"],
+            AgentCli::Codex => &["OPENAI_API_KEY", "CODEX_API_KEY"],
+            AgentCli::Aider => &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "GEMINI_API_KEY"],
+        }
+    }
 }
 
 /// Limits on what agents may spend. On the plan: the whole run (default: $10); on an

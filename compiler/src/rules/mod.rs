@@ -9,12 +9,10 @@ mod duplicate_agent_id;
 mod limits;
 mod missing_file;
 mod pattern_shape;
-mod prompt_without_runner;
+mod resolvable;
 mod template_check;
 mod tier_fit;
-mod unknown_action;
 mod unknown_need;
-mod unknown_runner;
 mod unquoted_issue_text;
 
 use std::path::Path;
@@ -81,9 +79,7 @@ pub const RULES: &[Rule] = &[
     pattern_shape::RULE,
     agent_without_work::RULE,
     limits::RULE,
-    prompt_without_runner::RULE,
-    unknown_runner::RULE,
-    unknown_action::RULE,
+    resolvable::RULE,
     missing_file::RULE,
     template_check::RULE,
     unquoted_issue_text::RULE,

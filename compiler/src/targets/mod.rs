@@ -134,9 +134,9 @@ impl Names {
 }
 
 fn deadline(agent: &Agent, plan: &Plan) -> Option<u64> {
-    let defaults = plan.defaults.as_ref();
-    let timeout = agent.timeout.or(defaults.and_then(|d| d.timeout))?;
-    let retry = agent.retry.as_deref().cloned().or(defaults.and_then(|d| d.retry.clone()));
+    let step = crate::resolve::step(plan, agent).ok()?;
+    let timeout = step.timeout?;
+    let retry = step.retry;
     let attempts = retry.as_ref().map_or(1, |r| r.attempts.max(1));
     let mut total = timeout.as_std().as_secs_f64() * f64::from(attempts);
     if let Some(r) = retry {
@@ -187,7 +187,7 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
         }
         let inputs: Vec<String> = ancestors.iter().filter_map(|a| step_of.get(a).cloned()).collect();
         let deadline = agent.and_then(|a| deadline(a, t.plan));
-        if let Some(a) = agent.filter(|a| a.uses.as_deref() == Some("approval")) {
+        if let Some(a) = agent.filter(|a| crate::resolve::step(t.plan, a).is_ok_and(|s| s.is_gate())) {
             let pointer = agents.get(&a.id).map(|r| format!("{}/uses", r.pointer)).unwrap_or_default();
             gates.push(t.diagnostic(
                 &pointer,
@@ -198,7 +198,7 @@ pub(crate) fn steps(t: &Target) -> Result<(Vec<Step>, Vec<Diagnostic>), Vec<Diag
             ));
         }
         if let UnitKind::Gather { consensus, .. } = &unit.kind {
-            if &**consensus == "first" {
+            if *consensus == plan_schema::Consensus::First {
                 let pointer = agents
                     .get(
                         unit.path()[unit.path().len().saturating_sub(if unit.id.ends_with(".gather") { 1 } else { 2 })],

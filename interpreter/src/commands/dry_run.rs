@@ -54,7 +54,9 @@ pub fn print_schedule(renderer: &Renderer) {
                         session: None,
                         cost_left: None,
                     };
-                    match Preparer::new(renderer).prepare(unit, meta, &vars) {
+                    let prepared =
+                        renderer.run.step(&meta).and_then(|step| Preparer::new(renderer).prepare(&step, meta, &vars));
+                    match prepared {
                         Ok(Prepared::Done(_)) => {
                             format!("uses: {}", meta.agent.uses.as_deref().unwrap_or("noop"))
                         }

@@ -96,6 +96,9 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     let mut ctx = RunContext::new(plan, graph, base_dir, dir.id.clone(), &root, vars, false);
     ctx.repo = repo;
     crate::store::redact::add_secrets(secrets.values().cloned());
+    // What the plan passes to agents is a secret whatever its name (`STRIPE_CONN`).
+    let passed = plan_compiler::secret::passed(&ctx.plan);
+    crate::store::redact::add_secrets(passed.iter().filter_map(|name| std::env::var(name).ok()));
     ctx.given_secrets = secrets;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, renderer.run.node_count(), display);
@@ -204,7 +207,7 @@ fn close_journal(mut recorder: RunRecorder, status: RunStatus) -> Option<String>
 /// what the agents changed (before --commit moves it into a commit).
 fn build_report(ctx: &RunContext, root: &Path, result: &mut RunResult) -> Report {
     let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &ctx.run_id, result);
-    if root.join("approvals").is_dir() {
+    if crate::store::rundir::RunDir::at(root).approvals().is_dir() {
         for r in report.agents.0.iter_mut() {
             r.decision = crate::store::approvals::decision(root, &r.id).map(Box::new);
         }
@@ -235,7 +238,7 @@ fn vars(plan: &Plan, overrides: &[String]) -> Result<indexmap::IndexMap<String, 
         let Some((k, v)) = kv.split_once('=') else {
             return Err(Error::Usage(format!("--var expects KEY=VALUE, got `{kv}`")));
         };
-        if crate::engine::context::looks_secret(k.trim()) {
+        if plan_compiler::secret::looks_secret(k.trim()) {
             return Err(Error::Usage(format!(
                 "`--var {k}` looks like a secret, and variables are written to the run directory: pass it with \
                  `--secret {k}` (agents that name it in `pass_env` get it in their environment)"
@@ -343,7 +346,7 @@ fn finish(result: &RunResult, report: &Report, dir: &RunDir, display: Display) -
             for (step, ok) in &result.compensated {
                 eprintln!("  compensated `{step}`{}", if *ok { "" } else { " (compensation FAILED)" });
             }
-            eprintln!("logs: {} · resume: plan run --resume {}", dir.root.join("logs").display(), dir.id);
+            eprintln!("logs: {} · resume: plan run --resume {}", dir.logs().display(), dir.id);
             Err(Error::RunFailed)
         }
         RunStatus::Interrupted => {
@@ -353,15 +356,15 @@ fn finish(result: &RunResult, report: &Report, dir: &RunDir, display: Display) -
     }
 }
 
-/// Whether any agent works in a worktree or runs a git or GitHub action.
+/// Whether any agent works in a worktree, expects changes, or runs a git or GitHub
+/// action.
 fn uses_git(plan: &Plan) -> bool {
-    let default = plan.defaults.as_ref().and_then(|d| d.workspace) == Some(plan_schema::Workspace::Worktree);
+    use plan_compiler::resolve::Work;
     let index = plan_compiler::agents::AgentIndex::new(plan);
-    let any = index.iter().any(|a| {
-        a.agent.workspace == Some(plan_schema::Workspace::Worktree)
-            || a.agent.expect.is_some()
-            || a.agent.uses.as_deref().is_some_and(|u| u.starts_with("git.") || u.starts_with("github."))
-            || (default && a.agent.has_work())
+    let any = index.iter().filter_map(|a| plan_compiler::resolve::step(plan, a.agent).ok()).any(|s| {
+        (s.workspace == plan_schema::Workspace::Worktree && !matches!(s.work, Work::Nothing))
+            || s.agent.expect.is_some()
+            || matches!(&s.work, Work::Action(action) if action.needs_git())
     });
     any
 }

@@ -112,7 +112,7 @@ pub fn stop(args: &StopArgs) -> Result<(), Error> {
 
 pub fn logs(args: &LogsArgs) -> Result<(), Error> {
     let dir = RunDir::find(&args.runs_dir, Some(&args.run_id))?;
-    let logs_dir = dir.root.join("logs");
+    let logs_dir = dir.logs();
     if let Some(agent) = &args.agent {
         if !dir.log(agent).exists() && !args.follow {
             return Err(Error::input(

@@ -2,6 +2,9 @@
 //! and the outputs of what has finished — everything the engine and templates read.
 //! Graph look-ups go through its methods, so petgraph stays behind this file.
 
+use plan_compiler::resolve::Step;
+
+use crate::engine::prepare::PrepareError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
@@ -99,7 +102,7 @@ impl RunContext {
             dry_run,
             secret_env: std::env::vars_os()
                 .filter_map(|(k, _)| k.into_string().ok())
-                .filter(|k| looks_secret(k))
+                .filter(|k| plan_compiler::secret::looks_secret(k))
                 .collect(),
             given_secrets: std::collections::BTreeMap::new(),
             repo: None,
@@ -186,6 +189,13 @@ impl RunContext {
     }
 
     /// The agent a unit belongs to.
+    /// Agent `meta` resolved (`plan_compiler::resolve`): what it does and its policies.
+    /// Lint has resolved every agent before a run, so an error here means the plan
+    /// skipped lint.
+    pub fn step<'a>(&'a self, meta: &AgentMeta<'a>) -> Result<Step<'a>, PrepareError> {
+        plan_compiler::resolve::step(&self.plan, meta.agent).map_err(PrepareError::Unresolved)
+    }
+
     pub fn meta_of(&self, node: NodeIndex) -> Option<AgentMeta<'_>> {
         self.tree.get(self.unit(node).agent())
     }
@@ -248,35 +258,5 @@ impl RunContext {
 impl std::fmt::Debug for RunContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunContext").field("run_id", &self.run_id).finish_non_exhaustive()
-    }
-}
-
-/// Whether an environment variable's name says it holds a secret: tokens, keys,
-/// passwords, credentials (`GITHUB_TOKEN`, `OPENAI_API_KEY`, `PLAN_WEBHOOK_SECRET`).
-pub fn looks_secret(name: &str) -> bool {
-    const WORDS: [&str; 8] = ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS", "KEY", "APIKEY"];
-    name.to_ascii_uppercase().split(['_', '-']).any(|w| WORDS.contains(&w))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::looks_secret;
-
-    #[test]
-    fn secrets_are_told_by_their_names() {
-        for name in [
-            "GITHUB_TOKEN",
-            "OPENAI_API_KEY",
-            "ANTHROPIC_API_KEY",
-            "PLAN_WEBHOOK_SECRET",
-            "AWS_SECRET_ACCESS_KEY",
-            "DB_PASSWORD",
-            "SSH_KEY",
-        ] {
-            assert!(looks_secret(name), "{name}");
-        }
-        for name in ["PATH", "HOME", "LANG", "PLAN_RUN_DIR", "KEYBOARD", "CARGO_HOME", "TOKENIZERS_PARALLELISM"] {
-            assert!(!looks_secret(name), "{name}");
-        }
     }
 }

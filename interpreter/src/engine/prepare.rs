@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use plan_compiler::graph::{Unit, UnitKind};
-use plan_schema::{AgentCli, Budget, Command};
-use serde_json::Value;
+use plan_compiler::resolve::{Action, Arg, CodingAgent, Step, Work as StepWork};
+use plan_schema::Command;
 
 use crate::engine::agents;
 use crate::engine::job::{AgentSpec, ProcessSpec, Work};
 use crate::engine::render::{NodeVars, Renderer, TemplateError};
 use crate::engine::tree::AgentMeta;
+use crate::store::rundir::RunDir;
 
 /// What a node does for one attempt.
 #[derive(Debug, PartialEq)]
@@ -58,32 +58,24 @@ pub fn describe(work: &Work) -> String {
 }
 
 /// Why a node could not be turned into work (it fails without running anything).
+/// Only what is known at run time: lint has checked everything else (`resolve`).
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
     #[error(transparent)]
     Template(#[from] TemplateError),
-    #[error("`{uses}` needs `with.{name}`{hint}")]
-    MissingWith { uses: String, name: &'static str, hint: &'static str },
-    #[error("agent `{0}` has a prompt but no runner")]
-    NoRunner(String),
-    #[error("unknown runner `{0}`")]
-    UnknownRunner(String),
-    #[error("runner `{0}` has no `command`, and is not a coding-agent CLI (set `cli: claude|codex|aider`)")]
-    NoCommand(String),
-    #[error("agent `{0}` does no work")]
-    NoWork(String),
-    #[error("unknown action `{0}`")]
-    UnknownAction(String),
+    /// Only for a plan that did not pass lint (lint reports every `Problem`).
+    #[error("{0} (`plan lint` explains it)")]
+    Unresolved(plan_compiler::resolve::Problem),
     #[error("`{0}` is outside the repository ({1}): `template.render` writes inside it only")]
     Outside(String, String),
     #[error("`{0}` needs a git repository")]
-    NoRepository(String),
+    NoRepository(&'static str),
     #[error("`{0}`: set `issue.repo` or `with.repo` (owner/name)")]
-    NoGithubRepo(String),
+    NoGithubRepo(&'static str),
     #[error("`github.pr` needs `with.base`: HEAD was detached")]
     DetachedHead,
-    #[error("`github.comment` needs `issue.number` or `with.number`")]
-    NoIssueNumber,
+    #[error("`github.comment` needs `issue.number` or `with.number` (a number, not `{0}`)")]
+    NoIssueNumber(String),
 }
 
 /// Turns a node into work for one attempt, its templates rendered by `renderer`.
@@ -100,70 +92,49 @@ impl<'r> Preparer<'r> {
         self.renderer.render_str(source, ctx)
     }
 
-    /// Prepares `unit` (agent `meta`) for one attempt.
-    pub fn prepare(&self, unit: &Unit, meta: AgentMeta<'_>, vars: &NodeVars) -> Result<Prepared, PrepareError> {
+    /// Prepares agent `meta`, resolved as `step`, for one attempt of node `vars.node_id`.
+    pub fn prepare(&self, step: &Step<'_>, meta: AgentMeta<'_>, vars: &NodeVars) -> Result<Prepared, PrepareError> {
         let run = &self.renderer.run;
         let plan = &run.plan;
-        let a = &meta.agent;
+        let a = step.agent;
         // Built only when a template needs it: most commands are plain text.
         let cell = std::cell::OnceCell::new();
         let ctx = || cell.get_or_init(|| self.renderer.context(meta, vars));
-        if let Some(uses) = &a.uses {
-            return self.builtin(uses, meta, ctx);
-        }
-        let prompt = match (&a.prompt, &a.prompt_file) {
-            (Some(p), _) => Some(self.render_str(p, ctx())?),
-            (None, Some(f)) => Some(self.renderer.render_file(f, ctx())?),
-            (None, None) => None,
+        let prompt = || -> Result<Option<String>, TemplateError> {
+            Ok(match (&a.prompt, &a.prompt_file) {
+                (Some(p), _) => Some(self.render_str(p, ctx())?),
+                (None, Some(f)) => Some(self.renderer.render_file(f, ctx())?),
+                (None, None) => None,
+            })
         };
         let mut env: BTreeMap<String, String> = BTreeMap::new();
-        if let Some(d) = &plan.defaults {
-            env.extend(d.env.clone());
-        }
-        let mut pass: Vec<&str> = a.pass_env.iter().map(String::as_str).collect();
-        let (argv, agent, prompt) = match (&a.run, prompt) {
-            (Some(cmd), prompt) => (self.command(cmd, ctx)?, None, prompt),
-            (None, Some(prompt)) => {
-                let name: &str = a
-                    .runner
-                    .as_deref()
-                    .or(plan.defaults.as_ref().and_then(|d| d.runner.as_deref()))
-                    .ok_or_else(|| PrepareError::NoRunner(a.id.clone()))?;
-                let runner = plan.runners.get(name);
-                if let Some(r) = runner {
-                    env.extend(r.env.clone());
-                    pass.extend(r.pass_env.iter().map(String::as_str));
-                }
-                match agents::cli_of(name, runner) {
-                    Some(cli) => {
-                        pass.extend(agents::needs_env(cli));
-                        let (argv, agent, more_env) = self.agent_cli(cli, runner, meta, vars);
-                        env.extend(more_env);
-                        (argv, Some(agent), retry_prompt(prompt, vars))
-                    }
-                    None => {
-                        let command = runner
-                            .ok_or_else(|| PrepareError::UnknownRunner(name.to_string()))?
-                            .command
-                            .as_ref()
-                            .ok_or_else(|| PrepareError::NoCommand(name.to_string()))?;
-                        let argv = match command {
-                            Command::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
-                            Command::Argv(words) => words.clone(),
-                        };
-                        (argv, None, Some(prompt))
-                    }
-                }
+        let (argv, agent, stdin) = match &step.work {
+            StepWork::Nothing => return Ok(Prepared::Done(String::new())),
+            StepWork::Action(action) => return self.builtin(action, meta, ctx),
+            StepWork::Command(cmd) => (self.command(cmd, ctx)?, None, prompt()?),
+            StepWork::Runner { command, .. } => (command.argv(), None, prompt()?),
+            StepWork::Coding(coding) => {
+                let prompt = prompt()?.unwrap_or_default();
+                let (argv, agent, cli_env) = self.agent_cli(coding, step.turns, vars);
+                env = cli_env;
+                (argv, Some(agent), retry_prompt(prompt, vars))
             }
-            (None, None) => match &unit.kind {
-                UnitKind::Gather { .. } => return Ok(Prepared::Done(String::new())),
-                _ => return Err(PrepareError::NoWork(a.id.clone())),
-            },
         };
-        env.extend(a.env().clone());
+        // Layered: the defaults', the runner's, the CLI's, the agent's; then what
+        // `plan` sets, which nothing replaces.
+        let layers = &step.env;
+        let mut env = layers
+            .defaults
+            .into_iter()
+            .chain(layers.runner)
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(env)
+            .chain(layers.agent.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())))
+            .collect::<BTreeMap<_, _>>();
         env.insert("PLAN_RUN_DIR".into(), run.run_dir.display().to_string());
         env.insert("PLAN_AGENT_ID".into(), a.id.clone());
-        env.insert("PLAN_NODE_ID".into(), unit.id.clone());
+        env.insert("PLAN_NODE_ID".into(), vars.node_id.to_string());
         env.insert("PLAN_ATTEMPT".into(), vars.attempt.max(1).to_string());
         if let Some(issue) = &plan.issue {
             // Issue text reaches commands as data: through the environment, never a template.
@@ -173,42 +144,31 @@ impl<'r> Preparer<'r> {
                 env.insert("PLAN_ISSUE_NUMBER".into(), n.to_string());
             }
         }
-        if let Some(d) = &plan.defaults {
-            pass.extend(d.pass_env.iter().map(String::as_str));
-        }
         for (name, value) in &run.given_secrets {
-            if pass.contains(&name.as_str()) {
+            if step.env.pass.contains(&name.as_str()) {
                 env.insert(name.clone(), value.clone());
             }
         }
-        let withhold = run.withheld_env(&pass, &env);
+        let withhold = run.withheld_env(&step.env.pass, &env);
         let workdir = a.workdir.as_ref().map(|w| self.render_str(w, ctx())).transpose()?.map(PathBuf::from);
-        Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin: prompt, env, withhold, workdir, agent })))
+        Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin, env, withhold, workdir, agent })))
     }
 
     /// The command of a coding-agent CLI for this attempt, how to read its output,
     /// and the environment it needs.
     fn agent_cli(
         &self,
-        cli: AgentCli,
-        runner: Option<&plan_schema::Runner>,
-        meta: AgentMeta<'_>,
+        coding: &CodingAgent<'_>,
+        turns: u32,
         vars: &NodeVars,
     ) -> (Vec<String>, AgentSpec, BTreeMap<String, String>) {
-        let run = &self.renderer.run;
-        let turns = meta
-            .agent
-            .budget
-            .as_ref()
-            .and_then(|b| b.turns)
-            .or(run.plan.budget.as_ref().and_then(|b| b.turns))
-            .unwrap_or(Budget::DEFAULT_TURNS);
-        let prompt_file = run.run_dir.join("prompts").join(format!("{}.md", vars.node_id));
-        let last_message = run.run_dir.join("agents").join(format!("{}.last.txt", vars.node_id));
+        let dir = RunDir::at(&self.renderer.run.run_dir);
+        let prompt_file = dir.prompt_file(vars.node_id);
+        let last_message = dir.agent_last_message(vars.node_id);
         let launch = agents::Launch {
             read_only: false,
-            cli,
-            runner,
+            cli: coding.cli,
+            runner: coding.entry,
             turns,
             cost_left: vars.cost_left,
             session: vars.session,
@@ -217,113 +177,91 @@ impl<'r> Preparer<'r> {
         };
         let invocation = agents::command(&launch);
         let spec = AgentSpec {
-            cli,
+            cli: coding.cli,
             prompt_on_stdin: invocation.prompt_on_stdin,
-            events: run.run_dir.join("agents").join(format!("{}.jsonl", vars.node_id)),
+            events: dir.agent_events(vars.node_id),
             last_message: Some(last_message),
         };
         (invocation.argv, spec, invocation.env)
     }
 
-    /// A built-in action (`uses`).
+    /// A built-in action (`uses`), its text arguments rendered.
     fn builtin<'c>(
         &self,
-        uses: &str,
+        action: &Action<'_>,
         meta: AgentMeta<'_>,
         ctx: impl Fn() -> &'c minijinja::Value,
     ) -> Result<Prepared, PrepareError> {
-        let with = meta.agent.with();
-        let missing =
-            |name: &'static str, hint: &'static str| PrepareError::MissingWith { uses: uses.into(), name, hint };
-        match uses {
-            "noop" => Ok(Prepared::Done(String::new())),
-            "sleep" => {
-                let d = with
-                    .get("duration")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse::<plan_schema::Duration>().ok())
-                    .ok_or(missing("duration", ", e.g. 100ms"))?;
-                Ok(Prepared::Run(Work::Sleep(d.as_std())))
+        use crate::engine::job::Action as Git;
+        let run = &self.renderer.run;
+        let arg = |a: Arg<'_>| -> Result<String, PrepareError> {
+            match a.template() {
+                Ok(t) => Ok(self.render_str(t, ctx())?),
+                Err(literal) => Ok(literal),
             }
-            "template.render" => {
-                let template = with.get("template").and_then(Value::as_str).ok_or(missing("template", ""))?;
-                let output = with.get("output").and_then(Value::as_str).ok_or(missing("output", ""))?;
+        };
+        let optional = |a: Option<Arg<'_>>| a.map(arg).transpose();
+        let repo = |uses: &'static str| run.repo.as_ref().ok_or(PrepareError::NoRepository(uses));
+        let github_repo = |uses: &'static str, given: Option<Arg<'_>>| {
+            optional(given)?.or_else(|| run.github_repo()).ok_or(PrepareError::NoGithubRepo(uses))
+        };
+        let work = match action {
+            Action::Noop => return Ok(Prepared::Done(String::new())),
+            Action::Sleep(d) => Work::Sleep(d.as_std()),
+            Action::Render { template, output } => {
                 let contents = self.renderer.render_file(template, ctx())?;
                 let path = PathBuf::from(self.render_str(output, ctx())?);
-                let run = &self.renderer.run;
                 if !plan_compiler::confine::inside(&run.confined, Path::new("."), &path) {
                     return Err(PrepareError::Outside(path.display().to_string(), run.confined.display().to_string()));
                 }
-                Ok(Prepared::Run(Work::WriteFile { path, contents }))
+                Work::WriteFile { path, contents }
             }
-            "approval" => {
-                let message = with.get("message").and_then(Value::as_str).ok_or(missing("message", ""))?;
-                let timeout = match with.get("timeout").and_then(Value::as_str) {
-                    Some(t) => Some(
-                        t.parse::<plan_schema::Duration>()
-                            .map_err(|_| missing("timeout", ": a duration such as 1h"))?
-                            .as_std(),
-                    ),
-                    None => None,
-                };
-                let run = &self.renderer.run;
-                Ok(Prepared::Run(Work::Approval(crate::engine::approval::Gate {
+            Action::Approval { message, timeout, approve_on_timeout } => {
+                Work::Approval(crate::engine::approval::Gate {
                     run_root: run.run_dir.clone(),
                     node: meta.agent.id.clone(),
                     run_id: run.run_id.clone(),
                     message: self.render_str(message, ctx())?,
-                    timeout,
-                    approve_on_timeout: with.get("on_timeout").and_then(Value::as_str) == Some("approve"),
-                })))
+                    timeout: timeout.map(|t| t.as_std()),
+                    approve_on_timeout: *approve_on_timeout,
+                })
             }
-            "git.branch" | "git.commit" | "github.pr" | "github.comment" => {
-                self.action(uses, meta, ctx()).map(Prepared::Run)
+            Action::GitBranch { name } => {
+                Work::Action(Git::GitBranch { root: repo("git.branch")?.root.clone(), name: arg(*name)? })
             }
-            other => Err(PrepareError::UnknownAction(other.to_string())),
-        }
-    }
-
-    /// A git or GitHub step, its `with` arguments rendered.
-    fn action(&self, uses: &str, meta: AgentMeta<'_>, ctx: &minijinja::Value) -> Result<Work, PrepareError> {
-        use crate::engine::job::Action;
-        let run = &self.renderer.run;
-        let arg = |name: &'static str| -> Result<String, PrepareError> {
-            let raw = meta.agent.with().get(name).ok_or_else(|| PrepareError::MissingWith {
-                uses: uses.to_string(),
-                name,
-                hint: "",
-            })?;
-            match raw.as_str() {
-                Some(s) => Ok(self.render_str(s, ctx)?),
-                None => Ok(raw.to_string()),
+            Action::GitCommit { message } => {
+                Work::Action(Git::GitCommit { root: repo("git.commit")?.root.clone(), message: arg(*message)? })
+            }
+            Action::GithubPr { title, body, base, repo: given, draft } => {
+                let local = repo("github.pr")?;
+                Work::Action(Git::GithubPr {
+                    repo: github_repo("github.pr", *given)?,
+                    title: arg(*title)?,
+                    body: optional(*body)?.unwrap_or_default(),
+                    base: optional(*base)?.or_else(|| local.branch.clone()).ok_or(PrepareError::DetachedHead)?,
+                    draft: *draft,
+                    root: local.root.clone(),
+                })
+            }
+            Action::GithubComment { body, number, repo: given } => {
+                repo("github.comment")?;
+                let number = match optional(*number)? {
+                    Some(n) => n.trim().parse().map_err(|_| PrepareError::NoIssueNumber(n))?,
+                    None => run
+                        .plan
+                        .issue
+                        .as_ref()
+                        .and_then(|i| i.number)
+                        .ok_or_else(|| PrepareError::NoIssueNumber(String::new()))?,
+                };
+                Work::Action(Git::GithubComment {
+                    number,
+                    repo: github_repo("github.comment", *given)?,
+                    body: arg(*body)?,
+                })
             }
         };
-        let optional = |name: &'static str| meta.agent.with().contains_key(name).then(|| arg(name)).transpose();
-        let repo = run.repo.as_ref().ok_or_else(|| PrepareError::NoRepository(uses.to_string()))?;
-        let root = repo.root.clone();
-        let github_repo = || {
-            optional("repo")?.or_else(|| run.github_repo()).ok_or_else(|| PrepareError::NoGithubRepo(uses.to_string()))
-        };
-        Ok(Work::Action(match uses {
-            "git.branch" => Action::GitBranch { root, name: arg("name")? },
-            "git.commit" => Action::GitCommit { root, message: arg("message")? },
-            "github.pr" => Action::GithubPr {
-                repo: github_repo()?,
-                title: arg("title")?,
-                body: optional("body")?.unwrap_or_default(),
-                base: optional("base")?.or_else(|| repo.branch.clone()).ok_or(PrepareError::DetachedHead)?,
-                draft: meta.agent.with().get("draft").and_then(Value::as_bool).unwrap_or(false),
-                root,
-            },
-            _ => Action::GithubComment {
-                number: optional("number")?
-                    .and_then(|n| n.parse().ok())
-                    .or_else(|| run.plan.issue.as_ref().and_then(|i| i.number))
-                    .ok_or(PrepareError::NoIssueNumber)?,
-                repo: github_repo()?,
-                body: arg("body")?,
-            },
-        }))
+        Ok(Prepared::Run(work))
     }
 
     /// The saga compensation of a step, rendered.
@@ -342,9 +280,6 @@ impl<'r> Preparer<'r> {
     }
 
     fn command<'c>(&self, cmd: &Command, ctx: impl Fn() -> &'c minijinja::Value) -> Result<Vec<String>, TemplateError> {
-        Ok(match cmd {
-            Command::Shell(s) => vec!["sh".into(), "-c".into(), self.render_str(s, ctx())?],
-            Command::Argv(words) => words.iter().map(|w| self.render_str(w, ctx())).collect::<Result<_, _>>()?,
-        })
+        cmd.try_argv(|word| self.render_str(word, ctx()))
     }
 }

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use plan_schema::{Agent, Command, Plan};
+use plan_compiler::resolve::{Step, Work};
+use plan_schema::{Command, Plan};
 
 /// `program` found on `PATH` once per run, as make does: left to the spawn, every
 /// start tries each `PATH` directory in turn (eight failed `execve` calls per `true`
@@ -65,18 +66,16 @@ fn lookup(program: &str) -> Lookup {
 /// still install one). Programs found are remembered, so the first agent to start one
 /// does not look for it.
 pub fn missing(plan: &Plan) -> Vec<(String, String)> {
-    let defaults_path = plan.defaults.as_ref().is_some_and(|d| d.env.contains_key("PATH"));
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut stack = vec![&plan.agent];
     while let Some(a) = stack.pop() {
-        let runner = a.runner.as_deref().or(plan.defaults.as_ref().and_then(|d| d.runner.as_deref()));
-        let own_path = defaults_path
-            || a.env().contains_key("PATH")
-            || runner.and_then(|r| plan.runners.get(r)).is_some_and(|r| r.env.contains_key("PATH"));
-        for program in programs(plan, a, runner) {
-            if !own_path && seen.insert(program) && lookup(program) == Lookup::Missing {
-                out.push((program.to_string(), a.id.clone()));
+        if let Ok(step) = plan_compiler::resolve::step(plan, a) {
+            let own_path = step.env.sets("PATH");
+            for program in programs(&step) {
+                if !own_path && seen.insert(program) && lookup(program) == Lookup::Missing {
+                    out.push((program.to_string(), a.id.clone()));
+                }
             }
         }
         stack.extend(a.agents.iter().rev());
@@ -88,26 +87,21 @@ pub fn missing(plan: &Plan) -> Vec<(String, String)> {
     out
 }
 
-/// The programs an agent starts: its command's, its runner's (or coding-agent CLI's),
+/// The programs a step starts: its command's, its runner's (or coding-agent CLI's),
 /// its compensation's. A program named by a template is known only at run time.
-fn programs<'p>(plan: &'p Plan, a: &'p Agent, runner: Option<&'p str>) -> impl Iterator<Item = &'p str> {
+fn programs<'p>(step: &Step<'p>) -> impl Iterator<Item = &'p str> {
     fn first(cmd: &Command) -> Option<&str> {
-        match cmd {
-            Command::Shell(_) => Some("sh"),
-            Command::Argv(words) => {
-                words.first().map(String::as_str).filter(|w| !w.contains("{{") && !w.contains("{%"))
-            }
-        }
+        cmd.program().filter(|w| !w.contains("{{") && !w.contains("{%"))
     }
-    let prompted = a.run.is_none() && (a.prompt.is_some() || a.prompt_file.is_some());
-    let by_runner = runner.filter(|_| prompted).and_then(|name| {
-        let r = plan.runners.get(name);
-        match r.and_then(|r| r.command.as_ref()) {
+    let work = match &step.work {
+        Work::Command(cmd) | Work::Runner { command: cmd, .. } => first(cmd),
+        Work::Coding(c) => match c.entry.and_then(|r| r.command.as_ref()) {
             Some(cmd) => first(cmd),
-            None => crate::engine::agents::cli_of(name, r).map(|cli| cli.as_str()),
-        }
-    });
-    a.run.as_ref().and_then(first).into_iter().chain(by_runner).chain(a.compensate.as_deref().and_then(first))
+            None => Some(c.cli.as_str()),
+        },
+        Work::Action(_) | Work::Nothing => None,
+    };
+    work.into_iter().chain(step.agent.compensate.as_deref().and_then(first))
 }
 
 #[cfg(test)]

@@ -1,18 +1,7 @@
-//! Retries: an agent's policy (its own, else the plan's defaults) and the delay
-//! before each further attempt.
+//! Retries: the delay before each further attempt. Which policy an agent has is
+//! resolved with it (`plan_compiler::resolve`).
 
 use plan_schema::Retry;
-
-use crate::engine::tree::AgentMeta;
-
-/// The retry policy of an agent (its own, else the defaults, else one attempt).
-pub fn retry_of(meta: AgentMeta<'_>, defaults: Option<&plan_schema::Defaults>) -> Option<Retry> {
-    // A person's decision is final: a gate is never retried.
-    if meta.agent.uses.as_deref() == Some("approval") {
-        return None;
-    }
-    meta.agent.retry.as_deref().cloned().or_else(|| defaults.and_then(|d| d.retry.clone()))
-}
 
 /// How long to wait before attempt `next` (2 = the first retry).
 pub fn backoff_delay(retry: &Retry, next: u32) -> std::time::Duration {

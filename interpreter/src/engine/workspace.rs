@@ -72,7 +72,14 @@ impl Checkout {
             .blocking({
                 let (repo, run_dir, run_id, id) =
                     (self.repo.clone(), self.run_dir.clone(), self.run_id.clone(), id.clone());
-                move || crate::git::add_worktree(&repo, &run_dir, &run_id, &id)
+                move || {
+                    crate::git::add_worktree(
+                        &repo,
+                        &crate::store::rundir::RunDir::at(&run_dir).worktrees(),
+                        &run_id,
+                        &id,
+                    )
+                }
             })
             .await
         {

@@ -125,11 +125,11 @@ pub struct Worktree {
     pub start: String,
 }
 
-/// Adds a worktree for node `node` of run `run_id` at `base`.
-pub fn add_worktree(repo: &Repo, run_dir: &Path, run_id: &str, node: &str) -> Result<Worktree, GitError> {
+/// Adds a worktree for node `node` of run `run_id` at `base`, under `worktrees`.
+pub fn add_worktree(repo: &Repo, worktrees: &Path, run_id: &str, node: &str) -> Result<Worktree, GitError> {
     let safe: String =
         node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
-    let path = run_dir.join("worktrees").join(&safe);
+    let path = worktrees.join(&safe);
     let branch = format!("plan/{run_id}/{safe}");
     if path.exists() {
         // A resumed run: start the agent afresh.

@@ -40,11 +40,11 @@ impl Decision {
 }
 
 pub fn request_path(run_root: &std::path::Path, node: &str) -> PathBuf {
-    run_root.join("approvals").join(format!("{node}.request.json"))
+    RunDir::at(run_root).approval_request(node)
 }
 
 pub fn decision_path(run_root: &std::path::Path, node: &str) -> PathBuf {
-    run_root.join("approvals").join(format!("{node}.json"))
+    RunDir::at(run_root).approval_decision(node)
 }
 
 /// The request of gate `node`, if it is waiting or was.
@@ -59,7 +59,7 @@ pub fn decision(run_root: &std::path::Path, node: &str) -> Option<Decision> {
 
 /// Writes a gate's request (by the run that waits on it).
 pub fn write_request(run_root: &std::path::Path, request: &Request) -> std::io::Result<()> {
-    std::fs::create_dir_all(run_root.join("approvals"))?;
+    std::fs::create_dir_all(RunDir::at(run_root).approvals())?;
     let bytes = serde_json::to_vec_pretty(request).unwrap_or_default();
     write_atomic(&request_path(run_root, &request.node), &bytes)
 }
@@ -75,7 +75,7 @@ pub fn decide(run: &RunDir, node: &str, answer: &Decision) -> Result<(), StoreEr
     }
     let bytes = serde_json::to_vec_pretty(answer).unwrap_or_default();
     let path = decision_path(&run.root, node);
-    let dir = run.root.join("approvals");
+    let dir = run.approvals();
     std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("create", dir, e))?;
     write_atomic(&path, &bytes).map_err(|e| StoreError::io("write", path, e))
 }

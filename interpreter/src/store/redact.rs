@@ -1,6 +1,7 @@
-//! Secrets never reach the run directory: values of `GITHUB_TOKEN` and of variables
-//! named like secrets (`*TOKEN*`, `*SECRET*`, `*PASSWORD*`, `*API_KEY*`) are replaced
-//! by `***` in everything an agent prints before it is logged or kept as output.
+//! Secrets never reach the run directory: the values of variables that are secrets
+//! by `plan_compiler::secret` (named like one, passed with `pass_env`, given with
+//! `--secret`) are replaced by `***` in everything an agent prints before it is
+//! logged or kept as output.
 
 use std::sync::{OnceLock, RwLock};
 
@@ -38,12 +39,7 @@ fn from_env() -> &'static [String] {
     static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
     SECRETS.get_or_init(|| {
         let mut found: Vec<String> = std::env::vars()
-            .filter(|(k, v)| {
-                let k = k.to_ascii_uppercase();
-                v.len() >= MIN_LEN
-                    && (k == "GITHUB_TOKEN"
-                        || ["TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY"].iter().any(|p| k.contains(p)))
-            })
+            .filter(|(k, v)| v.len() >= MIN_LEN && plan_compiler::secret::looks_secret(k))
             .map(|(_, v)| v)
             .collect();
         found.sort_by_key(|s| std::cmp::Reverse(s.len()));

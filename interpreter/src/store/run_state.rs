@@ -126,7 +126,7 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
             n.state = "interrupted".into();
         }
     }
-    let gates = dir.root.join("approvals").is_dir();
+    let gates = dir.approvals().is_dir();
     if gates {
         add_gates_outside_the_graph(dir, &mut run, running);
     }
@@ -164,7 +164,7 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
 /// Gates that are no node of the graph (`git.approve`'s `publish`), from their
 /// request files.
 fn add_gates_outside_the_graph(dir: &RunDir, run: &mut RunState, running: bool) {
-    let Ok(entries) = std::fs::read_dir(dir.root.join("approvals")) else { return };
+    let Ok(entries) = std::fs::read_dir(dir.approvals()) else { return };
     for e in entries.filter_map(Result::ok) {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(node) = name.strip_suffix(".request.json") else { continue };

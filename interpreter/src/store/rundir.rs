@@ -46,6 +46,12 @@ impl RunDir {
         RunDir::open(runs_dir, &id).ok_or_else(|| StoreError::NoRun { id, runs_dir: runs_dir.to_path_buf() })
     }
 
+    /// The run directory at `root` (its id is its name), for code handed only the path.
+    pub fn at(root: &Path) -> RunDir {
+        let id = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        RunDir { id, root: root.to_path_buf() }
+    }
+
     pub fn status(&self, node: &str) -> PathBuf {
         self.root.join("status").join(format!("{node}.json"))
     }
@@ -54,6 +60,41 @@ impl RunDir {
     }
     pub fn output(&self, node: &str) -> PathBuf {
         self.root.join("outputs").join(format!("{node}.json"))
+    }
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+    /// The log of a saga step's compensation.
+    pub fn compensate_log(&self, node: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{node}.compensate.log"))
+    }
+    /// A node's rendered prompt (`$PLAN_PROMPT_FILE`).
+    pub fn prompt_file(&self, node: &str) -> PathBuf {
+        self.root.join("prompts").join(format!("{node}.md"))
+    }
+    /// A coding agent's machine-readable output, kept whole.
+    pub fn agent_events(&self, node: &str) -> PathBuf {
+        self.root.join("agents").join(format!("{node}.jsonl"))
+    }
+    /// Where a coding-agent CLI that can writes its last message.
+    pub fn agent_last_message(&self, node: &str) -> PathBuf {
+        self.root.join("agents").join(format!("{node}.last.txt"))
+    }
+    /// Where the worktrees of the run live.
+    pub fn worktrees(&self) -> PathBuf {
+        self.root.join("worktrees")
+    }
+    /// Approval gates: requests and decisions.
+    pub fn approvals(&self) -> PathBuf {
+        self.root.join("approvals")
+    }
+    /// What a waiting gate asks (written by the run).
+    pub fn approval_request(&self, node: &str) -> PathBuf {
+        self.approvals().join(format!("{node}.request.json"))
+    }
+    /// A person's decision on a gate (written by `plan approve`/`reject`, the page).
+    pub fn approval_decision(&self, node: &str) -> PathBuf {
+        self.approvals().join(format!("{node}.json"))
     }
     pub fn journal(&self) -> PathBuf {
         self.root.join("journal.jsonl")

@@ -10,7 +10,7 @@ mod parse;
 
 use std::collections::BTreeMap;
 
-use plan_schema::{AgentCli, Command, Runner};
+use plan_schema::{AgentCli, Runner};
 
 pub(crate) use parse::{parser_for, AgentParser, AgentResult};
 
@@ -43,22 +43,11 @@ pub struct Invocation {
     pub prompt_on_stdin: bool,
 }
 
-/// The coding-agent CLI a runner drives: its `cli`, else its name (when it names one)
-/// — also when the plan gives its own `command`, whose output is then read as that
-/// CLI's.
-pub fn cli_of(name: &str, runner: Option<&Runner>) -> Option<AgentCli> {
-    runner.and_then(|r| r.cli).or_else(|| AgentCli::named(name))
-}
-
 /// The command of a coding-agent CLI for one attempt: the built-in one (plus the
 /// runner's `model` and `args`), or the runner's own `command` when it has one.
 pub fn command(launch: &Launch) -> Invocation {
     if let Some(own) = launch.runner.and_then(|r| r.command.as_ref()) {
-        let argv = match own {
-            Command::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
-            Command::Argv(words) => words.clone(),
-        };
-        return Invocation { argv, env: BTreeMap::new(), prompt_on_stdin: true };
+        return Invocation { argv: own.argv(), env: BTreeMap::new(), prompt_on_stdin: true };
     }
     let model = launch.runner.and_then(|r| r.model.as_deref());
     let mut cmd = match launch.cli {
@@ -72,13 +61,4 @@ pub fn command(launch: &Launch) -> Invocation {
         cmd.argv.splice(at..at, r.args.iter().cloned());
     }
     cmd
-}
-
-/// Secret environment variables each CLI needs to reach its model.
-pub fn needs_env(cli: AgentCli) -> &'static [&'static str] {
-    match cli {
-        AgentCli::Claude => &["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"],
-        AgentCli::Codex => &["OPENAI_API_KEY", "CODEX_API_KEY"],
-        AgentCli::Aider => &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "GEMINI_API_KEY"],
-    }
 }

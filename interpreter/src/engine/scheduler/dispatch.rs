@@ -37,9 +37,9 @@ impl<R: Recorder> Scheduler<R> {
         }
         let vote = match &unit.kind {
             UnitKind::Gather { consensus, has_agent } => {
-                let vote = self.vote(key.node, consensus);
+                let vote = self.vote(key.node, *consensus);
                 if !*has_agent {
-                    return self.finish_now(key, vote_outcome(&vote, consensus));
+                    return self.finish_now(key, vote_outcome(&vote, *consensus));
                 }
                 self.votes.insert(key.node, vote.clone());
                 Some(vote)
@@ -64,21 +64,25 @@ impl<R: Recorder> Scheduler<R> {
             session: session.as_deref(),
             cost_left: self.spending.cost_left(&meta.agent.id, meta.agent.budget.as_deref()),
         };
-        match Preparer::new(&self.renderer).prepare(unit, meta, &vars) {
+        let prepared = ctx.step(&meta).and_then(|step| {
+            let work = Preparer::new(&self.renderer).prepare(&step, meta, &vars)?;
+            Ok((work, step))
+        });
+        match prepared {
             Err(error) => {
                 if let Some(a) = self.attempts.get_mut(&key) {
                     a.no_retry = true;
                 }
                 self.finish_now(key, Outcome::Failed { error: error.to_string() });
             }
-            Ok(Prepared::Done(stdout)) => self.finish_now(key, Outcome::Succeeded { stdout }),
-            Ok(Prepared::Run(work)) => {
-                let isolated = meta.agent.workspace.or(ctx.plan.defaults.as_ref().and_then(|d| d.workspace))
-                    == Some(plan_schema::Workspace::Worktree);
-                let timeout =
-                    meta.agent.timeout.or(ctx.plan.defaults.as_ref().and_then(|d| d.timeout)).map(|d| d.as_std());
-                let expect_changes = meta.agent.expect == Some(plan_schema::Expect::Changes);
-                self.start(key, attempt, work, Placing { timeout, isolated, expect_changes });
+            Ok((Prepared::Done(stdout), _)) => self.finish_now(key, Outcome::Succeeded { stdout }),
+            Ok((Prepared::Run(work), step)) => {
+                let placing = Placing {
+                    timeout: step.timeout.map(|d| d.as_std()),
+                    isolated: step.workspace == plan_schema::Workspace::Worktree,
+                    expect_changes: step.expect_changes,
+                };
+                self.start(key, attempt, work, placing);
             }
         }
     }
@@ -98,8 +102,9 @@ impl<R: Recorder> Scheduler<R> {
         if key.copy.is_none() {
             self.state[key.node.index()] = NodeState::Running;
         }
-        let prompt_file = Some(self.ctx.run_dir.join("prompts").join(format!("{id}.md")));
-        let log = Some(self.ctx.run_dir.join("logs").join(format!("{id}.log")));
+        let dir = crate::store::rundir::RunDir::at(&self.ctx.run_dir);
+        let prompt_file = Some(dir.prompt_file(&id));
+        let log = Some(dir.log(&id));
         let job = Job { expect_changes, id, work, timeout, log };
         let executor = self.executor.clone();
         let checkout = self.checkout.clone();
@@ -137,7 +142,7 @@ struct Placing {
 }
 
 /// A gather without an agent of its own succeeds with the agreed value.
-fn vote_outcome(vote: &Vote, consensus: &str) -> Outcome {
+fn vote_outcome(vote: &Vote, consensus: plan_schema::Consensus) -> Outcome {
     if vote.agreed {
         return Outcome::Succeeded { stdout: vote.value.to_string() };
     }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{parse_output, tail, Event, Scheduler};
 use crate::engine::job::{Cancel, JobKey, Outcome, Ran};
-use crate::engine::retry::{backoff_delay, retry_of};
+use crate::engine::retry::backoff_delay;
 use crate::store::journal::Entry;
 use crate::store::recorder::Recorder;
 use crate::store::state::{NodeState, Record};
@@ -159,7 +159,7 @@ impl<R: Recorder> Scheduler<R> {
     /// scheduling stops.
     fn failed(&mut self, key: JobKey, id: String, error: String, attempts: u32, duration: Duration) {
         let ctx = self.ctx.clone();
-        let retry = ctx.meta_of(key.node).and_then(|m| retry_of(m, ctx.plan.defaults.as_ref()));
+        let retry = ctx.meta_of(key.node).and_then(|m| ctx.step(&m).ok()).and_then(|s| s.retry.cloned());
         let a = self.attempts.entry(key, 1);
         a.last_error = tail(&error, 2000).into_boxed_str();
         let can_retry = !a.no_retry && !self.stopping && retry.as_ref().is_some_and(|r| a.count < r.attempts);

@@ -14,7 +14,7 @@ use crate::store::recorder::Recorder;
 impl<R: Recorder> Scheduler<R> {
     /// The answers of a scatter-gather, one per child (or replica), in the order they
     /// finished, put to the vote.
-    pub(super) fn vote(&self, gather: NodeIndex, consensus: &str) -> Vote {
+    pub(super) fn vote(&self, gather: NodeIndex, rule: Consensus) -> Vote {
         let ctx = &self.ctx;
         let g = ctx.unit(gather);
         let depth = if matches!(g.kind, UnitKind::Gather { has_agent: true, .. }) {
@@ -22,7 +22,6 @@ impl<R: Recorder> Scheduler<R> {
         } else {
             g.path().len()
         };
-        let rule: Consensus = consensus.parse().unwrap_or_default();
         // (finish order, declaration order, answer) per child or replica.
         let mut answers: HashMap<String, (usize, usize, Value)> = HashMap::new();
         for src in ctx.predecessors(gather) {
