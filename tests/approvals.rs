@@ -97,3 +97,76 @@ fn approving_a_killed_waiting_run_resumes_it() {
     assert!(status.contains("succeeded"), "{status}");
     assert!(t.path("deployed.txt").exists());
 }
+
+/// Runs SAGA as run `id` in the foreground until its gate waits; the child returned.
+fn start_waiting(t: &Test, id: &str, plan: &str) -> std::process::Child {
+    let child = std::process::Command::new(crate::support::bin())
+        .current_dir(t.dir.path())
+        .args(["run", plan, "--run-id", id, "-q"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_for(t, id, "waiting for approval");
+    assert!(status.contains("· waiting ·"), "{status}");
+    child
+}
+
+#[test]
+fn rejecting_a_killed_waiting_run_says_what_happened() {
+    let t = Test::new().file("plan.yaml", SAGA);
+    let mut child = start_waiting(&t, "killed", "plan.yaml");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The resumed run fails at once (the gate is rejected): that is what happened,
+    // not a failure to resume.
+    let no = run_in(t.dir.path(), &["reject", "killed", "ok", "--reason", "no"], &[]);
+    no.code(0);
+    assert!(no.stderr.contains("resumed it"), "{}", no.stderr);
+    let status = wait_for(&t, "killed", "· failed ·");
+    assert!(status.contains("rejected by"), "{status}");
+    assert!(t.path("undone.txt").exists(), "the saga was compensated");
+    assert!(!t.path("deployed.txt").exists());
+}
+
+#[test]
+fn a_stopped_run_is_final_and_its_gate_takes_no_decision() {
+    let t = Test::new().file("plan.yaml", SAGA);
+    let mut child = start_waiting(&t, "stopped", "plan.yaml");
+    run_in(t.dir.path(), &["stop", "stopped"], &[]).code(0);
+    child.wait().unwrap();
+    assert!(t.path("undone.txt").exists(), "stopping the saga rolled it back");
+    let status = run_in(t.dir.path(), &["status", "stopped"], &[]).stdout;
+    assert!(status.contains("· interrupted ·") && !status.contains("waiting"), "{status}");
+    let late = run_in(t.dir.path(), &["approve", "stopped", "ok"], &[]);
+    late.code(1);
+    assert!(late.stderr.contains("has ended (interrupted)"), "{}", late.stderr);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!t.path("deployed.txt").exists(), "nothing deploys after the rollback");
+}
+
+#[test]
+fn a_waiting_gate_holds_no_concurrency_slot() {
+    let plan = r#"version: 1
+name: slots
+complexity: moderate
+concurrency: 1
+agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - id: gated
+      pattern: pipeline
+      agents:
+        - { id: gate, uses: approval, with: { message: "go?" } }
+        - { id: after, run: "echo after > after.txt" }
+    - { id: other, run: "echo other > other.txt" }
+"#;
+    let t = Test::new().file("slots.yaml", plan);
+    let mut child = start_waiting(&t, "slots", "slots.yaml");
+    let status = wait_for(&t, "slots", "other  succeeded");
+    assert!(status.contains("other  succeeded"), "the other branch ran beside the gate: {status}");
+    run_in(t.dir.path(), &["approve", "slots", "gate"], &[]).code(0);
+    assert!(child.wait().unwrap().success());
+    assert!(t.path("after.txt").exists());
+}

@@ -14,7 +14,7 @@ use crate::drawing::{clusters, label, runs, title, Cluster};
 use crate::graph::{EdgeKind, PlanGraph, UnitKind};
 
 /// A node state for colouring (`plan graph --run`).
-pub type States<'a> = &'a HashMap<String, String>;
+pub type States<'a> = &'a HashMap<String, plan_schema::NodeState>;
 
 /// Quotes a DOT id or label.
 pub fn quote(s: &str) -> String {
@@ -45,17 +45,8 @@ fn shape(kind: &UnitKind) -> &'static str {
     }
 }
 
-fn fill(state: Option<&String>) -> &'static str {
-    match state.map(String::as_str) {
-        Some("succeeded") => "#b7e4c7",
-        Some("failed") => "#f4a6a6",
-        Some("running") => "#ffe08a",
-        Some("waiting") => "#9ecbff",
-        Some("compensated") => "#d0c4f0",
-        Some("skipped") | Some("cancelled") => "#dddddd",
-        Some("interrupted") | Some("retrying") => "#ffc48a",
-        _ => "#ffffff",
-    }
+fn fill(state: Option<&plan_schema::NodeState>) -> &'static str {
+    state.copied().unwrap_or_default().colour()
 }
 
 /// Renders the graph; `states` colours nodes by their state in a run.

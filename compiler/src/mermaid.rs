@@ -47,7 +47,7 @@ fn node_text(ix: NodeIndex, kind: &UnitKind, text: &str) -> String {
 pub fn to_mermaid(
     plan: &Plan,
     graph: &PlanGraph,
-    states: Option<&std::collections::HashMap<String, String>>,
+    states: Option<crate::dot::States>,
 ) -> String {
     let agents = AgentIndex::new(plan);
     let mut out = String::with_capacity(64 + graph.graph.node_count() * 64);
@@ -94,18 +94,12 @@ pub fn to_mermaid(
         }
     }
     if let Some(states) = states {
-        for (state, fill) in [
-            ("succeeded", "#b7e4c7"),
-            ("failed", "#f4a6a6"),
-            ("running", "#ffe08a"),
-            ("waiting", "#9ecbff"),
-            ("interrupted", "#ffc48a"),
-            ("cancelled", "#dddddd"),
-        ] {
+        for state in plan_schema::NodeState::ALL.into_iter().filter(|s| *s != plan_schema::NodeState::Pending) {
+            let fill = state.colour();
             let nodes: Vec<String> = graph
                 .graph
                 .node_indices()
-                .filter(|ix| states.get(&graph.graph[*ix].id).is_some_and(|s| s == state))
+                .filter(|ix| states.get(&graph.graph[*ix].id) == Some(&state))
                 .map(|ix| format!("n{}", ix.index()))
                 .collect();
             if !nodes.is_empty() {

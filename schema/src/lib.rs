@@ -1,4 +1,4 @@
-//! Plan file types (serde + schemars): the contract of PLAN-FORMAT.md, and the JSON
+//! Plan file types (serde + schemars): the contract of docs/format.md, and the JSON
 //! Schema generated from them. First stage of the pipeline's data: everything after
 //! loading works on these types.
 
@@ -6,10 +6,12 @@ mod agent;
 mod coding;
 mod duration;
 mod plan;
+mod state;
 
 pub use agent::{Agent, Command, Consensus, Gather, MapSpec, Over, Pattern, Workspace, AGENT_ID_PATTERN};
 pub use coding::{AgentCli, Budget, Expect};
 pub use duration::{Duration, DurationError, DURATION_PATTERN};
+pub use state::{NodeState, RunStatus};
 pub use plan::{Backoff, Complexity, Defaults, Git, Issue, Limits, Plan, PullRequest, Retry, Runner};
 
 /// The JSON Schema of a plan file (draft-07, which every validator and

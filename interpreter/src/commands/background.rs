@@ -69,13 +69,17 @@ pub fn start(args: &RunArgs, plan: &Path) -> Result<(), Error> {
             Ok(())
         });
     }
+    let journal_len = || std::fs::metadata(dir.journal()).map_or(0, |m| m.len());
+    let before = journal_len();
     let mut child = cmd.spawn().map_err(|e| Error::io("start", "the background run", e))?;
     // Return once the run has started (its journal exists), so that `plan status ID`
     // right after this finds it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !(dir.journal().exists() && dir.is_running()) && std::time::Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
-            if !status.success() {
+            // A run that wrote to its journal ran (a resumed one may end at once: a
+            // rejected gate fails it); one that did not never started.
+            if !status.success() && journal_len() <= before {
                 return Err(Error::refused(format!("the background run stopped at once; see {}", log.display())));
             }
             break;

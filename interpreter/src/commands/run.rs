@@ -132,7 +132,7 @@ fn write_outcome(
     published: Result<(), Error>,
 ) -> Result<(), Error> {
     if journal_error.is_some() || published.is_err() {
-        report.status = "failed".into();
+        report.status = RunStatus::Failed;
     }
     let written = write_report(dir, report, json);
     if let Some(e) = journal_error {
@@ -195,7 +195,7 @@ fn open_run(
 /// Records how the run ended and waits for the journal and status files; the first
 /// journal write that failed, if one did.
 fn close_journal(mut recorder: RunRecorder, status: RunStatus) -> Option<String> {
-    recorder.journal.push(&Entry::RunFinished { status: status.as_str().into(), at: crate::store::clock::now() });
+    recorder.journal.push(&Entry::RunFinished { status, at: crate::store::clock::now() });
     if let Err(e) = recorder.journal.wait() {
         recorder.journal_error.get_or_insert(e);
     }
@@ -349,7 +349,8 @@ fn finish(result: &RunResult, report: &Report, dir: &RunDir, display: Display) -
             eprintln!("logs: {} · resume: plan run --resume {}", dir.logs().display(), dir.id);
             Err(Error::RunFailed)
         }
-        RunStatus::Interrupted => {
+        // A finished run is never running or waiting: those are how a run reads back.
+        RunStatus::Interrupted | RunStatus::Running | RunStatus::Waiting => {
             eprintln!("interrupted · resume: plan run --resume {}", dir.id);
             Err(Error::Interrupted)
         }

@@ -50,7 +50,7 @@ pub fn status(args: &StatusArgs) -> Result<(), Error> {
                 if args.watch && std::io::IsTerminal::is_terminal(&std::io::stdout()) { "\x1b[2J\x1b[H" } else { "" };
             crate::commands::stdout(&format!("{clear}{}", render(&run)));
         }
-        if !args.watch || run.state != "running" {
+        if !args.watch || run.state != plan_schema::RunStatus::Running {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -87,7 +87,7 @@ pub fn runs(args: &RunsArgs) -> Result<(), Error> {
 pub fn signal_stop(dir: &RunDir) -> Result<u32, Error> {
     let run = run_state::read(dir)?;
     if !dir.is_running() || run.pid == 0 {
-        return Err(StoreError::NotRunning { id: run.run_id, state: run.state }.into());
+        return Err(StoreError::NotRunning { id: run.run_id, state: run.state.to_string() }.into());
     }
     // SAFETY: kill(2) has no memory-safety preconditions.
     let rc = unsafe { libc::kill(run.pid as i32, libc::SIGTERM) };

@@ -57,7 +57,7 @@ pub enum Entry {
         error: Option<String>,
     },
     RunFinished {
-        status: String,
+        status: crate::store::state::RunStatus,
         at: String,
     },
 }
@@ -289,7 +289,7 @@ mod tests {
         drop(f);
         assert_eq!(replay(&path).unwrap().len(), 1);
         let mut j = Journal::open(&path).unwrap();
-        j.push(&Entry::RunFinished { status: "succeeded".into(), at: "t".into() });
+        j.push(&Entry::RunFinished { status: crate::store::state::RunStatus::Succeeded, at: "t".into() });
         j.sync().unwrap();
         assert_eq!(replay(&path).unwrap().len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();

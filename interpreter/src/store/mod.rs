@@ -37,6 +37,8 @@ pub enum StoreError {
     Decided { node: String, what: String },
     #[error("run `{id}` is not running (it is {state})")]
     NotRunning { id: String, state: String },
+    #[error("run `{id}` has ended ({state}): its gates take no decision (a stopped run continues with `plan run --resume {id}`)")]
+    Ended { id: String, state: String },
     #[error("the plan file changed since run `{0}` started; pass --force to resume anyway")]
     PlanChanged(String),
     #[error("run `{0}` does not say which plan it ran; pass the plan file: `plan run PLAN --resume {0}`")]

@@ -1,4 +1,4 @@
-//! The run report (`report.json`, `--json`) in the format of PLAN-FORMAT.md, and the
+//! The run report (`report.json`, `--json`) in the format of docs/format.md, and the
 //! metrics it carries.
 
 use serde::Serialize;
@@ -9,7 +9,7 @@ use crate::store::state::Record;
 #[derive(Clone, Debug)]
 pub struct Report {
     pub issue_number: Option<u64>,
-    pub status: String,
+    pub status: crate::store::state::RunStatus,
     pub run_id: String,
     pub plan: String,
     pub implementation_summary: Summary,
@@ -278,10 +278,9 @@ pub fn build(
             is_check || r.state == NodeState::Failed
         })
         .collect();
-    let status = result.status.as_str();
     Report {
         issue_number: plan.issue.as_ref().and_then(|i| i.number),
-        status: status.into(),
+        status: result.status,
         run_id: run_id.into(),
         plan: plan.name.clone(),
         implementation_summary: Summary {

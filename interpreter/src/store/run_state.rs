@@ -9,13 +9,14 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::store::journal::{self, Entry};
+use crate::store::state::{NodeState, RunStatus};
 use crate::store::rundir::RunDir;
 use crate::store::usage::Usage;
 use crate::store::StoreError;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct NodeSummary {
-    pub state: String,
+    pub state: NodeState,
     pub attempt: u32,
     pub duration_ms: Option<u64>,
     pub error: Option<String>,
@@ -31,9 +32,9 @@ pub struct NodeSummary {
 pub struct RunState {
     pub run_id: String,
     pub plan: String,
-    /// `running`, `succeeded`, `failed`, `interrupted` (stopped, or killed with no
-    /// `run_finished` written).
-    pub state: String,
+    /// `running`, `waiting` (a gate asks a person), `succeeded`, `failed`,
+    /// `interrupted` (stopped, or killed with no `run_finished` written).
+    pub state: RunStatus,
     pub started_at: String,
     pub elapsed: String,
     pub total: usize,
@@ -63,7 +64,7 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
     let mut run = RunState {
         run_id: dir.id.clone(),
         plan: String::new(),
-        state: "interrupted".into(),
+        state: RunStatus::Interrupted,
         started_at: String::new(),
         elapsed: String::new(),
         total: 0,
@@ -87,25 +88,25 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
             }
             Entry::NodeStarted { node, attempt, .. } => {
                 let n = run.nodes.entry(node).or_default();
-                n.state = "running".into();
+                n.state = NodeState::Running;
                 n.attempt = attempt;
             }
             Entry::NodeSucceeded { node, attempts, duration_ms, .. } => {
                 let n = run.nodes.entry(node).or_default();
-                n.state = "succeeded".into();
+                n.state = NodeState::Succeeded;
                 n.attempt = attempts;
                 n.duration_ms = Some(duration_ms);
                 n.error = None;
             }
             Entry::NodeFailed { node, attempt, error, will_retry } => {
                 let n = run.nodes.entry(node).or_default();
-                n.state = if will_retry { "retrying".into() } else { "failed".into() };
+                n.state = if will_retry { NodeState::Retrying } else { NodeState::Failed };
                 n.attempt = attempt;
                 n.error = Some(error);
             }
             Entry::Compensated { agent, ok, error } => {
                 let n = run.nodes.entry(format!("{agent}.compensate")).or_default();
-                n.state = if ok { "compensated".into() } else { "failed".into() };
+                n.state = if ok { NodeState::Compensated } else { NodeState::Failed };
                 n.error = error;
             }
             Entry::Spent { node, usage, .. } => {
@@ -117,37 +118,41 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
     }
     let running = dir.is_running();
     run.state = match (&finished, running) {
-        (_, true) => "running".into(),
-        (Some((status, _)), false) => status.clone(),
-        (None, false) => "interrupted".into(),
+        (_, true) => RunStatus::Running,
+        (Some((status, _)), false) => *status,
+        (None, false) => RunStatus::Interrupted,
     };
     if !running {
-        for n in run.nodes.values_mut().filter(|n| n.state == "running" || n.state == "retrying") {
-            n.state = "interrupted".into();
+        for n in run.nodes.values_mut().filter(|n| n.state == NodeState::Running || n.state == NodeState::Retrying) {
+            n.state = NodeState::Interrupted;
         }
     }
     let gates = dir.approvals().is_dir();
     if gates {
         add_gates_outside_the_graph(dir, &mut run, running);
     }
+    // A run that recorded its end (it finished, or was stopped) is final: its gates
+    // wait for no one. One whose process died without a word still waits: a decision
+    // resumes it.
+    let open = running || finished.is_none();
     for (id, n) in run.nodes.iter_mut() {
-        // A gate asked for a decision and has none: it waits for a person (also when
-        // the run's process is gone: `plan approve` resumes it).
-        let open_gate = gates
+        // A gate asked for a decision and has none: it waits for a person.
+        let open_gate = open
+            && gates
             && crate::store::approvals::request(dir, id).is_some()
             && crate::store::approvals::decision(&dir.root, id).is_none();
-        if open_gate && (n.state == "running" || n.state == "interrupted") {
-            n.state = "waiting".into();
+        if open_gate && (n.state == NodeState::Running || n.state == NodeState::Interrupted) {
+            n.state = NodeState::Waiting;
         }
-        if n.state == "running" || n.state == "waiting" {
+        if n.state == NodeState::Running || n.state == NodeState::Waiting {
             n.step = last_line(&dir.log(id));
         }
     }
-    if run.nodes.values().any(|n| n.state == "waiting") {
-        run.state = "waiting".into();
+    if run.nodes.values().any(|n| n.state == NodeState::Waiting) {
+        run.state = RunStatus::Waiting;
     }
-    run.done = run.nodes.values().filter(|n| n.state == "succeeded").count();
-    run.failed = run.nodes.values().filter(|n| n.state == "failed").count();
+    run.done = run.nodes.values().filter(|n| n.state == NodeState::Succeeded).count();
+    run.failed = run.nodes.values().filter(|n| n.state == NodeState::Failed).count();
     run.total = run.total.max(run.nodes.keys().filter(|k| !k.ends_with(".compensate")).count());
     let started = std::fs::metadata(dir.journal()).and_then(|m| m.created().or_else(|_| m.modified())).ok();
     let end = if running {
@@ -172,12 +177,12 @@ fn add_gates_outside_the_graph(dir: &RunDir, run: &mut RunState, running: bool) 
             continue;
         }
         let state = match crate::store::approvals::decision(&dir.root, node) {
-            Some(d) if d.approved => "succeeded",
-            Some(_) => "failed",
-            None if running => "running",
-            None => "interrupted",
+            Some(d) if d.approved => NodeState::Succeeded,
+            Some(_) => NodeState::Failed,
+            None if running => NodeState::Running,
+            None => NodeState::Interrupted,
         };
-        run.nodes.insert(node.to_string(), NodeSummary { state: state.into(), attempt: 1, ..NodeSummary::default() });
+        run.nodes.insert(node.to_string(), NodeSummary { state, attempt: 1, ..NodeSummary::default() });
     }
 }
 

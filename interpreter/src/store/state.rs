@@ -4,51 +4,7 @@
 
 use std::time::Duration;
 
-/// The state of a node as status files and the report name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NodeState {
-    Waiting,
-    Running,
-    Retrying,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Skipped,
-    Compensated,
-}
-
-impl NodeState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeState::Waiting => "waiting",
-            NodeState::Running => "running",
-            NodeState::Retrying => "retrying",
-            NodeState::Succeeded => "succeeded",
-            NodeState::Failed => "failed",
-            NodeState::Cancelled => "cancelled",
-            NodeState::Skipped => "skipped",
-            NodeState::Compensated => "compensated",
-        }
-    }
-}
-
-/// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunStatus {
-    Succeeded,
-    Failed,
-    Interrupted,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-            RunStatus::Interrupted => "interrupted",
-        }
-    }
-}
+pub use plan_schema::{NodeState, RunStatus};
 
 /// One node's (or run-time copy's) record.
 #[derive(Clone, Debug)]

@@ -37,7 +37,7 @@ impl From<Error> for ApiError {
                 StatusCode::NOT_FOUND
             }
             Error::Store(StoreError::BadId(_)) => StatusCode::BAD_REQUEST,
-            Error::Store(StoreError::Decided { .. } | StoreError::NotRunning { .. } | StoreError::Running(_)) => {
+            Error::Store(StoreError::Decided { .. } | StoreError::NotRunning { .. } | StoreError::Ended { .. } | StoreError::Running(_)) => {
                 StatusCode::CONFLICT
             }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -191,8 +191,15 @@ pub async fn decide(
         // loopback unless told otherwise).
         let mut decision = Decision::by_this_user(approved, body.text.filter(|t| !t.trim().is_empty()));
         decision.by = format!("{} (web)", decision.by);
-        let resumed = crate::commands::approve::decide_as(&runs_dir, &id, &node, &decision)?;
-        Ok(Json(json!({ "decision": decision, "resumed": resumed })))
+        // The decision is kept whatever became of the run: say what did.
+        use crate::commands::approve::Decided;
+        let decided = crate::commands::approve::decide_as(&runs_dir, &id, &node, &decision)?;
+        let (resumed, resume_error) = match decided {
+            Decided::Running => (false, None),
+            Decided::Resumed => (true, None),
+            Decided::ResumeFailed(why) => (false, Some(why)),
+        };
+        Ok(Json(json!({ "decision": decision, "resumed": resumed, "resume_error": resume_error })))
     })
     .await
 }

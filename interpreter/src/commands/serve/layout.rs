@@ -62,7 +62,7 @@ pub fn draw(plan: &Path, run: &RunState) -> Drawing {
         if let Some((parent, _)) = id.split_once('[').filter(|_| graph.node(id).is_none()) {
             let c = copies.entry(parent).or_default();
             c.0 += 1;
-            c.1 += usize::from(n.state == "succeeded");
+            c.1 += usize::from(n.state == plan_schema::NodeState::Succeeded);
         }
     }
     let mut drawing = Drawing::default();

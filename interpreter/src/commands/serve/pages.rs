@@ -28,5 +28,36 @@ pub async fn script() -> impl IntoResponse {
 }
 
 pub async fn style() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
+    static CSS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| state_css() + STYLE);
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS.as_str())
+}
+
+/// A variable and a badge and node rule per state, from the states' own colours
+/// (the drawings use the same table).
+fn state_css() -> String {
+    use plan_schema::NodeState;
+    let mut css = String::from(":root {");
+    for s in NodeState::ALL {
+        css.push_str(&format!(" --{}: {};", s.as_str(), s.colour()));
+    }
+    css.push_str(" }\n");
+    for s in NodeState::ALL {
+        css.push_str(&format!(
+            ".s-{0} {{ background: var(--{0}); }} svg .node.s-{0} rect {{ fill: var(--{0}); }}\n",
+            s.as_str()
+        ));
+    }
+    css
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_state_has_its_colour_in_the_style() {
+        let css = super::state_css();
+        for s in plan_schema::NodeState::ALL {
+            assert!(css.contains(&format!("--{}: {};", s.as_str(), s.colour())), "{css}");
+            assert!(css.contains(&format!(".s-{} {{", s.as_str())), "{css}");
+        }
+    }
 }

@@ -151,7 +151,7 @@ impl Queue {
         }
         let entries = journal::replay(&dir.journal()).unwrap_or_default();
         match entries.last() {
-            Some(Entry::RunFinished { status, .. }) => Progress::Finished(status.clone()),
+            Some(Entry::RunFinished { status, .. }) => Progress::Finished(status.to_string()),
             _ => Progress::Killed,
         }
     }

@@ -98,9 +98,15 @@ impl<R: Recorder> Scheduler<R> {
         }
         let id = self.id(key);
         self.recorder.journal(Entry::NodeStarted { node: id.clone(), attempt, at: crate::store::clock::now() });
-        self.recorder.status(&id, NodeState::Running, attempt, "");
+        let state = if matches!(work, Work::Approval(_)) {
+            self.gates.insert(key);
+            NodeState::Waiting
+        } else {
+            NodeState::Running
+        };
+        self.recorder.status(&id, state, attempt, "");
         if key.copy.is_none() {
-            self.state[key.node.index()] = NodeState::Running;
+            self.state[key.node.index()] = state;
         }
         let dir = crate::store::rundir::RunDir::at(&self.ctx.run_dir);
         let prompt_file = Some(dir.prompt_file(&id));

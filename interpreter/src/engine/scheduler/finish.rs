@@ -30,6 +30,7 @@ impl<R: Recorder> Scheduler<R> {
             }
             Event::Finished { key, ran, duration } => {
                 self.running = self.running.saturating_sub(1);
+                self.gates.remove(&key);
                 let now = Instant::now();
                 if let Some(s) = ran.start {
                     self.timeline.process_started(s.at, s.took);
@@ -237,13 +238,14 @@ impl<R: Recorder> Scheduler<R> {
             for succ in ctx.successors(node) {
                 let r = &mut self.remaining[succ.index()];
                 *r = r.saturating_sub(1);
-                if *r == 0 && self.state[succ.index()] == NodeState::Waiting {
+                if *r == 0 && self.state[succ.index()] == NodeState::Pending {
                     match self.restored.get(&ctx.unit(succ).id).cloned() {
                         Some(v) => {
                             let d = self.restored_history(JobKey { node: succ, copy: None }, &ctx.unit(succ).id);
                             work.push((succ, v, d, true))
                         }
                         None => {
+                            self.state[succ.index()] = NodeState::Queued;
                             self.ready.push_back(JobKey { node: succ, copy: None });
                             self.needs_sync |= !restored;
                         }

@@ -82,6 +82,8 @@ pub struct Scheduler<R: Recorder> {
     votes: HashMap<NodeIndex, Vote>,
     retries: HashMap<JobKey, JoinHandle<()>>,
     running: usize,
+    /// Of those running, the gates that wait for a person: they hold no slot.
+    gates: std::collections::HashSet<JobKey>,
     /// A result released work that is not yet started: sync before starting it.
     needs_sync: bool,
     stopping: bool,
@@ -131,7 +133,7 @@ impl<R: Recorder> Scheduler<R> {
             options,
             spending,
             remaining: vec![0; n],
-            state: vec![NodeState::Waiting; n],
+            state: vec![NodeState::Pending; n],
             duration: vec![Duration::ZERO; n],
             timeline: Timeline::new(n),
             finish_seq: vec![u32::MAX; n],
@@ -143,6 +145,7 @@ impl<R: Recorder> Scheduler<R> {
             votes: HashMap::new(),
             retries: HashMap::new(),
             running: 0,
+            gates: std::collections::HashSet::new(),
             needs_sync: false,
             stopping: false,
             interrupted: false,
@@ -203,7 +206,7 @@ impl<R: Recorder> Scheduler<R> {
             self.remaining[ix.index()] = u32::try_from(ctx.predecessors(ix).count()).unwrap_or(u32::MAX);
         }
         for ix in self.roots() {
-            if self.state[ix.index()] != NodeState::Waiting {
+            if self.state[ix.index()] != NodeState::Pending {
                 continue;
             }
             match self.restored.get(&ctx.unit(ix).id).cloned() {
@@ -211,7 +214,10 @@ impl<R: Recorder> Scheduler<R> {
                     let d = self.restored_history(JobKey { node: ix, copy: None }, &ctx.unit(ix).id);
                     self.complete(ix, v, d, true)
                 }
-                None => self.ready.push_back(JobKey { node: ix, copy: None }),
+                None => {
+                    self.state[ix.index()] = NodeState::Queued;
+                    self.ready.push_back(JobKey { node: ix, copy: None })
+                }
             }
         }
         self.event_loop(signals).await;
@@ -262,7 +268,8 @@ impl<R: Recorder> Scheduler<R> {
         let mut interrupts = 0;
         let slots = self.options.concurrency.max(1);
         loop {
-            while !self.stopping && self.running < slots {
+            // A gate waiting for a person holds no slot: work beside it goes on.
+            while !self.stopping && self.running - self.gates.len() < slots {
                 let Some(key) = self.ready.pop_front() else {
                     break;
                 };

@@ -23,7 +23,7 @@ impl<R: Recorder> Scheduler<R> {
         let mut records: Vec<Record> = Vec::with_capacity(ctx.node_count() + self.copies.len());
         for ix in ctx.nodes() {
             let mut state = self.state[ix.index()];
-            if state == NodeState::Waiting {
+            if matches!(state, NodeState::Pending | NodeState::Queued) {
                 state = NodeState::Skipped;
             }
             let a = self.attempts.get(&JobKey { node: ix, copy: None });
