@@ -74,6 +74,34 @@ fn a_planner_that_never_lints_clean_writes_nothing() {
     assert!(!t.path("request-2.txt").exists(), "at most 2 rounds");
 }
 
+#[test]
+fn a_planner_cli_that_fills_its_stderr_does_not_hang_plan_new() {
+    // A `claude` first on PATH that writes 200 KiB to stderr (more than a pipe holds)
+    // before its result: read one pipe at a time, it would block on stderr while
+    // `plan new` waited for its stdout to end.
+    let answer = serde_json::json!({
+        "type": "result", "subtype": "success", "num_turns": 1,
+        "result": format!("```yaml\n{}```\n", fixed()),
+    });
+    let script =
+        format!("#!/bin/sh\ncat > /dev/null\nhead -c 204800 /dev/zero | tr '\\0' x >&2\ncat <<'EOF'\n{answer}\nEOF\n");
+    let t = Test::new().file("issue.md", ISSUE).file("bin/claude", &script);
+    let bin = t.path("bin");
+    std::fs::set_permissions(bin.join("claude"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let started = std::time::Instant::now();
+    let run = run_in(
+        t.dir.path(),
+        &["new", "--from", "issue.md", "--output", "p.yaml", "--planner", "claude"],
+        &[("PATH", path.as_str())],
+    );
+    run.code(0);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(std::fs::read_to_string(t.path("p.yaml")).unwrap().contains("Add --verbose"));
+    let log = std::fs::read_to_string(t.path(".plan/planner.log")).unwrap();
+    assert!(log.len() >= 204_800, "the planner's output is logged ({} bytes)", log.len());
+}
+
 /// The stand-in answers the broken plan, then the fixed one once the prompt carries
 /// the diagnostics.
 fn planning_server() -> ModelServer {

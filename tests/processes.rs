@@ -149,3 +149,35 @@ fn check_logs(dir: &Path, n: usize) {
         }
     }
 }
+
+#[test]
+fn a_cli_that_gave_its_final_result_and_stays_alive_is_stopped_and_its_result_kept() {
+    let marker = format!("plan-linger-{}", std::process::id());
+    // A runner read as Claude Code's output: it prints its final result, then lingers
+    // (as a CLI waiting on a child it spawned does).
+    let plan = format!(
+        r#"version: 1
+name: linger
+complexity: simple
+runners:
+  lingering:
+    cli: claude
+    command: "echo '{{\"type\":\"result\",\"subtype\":\"success\",\"result\":\"all done\",\"num_turns\":1}}'; exec sh -c 'sleep 300; true' {marker}"
+agent: {{ id: fix, prompt: "fix it", runner: lingering, timeout: 60s }}
+"#
+    );
+    let t = Test::new().file("plan.yaml", &plan);
+    let started = Instant::now();
+    let run = t.run_with(&["run", "plan.yaml", "--json"]);
+    run.code(0);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(15), "the lingering CLI held the run for {took:?}");
+    assert!(took >= Duration::from_secs(2), "it was given its grace period first ({took:?})");
+    let report = run.json();
+    assert_eq!(report["agents"]["fix"]["status"], "succeeded", "{report}");
+    let id = report["run_id"].as_str().unwrap();
+    let output = std::fs::read_to_string(t.path(".plan/runs").join(id).join("outputs/fix.json")).unwrap();
+    assert_eq!(output.trim(), "\"all done\"");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(alive(&marker).is_empty(), "the lingering CLI was stopped");
+}

@@ -44,11 +44,7 @@ fn node_text(ix: NodeIndex, kind: &UnitKind, text: &str) -> String {
 }
 
 /// Renders the graph; `states` colours nodes by their state in a run.
-pub fn to_mermaid(
-    plan: &Plan,
-    graph: &PlanGraph,
-    states: Option<crate::dot::States>,
-) -> String {
+pub fn to_mermaid(plan: &Plan, graph: &PlanGraph, states: Option<crate::dot::States>) -> String {
     let agents = AgentIndex::new(plan);
     let mut out = String::with_capacity(64 + graph.graph.node_count() * 64);
     let _ = writeln!(out, "---\ntitle: \"{}\"\n---\nflowchart TD", title(plan).replace('\\', "\\\\").replace('"', "'"));

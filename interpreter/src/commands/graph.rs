@@ -36,7 +36,12 @@ fn write_out(output: Option<&Path>, text: &str) -> Result<(), Error> {
 }
 
 /// Draws the graph; `states` colours nodes by their state in a run.
-pub fn draw(plan: &Plan, graph: &PlanGraph, format: GraphFormat, states: Option<&HashMap<String, plan_schema::NodeState>>) -> String {
+pub fn draw(
+    plan: &Plan,
+    graph: &PlanGraph,
+    format: GraphFormat,
+    states: Option<&HashMap<String, plan_schema::NodeState>>,
+) -> String {
     match format {
         GraphFormat::Dot => dot::to_dot(plan, graph, states),
         GraphFormat::Mermaid => mermaid::to_mermaid(plan, graph, states),

@@ -4,7 +4,6 @@
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use plan_compiler::intake::{
     classify, generate, parse_issue, render_plan, Classification, IssueText, Rules, TemplatePaths,
@@ -158,22 +157,17 @@ fn ask_classifier(cmd: &str, issue: &IssueText) -> Result<(Complexity, Pattern, 
     let input = serde_json::json!({
         "number": issue.number, "repo": issue.repo, "title": issue.title, "body": issue.body, "labels": issue.labels, "url": issue.url,
     });
-    let mut child = Command::new("sh")
-        .args(["-c", cmd])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        use std::io::Write;
-        let _ = stdin.write_all(input.to_string().as_bytes());
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    let answer: serde_json::Value = serde_json::from_slice(&out.stdout)
+    let spec = crate::engine::job::ProcessSpec {
+        argv: plan_schema::Command::Shell(cmd.to_string()).argv(),
+        stdin: Some(input.to_string()),
+        ..Default::default()
+    };
+    let timeout = Some(crate::commands::planner::PLANNER_TIMEOUT);
+    let stdout = match crate::engine::process::run_blocking(spec, timeout, None).outcome {
+        crate::engine::job::Outcome::Succeeded { stdout } => stdout,
+        other => return Err(other.error_text()),
+    };
+    let answer: serde_json::Value = serde_json::from_str(&stdout)
         .map_err(|e| format!("answer is not JSON ({e}); expected {{\"complexity\", \"pattern\", \"agents\"}}"))?;
     let complexity: Complexity = serde_json::from_value(answer["complexity"].clone()).map_err(|_| {
         format!(

@@ -5,9 +5,7 @@
 //! any plan. The diagnostics go back to it, with their lines, for up to `rounds`
 //! rounds, until the plan lints clean; only a clean plan is written.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
 
 use plan_compiler::intake::IssueText;
 use plan_compiler::render::{render_human, Style};
@@ -15,6 +13,8 @@ use plan_compiler::{check_loaded, load::load_str};
 use plan_schema::AgentCli;
 
 use crate::engine::agents::{self, Launch};
+use crate::engine::job::{AgentSpec, Outcome, ProcessSpec, Ran};
+use crate::engine::process::run_blocking;
 use crate::error::Error;
 use crate::store::usage::Usage;
 
@@ -90,23 +90,37 @@ fn ask(planner: &str, prompt: &str) -> Result<(String, Usage), Error> {
     }
 }
 
+/// How long one answer of the planner may take.
+pub const PLANNER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Where a planner's output is logged: `.plan/planner.log`, beside the runs.
+fn planner_log() -> Option<PathBuf> {
+    let dir = PathBuf::from(".plan");
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir.join("planner.log"))
+}
+
+/// What became of one answer: its text, or why there is none.
+fn answer_of(who: &str, ran: &Ran) -> Result<String, Error> {
+    match &ran.outcome {
+        Outcome::Succeeded { stdout } if !stdout.trim().is_empty() => Ok(stdout.clone()),
+        Outcome::Succeeded { .. } => Err(Error::refused(format!("the planner {who} gave no answer"))),
+        Outcome::Failed { error } => Err(Error::refused(format!("the planner {who} failed: {error}"))),
+        Outcome::TimedOut { after } => {
+            Err(Error::refused(format!("the planner {who} gave no answer within {}", plan_schema::Duration(*after))))
+        }
+        Outcome::Cancelled => Err(Error::refused(format!("the planner {who} was stopped"))),
+    }
+}
+
 /// A command of the user's: the prompt on its stdin, the plan on its stdout.
 fn ask_command(cmd: &str, prompt: &str) -> Result<String, Error> {
-    let mut child = Command::new("sh")
-        .args(["-c", cmd])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| Error::io("start", format!("planner `{cmd}`"), e))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(prompt.as_bytes());
-    }
-    let out = child.wait_with_output().map_err(|e| Error::io("wait for", format!("planner `{cmd}`"), e))?;
-    if !out.status.success() {
-        return Err(Error::refused(format!("planner `{cmd}` failed ({})", out.status)));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    let spec = ProcessSpec {
+        argv: plan_schema::Command::Shell(cmd.to_string()).argv(),
+        stdin: Some(prompt.to_string()),
+        ..ProcessSpec::default()
+    };
+    answer_of(&format!("`{cmd}`"), &run_blocking(spec, Some(PLANNER_TIMEOUT), planner_log()))
 }
 
 /// A coding-agent CLI, read-only: Claude Code in its default permission mode (edits
@@ -128,41 +142,22 @@ fn ask_cli(cli: AgentCli, prompt: &str) -> Result<(String, Usage), Error> {
         read_only: true,
     };
     let inv = agents::command(&launch);
-    let (program, args) = inv.argv.split_first().ok_or_else(|| Error::refused("empty planner command"))?;
-    let mut child = Command::new(program)
-        .args(args)
-        .envs(&inv.env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::io("start", format!("the planner `{program}`"), e))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(prompt.as_bytes());
-    }
-    let mut parser = agents::parser_for(cli, std::env::current_dir().ok().as_deref());
-    if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            parser.line(&line);
-        }
-    }
-    let out = child.wait_with_output().map_err(|e| Error::io("wait for", format!("the planner `{program}`"), e))?;
-    let result = parser.finish();
-    let message = if result.message.is_empty() {
-        std::fs::read_to_string(&last).unwrap_or_default()
-    } else {
-        result.message.clone()
+    let spec = ProcessSpec {
+        argv: inv.argv,
+        stdin: Some(prompt.to_string()),
+        env: inv.env,
+        agent: Some(AgentSpec {
+            cli,
+            prompt_on_stdin: inv.prompt_on_stdin,
+            events: scratch.join("events.jsonl"),
+            last_message: Some(last),
+        }),
+        ..ProcessSpec::default()
     };
+    let ran = run_blocking(spec, Some(PLANNER_TIMEOUT), planner_log());
     let _ = std::fs::remove_dir_all(&scratch);
-    if let Some(error) = &result.error {
-        return Err(Error::refused(format!("the planner `{program}` failed: {error}")));
-    }
-    if !out.status.success() || message.trim().is_empty() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        let why = why.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no answer");
-        return Err(Error::refused(format!("the planner `{program}` failed ({}): {why}", out.status)));
-    }
-    Ok((message, result.usage))
+    let answer = answer_of(&format!("`{}`", cli.as_str()), &ran)?;
+    Ok((answer, ran.usage.unwrap_or_default()))
 }
 
 #[cfg(test)]

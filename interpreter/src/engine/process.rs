@@ -16,6 +16,9 @@ use crate::engine::job::{AgentSpec, BoxFuture, Cancel, Executor, Job, Outcome, P
 
 /// How long a cancelled process group gets between SIGTERM and SIGKILL.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// How long a coding-agent CLI that has given its final result may take to exit
+/// before its process group is stopped (its result is kept).
+pub const RESULT_GRACE: Duration = Duration::from_secs(3);
 /// How much of stderr a failure keeps (the tail).
 const ERROR_TAIL: usize = 2000;
 
@@ -42,6 +45,19 @@ impl Executor for ProcessExecutor {
             }
         })
     }
+}
+
+/// Runs one process to its end from code that is not async (`plan new`'s planner
+/// and classifier): the same path as every agent — its own process group, `timeout`,
+/// its output to `log`, both pipes read to their ends while it runs (a process that
+/// fills its stderr never blocks), stray processes stopped.
+pub fn run_blocking(spec: ProcessSpec, timeout: Option<Duration>, log: Option<std::path::PathBuf>) -> Ran {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return Outcome::Failed { error: format!("cannot start a runtime: {e}") }.into(),
+    };
+    let (_keep, cancel) = watch::channel(Cancel::None);
+    runtime.block_on(run_process(spec, timeout, log, cancel, DEFAULT_GRACE))
 }
 
 async fn sleep(d: Duration, timeout: Option<Duration>, mut cancel: watch::Receiver<Cancel>) -> Outcome {
@@ -174,15 +190,34 @@ async fn run_process(
     let root = spec.workdir.clone().or_else(|| std::env::current_dir().ok());
     let parser = spec.agent.as_ref().map(|a| (agents::parser_for(a.cli, root.as_deref()), a.events.clone()));
     let out_log = log_file.clone();
+    let (said_all, final_result) = tokio::sync::oneshot::channel();
     let stdout = child.stdout.take().map(|s| match parser {
-        Some((parser, events)) => tokio::spawn(capture_agent(s, out_log, parser, events)),
+        Some((parser, events)) => tokio::spawn(capture_agent(s, out_log, parser, events, said_all)),
         None => tokio::spawn(async move { (capture(s, out_log, None).await, None) }),
     });
     let stderr = child.stderr.take().map(|s| tokio::spawn(capture(s, log_file.clone(), Some(ERROR_TAIL))));
     let mut cancelled = cancel.clone();
     let strays = Strays::of(&spec.env);
+    // A CLI that printed its final result and stays alive is stopped after a grace
+    // period; it has said all it will, so that is its end, not a failure.
+    let mut lingered = false;
+    let lingering = async {
+        match final_result.await {
+            Ok(()) => tokio::time::sleep(RESULT_GRACE).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
     let status = tokio::select! {
         status = child.wait() => Some((status, started.elapsed())),
+        () = lingering => {
+            lingered = true;
+            let lifetime = started.elapsed();
+            signal_group(pgid, libc::SIGTERM);
+            if tokio::time::timeout(grace, child.wait()).await.is_err() {
+                signal_group(pgid, libc::SIGKILL);
+            }
+            Some((child.wait().await, lifetime))
+        }
         () = deadline(timeout) => {
             signal_group(pgid, libc::SIGKILL);
             strays.kill().await;
@@ -215,7 +250,7 @@ async fn run_process(
     let lifetime = status.as_ref().map(|(_, t)| *t);
     let outcome = match status.map(|(s, _)| s) {
         None => Outcome::TimedOut { after: timeout.unwrap_or_default() },
-        Some(Ok(s)) if s.success() => match agent.as_ref().and_then(AgentResult::failure) {
+        Some(Ok(s)) if s.success() || lingered => match agent.as_ref().and_then(AgentResult::failure) {
             Some(error) => Outcome::Failed { error },
             None => Outcome::Succeeded {
                 stdout: match &agent {
@@ -312,7 +347,9 @@ async fn capture_agent<R: AsyncRead + Unpin>(
     log: Log,
     mut parser: Box<dyn AgentParser>,
     events: std::path::PathBuf,
+    said_all: tokio::sync::oneshot::Sender<()>,
 ) -> (Vec<u8>, Option<AgentResult>) {
+    let mut said_all = Some(said_all);
     use tokio::io::AsyncBufReadExt;
     let mut raw = std::fs::OpenOptions::new().create(true).append(true).open(&events).ok();
     let mut lines = tokio::io::BufReader::new(stream).lines();
@@ -321,6 +358,11 @@ async fn capture_agent<R: AsyncRead + Unpin>(
             let _ = f.write_all(&crate::store::redact::redact_bytes(format!("{line}\n").as_bytes()));
         }
         let readable = parser.line(&line);
+        if parser.done() {
+            if let Some(tx) = said_all.take() {
+                let _ = tx.send(());
+            }
+        }
         if let (Some(log), false) = (&log, readable.is_empty()) {
             if let Ok(mut f) = log.lock() {
                 let text: String = readable.iter().map(|l| format!("{l}\n")).collect();

@@ -9,8 +9,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::store::journal::{self, Entry};
-use crate::store::state::{NodeState, RunStatus};
 use crate::store::rundir::RunDir;
+use crate::store::state::{NodeState, RunStatus};
 use crate::store::usage::Usage;
 use crate::store::StoreError;
 

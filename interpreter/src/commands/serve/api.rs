@@ -37,9 +37,12 @@ impl From<Error> for ApiError {
                 StatusCode::NOT_FOUND
             }
             Error::Store(StoreError::BadId(_)) => StatusCode::BAD_REQUEST,
-            Error::Store(StoreError::Decided { .. } | StoreError::NotRunning { .. } | StoreError::Ended { .. } | StoreError::Running(_)) => {
-                StatusCode::CONFLICT
-            }
+            Error::Store(
+                StoreError::Decided { .. }
+                | StoreError::NotRunning { .. }
+                | StoreError::Ended { .. }
+                | StoreError::Running(_),
+            ) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())

@@ -176,8 +176,12 @@ async fn comment_event(s: Arc<Server>, payload: Value) -> Answer {
     blocking(move || {
         let dir = RunDir::find(&runs_dir, Some(&item.run_id))?;
         let run = run_state::read(&dir)?;
-        let waiting: Vec<String> =
-            run.nodes.iter().filter(|(_, n)| n.state == plan_schema::NodeState::Waiting).map(|(k, _)| k.clone()).collect();
+        let waiting: Vec<String> = run
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.state == plan_schema::NodeState::Waiting)
+            .map(|(k, _)| k.clone())
+            .collect();
         if waiting.is_empty() {
             return Err(ApiError(StatusCode::CONFLICT, format!("nothing in run {} waits for a decision", item.run_id)));
         }

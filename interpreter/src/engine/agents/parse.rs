@@ -36,6 +36,10 @@ impl AgentResult {
 pub trait AgentParser: Send {
     /// One line of stdout (without its newline); the readable lines it gives.
     fn line(&mut self, line: &str) -> Vec<String>;
+    /// Whether the CLI has given its final result (it has nothing more to say).
+    fn done(&self) -> bool {
+        false
+    }
     fn finish(self: Box<Self>) -> AgentResult;
 }
 
@@ -45,7 +49,7 @@ pub fn parser_for(cli: AgentCli, workdir: Option<&std::path::Path>) -> Box<dyn A
         AgentCli::Claude => {
             Box::new(Claude { result: AgentResult::default(), root, plain: Vec::new(), finished: false })
         }
-        AgentCli::Codex => Box::new(Codex { result: AgentResult::default(), root }),
+        AgentCli::Codex => Box::new(Codex { result: AgentResult::default(), root, finished: false }),
         AgentCli::Aider => Box::new(Aider::default()),
     }
 }
@@ -185,6 +189,10 @@ impl AgentParser for Claude {
         out
     }
 
+    fn done(&self) -> bool {
+        self.finished
+    }
+
     fn finish(mut self: Box<Self>) -> AgentResult {
         if !self.finished {
             // Plain text: the whole of it is the message.
@@ -198,6 +206,8 @@ impl AgentParser for Claude {
 struct Codex {
     result: AgentResult,
     root: Option<String>,
+    /// `codex exec` runs one turn: its end is the final result.
+    finished: bool,
 }
 
 impl AgentParser for Codex {
@@ -242,6 +252,7 @@ impl AgentParser for Codex {
                 }
             }
             Some("turn.completed") => {
+                self.finished = true;
                 let u = v.get("usage").cloned().unwrap_or(Value::Null);
                 r.usage.add(&Usage {
                     input_tokens: u64_at(&u, "input_tokens"),
@@ -252,6 +263,7 @@ impl AgentParser for Codex {
                 out.push(format!("✓ {} ({})", first_line(&r.message, 200), r.usage.describe()));
             }
             Some("turn.failed") => {
+                self.finished = true;
                 let msg = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("turn failed");
                 r.error = Some(format!("codex reported an error: {msg}"));
                 out.push(format!("✗ {}", first_line(msg, 200)));
@@ -262,6 +274,10 @@ impl AgentParser for Codex {
             _ => {}
         }
         out
+    }
+
+    fn done(&self) -> bool {
+        self.finished
     }
 
     fn finish(self: Box<Self>) -> AgentResult {
