@@ -93,6 +93,21 @@ async fn commit_push_and_pull_request() {
     let report = run.json();
     assert_eq!(report["implementation_summary"]["pr_url"], "https://github.com/org/repo/pull/7");
     let sha = report["implementation_summary"]["commit"].as_str().unwrap().to_string();
+    // Publishing is steps of the DAG, after every agent: in the report, in `plan
+    // status`, in `plan graph`; they count as no agent.
+    for step in ["git.commit", "git.push", "github.pr"] {
+        assert_eq!(report["agents"][step]["status"], "succeeded", "{step}: {report}");
+    }
+    assert_eq!(report["performance_metrics"]["agents_coordinated"], 3, "{report}");
+    let id = report["run_id"].as_str().unwrap();
+    let status = plan_in(&t, &["status", id], None).stdout;
+    assert!(status.contains("github.pr") && status.contains("git.push"), "{status}");
+    let drawn = plan_in(&t, &["graph", "plan.yaml", "--pr", "--format", "mermaid"], None).stdout;
+    assert!(drawn.contains("git.commit") && drawn.contains("github.pr"), "{drawn}");
+    let plain = plan_in(&t, &["graph", "plan.yaml", "--format", "mermaid"], None).stdout;
+    assert!(!plain.contains("git.commit"), "without --commit/--pr there is nothing to publish: {plain}");
+    let of_run = plan_in(&t, &["graph", "plan.yaml", "--run", id], None).stdout;
+    assert!(of_run.contains("\"github.pr\"") && of_run.contains("[succeeded]"), "{of_run}");
     // The branch reached origin with the rendered message.
     let origin = t.path("origin.git");
     assert_eq!(git(&origin, &["rev-parse", "feature/add-a-greeting-42"]), sha);

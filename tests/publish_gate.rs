@@ -44,7 +44,7 @@ fn status_until(t: &Test, id: &str, done: impl Fn(&serde_json::Value) -> bool) -
 }
 
 fn waiting(s: &serde_json::Value) -> bool {
-    s["nodes"]["publish"]["state"] == "waiting"
+    s["nodes"]["git.approve"]["state"] == "waiting"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,9 +54,9 @@ async fn pushing_waits_for_approval_and_survives_a_kill() {
     let mut child = plan_run(&t, &server.uri(), &["run", "plan.yaml", "--pr", "--run-id", "gated", "-q"]);
     let status = tokio::task::block_in_place(|| status_until(&t, "gated", waiting));
     assert_eq!(status["state"], "waiting", "{status}");
-    let step = status["nodes"]["publish"]["step"].as_str().unwrap_or_default();
+    let step = status["nodes"]["git.approve"]["step"].as_str().unwrap_or_default();
     assert!(step.contains("feature/greeting-42") && step.contains("open a pull request"), "{status}");
-    let request = std::fs::read_to_string(t.path("work/.plan/runs/gated/approvals/publish.request.json")).unwrap();
+    let request = std::fs::read_to_string(t.path("work/.plan/runs/gated/approvals/git.approve.request.json")).unwrap();
     assert!(request.contains("greeting.txt | 1 +"), "the diff summary is in the request: {request}");
     // Nothing is pushed while it waits; killed, the run still waits.
     let origin = t.path("origin.git");
@@ -66,7 +66,7 @@ async fn pushing_waits_for_approval_and_survives_a_kill() {
     assert!(waiting(&status_until(&t, "gated", waiting)));
     // Approving resumes it, and the resumed run publishes as it was asked to.
     let env = [("PLAN_APPROVER", "carol"), ("GITHUB_TOKEN", TOKEN), ("GITHUB_API_URL", &server.uri())];
-    let ok = tokio::task::block_in_place(|| run_in(&t.path("work"), &["approve", "gated", "publish"], &env));
+    let ok = tokio::task::block_in_place(|| run_in(&t.path("work"), &["approve", "gated", "git.approve"], &env));
     ok.code(0);
     assert!(ok.stderr.contains("resumed it"), "{}", ok.stderr);
     let report_path = t.path("work/.plan/runs/gated/report.json");
@@ -93,7 +93,7 @@ async fn a_rejected_push_pushes_nothing() {
     let t = repo(PLAN);
     let child = plan_run(&t, &server.uri(), &["run", "plan.yaml", "--pr", "--run-id", "nope", "-q"]);
     tokio::task::block_in_place(|| status_until(&t, "nope", waiting));
-    run_in(&t.path("work"), &["reject", "nope", "publish", "--reason", "wrong file"], &[]).code(0);
+    run_in(&t.path("work"), &["reject", "nope", "git.approve", "--reason", "wrong file"], &[]).code(0);
     let out = tokio::task::block_in_place(|| child.wait_with_output().unwrap());
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value =

@@ -42,6 +42,7 @@ fn shape(kind: &UnitKind) -> &'static str {
         UnitKind::MapCopy { .. } => "folder",
         UnitKind::Replica { .. } => "box3d",
         UnitKind::DynamicMap => "tab",
+        UnitKind::Publish { .. } => "cds",
     }
 }
 

@@ -40,6 +40,7 @@ fn node_text(ix: NodeIndex, kind: &UnitKind, text: &str) -> String {
         UnitKind::MapCopy { .. } => format!("n{n}([\"{t}\"])"),
         UnitKind::Replica { .. } => format!("n{n}(\"{t}\")"),
         UnitKind::DynamicMap => format!("n{n}[[\"{t}\"]]"),
+        UnitKind::Publish { .. } => format!("n{n}>\"{t}\"]"),
     }
 }
 

@@ -118,11 +118,17 @@ pub struct GraphArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-    /// Colour each node by its state in this run.
+    /// Colour each node by its state in this run (its publishing steps drawn too).
     #[arg(long, value_name = "RUN_ID")]
     pub run: Option<String>,
     #[arg(long, default_value = ".plan/runs")]
     pub runs_dir: PathBuf,
+    /// Draw the publishing steps `plan run --commit` adds (approval, commit, push).
+    #[arg(long)]
+    pub commit: bool,
+    /// Draw the publishing steps `plan run --pr` adds (…and the pull request).
+    #[arg(long)]
+    pub pr: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

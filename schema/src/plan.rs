@@ -253,9 +253,9 @@ pub struct Git {
     /// Pull request templates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pr: Option<PullRequest>,
-    /// Ask a person before `--commit`/`--pr` commits and pushes: the run waits at a
-    /// gate named `publish` whose message is the diff summary; `plan approve RUN_ID
-    /// publish` (or the web view) lets it push, `plan reject` fails the run with
+    /// Ask a person before `--commit`/`--pr` commits and pushes: the run waits at the
+    /// step `git.approve`, whose message is the diff summary; `plan approve RUN_ID
+    /// git.approve` (or the web view) lets it push, `plan reject` fails the run with
     /// nothing pushed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub approve: bool,

@@ -2,7 +2,7 @@
 //! or prompt; nothing runs.
 
 use indexmap::IndexMap;
-use plan_compiler::graph::UnitKind;
+use plan_compiler::graph::{PublishStep, UnitKind};
 use serde_json::Value;
 
 use crate::engine::prepare::{describe, Prepared, Preparer};
@@ -29,6 +29,16 @@ pub fn print_schedule(renderer: &Renderer) {
         let _ = writeln!(out, "level {i}:");
         for &ix in level {
             let unit = &graph.graph[ix];
+            if let UnitKind::Publish { step } = unit.kind {
+                let what = match step {
+                    PublishStep::Approve => "wait for a person to approve the agents' diff (`git.approve`)",
+                    PublishStep::Commit => "commit the agents' changes on the run's branch",
+                    PublishStep::Push => "push the branch to origin",
+                    PublishStep::PullRequest => "open a pull request",
+                };
+                let _ = writeln!(out, "  {}: {what}", unit.id);
+                continue;
+            }
             let Some(meta) = shared.tree.get(unit.agent()) else {
                 continue;
             };

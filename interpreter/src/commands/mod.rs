@@ -9,7 +9,6 @@ mod graph;
 mod lint;
 mod new;
 mod planner;
-mod publish;
 mod run;
 mod runs;
 mod serve;

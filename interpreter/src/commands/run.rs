@@ -1,12 +1,14 @@
-//! `plan run`: checks and compiles the plan, sets up (or resumes) the run directory,
-//! runs the scheduler on tokio, writes the report, and — with --commit/--pr —
-//! publishes the result. Exit codes: 0 succeeded, 1 failed, 2 usage, 130 interrupted.
+//! `plan run`: checks and compiles the plan — with --commit/--pr, publishing steps
+//! after every agent —, sets up (or resumes) the run directory, runs the scheduler on
+//! tokio and writes the report. Exit codes: 0 succeeded, 1 failed, 2 usage, 130
+//! interrupted.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use plan_compiler::check_file;
+use plan_compiler::graph::Publish;
 use plan_schema::Plan;
 use serde_json::Value;
 
@@ -19,7 +21,7 @@ use crate::engine::scheduler::{Options, Scheduler};
 use crate::error::Error;
 use crate::store::journal::{self, Entry, Journal, JournalWriter};
 use crate::store::recorder::{Display, RunRecorder};
-use crate::store::report::{Changes, Report};
+use crate::store::report::Report;
 use crate::store::resume::Resumed;
 use crate::store::rundir::{write_atomic_with, RunDir};
 use crate::store::state::{RunResult, RunStatus};
@@ -30,10 +32,11 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     let resumed = args.resume.as_deref().map(|id| Resumed::open(&args.runs_dir, id)).transpose()?;
     if let Some(r) = &resumed {
         // A resumed run publishes as the run it continues was asked to.
-        let asked = r.publishing();
+        let asked = r.publish;
         (args.commit, args.pr, args.draft) =
             (args.commit || asked.commit, args.pr || asked.pr, args.draft || asked.draft);
     }
+    let publish = Publish { commit: args.commit, pr: args.pr, draft: args.draft };
     let file = plan_file(&args, resumed.as_ref())?;
     let mut checked = check_file(&file);
     print_human(&checked);
@@ -41,9 +44,10 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     // The plan moves out of what lint kept (the source text and its spanned YAML
     // tree are dropped here: for a big plan they weigh more than the run).
     let base_dir = checked.loaded.base_dir();
-    let (false, Some(plan), Some(graph)) = (checked.has_errors(), checked.loaded.plan.take(), graph) else {
+    let (false, Some(plan), Some(mut graph)) = (checked.has_errors(), checked.loaded.plan.take(), graph) else {
         return Err(Error::Diagnosed);
     };
+    graph.publish(&plan, publish);
     drop(checked);
     let vars = vars(&plan, &args.vars)?;
     let secrets = secrets(&args.secrets)?;
@@ -57,7 +61,9 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
         eprintln!("warning: `{program}` is not on PATH: agent `{agent}` will fail to start unless something installs it first");
     }
     if args.dry_run {
-        let ctx = RunContext::new(plan, graph, base_dir, "dry-run".into(), Path::new(".plan/runs/dry-run"), vars, true);
+        let mut ctx =
+            RunContext::new(plan, graph, base_dir, "dry-run".into(), Path::new(".plan/runs/dry-run"), vars, true);
+        ctx.publish = publish;
         super::dry_run::print_schedule(&Renderer::new(Arc::new(ctx)));
         return Ok(());
     }
@@ -70,10 +76,8 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     if args.background {
         return super::background::start(&args, &file);
     }
-    let opened = open_run(&args, resumed, &file, &vars, graph.graph.node_count())?;
+    let opened = open_run(&args, resumed, &file, &vars, graph.graph.node_count(), publish)?;
     let dir = opened.dir.clone();
-    let asked = crate::store::resume::Publishing { commit: args.commit, pr: args.pr, draft: args.draft };
-    asked.record(&dir)?;
     let display = Display::detect(args.quiet || args.json);
     if display != Display::Quiet {
         eprintln!(
@@ -95,6 +99,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     }
     let mut ctx = RunContext::new(plan, graph, base_dir, dir.id.clone(), &root, vars, false);
     ctx.repo = repo;
+    ctx.publish = publish;
     crate::store::redact::add_secrets(secrets.values().cloned());
     // What the plan passes to agents is a secret whatever its name (`STRIPE_CONN`).
     let passed = plan_compiler::secret::passed(&ctx.plan);
@@ -111,27 +116,38 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     // Nothing an agent started outlives the run (a daemon that left its group).
     crate::engine::strays::kill(&root, None);
     let journal_error = close_journal(recorder, result.status);
-    let mut report = build_report(&renderer.run, &root, &mut result);
-    let published = if result.status == RunStatus::Succeeded && (args.commit || args.pr) {
-        runtime.block_on(super::publish::publish(&renderer, &mut report, args.pr, args.draft))
-    } else {
-        Ok(())
-    };
+    let mut report = crate::engine::publish::report_of(&renderer.run, &mut result);
     runtime.shutdown_background();
-    write_outcome(&dir, &mut report, args.json, journal_error, published)?;
+    if publish.any() {
+        published(&renderer.run, &mut report, result.status);
+    }
+    write_outcome(&dir, &mut report, args.json, journal_error)?;
     finish(&result, &report, &dir, display)
 }
 
-/// Writes the report — failed when the journal could not be written or publishing
-/// failed — and says where the pull request is; the first error ends the command.
-fn write_outcome(
-    dir: &RunDir,
-    report: &mut Report,
-    json: bool,
-    journal_error: Option<String>,
-    published: Result<(), Error>,
-) -> Result<(), Error> {
-    if journal_error.is_some() || published.is_err() {
+/// What the publishing steps did, in the report's summary and on the terminal.
+fn published(ctx: &RunContext, report: &mut Report, status: RunStatus) {
+    use plan_compiler::graph::PublishStep;
+    let summary = &mut report.implementation_summary;
+    summary.publish_decision = crate::store::approvals::decision(&ctx.run_dir, PublishStep::Approve.id());
+    summary.commit = crate::engine::publish::committed(ctx);
+    summary.pr_url = ctx.node_output(PublishStep::PullRequest.id()).and_then(|v| v.as_str().map(str::to_string));
+    match (&summary.commit, ctx.node_output(PublishStep::Push.id())) {
+        (Some(sha), Some(pushed)) => {
+            let pushed = pushed.as_str().unwrap_or_default().to_string();
+            eprintln!("committed {} and pushed it to {pushed}", &sha[..sha.len().min(12)]);
+        }
+        (None, _) if status == RunStatus::Succeeded => {
+            eprintln!("warning: the agents changed nothing; no commit, no pull request");
+        }
+        _ => {}
+    }
+}
+
+/// Writes the report — failed when the journal could not be written — and says where
+/// the pull request is; the first error ends the command.
+fn write_outcome(dir: &RunDir, report: &mut Report, json: bool, journal_error: Option<String>) -> Result<(), Error> {
+    if journal_error.is_some() {
         report.status = RunStatus::Failed;
     }
     let written = write_report(dir, report, json);
@@ -139,7 +155,6 @@ fn write_outcome(
         return Err(StoreError::Journal(e).into());
     }
     written?;
-    published?;
     if let Some(url) = &report.implementation_summary.pr_url {
         if !json {
             crate::commands::stdout(&format!("{url}\n"));
@@ -168,6 +183,7 @@ fn open_run(
     file: &Path,
     vars: &indexmap::IndexMap<String, Value>,
     nodes: usize,
+    publish: Publish,
 ) -> Result<Opened, Error> {
     let plan_bytes = std::fs::read(file).map_err(|e| Error::io("read", file, e))?;
     let hash = journal::fingerprint(&plan_bytes);
@@ -188,7 +204,7 @@ fn open_run(
         Ok(None) => return Err(StoreError::Running(dir.id.clone()).into()),
         Err(e) => return Err(Error::io("lock", &dir.root, e)),
     };
-    let journal = start_journal(&dir, file, hash, vars, nodes)?;
+    let journal = start_journal(&dir, file, hash, vars, nodes, publish)?;
     Ok(Opened { dir, restored, history, spent, journal, _lock: lock })
 }
 
@@ -201,22 +217,6 @@ fn close_journal(mut recorder: RunRecorder, status: RunStatus) -> Option<String>
     }
     recorder.finish();
     recorder.journal_error.take()
-}
-
-/// The report of a finished run: what every agent did, the gates' decisions, and
-/// what the agents changed (before --commit moves it into a commit).
-fn build_report(ctx: &RunContext, root: &Path, result: &mut RunResult) -> Report {
-    let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &ctx.run_id, result);
-    if crate::store::rundir::RunDir::at(root).approvals().is_dir() {
-        for r in report.agents.0.iter_mut() {
-            r.decision = crate::store::approvals::decision(root, &r.id).map(Box::new);
-        }
-    }
-    if let Some(repo) = &ctx.repo {
-        let changes = crate::git::changes_since(&repo.root, &repo.base);
-        report.implementation_summary.changes = changes.ok().map(|c| Changes::from_status(&c));
-    }
-    report
 }
 
 /// The plan file: the one given, else the one the resumed run recorded.
@@ -273,6 +273,7 @@ fn start_journal(
     plan_hash: String,
     vars: &indexmap::IndexMap<String, Value>,
     nodes: usize,
+    publish: Publish,
 ) -> Result<JournalWriter, Error> {
     let mut journal = Journal::open(&dir.journal()).map_err(|e| Error::io("open", dir.journal(), e))?;
     journal.push(&Entry::RunStarted {
@@ -283,6 +284,7 @@ fn start_journal(
         at: crate::store::clock::now(),
         nodes,
         pid: std::process::id(),
+        publish,
     });
     journal.sync().map_err(|e| Error::io("write", dir.journal(), e))?;
     Ok(JournalWriter::spawn(journal))

@@ -41,6 +41,8 @@ pub struct RunContext {
     pub given_secrets: std::collections::BTreeMap<String, String>,
     /// The git repository, when the run uses git (checked before it started).
     pub repo: Option<crate::git::Repo>,
+    /// What the run publishes after its agents (the graph's trailing steps).
+    pub publish: plan_compiler::graph::Publish,
 }
 
 /// Outputs by node index (a run of 100,000 nodes keeps no 100,000 ids for them), and
@@ -106,6 +108,7 @@ impl RunContext {
                 .collect(),
             given_secrets: std::collections::BTreeMap::new(),
             repo: None,
+            publish: plan_compiler::graph::Publish::default(),
         }
     }
 

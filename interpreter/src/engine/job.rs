@@ -66,6 +66,16 @@ pub enum Work {
     },
     /// Wait for a person's decision (`uses: approval`).
     Approval(crate::engine::approval::Gate),
+    /// A publishing step (`--commit`, `--pr`, `git.approve`).
+    Publish(crate::engine::publish::Publishing),
+}
+
+impl Work {
+    /// Whether the work waits for a person: it holds no concurrency slot, and its
+    /// node is `waiting`, not `running`.
+    pub fn is_gate(&self) -> bool {
+        matches!(self, Work::Approval(_) | Work::Publish(crate::engine::publish::Publishing::Approve { .. }))
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -11,6 +11,7 @@ pub(crate) mod job;
 pub(crate) mod prepare;
 pub(crate) mod process;
 pub(crate) mod program;
+pub(crate) mod publish;
 pub(crate) mod render;
 pub(crate) mod retry;
 pub(crate) mod scheduler;

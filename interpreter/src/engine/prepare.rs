@@ -54,6 +54,7 @@ pub fn describe(work: &Work) -> String {
         Work::WriteFile { path, .. } => format!("write {}", path.display()),
         Work::Approval(gate) => format!("wait for approval: {}", gate.message),
         Work::Action(a) => format!("{a:?}"),
+        Work::Publish(step) => crate::engine::publish::describe(step),
     }
 }
 

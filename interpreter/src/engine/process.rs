@@ -42,6 +42,7 @@ impl Executor for ProcessExecutor {
                 Work::WriteFile { path, contents } => write_file(&path, &contents).into(),
                 Work::Approval(gate) => crate::engine::approval::wait(gate, job.log, cancel).await.into(),
                 Work::Action(action) => run_action(action).await.into(),
+                Work::Publish(step) => crate::engine::publish::run(step, job.log, cancel).await.into(),
             }
         })
     }
@@ -115,7 +116,7 @@ async fn run_action(action: crate::engine::job::Action) -> Outcome {
 }
 
 /// Runs blocking git on tokio's blocking pool; its error as text for the outcome.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::git::GitError> + Send + 'static,
 ) -> Result<T, String> {
     match tokio::task::spawn_blocking(f).await {

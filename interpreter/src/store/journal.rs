@@ -26,6 +26,9 @@ pub enum Entry {
         /// The process running it.
         #[serde(default)]
         pid: u32,
+        /// What the run publishes after its agents (its graph's trailing steps).
+        #[serde(default, skip_serializing_if = "no_publishing")]
+        publish: plan_compiler::graph::Publish,
     },
     NodeStarted {
         node: String,
@@ -60,6 +63,10 @@ pub enum Entry {
         status: crate::store::state::RunStatus,
         at: String,
     },
+}
+
+fn no_publishing(p: &plan_compiler::graph::Publish) -> bool {
+    !p.any()
 }
 
 pub struct Journal {

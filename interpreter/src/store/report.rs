@@ -251,6 +251,7 @@ pub fn build(
     let agents_seen: AgentIds = graph
         .graph
         .node_indices()
+        .filter(|&ix| !matches!(graph.unit(ix).kind, UnitKind::Publish { .. }))
         .filter_map(|ix| {
             let agent = graph.unit(ix).agent();
             let first = match graph.node(agent) {
@@ -269,13 +270,16 @@ pub fn build(
         .collect();
     // One entry per node: a plan of 100,000 agents has that many.
     let records = std::mem::take(&mut result.records);
-    let agents_coordinated = records.iter().filter(|r| r.attempts > 0 || r.state == NodeState::Succeeded).count();
+    // Publishing steps are the run's, not agents.
+    let agent = |r: &crate::store::state::Record| plan_compiler::graph::PublishStep::of_id(&r.id).is_none();
+    let agents_coordinated =
+        records.iter().filter(|r| agent(r) && (r.attempts > 0 || r.state == NodeState::Succeeded)).count();
     // Ids are unique: agent ids (lint refuses duplicates) and copies' `id[n]`.
     let validation_results: Vec<u32> = (0..records.len() as u32)
         .filter(|&i| {
             let r = &records[i as usize];
             let is_check = checks.contains(&*r.id) || (checks.is_empty() && r.state != NodeState::Skipped);
-            is_check || r.state == NodeState::Failed
+            agent(r) && (is_check || r.state == NodeState::Failed)
         })
         .collect();
     Report {

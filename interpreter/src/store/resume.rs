@@ -24,6 +24,9 @@ pub struct Resumed {
     pub spent: Vec<(String, Usage)>,
     /// Attempts and duration of each node that succeeded, for the report.
     pub history: HashMap<String, (u32, Duration)>,
+    /// What the run was asked to publish (`--commit`, `--pr`, `--draft`): a resumed
+    /// run builds the same graph.
+    pub publish: plan_compiler::graph::Publish,
 }
 
 impl Resumed {
@@ -38,12 +41,14 @@ impl Resumed {
             outputs: HashMap::new(),
             spent: Vec::new(),
             history: HashMap::new(),
+            publish: plan_compiler::graph::Publish::default(),
         };
         for e in entries {
             match e {
-                Entry::RunStarted { plan, plan_hash, .. } if resumed.plan.is_none() => {
+                Entry::RunStarted { plan, plan_hash, publish, .. } if resumed.plan.is_none() => {
                     resumed.plan = Some(PathBuf::from(plan));
                     resumed.plan_hash = Some(plan_hash);
+                    resumed.publish = publish;
                 }
                 Entry::NodeSucceeded { node, output, attempts, duration_ms } => {
                     resumed.history.insert(node.clone(), (attempts, Duration::from_millis(duration_ms)));
@@ -68,42 +73,11 @@ impl Resumed {
         }
     }
 
-    /// What the run was asked to publish (`--commit`, `--pr`, `--draft`).
-    pub fn publishing(&self) -> Publishing {
-        std::fs::read(self.dir.root.join(PUBLISHING))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
-    }
-
     /// Refuses a plan that changed since the run started, unless `force`.
     pub fn check_plan(&self, hash: &str, force: bool) -> Result<(), StoreError> {
         if self.plan_hash.as_deref().is_some_and(|h| h != hash) && !force {
             return Err(StoreError::PlanChanged(self.dir.id.clone()));
         }
         Ok(())
-    }
-}
-
-const PUBLISHING: &str = "publish.json";
-
-/// What a run publishes when its agents succeed, kept in `publish.json` so that a
-/// resumed run (by `--resume` or `plan approve`) publishes too.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Publishing {
-    pub commit: bool,
-    pub pr: bool,
-    pub draft: bool,
-}
-
-impl Publishing {
-    /// Writes `publish.json` when the run publishes anything.
-    pub fn record(&self, dir: &RunDir) -> Result<(), StoreError> {
-        if !(self.commit || self.pr) {
-            return Ok(());
-        }
-        let path = dir.root.join(PUBLISHING);
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        crate::store::rundir::write_atomic(&path, &bytes).map_err(|e| StoreError::io("write", path, e))
     }
 }

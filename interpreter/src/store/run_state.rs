@@ -43,6 +43,9 @@ pub struct RunState {
     pub pid: u32,
     /// What coding agents spent in this run.
     pub spent: Usage,
+    /// What the run publishes after its agents (its graph's trailing steps).
+    #[serde(skip)]
+    pub publish: plan_compiler::graph::Publish,
     pub nodes: IndexMap<String, NodeSummary>,
 }
 
@@ -72,13 +75,15 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
         failed: 0,
         pid: 0,
         spent: Usage::default(),
+        publish: plan_compiler::graph::Publish::default(),
         nodes: IndexMap::new(),
     };
     let mut finished = None;
     for e in entries {
         match e {
-            Entry::RunStarted { plan, at, nodes, pid, .. } => {
+            Entry::RunStarted { plan, at, nodes, pid, publish, .. } => {
                 run.plan = plan;
+                run.publish = publish;
                 if run.started_at.is_empty() {
                     run.started_at = at;
                 }
@@ -128,9 +133,6 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
         }
     }
     let gates = dir.approvals().is_dir();
-    if gates {
-        add_gates_outside_the_graph(dir, &mut run, running);
-    }
     // A run that recorded its end (it finished, or was stopped) is final: its gates
     // wait for no one. One whose process died without a word still waits: a decision
     // resumes it.
@@ -164,26 +166,6 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
         run.elapsed = crate::store::metrics::human_duration(e.duration_since(s).unwrap_or_default());
     }
     Ok(run)
-}
-
-/// Gates that are no node of the graph (`git.approve`'s `publish`), from their
-/// request files.
-fn add_gates_outside_the_graph(dir: &RunDir, run: &mut RunState, running: bool) {
-    let Ok(entries) = std::fs::read_dir(dir.approvals()) else { return };
-    for e in entries.filter_map(Result::ok) {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(node) = name.strip_suffix(".request.json") else { continue };
-        if run.nodes.contains_key(node) {
-            continue;
-        }
-        let state = match crate::store::approvals::decision(&dir.root, node) {
-            Some(d) if d.approved => NodeState::Succeeded,
-            Some(_) => NodeState::Failed,
-            None if running => NodeState::Running,
-            None => NodeState::Interrupted,
-        };
-        run.nodes.insert(node.to_string(), NodeSummary { state, attempt: 1, ..NodeSummary::default() });
-    }
 }
 
 /// The last line of a file (read from its end: logs can be long).

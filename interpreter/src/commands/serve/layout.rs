@@ -47,15 +47,17 @@ fn kind(k: &UnitKind) -> &'static str {
         UnitKind::MapCopy { .. } => "copy",
         UnitKind::Replica { .. } => "replica",
         UnitKind::DynamicMap => "map",
+        UnitKind::Publish { .. } => "publish",
     }
 }
 
 /// Lays out the graph of `plan` (the file the run recorded).
 pub fn draw(plan: &Path, run: &RunState) -> Drawing {
     let checked = plan_compiler::check_file(plan);
-    let Some(graph) = plan_compiler::compile(&checked) else {
+    let (Some(mut graph), Some(typed)) = (plan_compiler::compile(&checked), checked.plan()) else {
         return Drawing { missing: Some(format!("{} does not compile now", plan.display())), ..Drawing::default() };
     };
+    graph.publish(typed, run.publish);
     let Ok(order) = graph.topo_order() else { return Drawing::default() };
     let mut copies: HashMap<&str, (usize, usize)> = HashMap::new();
     for (id, n) in &run.nodes {

@@ -24,6 +24,9 @@ impl<R: Recorder> Scheduler<R> {
         if key.copy.is_none() {
             self.timeline.dispatched(key.node.index());
         }
+        if let UnitKind::Publish { step } = unit.kind {
+            return self.dispatch_publish(key, step);
+        }
         let Some(meta) = ctx.meta_of(key.node) else {
             return self.finish_now(key, Outcome::Failed { error: format!("unknown agent `{}`", unit.agent()) });
         };
@@ -87,6 +90,28 @@ impl<R: Recorder> Scheduler<R> {
         }
     }
 
+    /// Starts a publishing step: after every agent, so its templates see the agents'
+    /// report as it stands.
+    fn dispatch_publish(&mut self, key: JobKey, step: plan_compiler::graph::PublishStep) {
+        let a = self.attempts.entry(key, 0);
+        a.count += 1;
+        a.no_retry = true;
+        let attempt = a.count;
+        if self.publish_vars.is_none() {
+            let mut snapshot = self.snapshot();
+            let report = crate::engine::publish::report_of(&self.ctx, &mut snapshot);
+            self.publish_vars = Some(self.renderer.git_context(&report));
+        }
+        let vars = self.publish_vars.clone().unwrap_or_default();
+        match crate::engine::publish::prepare(&self.renderer, step, &vars, self.ctx.publish) {
+            Err(error) => self.finish_now(key, Outcome::Failed { error: error.to_string() }),
+            Ok(None) => self.finish_now(key, Outcome::Succeeded { stdout: String::new() }),
+            Ok(Some(work)) => {
+                self.start(key, attempt, work, Placing { timeout: None, isolated: false, expect_changes: false })
+            }
+        }
+    }
+
     /// Records the start and hands the job to a worker task.
     fn start(&mut self, key: JobKey, attempt: u32, work: Work, placing: Placing) {
         let Placing { timeout, isolated, expect_changes } = placing;
@@ -98,7 +123,7 @@ impl<R: Recorder> Scheduler<R> {
         }
         let id = self.id(key);
         self.recorder.journal(Entry::NodeStarted { node: id.clone(), attempt, at: crate::store::clock::now() });
-        let state = if matches!(work, Work::Approval(_)) {
+        let state = if work.is_gate() {
             self.gates.insert(key);
             NodeState::Waiting
         } else {

@@ -84,6 +84,9 @@ pub struct Scheduler<R: Recorder> {
     running: usize,
     /// Of those running, the gates that wait for a person: they hold no slot.
     gates: std::collections::HashSet<JobKey>,
+    /// What publishing templates see (`report`, `agents`), made once, when the first
+    /// publishing step starts.
+    publish_vars: Option<minijinja::Value>,
     /// A result released work that is not yet started: sync before starting it.
     needs_sync: bool,
     stopping: bool,
@@ -146,6 +149,7 @@ impl<R: Recorder> Scheduler<R> {
             retries: HashMap::new(),
             running: 0,
             gates: std::collections::HashSet::new(),
+            publish_vars: None,
             needs_sync: false,
             stopping: false,
             interrupted: false,

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use super::timeline::{Split, Timeline};
 use super::Scheduler;
+use plan_compiler::graph::UnitKind;
+
 use crate::engine::job::JobKey;
 use crate::store::recorder::Recorder;
 use crate::store::state::{NodeState, Record, RunResult, RunStatus};
@@ -22,20 +24,7 @@ impl<R: Recorder> Scheduler<R> {
         };
         let mut records: Vec<Record> = Vec::with_capacity(ctx.node_count() + self.copies.len());
         for ix in ctx.nodes() {
-            let mut state = self.state[ix.index()];
-            if matches!(state, NodeState::Pending | NodeState::Queued) {
-                state = NodeState::Skipped;
-            }
-            let a = self.attempts.get(&JobKey { node: ix, copy: None });
-            records.push(Record {
-                id: ctx.unit(ix).id.as_str().into(),
-                state,
-                attempts: a.map_or(0, |a| a.count),
-                duration: self.duration[ix.index()],
-                last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
-                usage: a.and_then(|a| a.usage()).map(Box::new),
-                decision: None,
-            });
+            records.push(self.record(ix));
         }
         records.append(&mut self.copies);
         RunResult {
@@ -47,6 +36,57 @@ impl<R: Recorder> Scheduler<R> {
             process_start: split.process_start,
             coordination: split.coordination,
             compensated,
+            spent: self.spending.total(),
+        }
+    }
+
+    /// One node's record as it stands; one not started is skipped.
+    fn record(&self, ix: petgraph::graph::NodeIndex) -> Record {
+        let mut state = self.state[ix.index()];
+        if matches!(state, NodeState::Pending | NodeState::Queued) {
+            state = NodeState::Skipped;
+        }
+        let a = self.attempts.get(&JobKey { node: ix, copy: None });
+        Record {
+            id: self.ctx.unit(ix).id.as_str().into(),
+            state,
+            attempts: a.map_or(0, |a| a.count),
+            duration: self.duration[ix.index()],
+            last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
+            usage: a.and_then(|a| a.usage()).map(Box::new),
+            decision: None,
+        }
+    }
+
+    /// The run of the agents so far, as a finished run's result would tell it (the
+    /// scheduler goes on): what publishing templates see as `report`. Publishing
+    /// steps are left out.
+    pub(super) fn snapshot(&self) -> RunResult {
+        let ctx = &self.ctx;
+        let publishing = |ix: &petgraph::graph::NodeIndex| matches!(ctx.unit(*ix).kind, UnitKind::Publish { .. });
+        let mut records: Vec<Record> = ctx.nodes().filter(|ix| !publishing(ix)).map(|ix| self.record(ix)).collect();
+        records.extend(self.copies.iter().cloned());
+        let wall = self.timeline.origin().elapsed();
+        let attempts = &self.attempts;
+        let split = self.timeline.clone().split(wall, |n| {
+            attempts.get(&JobKey { node: petgraph::graph::NodeIndex::new(n), copy: None }).and_then(|a| a.first_started)
+        });
+        let mut finish = self.duration.clone();
+        let mut critical_path = Duration::ZERO;
+        for ix in ctx.graph.topo_order().unwrap_or_default().into_iter().filter(|ix| !publishing(ix)) {
+            let start = ctx.predecessors(ix).map(|p| finish[p.index()]).max().unwrap_or(Duration::ZERO);
+            finish[ix.index()] += start;
+            critical_path = critical_path.max(finish[ix.index()]);
+        }
+        RunResult {
+            status: RunStatus::Succeeded,
+            records,
+            failure: None,
+            wall,
+            critical_path,
+            process_start: split.process_start,
+            coordination: split.coordination,
+            compensated: Vec::new(),
             spent: self.spending.total(),
         }
     }

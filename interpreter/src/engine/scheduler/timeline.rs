@@ -15,6 +15,7 @@ const UNKNOWN: u64 = u64::MAX;
 const MERGE_EVERY: usize = 4096;
 
 /// What the scheduler notes as the run goes, in microseconds since the run started.
+#[derive(Clone)]
 pub(super) struct Timeline {
     origin: Instant,
     /// When each node finished.
@@ -47,6 +48,11 @@ impl Timeline {
             starts: Vec::new(),
             merged: 0,
         }
+    }
+
+    /// When the run started.
+    pub(super) fn origin(&self) -> Instant {
+        self.origin
     }
 
     /// The run starts now; times count from here.
