@@ -26,7 +26,7 @@ fn every_rule_has_a_fixture() {
             seen.insert(d["code"].as_str().unwrap().to_string());
         }
     }
-    for rule in plan_compiler::rules::RULES {
+    for rule in plan_compiler::check::rules::RULES {
         for (code, _) in rule.codes {
             assert!(seen.contains(*code), "no fixture triggers `{code}`");
         }

@@ -1,34 +1,28 @@
-//! The pure half of `plan`: YAML with positions, the schema check, lint rules, and the
-//! agent tree compiled to a petgraph DAG, with its drawings. No effects beyond
-//! reading the plan and its templates.
+//! The pure half of `plan`: a plan file becomes checked, resolved and compiled data,
+//! stage by stage, each consuming the one before it. No effects beyond reading the
+//! plan and its templates.
+//!
+//! | stage | module | what it makes |
+//! |---|---|---|
+//! | load | [`load`] | YAML with positions, the typed plan, its agents indexed |
+//! | check | [`check`] | the schema check, lint rules, diagnostics and their renderers |
+//! | resolve | [`resolve`] | each agent as one typed step; what a secret is |
+//! | graph | [`graph`] | the agent tree as a petgraph DAG (and its publishing steps) |
+//! | draw | [`draw`] | DOT, Mermaid and JSON of the DAG |
+//! | targets | [`targets`] | the same DAG for Argo Workflows or GitHub Actions |
+//! | intake | [`intake`] | an issue becomes a plan |
+//!
+//! The interpreter uses the facade below and these modules' public items.
 
-pub mod agents;
-pub mod compile_json;
-pub mod confine;
-pub mod diagnostic;
-pub mod dot;
-pub mod drawing;
+pub mod check;
+pub mod draw;
 #[cfg(test)]
 mod example_plans;
 pub mod graph;
 pub mod intake;
-pub mod lint;
 pub mod load;
-mod load_fold;
-pub mod locate;
-pub mod mermaid;
-pub mod render;
 pub mod resolve;
-pub mod rules;
-pub mod schema_check;
-pub mod secret;
-pub mod source;
-pub mod suggest;
 pub mod targets;
-pub mod template_env;
-mod template_vars;
-pub mod templates;
-pub mod yaml;
 
-pub use diagnostic::{Diagnostic, Severity};
-pub use lint::{check_file, check_loaded, compile, Checked};
+pub use check::diagnostic::{Diagnostic, Severity};
+pub use check::{check_file, check_loaded, compile, Checked};

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::classify::Classification;
 use super::named;
 use super::source::IssueText;
-use crate::template_env::slug;
+use crate::check::template_env::slug;
 
 /// Template files as the generated plan names them (relative to the plan file).
 #[derive(Clone, Debug)]
@@ -348,7 +348,7 @@ pub fn shape(plan: &Plan) -> String {
 
 /// The pattern of the plan's top level; `None` for a single agent.
 pub fn top_pattern(plan: &Plan) -> Option<Pattern> {
-    plan.agent.has_children().then(|| crate::agents::pattern_of(&plan.agent))
+    plan.agent.has_children().then(|| crate::load::agents::pattern_of(&plan.agent))
 }
 
 /// The plan as YAML, with the schema modeline and why this tier and pattern.

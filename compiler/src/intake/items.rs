@@ -321,5 +321,4 @@ fn is_work(item: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "items_tests.rs"]
 mod tests;

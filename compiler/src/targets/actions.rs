@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{steps, yaml_text, Step, StepKind, Target};
-use crate::diagnostic::Diagnostic;
+use crate::check::diagnostic::Diagnostic;
 
 /// Text that GitHub must not read as an expression (`${{ ... }}`).
 fn no_expressions(text: &str) -> String {
@@ -125,7 +125,7 @@ pub fn to_github_actions(t: &Target) -> Result<(String, Vec<Diagnostic>), Vec<Di
         jobs.insert(s.name.clone(), job(t, s, t.plan.concurrency));
     }
     let doc = json!({
-        "name": format!("plan: {}", no_expressions(&crate::drawing::title(t.plan))),
+        "name": format!("plan: {}", no_expressions(&crate::draw::title(t.plan))),
         "on": { "workflow_dispatch": {} },
         "permissions": { "contents": "read" },
         "env": { "PLAN_FILE": no_expressions(&t.plan_path) },

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::{steps, yaml_text, Step, StepKind, Target};
-use crate::diagnostic::Diagnostic;
+use crate::check::diagnostic::Diagnostic;
 
 const OUT: &str = "/tmp/plan-output.json";
 

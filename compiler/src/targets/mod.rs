@@ -14,10 +14,10 @@ use petgraph::Direction;
 use plan_schema::{Agent, Plan};
 use serde_json::Value;
 
-use crate::agents::AgentIndex;
-use crate::diagnostic::Diagnostic;
+use crate::check::diagnostic::Diagnostic;
+use crate::check::Checked;
 use crate::graph::{PlanGraph, UnitKind};
-use crate::lint::Checked;
+use crate::load::agents::AgentIndex;
 
 pub use actions::to_github_actions;
 pub use argo::to_argo;

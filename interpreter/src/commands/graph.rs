@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use plan_compiler::compile_json::compiled;
+use plan_compiler::draw::json::compiled;
+use plan_compiler::draw::{dot, mermaid};
 use plan_compiler::graph::PlanGraph;
-use plan_compiler::{check_file, compile, dot, mermaid, Checked};
+use plan_compiler::{check_file, compile, Checked};
 use plan_schema::Plan;
 
 use crate::cli::{CompileArgs, GraphArgs, GraphFormat};
@@ -103,7 +104,7 @@ fn compile_target(
         Err(errors) => (None, errors),
     };
     for d in &diagnostics {
-        eprint!("{}", plan_compiler::render::render_human(d, source, style));
+        eprint!("{}", plan_compiler::check::render::render_human(d, source, style));
     }
     match text {
         Some(text) => write_out(args.output.as_deref(), &text),

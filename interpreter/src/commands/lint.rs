@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use plan_compiler::render::{render_github, render_human, render_json, Style};
+use plan_compiler::check::render::{render_github, render_human, render_json, Style};
 use plan_compiler::{check_file, Checked, Diagnostic};
 
 use crate::cli::{LintArgs, LintFormat};

@@ -35,8 +35,9 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
         return Err(Error::refused("the issue has no title"));
     }
     let output = args.output.clone().unwrap_or_else(|| {
-        let stem =
-            issue.number.map_or_else(|| plan_compiler::template_env::slug(&issue.title), |n| format!("issue-{n}"));
+        let stem = issue
+            .number
+            .map_or_else(|| plan_compiler::check::template_env::slug(&issue.title), |n| format!("issue-{n}"));
         PathBuf::from("plans").join(format!("{stem}.yaml"))
     });
     if output.exists() && !args.force {

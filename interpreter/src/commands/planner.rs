@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use plan_compiler::check::render::{render_human, Style};
 use plan_compiler::intake::IssueText;
-use plan_compiler::render::{render_human, Style};
 use plan_compiler::{check_loaded, load::load_str};
 use plan_schema::AgentCli;
 

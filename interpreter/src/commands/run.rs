@@ -102,7 +102,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     ctx.publish = publish;
     crate::store::redact::add_secrets(secrets.values().cloned());
     // What the plan passes to agents is a secret whatever its name (`STRIPE_CONN`).
-    let passed = plan_compiler::secret::passed(&ctx.plan);
+    let passed = plan_compiler::resolve::secret::passed(&ctx.plan);
     crate::store::redact::add_secrets(passed.iter().filter_map(|name| std::env::var(name).ok()));
     ctx.given_secrets = secrets;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
@@ -238,7 +238,7 @@ fn vars(plan: &Plan, overrides: &[String]) -> Result<indexmap::IndexMap<String, 
         let Some((k, v)) = kv.split_once('=') else {
             return Err(Error::Usage(format!("--var expects KEY=VALUE, got `{kv}`")));
         };
-        if plan_compiler::secret::looks_secret(k.trim()) {
+        if plan_compiler::resolve::secret::looks_secret(k.trim()) {
             return Err(Error::Usage(format!(
                 "`--var {k}` looks like a secret, and variables are written to the run directory: pass it with \
                  `--secret {k}` (agents that name it in `pass_env` get it in their environment)"
@@ -363,7 +363,7 @@ fn finish(result: &RunResult, report: &Report, dir: &RunDir, display: Display) -
 /// action.
 fn uses_git(plan: &Plan) -> bool {
     use plan_compiler::resolve::Work;
-    let index = plan_compiler::agents::AgentIndex::new(plan);
+    let index = plan_compiler::load::agents::AgentIndex::new(plan);
     let any = index.iter().filter_map(|a| plan_compiler::resolve::step(plan, a.agent).ok()).any(|s| {
         (s.workspace == plan_schema::Workspace::Worktree && !matches!(s.work, Work::Nothing))
             || s.agent.expect.is_some()

@@ -92,7 +92,7 @@ impl RunContext {
     ) -> RunContext {
         let tree = Tree::take(&mut plan);
         RunContext {
-            confined: plan_compiler::confine::root(&base_dir),
+            confined: plan_compiler::check::confine::root(&base_dir),
             tree,
             plan,
             graph,
@@ -104,7 +104,7 @@ impl RunContext {
             dry_run,
             secret_env: std::env::vars_os()
                 .filter_map(|(k, _)| k.into_string().ok())
-                .filter(|k| plan_compiler::secret::looks_secret(k))
+                .filter(|k| plan_compiler::resolve::secret::looks_secret(k))
                 .collect(),
             given_secrets: std::collections::BTreeMap::new(),
             repo: None,
@@ -121,7 +121,7 @@ impl RunContext {
             .or_else(|| self.repo.as_ref().and_then(|r| crate::git::origin_repo(&r.root)))
     }
 
-    /// The output of agent `id` as PLAN-FORMAT.md defines it.
+    /// The output of agent `id` as docs/format.md defines it.
     pub fn output_of(&self, id: &str) -> Option<Value> {
         let meta = self.tree.get(id)?;
         self.composite_output(id, meta)

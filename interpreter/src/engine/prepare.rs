@@ -42,7 +42,11 @@ pub fn describe(work: &Work) -> String {
             let mut s = if spec.argv.len() == 3 && spec.argv[0] == "sh" && spec.argv[1] == "-c" {
                 spec.argv[2].clone()
             } else {
-                spec.argv.iter().map(|a| plan_compiler::template_env::shell_quote(a)).collect::<Vec<_>>().join(" ")
+                spec.argv
+                    .iter()
+                    .map(|a| plan_compiler::check::template_env::shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             };
             if let Some(stdin) = &spec.stdin {
                 let first = stdin.lines().next().unwrap_or("");
@@ -212,7 +216,7 @@ impl<'r> Preparer<'r> {
             Action::Render { template, output } => {
                 let contents = self.renderer.render_file(template, ctx())?;
                 let path = PathBuf::from(self.render_str(output, ctx())?);
-                if !plan_compiler::confine::inside(&run.confined, Path::new("."), &path) {
+                if !plan_compiler::check::confine::inside(&run.confined, Path::new("."), &path) {
                     return Err(PrepareError::Outside(path.display().to_string(), run.confined.display().to_string()));
                 }
                 Work::WriteFile { path, contents }

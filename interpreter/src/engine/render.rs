@@ -72,7 +72,7 @@ pub struct NodeVars<'a> {
 
 impl Renderer {
     pub fn new(run: Arc<RunContext>) -> Renderer {
-        let mut env = plan_compiler::template_env::environment();
+        let mut env = plan_compiler::check::template_env::environment();
         // A template that loops without end fails its agent instead of hanging the run.
         env.set_fuel(Some(plan_schema::Limits::template_fuel(run.plan.limits.as_ref())));
         let roots = template_roots(&run.base_dir);
@@ -81,7 +81,7 @@ impl Renderer {
             for root in &roots {
                 let path = root.join(name);
                 // Templates come from inside the repository only.
-                if !plan_compiler::confine::inside(&confined, root, Path::new(name)) {
+                if !plan_compiler::check::confine::inside(&confined, root, Path::new(name)) {
                     return Err(minijinja::Error::new(
                         minijinja::ErrorKind::InvalidOperation,
                         format!("template `{name}` is outside the repository ({})", confined.display()),

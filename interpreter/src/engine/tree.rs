@@ -8,8 +8,8 @@
 
 use hashbrown::hash_table::{Entry, HashTable};
 
-use plan_compiler::agents::pattern_of;
 use plan_compiler::graph::id_hash;
+use plan_compiler::load::agents::pattern_of;
 use plan_schema::{Agent, Over, Pattern, Plan};
 
 /// An agent's place in the tree: where it is and what is around it, as indices (a
@@ -125,7 +125,7 @@ impl Tree {
     /// `plan.agent`.
     pub fn take(plan: &mut Plan) -> Self {
         let root = std::mem::take(&mut plan.agent);
-        let n = plan_compiler::agents::count(&root);
+        let n = plan_compiler::load::agents::count(&root);
         let mut tree = Tree {
             root: root.id.clone(),
             groups: vec![vec![root]],

@@ -1,4 +1,5 @@
-//! GitHub's REST API through octocrab: reading an issue. The token comes from the
+//! GitHub's REST API through octocrab: reading an issue, asking whether a user may
+//! write to a repository, opening a pull request, commenting. The token comes from the
 //! environment only (`GITHUB_TOKEN`), `GITHUB_API_URL` points at GitHub Enterprise or
 //! a stand-in; every failure becomes one clear line.
 

@@ -1,5 +1,5 @@
 //! Secrets never reach the run directory: the values of variables that are secrets
-//! by `plan_compiler::secret` (named like one, passed with `pass_env`, given with
+//! by `plan_compiler::resolve::secret` (named like one, passed with `pass_env`, given with
 //! `--secret`) are replaced by `***` in everything an agent prints before it is
 //! logged or kept as output.
 
@@ -39,7 +39,7 @@ fn from_env() -> &'static [String] {
     static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
     SECRETS.get_or_init(|| {
         let mut found: Vec<String> = std::env::vars()
-            .filter(|(k, v)| v.len() >= MIN_LEN && plan_compiler::secret::looks_secret(k))
+            .filter(|(k, v)| v.len() >= MIN_LEN && plan_compiler::resolve::secret::looks_secret(k))
             .map(|(_, v)| v)
             .collect();
         found.sort_by_key(|s| std::cmp::Reverse(s.len()));

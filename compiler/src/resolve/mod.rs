@@ -1,0 +1,436 @@
+//! resolve: the compiler's last stage. Each agent becomes one typed [`Step`]: what it
+//! does (a command, a prompt for a coding-agent CLI or a runner's command, a built-in
+//! action with typed arguments, or nothing) and its resolved policies (timeout, retry,
+//! workspace, turns, environment). Every default is applied here and nowhere else.
+//!
+//! Lint reports the [`Problem`]s of [`step`] at their lines (rules `unknown-runner`,
+//! `runner-without-command`, `prompt-without-runner`, `unknown-action`,
+//! `missing-argument`); a plan that lints clean resolves, so the engine executes a
+//! step and checks none of these again. A step borrows the plan: resolving costs no
+//! copy, so the engine resolves an agent when it dispatches it and a plan of 100,000
+//! agents holds no second form of them.
+//!
+//! Templates stay templates: a command, a prompt and an action's text arguments are
+//! rendered by the engine for each attempt.
+
+pub mod secret;
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use plan_schema::{Agent, AgentCli, Budget, Command, Duration, Plan, Retry, Runner, Workspace};
+use serde_json::Value;
+
+/// One agent, resolved: what it does, and the policies it runs under.
+#[derive(Clone, Debug)]
+pub struct Step<'p> {
+    pub agent: &'p Agent,
+    pub work: Work<'p>,
+    /// The longest one attempt may take: the agent's, else `defaults.timeout`.
+    pub timeout: Option<Duration>,
+    /// The agent's retry policy, else `defaults.retry`; never for a gate (a person's
+    /// decision is final).
+    pub retry: Option<&'p Retry>,
+    /// The agent's workspace, else `defaults.workspace`, else shared.
+    pub workspace: Workspace,
+    /// `expect: changes`: an attempt that changed no file fails.
+    pub expect_changes: bool,
+    /// Model turns an attempt may take: the agent's budget, else the plan's, else
+    /// [`Budget::DEFAULT_TURNS`].
+    pub turns: u32,
+    /// What the step's processes see of the environment.
+    pub env: EnvPolicy<'p>,
+}
+
+impl Step<'_> {
+    /// Whether the step waits for a person (`uses: approval`).
+    pub fn is_gate(&self) -> bool {
+        matches!(self.work, Work::Action(Action::Approval { .. }))
+    }
+}
+
+/// What a step does.
+#[derive(Clone, Debug)]
+pub enum Work<'p> {
+    /// `run`: a command; its prompt, if any, goes to its standard input.
+    Command(&'p Command),
+    /// A prompt for a coding-agent CLI (built in, or a `runners` entry with `cli`).
+    Coding(CodingAgent<'p>),
+    /// A prompt for a `runners` entry's own command, on its standard input.
+    Runner { name: &'p str, command: &'p Command },
+    /// `uses`: a built-in action.
+    Action(Action<'p>),
+    /// Nothing of its own: it coordinates children (or is a gather with no agent).
+    Nothing,
+}
+
+/// A coding-agent CLI run: which CLI, under which runner name, with which entry.
+#[derive(Clone, Copy, Debug)]
+pub struct CodingAgent<'p> {
+    pub cli: AgentCli,
+    pub runner: &'p str,
+    /// The plan's `runners.<name>` entry, when there is one (model, args, or its own
+    /// command whose output is read as this CLI's).
+    pub entry: Option<&'p Runner>,
+}
+
+/// A built-in action with its arguments typed. Text arguments are templates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action<'p> {
+    Noop,
+    Sleep(Duration),
+    /// `template.render`: `template` (a file) rendered to `output` (a template).
+    Render {
+        template: &'p str,
+        output: &'p str,
+    },
+    /// A person decides; past `timeout`, `approve_on_timeout` decides.
+    Approval {
+        message: &'p str,
+        timeout: Option<Duration>,
+        approve_on_timeout: bool,
+    },
+    GitBranch {
+        name: Arg<'p>,
+    },
+    GitCommit {
+        message: Arg<'p>,
+    },
+    GithubPr {
+        title: Arg<'p>,
+        body: Option<Arg<'p>>,
+        base: Option<Arg<'p>>,
+        repo: Option<Arg<'p>>,
+        draft: bool,
+    },
+    GithubComment {
+        body: Arg<'p>,
+        number: Option<Arg<'p>>,
+        repo: Option<Arg<'p>>,
+    },
+}
+
+/// An action's argument from `with`: a text is a template; any other value is used as
+/// its JSON text.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Arg<'p>(pub &'p Value);
+
+impl<'p> Arg<'p> {
+    /// The template to render, or the literal text of a non-string value.
+    pub fn template(self) -> Result<&'p str, String> {
+        match self.0 {
+            Value::String(s) => Ok(s),
+            other => Err(other.to_string()),
+        }
+    }
+}
+
+/// The built-in actions, each with the `with` arguments it requires.
+pub const ACTIONS: &[(&str, &[&str])] = &[
+    ("noop", &[]),
+    ("sleep", &["duration"]),
+    ("template.render", &["template", "output"]),
+    ("approval", &["message"]),
+    ("git.branch", &["name"]),
+    ("git.commit", &["message"]),
+    ("github.pr", &["title"]),
+    ("github.comment", &["body"]),
+];
+
+impl Action<'_> {
+    /// Whether the action acts on a git repository or on GitHub.
+    pub fn needs_git(&self) -> bool {
+        matches!(
+            self,
+            Action::GitBranch { .. }
+                | Action::GitCommit { .. }
+                | Action::GithubPr { .. }
+                | Action::GithubComment { .. }
+        )
+    }
+}
+
+/// The environment of a step's processes, in the order it is layered: `defaults.env`,
+/// the runner's `env` (then, for a coding agent, what its CLI needs), the agent's
+/// `env` (later wins); and the secrets it may see.
+#[derive(Clone, Debug)]
+pub struct EnvPolicy<'p> {
+    pub defaults: Option<&'p IndexMap<String, String>>,
+    pub runner: Option<&'p IndexMap<String, String>>,
+    pub agent: Option<&'p IndexMap<String, String>>,
+    /// Secret variables passed through: the agent's, its runner's, its CLI's model
+    /// keys, the defaults'.
+    pub pass: Vec<&'p str>,
+}
+
+impl<'p> EnvPolicy<'p> {
+    /// The variables set, in layering order (a later one replaces an earlier one).
+    pub fn vars(&self) -> impl Iterator<Item = (&'p String, &'p String)> + '_ {
+        [self.defaults, self.runner, self.agent].into_iter().flatten().flat_map(|m| m.iter())
+    }
+
+    /// Whether a variable of this name is set by the plan.
+    pub fn sets(&self, name: &str) -> bool {
+        [self.defaults, self.runner, self.agent].into_iter().flatten().any(|m| m.contains_key(name))
+    }
+}
+
+/// Why an agent does not resolve. Each is a lint error at the field it names.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Problem {
+    /// A prompt, and neither `run` nor a runner (`prompt-without-runner`).
+    NoRunner,
+    /// `runner` names no runner (`unknown-runner`); `from_defaults` when the name
+    /// came from `defaults.runner`.
+    UnknownRunner { name: String, from_defaults: bool },
+    /// A `runners` entry with neither `command` nor a CLI (`runner-without-command`).
+    RunnerWithoutCommand { name: String },
+    /// `uses` names no built-in action (`unknown-action`).
+    UnknownAction { name: String },
+    /// Required `with` arguments are absent (`missing-argument`, one each).
+    MissingArguments { action: &'static str, args: Vec<&'static str> },
+    /// A `with` argument does not parse (`missing-argument`).
+    InvalidArgument { action: &'static str, arg: &'static str, expected: &'static str },
+}
+
+impl Problem {
+    /// The lint code that reports it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::NoRunner => "prompt-without-runner",
+            Problem::UnknownRunner { .. } => "unknown-runner",
+            Problem::RunnerWithoutCommand { .. } => "runner-without-command",
+            Problem::UnknownAction { .. } => "unknown-action",
+            Problem::MissingArguments { .. } | Problem::InvalidArgument { .. } => "missing-argument",
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::NoRunner => f.write_str("a prompt but no runner"),
+            Problem::UnknownRunner { name, .. } => write!(f, "unknown runner `{name}`"),
+            Problem::RunnerWithoutCommand { name } => {
+                write!(f, "runner `{name}` has no `command` and is no coding-agent CLI")
+            }
+            Problem::UnknownAction { name } => write!(f, "unknown action `{name}`"),
+            Problem::MissingArguments { action, args } => {
+                let args: Vec<String> = args.iter().map(|a| format!("`with.{a}`")).collect();
+                write!(f, "`{action}` needs {}", args.join(" and "))
+            }
+            Problem::InvalidArgument { action, arg, expected } => {
+                write!(f, "`{action}`: `with.{arg}` must be {expected}")
+            }
+        }
+    }
+}
+
+/// The runner an agent's prompt goes to: its own `runner`, else `defaults.runner`.
+pub fn runner_name<'p>(plan: &'p Plan, agent: &'p Agent) -> Option<&'p str> {
+    agent.runner.as_deref().or(plan.defaults.as_ref().and_then(|d| d.runner.as_deref()))
+}
+
+/// Whether `name` names a runner: an entry of `runners` or a built-in coding agent.
+pub fn runner_exists(plan: &Plan, name: &str) -> bool {
+    plan.runners.contains_key(name) || AgentCli::named(name).is_some()
+}
+
+/// The coding-agent CLI a runner drives: its entry's `cli`, else its name when it
+/// names one (also when the entry gives its own `command`, whose output is then read
+/// as that CLI's).
+pub fn cli_of(name: &str, entry: Option<&Runner>) -> Option<AgentCli> {
+    entry.and_then(|r| r.cli).or_else(|| AgentCli::named(name))
+}
+
+/// Resolves one agent of `plan`.
+pub fn step<'p>(plan: &'p Plan, agent: &'p Agent) -> Result<Step<'p>, Problem> {
+    let defaults = plan.defaults.as_ref();
+    let mut env = EnvPolicy {
+        defaults: defaults.map(|d| &d.env),
+        runner: None,
+        agent: agent.env.as_deref(),
+        pass: agent.pass_env.iter().map(String::as_str).collect(),
+    };
+    let work = if let Some(uses) = agent.uses.as_deref() {
+        Work::Action(action(uses, agent.with())?)
+    } else if let Some(cmd) = &agent.run {
+        Work::Command(cmd)
+    } else if agent.has_prompt() {
+        let name = runner_name(plan, agent).ok_or(Problem::NoRunner)?;
+        let entry = plan.runners.get(name);
+        if let Some(r) = entry {
+            env.runner = Some(&r.env);
+            env.pass.extend(r.pass_env.iter().map(String::as_str));
+        }
+        match (cli_of(name, entry), entry) {
+            (Some(cli), _) => {
+                env.pass.extend(cli.model_keys());
+                Work::Coding(CodingAgent { cli, runner: name, entry })
+            }
+            (None, Some(r)) => match &r.command {
+                Some(command) => Work::Runner { name, command },
+                None => return Err(Problem::RunnerWithoutCommand { name: name.to_string() }),
+            },
+            (None, None) => {
+                let from_defaults = agent.runner.is_none();
+                return Err(Problem::UnknownRunner { name: name.to_string(), from_defaults });
+            }
+        }
+    } else {
+        Work::Nothing
+    };
+    if let Some(d) = defaults {
+        env.pass.extend(d.pass_env.iter().map(String::as_str));
+    }
+    let gate = matches!(work, Work::Action(Action::Approval { .. }));
+    Ok(Step {
+        agent,
+        timeout: agent.timeout.or(defaults.and_then(|d| d.timeout)),
+        retry: if gate { None } else { agent.retry.as_deref().or(defaults.and_then(|d| d.retry.as_ref())) },
+        workspace: agent.workspace.or(defaults.and_then(|d| d.workspace)).unwrap_or_default(),
+        expect_changes: agent.expect == Some(plan_schema::Expect::Changes),
+        turns: agent
+            .budget
+            .as_ref()
+            .and_then(|b| b.turns)
+            .or(plan.budget.as_ref().and_then(|b| b.turns))
+            .unwrap_or(Budget::DEFAULT_TURNS),
+        work,
+        env,
+    })
+}
+
+/// A `uses` action and its `with` arguments.
+fn action<'p>(uses: &str, with: &'p IndexMap<String, Value>) -> Result<Action<'p>, Problem> {
+    let Some(&(name, required)) = ACTIONS.iter().find(|(n, _)| *n == uses) else {
+        return Err(Problem::UnknownAction { name: uses.to_string() });
+    };
+    let missing: Vec<&'static str> = required.iter().copied().filter(|a| !with.contains_key(*a)).collect();
+    if !missing.is_empty() {
+        return Err(Problem::MissingArguments { action: name, args: missing });
+    }
+    let arg = |a: &str| with.get(a).map(Arg);
+    let req = |a: &str| Arg(&with[a]);
+    let text = |a: &'static str| -> Result<&'p str, Problem> {
+        with[a].as_str().ok_or(Problem::InvalidArgument { action: name, arg: a, expected: "a text" })
+    };
+    let duration = |a: &'static str| -> Result<Option<Duration>, Problem> {
+        with.get(a)
+            .map(|d| {
+                d.as_str().and_then(|s| s.parse::<Duration>().ok()).ok_or(Problem::InvalidArgument {
+                    action: name,
+                    arg: a,
+                    expected: "a duration (500ms, 30s, 5m, 1h)",
+                })
+            })
+            .transpose()
+    };
+    Ok(match name {
+        "noop" => Action::Noop,
+        "sleep" => Action::Sleep(duration("duration")?.unwrap_or_default()),
+        "template.render" => Action::Render { template: text("template")?, output: text("output")? },
+        "approval" => Action::Approval {
+            message: text("message")?,
+            timeout: duration("timeout")?,
+            approve_on_timeout: with.get("on_timeout").and_then(Value::as_str) == Some("approve"),
+        },
+        "git.branch" => Action::GitBranch { name: req("name") },
+        "git.commit" => Action::GitCommit { message: req("message") },
+        "github.pr" => Action::GithubPr {
+            title: req("title"),
+            body: arg("body"),
+            base: arg("base"),
+            repo: arg("repo"),
+            draft: with.get("draft").and_then(Value::as_bool).unwrap_or(false),
+        },
+        _ => Action::GithubComment { body: req("body"), number: arg("number"), repo: arg("repo") },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(yaml: &str) -> Plan {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    const BASE: &str = "version: 1\nname: t\ncomplexity: simple\n";
+
+    #[test]
+    fn defaults_are_applied_once_here() {
+        let p = plan(&format!(
+            "{BASE}defaults: {{ runner: claude, timeout: 5m, workspace: worktree, pass_env: [DB_TOKEN], retry: {{ \
+             attempts: 3 }} }}\nbudget: {{ turns: 7 }}\nagent: {{ id: a, prompt: hi, timeout: 1m }}\n"
+        ));
+        let s = step(&p, &p.agent).unwrap();
+        assert!(matches!(s.work, Work::Coding(CodingAgent { cli: AgentCli::Claude, runner: "claude", entry: None })));
+        assert_eq!(s.timeout, Some(Duration::from_millis(60_000)));
+        assert_eq!(s.workspace, Workspace::Worktree);
+        assert_eq!(s.retry.map(|r| r.attempts), Some(3));
+        assert_eq!(s.turns, 7);
+        assert!(s.env.pass.contains(&"ANTHROPIC_API_KEY") && s.env.pass.contains(&"DB_TOKEN"), "{:?}", s.env.pass);
+    }
+
+    #[test]
+    fn a_gate_is_never_retried_and_its_arguments_are_typed() {
+        let p = plan(&format!(
+            "{BASE}defaults: {{ retry: {{ attempts: 3 }} }}\nagent: {{ id: g, uses: approval, with: {{ message: \
+             ok?, timeout: 2h, on_timeout: approve }} }}\n"
+        ));
+        let s = step(&p, &p.agent).unwrap();
+        assert!(s.retry.is_none());
+        let Work::Action(Action::Approval { message, timeout, approve_on_timeout }) = s.work else { panic!() };
+        assert_eq!((message, timeout, approve_on_timeout), ("ok?", Some(Duration::from_millis(7_200_000)), true));
+    }
+
+    #[test]
+    fn problems_name_what_is_wrong() {
+        let cases = [
+            ("agent: { id: a, prompt: hi }", Problem::NoRunner),
+            (
+                "defaults: { runner: cluade }\nagent: { id: a, prompt: hi }",
+                Problem::UnknownRunner { name: "cluade".into(), from_defaults: true },
+            ),
+            (
+                "runners: { mine: { model: x } }\nagent: { id: a, prompt: hi, runner: mine }",
+                Problem::RunnerWithoutCommand { name: "mine".into() },
+            ),
+            ("agent: { id: a, uses: slep }", Problem::UnknownAction { name: "slep".into() }),
+            (
+                "agent: { id: a, uses: github.pr }",
+                Problem::MissingArguments { action: "github.pr", args: vec!["title"] },
+            ),
+            (
+                "agent: { id: a, uses: sleep, with: { duration: soon } }",
+                Problem::InvalidArgument {
+                    action: "sleep",
+                    arg: "duration",
+                    expected: "a duration (500ms, 30s, 5m, 1h)",
+                },
+            ),
+        ];
+        for (yaml, want) in cases {
+            let p = plan(&format!("{BASE}{yaml}\n"));
+            assert_eq!(step(&p, &p.agent).unwrap_err(), want, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn a_runner_entry_layers_its_environment_and_may_name_a_cli() {
+        let p = plan(&format!(
+            "{BASE}defaults: {{ env: {{ A: d, B: d }} }}\nrunners: {{ cheap: {{ cli: codex, env: {{ B: r }}, \
+             pass_env: [X_TOKEN] }}, own: {{ command: [my-llm] }} }}\nagent: {{ id: a, prompt: hi, runner: cheap, \
+             env: {{ C: a }} }}\n"
+        ));
+        let s = step(&p, &p.agent).unwrap();
+        assert!(matches!(s.work, Work::Coding(CodingAgent { cli: AgentCli::Codex, runner: "cheap", entry: Some(_) })));
+        let vars: Vec<(&str, &str)> = s.env.vars().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(vars, [("A", "d"), ("B", "d"), ("B", "r"), ("C", "a")]);
+        assert!(s.env.pass.contains(&"X_TOKEN") && s.env.pass.contains(&"OPENAI_API_KEY"));
+        let mut p2 = p.clone();
+        p2.agent.runner = Some("own".into());
+        assert!(matches!(step(&p2, &p2.agent).unwrap().work, Work::Runner { name: "own", .. }));
+    }
+}
