@@ -23,7 +23,7 @@ pub fn start(args: &RunArgs, plan: &Path) -> Result<(), Error> {
         }
         None => RunDir::create(&args.runs_dir, &id)?,
     };
-    let log = dir.root.join("run.log");
+    let log = dir.run_log();
     let out =
         std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| Error::io("create", &log, e))?;
     let exe = std::env::current_exe().map_err(|e| Error::io("find", "the plan executable", e))?;

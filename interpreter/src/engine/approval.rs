@@ -60,10 +60,10 @@ pub async fn wait(gate: Gate, log: Option<PathBuf>, mut cancel: watch::Receiver<
                 at: crate::store::clock::now(),
                 comment: Some(why),
             };
-            let _ = std::fs::write(
-                approvals::decision_path(&gate.run_root, &gate.node),
-                serde_json::to_vec_pretty(&d).unwrap_or_default(),
-            );
+            // The decision is kept like a person's, or the gate fails saying why.
+            if let Err(e) = approvals::write_decision(&gate.run_root, &gate.node, &d) {
+                return Outcome::Failed { error: format!("cannot write the timeout's decision: {e}") };
+            }
             return outcome(&d);
         }
         tokio::select! {

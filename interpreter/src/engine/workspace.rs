@@ -198,6 +198,7 @@ async fn write_prompt_file(job: &mut Job, path: Option<PathBuf>) {
     let Some(stdin) = &spec.stdin else {
         return;
     };
-    let _ = tokio::fs::write(&path, stdin).await;
+    let (file, text) = (path.clone(), stdin.clone());
+    let _ = tokio::task::spawn_blocking(move || crate::store::rundir::write_atomic(&file, text.as_bytes())).await;
     spec.env.insert("PLAN_PROMPT_FILE".into(), path.display().to_string());
 }

@@ -64,6 +64,12 @@ pub fn write_request(run_root: &std::path::Path, request: &Request) -> std::io::
     write_atomic(&request_path(run_root, &request.node), &bytes)
 }
 
+/// Writes decision `d` on gate `node` (atomically: a reader sees none or all of it).
+pub fn write_decision(run_root: &std::path::Path, node: &str, d: &Decision) -> std::io::Result<()> {
+    std::fs::create_dir_all(RunDir::at(run_root).approvals())?;
+    write_atomic(&decision_path(run_root, node), &serde_json::to_vec_pretty(d).unwrap_or_default())
+}
+
 /// Decides gate `node` of `run`: refused unless it asks for a decision and has none.
 pub fn decide(run: &RunDir, node: &str, answer: &Decision) -> Result<(), StoreError> {
     if request(run, node).is_none() {
@@ -73,9 +79,5 @@ pub fn decide(run: &RunDir, node: &str, answer: &Decision) -> Result<(), StoreEr
         let what = if d.approved { "approved" } else { "rejected" };
         return Err(StoreError::Decided { node: node.to_string(), what: format!("{what} by {} at {}", d.by, d.at) });
     }
-    let bytes = serde_json::to_vec_pretty(answer).unwrap_or_default();
-    let path = decision_path(&run.root, node);
-    let dir = run.approvals();
-    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("create", dir, e))?;
-    write_atomic(&path, &bytes).map_err(|e| StoreError::io("write", path, e))
+    write_decision(&run.root, node, answer).map_err(|e| StoreError::io("write", decision_path(&run.root, node), e))
 }

@@ -185,7 +185,7 @@ pub fn list(runs_dir: &Path) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(runs_dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
-                .filter(|e| e.path().join("journal.jsonl").is_file())
+                .filter(|e| RunDir::at(&e.path()).journal().is_file())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })

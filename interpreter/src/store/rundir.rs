@@ -19,7 +19,7 @@ impl RunDir {
     pub fn create(runs_dir: &Path, id: &str) -> Result<RunDir, StoreError> {
         check_id(id)?;
         let root = runs_dir.join(id);
-        if root.join("journal.jsonl").exists() {
+        if RunDir::at(&root).journal().exists() {
             return Err(StoreError::Taken(id.to_string()));
         }
         for sub in ["status", "logs", "outputs", "prompts", "agents"] {
@@ -32,7 +32,8 @@ impl RunDir {
     pub fn open(runs_dir: &Path, id: &str) -> Option<RunDir> {
         check_id(id).ok()?;
         let root = runs_dir.join(id);
-        root.join("journal.jsonl").is_file().then(|| RunDir { id: id.to_string(), root })
+        let dir = RunDir { id: id.to_string(), root };
+        dir.journal().is_file().then_some(dir)
     }
 
     /// Run `id`, or the newest run when `id` is `None`.
@@ -95,6 +96,10 @@ impl RunDir {
     /// A person's decision on a gate (written by `plan approve`/`reject`, the page).
     pub fn approval_decision(&self, node: &str) -> PathBuf {
         self.approvals().join(format!("{node}.json"))
+    }
+    /// What a background run prints.
+    pub fn run_log(&self) -> PathBuf {
+        self.root.join("run.log")
     }
     pub fn journal(&self) -> PathBuf {
         self.root.join("journal.jsonl")

@@ -1,7 +1,9 @@
-//! Coding agents as runners: how each CLI is started non-interactively (`launch`),
-//! and how its machine-readable output becomes a readable log, a final message, and
-//! tokens and cost (`parse`). A plan's `runners.<name>` may replace the command or
-//! only add `model`, `args` and `env`.
+//! Coding agents as runners. Each CLI has its own file (`claude.rs`, `codex.rs`,
+//! `aider.rs`): how it is started non-interactively (`command`) and how its
+//! machine-readable output becomes a readable log, a final message, and tokens and
+//! cost (`Parser`); `parse.rs` holds what the parsers share. The secret keys each CLI
+//! reads are `plan_schema::AgentCli::model_keys`. A plan's `runners.<name>` may
+//! replace the command or only add `model`, `args` and `env`.
 
 mod aider;
 mod claude;
