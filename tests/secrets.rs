@@ -66,3 +66,34 @@ agent:
     assert_eq!(std::fs::read_to_string(dir.join("logs/not.log")).unwrap(), "key=[none]\n");
     assert!(grep(t.dir.path(), "s3cr3t-value-123").is_empty(), "{:?}", grep(t.dir.path(), "s3cr3t-value-123"));
 }
+
+#[test]
+fn one_rule_for_secrets_withholds_and_redacts_alike() {
+    // STRIPE_KEY is a secret by its name: withheld from an agent that does not name
+    // it, and redacted from one that does. STRIPE_CONN is no secret by its name, but
+    // passing it with `pass_env` makes it one.
+    let plan = r#"version: 1
+name: one-rule
+complexity: moderate
+agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - { id: passed, pass_env: [STRIPE_KEY, STRIPE_CONN], run: "echo \"key=$STRIPE_KEY conn=$STRIPE_CONN\"" }
+    - { id: other, run: "echo \"key=[${STRIPE_KEY:-withheld}]\"" }
+"#;
+    let key = "sk_live_canary_0123456789";
+    let conn = "postgres://canary-conn-9876@db";
+    let mut t = Test::new().file("plan.yaml", plan);
+    t.env_var("STRIPE_KEY", key).env_var("STRIPE_CONN", conn);
+    let run = t.run_with(&["run", "plan.yaml", "--json"]);
+    run.code(0);
+    let dir = t.path(".plan/runs").join(run.json()["run_id"].as_str().unwrap());
+    // The agent did print both (the canary: `***` stands where each value was).
+    assert_eq!(std::fs::read_to_string(dir.join("logs/passed.log")).unwrap(), "key=*** conn=***\n");
+    assert_eq!(std::fs::read_to_string(dir.join("logs/other.log")).unwrap(), "key=[withheld]\n");
+    for value in [key, conn] {
+        assert!(grep(t.dir.path(), value).is_empty(), "{value}: {:?}", grep(t.dir.path(), value));
+        assert!(!run.stdout.contains(value) && !run.stderr.contains(value));
+    }
+}

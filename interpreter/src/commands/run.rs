@@ -97,13 +97,14 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
             eprintln!("stopped {stopped} process(es) left running by the interrupted run");
         }
     }
+    // What the plan passes to agents is a secret whatever its name (`STRIPE_CONN`).
+    // (Read before the run context takes the agents out of the plan.)
+    let passed = plan_compiler::resolve::secret::passed(&plan);
+    crate::store::redact::add_secrets(passed.iter().filter_map(|name| std::env::var(name).ok()));
     let mut ctx = RunContext::new(plan, graph, base_dir, dir.id.clone(), &root, vars, false);
     ctx.repo = repo;
     ctx.publish = publish;
     crate::store::redact::add_secrets(secrets.values().cloned());
-    // What the plan passes to agents is a secret whatever its name (`STRIPE_CONN`).
-    let passed = plan_compiler::resolve::secret::passed(&ctx.plan);
-    crate::store::redact::add_secrets(passed.iter().filter_map(|name| std::env::var(name).ok()));
     ctx.given_secrets = secrets;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, renderer.run.node_count(), display);
