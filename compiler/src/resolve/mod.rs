@@ -35,6 +35,9 @@ pub struct Step<'p> {
     pub workspace: Workspace,
     /// `expect: changes`: an attempt that changed no file fails.
     pub expect_changes: bool,
+    /// What the agent may spend over all its attempts (the plan's `budget` caps the
+    /// run as a whole).
+    pub budget: Option<&'p Budget>,
     /// Model turns an attempt may take: the agent's budget, else the plan's, else
     /// [`Budget::DEFAULT_TURNS`].
     pub turns: u32,
@@ -290,6 +293,7 @@ pub fn step<'p>(plan: &'p Plan, agent: &'p Agent) -> Result<Step<'p>, Problem> {
         retry: if gate { None } else { agent.retry.as_deref().or(defaults.and_then(|d| d.retry.as_ref())) },
         workspace: agent.workspace.or(defaults.and_then(|d| d.workspace)).unwrap_or_default(),
         expect_changes: agent.expect == Some(plan_schema::Expect::Changes),
+        budget: agent.budget.as_deref(),
         turns: agent
             .budget
             .as_ref()

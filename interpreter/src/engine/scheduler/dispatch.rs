@@ -33,8 +33,15 @@ impl<R: Recorder> Scheduler<R> {
         if unit.kind == UnitKind::DynamicMap && key.copy.is_none() {
             return self.expand(key.node);
         }
+        let step = match ctx.step(&meta) {
+            Ok(step) => step,
+            Err(error) => {
+                self.attempts.entry(key, 0).no_retry = true;
+                return self.finish_now(key, Outcome::Failed { error: error.to_string() });
+            }
+        };
         // Spent stays spent (also after a resume): nothing new starts.
-        if let Some(message) = self.spending.exceeded(&meta.agent.id, meta.agent.budget.as_deref()) {
+        if let Some(message) = self.spending.exceeded(&meta.agent.id, step.budget) {
             self.attempts.entry(key, 0).no_retry = true;
             return self.finish_now(key, Outcome::Failed { error: message });
         }
@@ -65,21 +72,17 @@ impl<R: Recorder> Scheduler<R> {
             consensus: vote.as_ref(),
             node_id: &id,
             session: session.as_deref(),
-            cost_left: self.spending.cost_left(&meta.agent.id, meta.agent.budget.as_deref()),
+            cost_left: self.spending.cost_left(&meta.agent.id, step.budget),
         };
-        let prepared = ctx.step(&meta).and_then(|step| {
-            let work = Preparer::new(&self.renderer).prepare(&step, meta, &vars)?;
-            Ok((work, step))
-        });
-        match prepared {
+        match Preparer::new(&self.renderer).prepare(&step, meta, &vars) {
             Err(error) => {
                 if let Some(a) = self.attempts.get_mut(&key) {
                     a.no_retry = true;
                 }
                 self.finish_now(key, Outcome::Failed { error: error.to_string() });
             }
-            Ok((Prepared::Done(stdout), _)) => self.finish_now(key, Outcome::Succeeded { stdout }),
-            Ok((Prepared::Run(work), step)) => {
+            Ok(Prepared::Done(stdout)) => self.finish_now(key, Outcome::Succeeded { stdout }),
+            Ok(Prepared::Run(work)) => {
                 let placing = Placing {
                     timeout: step.timeout.map(|d| d.as_std()),
                     isolated: step.workspace == plan_schema::Workspace::Worktree,

@@ -273,7 +273,7 @@ impl<R: Recorder> Scheduler<R> {
         let slots = self.options.concurrency.max(1);
         loop {
             // A gate waiting for a person holds no slot: work beside it goes on.
-            while !self.stopping && self.running - self.gates.len() < slots {
+            while !self.stopping && self.running.saturating_sub(self.gates.len()) < slots {
                 let Some(key) = self.ready.pop_front() else {
                     break;
                 };
