@@ -9,7 +9,7 @@ use sha2::Sha256;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::serve_support::{first_event, http, Served};
+use crate::serve_support::{first_event, http, http_as, Served};
 use crate::support::{run_in, Test};
 
 const GATE: &str = r#"version: 1
@@ -128,22 +128,40 @@ fn sign(body: &str) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Sends a webhook as GitHub does: signed, under a delivery id of its own.
 fn hook(s: &Served, event: &str, body: &str, signature: Option<&str>) -> (u16, String) {
+    static DELIVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = DELIVERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    hook_as(
+        s,
+        event,
+        body,
+        signature,
+        &format!("72d3162e-cc78-11e3-81ab-{:012x}", (u64::from(std::process::id()) << 20) + n),
+    )
+}
+
+fn hook_as(s: &Served, event: &str, body: &str, signature: Option<&str>, delivery: &str) -> (u16, String) {
     let mut headers = vec![("Content-Type", "application/json"), ("X-GitHub-Event", event)];
     let good = sign(body);
     headers.push(("X-Hub-Signature-256", signature.unwrap_or(&good)));
+    headers.push(("X-GitHub-Delivery", delivery));
     http(&s.addr, "POST", "/webhooks/github", &headers, body)
 }
 
 /// An `issues` event shaped like GitHub's.
 fn labeled(number: u64, title: &str, label: &str) -> String {
+    issue_event("labeled", "org/repo", number, title, label, "alice")
+}
+
+fn issue_event(action: &str, repo: &str, number: u64, title: &str, label: &str, sender: &str) -> String {
     serde_json::json!({
-        "action": "labeled",
+        "action": action,
         "label": { "name": label },
         "issue": { "number": number, "title": title, "body": "Add a greeting to the README.", "labels": [{ "name": label }],
-                   "html_url": format!("https://github.com/org/repo/issues/{number}"), "state": "open" },
-        "repository": { "full_name": "org/repo" },
-        "sender": { "login": "alice" }
+                   "html_url": format!("https://github.com/{repo}/issues/{number}"), "state": "open" },
+        "repository": { "full_name": repo },
+        "sender": { "login": sender }
     })
     .to_string()
 }
@@ -182,7 +200,7 @@ async fn webhooks_queue_runs_durably_and_comments_decide_gates() {
         "version: 1\nname: quick\ncomplexity: simple\nagent: { id: quick, run: \"echo quick > quick.txt\" }\n",
     );
     let env = [("PLAN_WEBHOOK_SECRET", SECRET), ("GITHUB_API_URL", &api.uri()), ("GITHUB_TOKEN", "ghp_test")];
-    let args = ["--max-runs", "1"];
+    let args = ["--max-runs", "1", "--repo", "org/repo"];
     tokio::task::block_in_place(|| {
         let s = Served::start(t.dir.path(), &args, &env);
         // Badly signed and unsigned payloads do nothing.
@@ -234,12 +252,18 @@ async fn webhooks_queue_runs_durably_and_comments_decide_gates() {
     });
 }
 
-#[test]
-fn a_labelled_issue_without_a_plan_gets_one() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_labelled_issue_without_a_plan_gets_one() {
+    let api = permissions().await;
     let t = Test::new().file("bin/claude", "#!/bin/sh\necho 'no model here' >&2\nexit 3\n");
     std::fs::set_permissions(t.path("bin/claude"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", t.path("bin").display(), std::env::var("PATH").unwrap_or_default());
-    let s = Served::start(t.dir.path(), &[], &[("PLAN_WEBHOOK_SECRET", SECRET), ("PATH", &path)]);
+    let env = [("PLAN_WEBHOOK_SECRET", SECRET), ("PATH", &path), ("GITHUB_API_URL", &api.uri())];
+    tokio::task::block_in_place(|| labelled_issue_without_a_plan(&t, &env));
+}
+
+fn labelled_issue_without_a_plan(t: &Test, env: &[(&str, &str)]) {
+    let s = Served::start(t.dir.path(), &["--repo", "org/repo"], env);
     let (status, answer) = hook(&s, "issues", &labeled(7, "Add a greeting", "plan"), None);
     assert_eq!(status, 202, "{answer}");
     let plan = std::fs::read_to_string(t.path("plans/issue-7.yaml")).unwrap();
@@ -256,11 +280,18 @@ fn a_labelled_issue_without_a_plan_gets_one() {
     assert_eq!(status, 200);
 }
 
-#[test]
-fn a_planner_writes_the_plans_of_labelled_issues() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_writes_the_plans_of_labelled_issues() {
+    let api = permissions().await;
     let plan = "version: 1\nname: greet\ncomplexity: simple\nagent: { id: greet, run: \"echo hi > hi.txt\" }\n";
     let t = Test::new().file("planner.sh", &format!("cat > request.txt\nprintf '%s' '{plan}'\n"));
-    let s = Served::start(t.dir.path(), &["--planner", "sh planner.sh"], &[("PLAN_WEBHOOK_SECRET", SECRET)]);
+    let env = [("PLAN_WEBHOOK_SECRET", SECRET), ("GITHUB_API_URL", &api.uri())];
+    tokio::task::block_in_place(|| planner_writes_plans(&t, &env));
+}
+
+fn planner_writes_plans(t: &Test, env: &[(&str, &str)]) {
+    let args = ["--planner", "sh planner.sh", "--repo", "org/repo"];
+    let s = Served::start(t.dir.path(), &args, env);
     let (status, answer) = hook(&s, "issues", &labeled(8, "Say hi", "plan"), None);
     assert_eq!(status, 202, "{answer}");
     let written = std::fs::read_to_string(t.path("plans/issue-8.yaml")).unwrap();
@@ -269,4 +300,87 @@ fn a_planner_writes_the_plans_of_labelled_issues() {
     let items = s.until("/api/queue", |q| q[0]["state"] == "finished");
     assert_eq!(items[0]["outcome"], "succeeded", "{items}");
     assert!(t.path("hi.txt").exists());
+}
+
+/// A plan that leaves a canary file when it runs: what an attack would run.
+const CANARY: &str =
+    "version: 1\nname: canary\ncomplexity: simple\nagent: { id: canary, run: \"echo ran >> canary.txt\" }\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_act_once_for_their_repository_and_writers_only() {
+    let api = permissions().await;
+    let t = Test::new().file("plans/issue-21.yaml", CANARY).file("plans/issue-22.yaml", CANARY);
+    let env = [("PLAN_WEBHOOK_SECRET", SECRET), ("GITHUB_API_URL", &api.uri()), ("GITHUB_TOKEN", "ghp_test")];
+    tokio::task::block_in_place(|| {
+        let s = Served::start(t.dir.path(), &["--repo", "org/repo"], &env);
+        // Another repository's webhook, signed with the secret, is refused: issue 21 of
+        // `mallory/sandbox` never runs `org/repo`'s plan for issue 21.
+        let foreign = issue_event("labeled", "mallory/sandbox", 21, "Pwn", "plan", "mallory");
+        let (status, answer) = hook(&s, "issues", &foreign, None);
+        assert_eq!(status, 403, "{answer}");
+        assert!(answer.contains("mallory/sandbox is not a repository this server serves"), "{answer}");
+        // A label set by someone who cannot write (an issue template's label, say), or
+        // a reopen by the issue's author, starts nothing.
+        for action in ["labeled", "opened", "reopened"] {
+            let (status, answer) =
+                hook(&s, "issues", &issue_event(action, "org/repo", 21, "Pwn", "plan", "mallory"), None);
+            assert_eq!(status, 403, "{action}: {answer}");
+            assert!(answer.contains("mallory has no write access"), "{answer}");
+        }
+        assert!(queue(&s).is_empty(), "nothing queued");
+        // A writer's label runs it once.
+        let body = labeled(21, "Fix", "plan");
+        assert_eq!(hook(&s, "issues", &body, None).0, 202);
+        s.until("/api/queue", |q| q[0]["state"] == "finished");
+        assert_eq!(std::fs::read_to_string(t.path("canary.txt")).unwrap(), "ran\n", "the run ran once");
+        // The same delivery replayed after its run finished — under its own id, or
+        // under a new one (the signature covers only the body) — does nothing.
+        let (status, answer) = hook_as(&s, "issues", &body, None, "replayed-0001");
+        assert_eq!((status, answer.contains("duplicate")), (200, true), "{answer}");
+        let (status, answer) = hook(&s, "issues", &body, None);
+        assert_eq!((status, answer.contains("duplicate")), (200, true), "{answer}");
+        // `opened` and `labeled` delivered at once queue one run.
+        let opened = issue_event("opened", "org/repo", 22, "Both", "plan", "alice");
+        let labelled = labeled(22, "Both", "plan");
+        let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+            let a = scope.spawn(|| hook(&s, "issues", &opened, None));
+            let b = scope.spawn(|| hook(&s, "issues", &labelled, None));
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        let queued = answers.iter().filter(|(status, _)| *status == 202).count();
+        assert_eq!(queued, 1, "{answers:?}");
+        let items = s.until("/api/queue", |q| q.as_array().is_some_and(|a| a.iter().all(|i| i["state"] == "finished")));
+        assert_eq!(items.as_array().unwrap().len(), 2, "{items}");
+        assert_eq!(std::fs::read_to_string(t.path("canary.txt")).unwrap(), "ran\nran\n", "issue 22 ran once");
+    });
+}
+
+#[test]
+fn a_page_of_another_host_is_refused_and_big_outputs_are_capped() {
+    let big = "version: 1\nname: big\ncomplexity: simple\nagent: { id: big, run: \"head -c 1000000 /dev/zero | tr '\\\\0' x\" }\n";
+    let t = Test::new().file("plan.yaml", GATE).file("big.yaml", big);
+    start_gated(&t, "r1");
+    run_in(t.dir.path(), &["run", "big.yaml", "--run-id", "big", "-q"], &[]).code(0);
+    let s = Served::start(t.dir.path(), &[], &[]);
+    s.until("/api/runs/r1", waiting);
+    // DNS rebinding: a page at evil.example whose name now points here.
+    let rebound = [("Content-Type", "application/json"), ("Origin", "http://evil.example:7070")];
+    for (method, path) in [
+        ("GET", "/api/runs"),
+        ("GET", "/api/runs/r1"),
+        ("POST", "/api/runs/r1/nodes/ok/approve"),
+        ("POST", "/api/runs/r1/stop"),
+    ] {
+        let (status, answer) = http_as(&s.addr, "evil.example:7070", method, path, &rebound, "{}");
+        assert_eq!(status, 421, "{method} {path}: {answer}");
+        assert!(answer.contains("--allowed-host evil.example"), "{answer}");
+    }
+    let run = s.get_json("/api/runs/r1");
+    assert!(waiting(&run), "the gate still waits: {run}");
+    assert_eq!(http_as(&s.addr, "localhost:1", "GET", "/api/runs", &[], "").0, 200);
+    // A big output comes back cut, saying how big it is.
+    let node = s.get_json("/api/runs/big/nodes/big");
+    assert_eq!(node["output_bytes"], 1_000_002, "{}", node["output_bytes"]);
+    let text = node["output"].as_str().unwrap();
+    assert!(text.len() < 300_000 && text.ends_with("bytes in all: the whole output is in the run directory)"));
 }

@@ -344,6 +344,23 @@ pub struct ServeArgs {
     /// a command; without it, the offline rules do.
     #[arg(long, value_name = "claude|codex|CMD")]
     pub planner: Option<String>,
+    /// A repository whose webhooks are acted on (repeat for more); default: the
+    /// checkout's `origin` on GitHub. Any other repository's are refused.
+    #[arg(long = "repo", value_name = "OWNER/NAME", value_parser = owner_name)]
+    pub repos: Vec<String>,
+    /// A host name this server answers to beyond loopback (repeat for more): the
+    /// name a proxy or GitHub's webhooks reach it by. Requests naming any other host
+    /// are refused (DNS rebinding).
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+}
+
+fn owner_name(s: &str) -> Result<String, String> {
+    let ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    match s.split_once('/') {
+        Some((o, n)) if ok(o) && ok(n) && !n.starts_with('.') => Ok(s.to_string()),
+        _ => Err(format!("`{s}` is not OWNER/NAME")),
+    }
 }
 
 /// The built-in coding-agent runners.

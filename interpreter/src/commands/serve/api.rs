@@ -20,6 +20,8 @@ use crate::store::StoreError;
 
 /// The most of a log the API returns: its end.
 const LOG_TAIL: u64 = 64 * 1024;
+/// The most of an output the API returns: its start, as text, past this.
+const OUTPUT_CAP: u64 = 256 * 1024;
 
 /// An error as the API answers it: a status and `{"error": "..."}`.
 pub struct ApiError(pub StatusCode, pub String);
@@ -114,17 +116,37 @@ pub async fn node(
         let dir = RunDir::find(&runs_dir, Some(&id))?;
         let run = run_state::read(&dir)?;
         let summary = run.nodes.get(&node).cloned();
-        let output = std::fs::read(dir.output(&node)).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        let (output, output_bytes) = capped_output(&dir.output(&node));
         Ok(Json(json!({
             "id": node,
             "summary": summary,
             "log": tail(&dir.log(&node)),
             "output": output,
+            "output_bytes": output_bytes,
             "request": approvals::request(&dir, &node),
             "decision": approvals::decision(&dir.root, &node),
         })))
     })
     .await
+}
+
+/// A node's output, whole up to [`OUTPUT_CAP`] bytes; past it, its first bytes as
+/// text (a big output served whole to every viewer would hold that much memory per
+/// request). `output_bytes` says how large it is.
+fn capped_output(path: &std::path::Path) -> (Option<Value>, Option<u64>) {
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else { return (None, None) };
+    let size = file.metadata().map_or(0, |m| m.len());
+    let mut buf = Vec::new();
+    if file.take(OUTPUT_CAP).read_to_end(&mut buf).is_err() {
+        return (None, Some(size));
+    }
+    if size <= OUTPUT_CAP {
+        return (serde_json::from_slice::<Value>(&buf).ok(), Some(size));
+    }
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    text.push_str(&format!("\n… ({size} bytes in all: the whole output is in the run directory)"));
+    (Some(Value::String(text)), Some(size))
 }
 
 fn tail(path: &std::path::Path) -> Option<String> {

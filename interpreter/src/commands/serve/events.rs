@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 
 use super::api::{blocking, ApiError};
@@ -29,14 +30,15 @@ struct Watch {
 pub async fn stream(
     State(s): State<Arc<Server>>,
     Path(id): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let slot = s
-        .streams
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError(StatusCode::SERVICE_UNAVAILABLE, "too many live views; try again later".into()))?;
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
+    // Past the cap, the answer closes its connection: a client that keeps asking
+    // holds no connection open between tries.
+    let slot = s.streams.clone().try_acquire_owned().map_err(|_| {
+        let busy = ApiError(StatusCode::SERVICE_UNAVAILABLE, "too many live views; try again later".into());
+        ([(header::CONNECTION, "close")], busy).into_response()
+    })?;
     let runs_dir = s.runs_dir.clone();
-    let dir = blocking(move || Ok(RunDir::find(&runs_dir, Some(&id))?)).await?;
+    let dir = blocking(move || Ok(RunDir::find(&runs_dir, Some(&id))?)).await.map_err(IntoResponse::into_response)?;
     let watch = Watch { dir, last: None, ended: false, _slot: slot };
     let events = futures_util::stream::unfold(watch, |mut w| async move {
         if w.ended {
@@ -46,7 +48,7 @@ pub async fn stream(
             let dir = w.dir.clone();
             let state = blocking(move || Ok(run_state::read(&dir)?)).await.ok()?;
             let json = serde_json::to_string(&state).ok()?;
-            let ended = !matches!(state.state.as_str(), "running" | "waiting");
+            let ended = state.state.is_final();
             if w.last.as_deref() != Some(json.as_str()) {
                 let event = Event::default().event("state").data(json.clone());
                 w.last = Some(json);

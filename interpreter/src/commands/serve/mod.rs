@@ -43,6 +43,22 @@ pub struct Server {
     /// `plan new --planner` for labelled issues.
     pub planner: Option<String>,
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// The repositories whose webhooks are acted on (`owner/name`); the first one's
+    /// plans are `plans/issue-N.yaml`.
+    pub repos: Vec<String>,
+    /// One webhook delivery at a time is checked, acted on and recorded.
+    pub intake: tokio::sync::Mutex<()>,
+    /// Names this server answers to beyond loopback (`--allowed-host`), lower case.
+    pub hosts: Vec<String>,
+    /// The address it listens on, which a client may name too.
+    pub bind: std::net::IpAddr,
+}
+
+impl Server {
+    /// Whether webhooks of `repo` are acted on.
+    pub fn serves(&self, repo: &str) -> bool {
+        self.repos.iter().any(|r| r.eq_ignore_ascii_case(repo))
+    }
 }
 
 pub fn run(args: &ServeArgs) -> Result<(), Error> {
@@ -56,6 +72,10 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
         runner: args.runner,
         planner: args.planner.clone(),
         streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
+        repos: served_repos(args),
+        intake: tokio::sync::Mutex::new(()),
+        hosts: args.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+        bind: args.bind,
     });
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(Error::Runtime)?;
@@ -67,6 +87,10 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
         eprintln!("plan serve: http://{addr}/ · runs {} · queue {}", args.runs_dir.display(), args.queue_dir.display());
         if server.webhook_secret.is_none() {
             eprintln!("webhooks are off: set PLAN_WEBHOOK_SECRET to take GitHub's at /webhooks/github");
+        } else if server.repos.is_empty() {
+            eprintln!("webhooks act on no repository: the checkout has no GitHub `origin`; pass --repo OWNER/NAME");
+        } else {
+            eprintln!("webhooks act on {}", server.repos.join(", "));
         }
         tokio::spawn(queue::work(server.clone()));
         let app = router(server);
@@ -93,7 +117,54 @@ fn router(server: Arc<Server>) -> Router {
         .route("/api/queue", get(api::queue))
         .route("/webhooks/github", post(webhook::receive))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(server.clone(), known_host))
         .with_state(server)
+}
+
+/// Every request names this server in `Host`: a loopback name, the address it
+/// listens on, or one given with `--allowed-host`. A page of another site whose name
+/// was made to point here (DNS rebinding) names that site, and is refused.
+async fn known_host(
+    axum::extract::State(s): axum::extract::State<Arc<Server>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = request.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if host_allowed(host, &s.hosts, s.bind) {
+        return next.run(request).await;
+    }
+    let name = host_name(host);
+    let why = format!("this server does not answer to `{name}`: start it with `--allowed-host {name}` to allow it");
+    api::ApiError(axum::http::StatusCode::MISDIRECTED_REQUEST, why).into_response()
+}
+
+/// `host` without its port (`[::1]:7070` -> `[::1]`, `example.com:80` -> `example.com`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+/// Whether a `Host` header names this server.
+fn host_allowed(host: &str, allowed: &[String], bind: std::net::IpAddr) -> bool {
+    let name = host_name(host).to_ascii_lowercase();
+    if name.is_empty() {
+        return false;
+    }
+    let ip = name.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
+    name == "localhost"
+        || ip.is_some_and(|ip| ip.is_loopback() || (ip == bind && !bind.is_unspecified()))
+        || allowed.contains(&name)
+}
+
+/// `--repo` as given, else the checkout's `origin` on GitHub.
+fn served_repos(args: &ServeArgs) -> Vec<String> {
+    if !args.repos.is_empty() {
+        return args.repos.clone();
+    }
+    crate::git::origin_repo(std::path::Path::new(".")).into_iter().collect()
 }
 
 /// Ctrl-C or SIGTERM: stop taking connections (runs go on: they are other processes).
@@ -103,4 +174,24 @@ async fn shutdown() {
         return std::future::pending().await;
     };
     tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+
+    #[test]
+    fn only_names_of_this_server_are_answered() {
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        for ok in ["localhost:7070", "127.0.0.1:7070", "127.8.9.1", "[::1]:7070", "LOCALHOST"] {
+            assert!(host_allowed(ok, &[], lo), "{ok}");
+        }
+        for bad in ["evil.example:7070", "", "localhost.evil.example", "[::2]:7070", "0.0.0.0:7070"] {
+            assert!(!host_allowed(bad, &[], lo), "{bad}");
+        }
+        let allowed = vec!["plan.acme.dev".to_string()];
+        assert!(host_allowed("plan.acme.dev:443", &allowed, lo));
+        let lan: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        assert!(host_allowed("192.0.2.7:7070", &[], lan));
+    }
 }

@@ -91,6 +91,20 @@ impl Queue {
         write_atomic(&self.dir.join(format!("{}.run.json", item.run_id)), &bytes)
     }
 
+    /// Whether `delivery` (its id, or its body under any id) was acted on already.
+    pub fn delivered(&self, delivery: &super::webhook::Delivery) -> bool {
+        let dir = self.dir.join("deliveries");
+        dir.join(&delivery.id).exists() || dir.join(format!("body-{}", delivery.body_hash)).exists()
+    }
+
+    /// Keeps `delivery` for good: it is not acted on again.
+    pub fn record_delivery(&self, delivery: &super::webhook::Delivery) -> std::io::Result<()> {
+        let dir = self.dir.join("deliveries");
+        std::fs::create_dir_all(&dir)?;
+        write_atomic(&dir.join(&delivery.id), delivery.body_hash.as_bytes())?;
+        write_atomic(&dir.join(format!("body-{}", delivery.body_hash)), delivery.id.as_bytes())
+    }
+
     /// Queues `item` and wakes the worker.
     pub fn push(&self, item: &Item) -> std::io::Result<()> {
         self.save(item)?;

@@ -2,11 +2,17 @@
 //! (`X-Hub-Signature-256`, checked in constant time; anything unsigned or badly
 //! signed is 401 and does nothing).
 //!
-//! - `issues` that adds the label (or opens an issue carrying it): `plan new` writes
-//!   `plans/issue-N.yaml` (with `--planner` when `plan serve` has one) — an existing
-//!   plan for the issue is used as it is — and the run is queued.
+//! - `issues` that adds the label (or opens an issue carrying it), sent by a user with
+//!   write access: `plan new` writes `plans/issue-N.yaml` (with `--planner` when
+//!   `plan serve` has one) — an existing plan for the issue is used as it is — and the
+//!   run is queued, unless the issue has a run that has not finished.
 //! - `issue_comment` `/approve [comment]` or `/reject REASON` from a user with write
 //!   access (asked of GitHub's API): decides the gates waiting in the issue's run.
+//!
+//! Only the repositories the server serves (`--repo`, by default the checkout's
+//! `origin`) are acted on. A delivery is acted on at most once: its
+//! `X-GitHub-Delivery` id and its body are kept in the queue directory, so a
+//! captured delivery sent again — as it was, or under another id — does nothing.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -48,12 +54,72 @@ pub async fn receive(State(s): State<Arc<Server>>, headers: HeaderMap, body: Byt
     }
     let payload: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("the payload is not JSON: {e}")))?;
-    match header("x-github-event").unwrap_or("") {
-        "ping" => Ok((StatusCode::OK, Json(json!({ "pong": true })))),
-        "issues" => issue_event(s.clone(), payload).await,
-        "issue_comment" => comment_event(s.clone(), payload).await,
-        other => ignored(format!("event `{other}` is not one plan acts on")),
+    let event = header("x-github-event").unwrap_or("");
+    if event == "ping" {
+        return Ok((StatusCode::OK, Json(json!({ "pong": true }))));
     }
+    if !matches!(event, "issues" | "issue_comment") {
+        return ignored(format!("event `{event}` is not one plan acts on"));
+    }
+    let (repo, _) = issue_of(&payload)?;
+    if !s.serves(&repo) {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("{repo} is not a repository this server serves (`plan serve --repo OWNER/NAME`)"),
+        ));
+    }
+    let delivery = Delivery::of(header("x-github-delivery"), &body)?;
+    // One delivery at a time: checking and recording it, and what it queues, are one step.
+    let _one = s.intake.lock().await;
+    if s.queue.delivered(&delivery) {
+        return Ok((StatusCode::OK, Json(json!({ "duplicate": delivery.id }))));
+    }
+    let answer = match event {
+        "issues" => issue_event(s.clone(), payload).await,
+        _ => comment_event(s.clone(), payload).await,
+    };
+    // Acted on (or refused for good): a second delivery of it does nothing. A failure
+    // on the way (GitHub's API down, say) leaves it to be delivered again.
+    let settled = match &answer {
+        Ok(_) => true,
+        Err(ApiError(status, _)) => status.is_client_error(),
+    };
+    if settled {
+        s.queue.record_delivery(&delivery).map_err(|e| {
+            ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot record delivery {}: {e}", delivery.id))
+        })?;
+    }
+    answer
+}
+
+/// A delivery: GitHub's id for it, and the hash of its body (a body sent again under
+/// another id is the same delivery: the signature covers the body, not the headers).
+pub struct Delivery {
+    pub id: String,
+    pub body_hash: String,
+}
+
+impl Delivery {
+    fn of(id: Option<&str>, body: &[u8]) -> Result<Delivery, ApiError> {
+        use sha2::Digest;
+        let id = id.unwrap_or_default();
+        let valid = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid {
+            return Err(ApiError(StatusCode::BAD_REQUEST, "no valid X-GitHub-Delivery header".into()));
+        }
+        Ok(Delivery { id: id.to_string(), body_hash: hex::encode(Sha256::digest(body)) })
+    }
+}
+
+/// Whether `user` may write to `repo`, as GitHub's API says.
+async fn may_write(repo: &str, user: &str) -> Result<bool, ApiError> {
+    let valid = !user.is_empty() && user.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '[' || c == ']');
+    if !valid {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "the event names no user".into()));
+    }
+    crate::git::github::can_write(repo, user)
+        .await
+        .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, format!("cannot ask GitHub about {user}'s access: {e}")))
 }
 
 fn ignored(why: String) -> Answer {
@@ -86,6 +152,13 @@ async fn issue_event(s: Arc<Server>, payload: Value) -> Answer {
         return ignored(format!("`{action}` does not add the label `{}`", s.label));
     }
     let (repo, number) = issue_of(&payload)?;
+    // Who labelled, opened or reopened the issue must be able to write to the
+    // repository: a label an issue template sets, or a reopen by its author, starts
+    // nothing.
+    let sender = payload["sender"]["login"].as_str().unwrap_or_default();
+    if !may_write(&repo, sender).await? {
+        return Err(ApiError(StatusCode::FORBIDDEN, format!("{sender} has no write access to {repo}: no run")));
+    }
     if let Some(item) = s.queue.latest_for(&repo, number).filter(|i| i.state != "finished") {
         return Ok((StatusCode::OK, Json(json!({ "already": item }))));
     }
@@ -104,14 +177,24 @@ async fn issue_event(s: Arc<Server>, payload: Value) -> Answer {
     Ok((StatusCode::ACCEPTED, Json(json!({ "queued": item }))))
 }
 
-/// The plan of an issue: `plans/issue-N.yaml` if it exists, else written by `plan
-/// new` from the payload's issue (kept in the queue directory).
+/// The plan of an issue: `plans/issue-N.yaml` (for another repository than the first
+/// served, `plans/OWNER/NAME/issue-N.yaml`) if it exists, else written by `plan new`
+/// from the payload's issue (kept in the queue directory).
 fn write_plan(s: &Server, repo: &str, number: u64, issue: &Value) -> Result<std::path::PathBuf, ApiError> {
-    let plan = std::path::PathBuf::from("plans").join(format!("issue-{number}.yaml"));
+    let mut plan = std::path::PathBuf::from("plans");
+    if s.repos.first().is_none_or(|first| !first.eq_ignore_ascii_case(repo)) {
+        plan.push(repo.to_ascii_lowercase());
+    }
+    plan.push(format!("issue-{number}.yaml"));
     if plan.exists() {
         return Ok(plan);
     }
-    let file = s.queue.dir().join(format!("issue-{number}.json"));
+    if let Some(dir) = plan.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot create {}: {e}", dir.display()))
+        })?;
+    }
+    let file = s.queue.dir().join(format!("{}-issue-{number}.json", repo.to_ascii_lowercase().replace('/', "-")));
     let mut issue = issue.clone();
     issue["repository_url"] = json!(format!("https://api.github.com/repos/{repo}"));
     std::fs::write(&file, serde_json::to_vec_pretty(&issue).unwrap_or_default())
@@ -160,13 +243,7 @@ async fn comment_event(s: Arc<Server>, payload: Value) -> Answer {
     }
     let (repo, number) = issue_of(&payload)?;
     let user = payload["comment"]["user"]["login"].as_str().unwrap_or_default().to_string();
-    if user.is_empty() || !user.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '[' || c == ']') {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "the comment has no author".into()));
-    }
-    let allowed = crate::git::github::can_write(&repo, &user)
-        .await
-        .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, format!("cannot ask GitHub about {user}'s access: {e}")))?;
-    if !allowed {
+    if !may_write(&repo, &user).await? {
         return Err(ApiError(StatusCode::FORBIDDEN, format!("{user} has no write access to {repo}")));
     }
     let Some(item) = s.queue.latest_for(&repo, number) else {
