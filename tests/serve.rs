@@ -384,3 +384,62 @@ fn a_page_of_another_host_is_refused_and_big_outputs_are_capped() {
     let text = node["output"].as_str().unwrap();
     assert!(text.len() < 300_000 && text.ends_with("bytes in all: the whole output is in the run directory)"));
 }
+
+#[test]
+fn slow_and_greedy_clients_do_not_take_the_server_down() {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    let t = Test::new().file("plan.yaml", GATE);
+    start_gated(&t, "r1");
+    let s = Served::start(t.dir.path(), &[], &[]);
+    s.until("/api/runs/r1", waiting);
+    // 300 requests whose headers never end (slowloris), and 80 event streams held
+    // open, more than the 64 the server serves at once.
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+        c.write_all(b"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").unwrap();
+        slow.push(c);
+    }
+    let mut streams = Vec::new();
+    for _ in 0..80 {
+        let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+        c.write_all(format!("GET /api/runs/r1/events HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).as_bytes()).unwrap();
+        streams.push(c);
+    }
+    // The attack holds its connections: a slow request is still open, unanswered.
+    slow[0].set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut byte = [0u8; 1];
+    let held = slow[0].read(&mut byte);
+    assert!(held.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock), "{held:?}");
+    // Yet the server answers at once.
+    let started = Instant::now();
+    let (status, answer) = http(&s.addr, "GET", "/api/runs", &[], "");
+    assert_eq!(status, 200, "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    // The streams past the cap were answered 503 and closed, not held.
+    let mut refused = 0;
+    for c in &mut streams {
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut head = [0u8; 12];
+        c.read_exact(&mut head).unwrap();
+        if &head == b"HTTP/1.1 503" {
+            // Answered, then closed: the rest of the answer, then the end.
+            let mut rest = Vec::new();
+            assert!(c.read_to_end(&mut rest).is_ok(), "a refused stream's connection is closed");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 80 - 64, "the streams over the cap are closed");
+    // Past the header deadline (10 s) the slow requests are closed too.
+    std::thread::sleep(Duration::from_secs(11));
+    let mut closed = 0;
+    for c in &mut slow {
+        c.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        match c.read(&mut byte) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            _ => closed += 1,
+        }
+    }
+    assert_eq!(closed, 300, "every slow request was closed at its deadline");
+}

@@ -24,8 +24,14 @@ use axum::Router;
 use crate::cli::ServeArgs;
 use crate::error::Error;
 
-/// Most connections open at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 256;
+/// Most connections open at once; more wait in the kernel's backlog. Many, so that
+/// slow clients do not take every slot before their deadlines close them.
+const MAX_CONNECTIONS: usize = 4096;
+/// How long a client may take to send a request's headers (slowloris).
+const HEADER_READ: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a connection may carry no byte either way before it is closed (an event
+/// stream sends a keep-alive every 15 s).
+const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Most live event streams at once (each polls its run directory).
 const MAX_STREAMS: usize = 64;
 /// The largest request body taken (GitHub caps webhook payloads at 25 MB; issue
@@ -62,6 +68,7 @@ impl Server {
 }
 
 pub fn run(args: &ServeArgs) -> Result<(), Error> {
+    raise_open_files();
     let secret = std::env::var("PLAN_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()).map(String::into_bytes);
     let queue = queue::Queue::open(&args.queue_dir, &args.runs_dir, args.max_runs, args.run_concurrency)?;
     let server = Arc::new(Server {
@@ -94,11 +101,21 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
         }
         tokio::spawn(queue::work(server.clone()));
         let app = router(server);
-        let listener = listener::Limited::new(tcp, MAX_CONNECTIONS);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| Error::io("serve on", addr.to_string(), e))
+        let mut listener = listener::Limited::new(tcp, MAX_CONNECTIONS, IDLE);
+        let stop = shutdown();
+        tokio::pin!(stop);
+        loop {
+            let conn = tokio::select! {
+                conn = listener.accept() => conn,
+                () = &mut stop => return Ok(()),
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            tokio::spawn(async move {
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_READ);
+                let _ = http.serve_connection(hyper_util::rt::TokioIo::new(conn), service).await;
+            });
+        }
     })
 }
 
@@ -157,6 +174,18 @@ fn host_allowed(host: &str, allowed: &[String], bind: std::net::IpAddr) -> bool 
     name == "localhost"
         || ip.is_some_and(|ip| ip.is_loopback() || (ip == bind && !bind.is_unspecified()))
         || allowed.contains(&name)
+}
+
+/// As many open files as the system lets this process have: each connection is one.
+fn raise_open_files() {
+    // SAFETY: getrlimit/setrlimit read and write the struct passed; no other memory.
+    unsafe {
+        let mut limit = std::mem::zeroed::<libc::rlimit>();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max.min(65_536);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 /// `--repo` as given, else the checkout's `origin` on GitHub.
