@@ -24,3 +24,4 @@ mod secrets;
 mod serve;
 mod serve_support;
 mod targets;
+mod webhooks;

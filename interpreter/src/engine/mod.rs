@@ -2,6 +2,7 @@
 //! `prepare` turns a node into work, `render` fills its templates, and an `Executor`
 //! (`process`) decides *how* it runs, off the scheduler's loop.
 
+pub(crate) mod actions;
 pub(crate) mod agents;
 pub(crate) mod approval;
 pub(crate) mod budget;

@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 use tokio::sync::watch;
 
+use crate::engine::actions;
 use crate::engine::agents::{self, AgentParser, AgentResult};
 use crate::engine::job::{AgentSpec, BoxFuture, Cancel, Executor, Job, Outcome, ProcessSpec, ProcessStart, Ran, Work};
 
@@ -39,9 +40,9 @@ impl Executor for ProcessExecutor {
             match job.work {
                 Work::Process(spec) => run_process(spec, job.timeout, job.log, cancel, grace).await,
                 Work::Sleep(d) => sleep(d, job.timeout, cancel).await.into(),
-                Work::WriteFile { path, contents } => write_file(&path, &contents).into(),
+                Work::WriteFile { path, contents } => actions::write_file(&path, &contents).into(),
                 Work::Approval(gate) => crate::engine::approval::wait(gate, job.log, cancel).await.into(),
-                Work::Action(action) => run_action(action).await.into(),
+                Work::Action(action) => actions::run(action).await.into(),
                 Work::Publish(step) => crate::engine::publish::run(step, job.log, cancel).await.into(),
             }
         })
@@ -81,59 +82,6 @@ async fn deadline(timeout: Option<Duration>) {
 async fn until(rx: &mut watch::Receiver<Cancel>, pred: impl FnMut(&Cancel) -> bool) {
     if rx.wait_for(pred).await.is_err() {
         std::future::pending::<()>().await;
-    }
-}
-
-async fn run_action(action: crate::engine::job::Action) -> Outcome {
-    use crate::engine::job::Action;
-    let result = match action {
-        Action::GitBranch { root, name } => {
-            blocking(move || crate::git::git(&root, &["checkout", "-b", &name]).map(|_| name)).await
-        }
-        Action::GitCommit { root, message } => blocking(move || crate::git::commit_all(&root, &message)).await,
-        Action::GithubPr { root, repo, title, body, base, draft } => {
-            let head = blocking(move || {
-                let head = crate::git::git(&root, &["symbolic-ref", "--quiet", "--short", "HEAD"])?;
-                crate::git::push(&root, &head)?;
-                Ok(head)
-            })
-            .await;
-            match head {
-                Ok(head) => crate::git::github::create_pr(&repo, &title, &body, &head, &base, draft)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            }
-        }
-        Action::GithubComment { repo, number, body } => {
-            crate::git::github::comment(&repo, number, &body).await.map_err(|e| e.to_string())
-        }
-    };
-    match result {
-        Ok(out) => Outcome::Succeeded { stdout: out },
-        Err(error) => Outcome::Failed { error },
-    }
-}
-
-/// Runs blocking git on tokio's blocking pool; its error as text for the outcome.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::git::GitError> + Send + 'static,
-) -> Result<T, String> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-fn write_file(path: &std::path::Path, contents: &str) -> Outcome {
-    let result = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(path, contents));
-    match result {
-        Ok(()) => Outcome::Succeeded { stdout: path.display().to_string() },
-        Err(e) => Outcome::Failed { error: format!("cannot write {}: {e}", path.display()) },
     }
 }
 

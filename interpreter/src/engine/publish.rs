@@ -11,11 +11,11 @@ use minijinja::Value as MjValue;
 use plan_compiler::graph::{Publish, PublishStep};
 use tokio::sync::watch;
 
+use crate::engine::actions::blocking;
 use crate::engine::approval::Gate;
 use crate::engine::context::RunContext;
 use crate::engine::job::{Cancel, Outcome, Work};
 use crate::engine::prepare::PrepareError;
-use crate::engine::process::blocking;
 use crate::engine::render::Renderer;
 use crate::store::report::{Changes, Report};
 use crate::store::state::RunResult;
