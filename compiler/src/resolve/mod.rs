@@ -94,11 +94,6 @@ pub struct EnvPolicy<'p> {
 }
 
 impl<'p> EnvPolicy<'p> {
-    /// The variables set, in layering order (a later one replaces an earlier one).
-    pub fn vars(&self) -> impl Iterator<Item = (&'p String, &'p String)> + '_ {
-        [self.defaults, self.runner, self.agent].into_iter().flatten().flat_map(|m| m.iter())
-    }
-
     /// Whether a variable of this name is set by the plan.
     pub fn sets(&self, name: &str) -> bool {
         [self.defaults, self.runner, self.agent].into_iter().flatten().any(|m| m.contains_key(name))
@@ -310,8 +305,10 @@ mod tests {
         ));
         let s = step(&p, &p.agent).unwrap();
         assert!(matches!(s.work, Work::Coding(CodingAgent { cli: AgentCli::Codex, runner: "cheap", entry: Some(_) })));
-        let vars: Vec<(&str, &str)> = s.env.vars().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(vars, [("A", "d"), ("B", "d"), ("B", "r"), ("C", "a")]);
+        let keys = |m: Option<&IndexMap<String, String>>| m.map(|m| m.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(keys(s.env.defaults), Some(vec!["A".to_string(), "B".to_string()]));
+        assert_eq!(s.env.runner.map(|m| m["B"].as_str()), Some("r"));
+        assert_eq!(keys(s.env.agent), Some(vec!["C".to_string()]));
         assert!(s.env.pass.contains(&"X_TOKEN") && s.env.pass.contains(&"OPENAI_API_KEY"));
         let mut p2 = p.clone();
         p2.agent.runner = Some("own".into());

@@ -116,7 +116,14 @@ pub fn run(args: &ExecNodeArgs) -> Result<(), Error> {
     let dir = crate::store::rundir::RunDir::create(&run_dir, "node")?;
     let vars = plan.vars.clone();
     let base_dir = checked.loaded.base_dir();
-    let mut ctx = RunContext::new(plan, graph, base_dir, "exec".into(), &dir.root, vars, false);
+    let mut ctx = RunContext::new(
+        plan,
+        graph,
+        base_dir,
+        crate::store::rundir::RunDir { id: "exec".into(), root: dir.root.clone() },
+        vars,
+        false,
+    );
     for (id, value) in &restored {
         ctx.set_output(id.clone(), value.clone());
     }

@@ -61,8 +61,14 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
         eprintln!("warning: `{program}` is not on PATH: agent `{agent}` will fail to start unless something installs it first");
     }
     if args.dry_run {
-        let mut ctx =
-            RunContext::new(plan, graph, base_dir, "dry-run".into(), Path::new(".plan/runs/dry-run"), vars, true);
+        let mut ctx = RunContext::new(
+            plan,
+            graph,
+            base_dir,
+            RunDir { id: "dry-run".into(), root: ".plan/runs/dry-run".into() },
+            vars,
+            true,
+        );
         ctx.publish = publish;
         super::dry_run::print_schedule(&Renderer::new(Arc::new(ctx)));
         return Ok(());
@@ -101,7 +107,8 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     // (Read before the run context takes the agents out of the plan.)
     let passed = plan_compiler::resolve::secret::passed(&plan);
     crate::store::redact::add_secrets(passed.iter().filter_map(|name| std::env::var(name).ok()));
-    let mut ctx = RunContext::new(plan, graph, base_dir, dir.id.clone(), &root, vars, false);
+    let mut ctx =
+        RunContext::new(plan, graph, base_dir, RunDir { id: dir.id.clone(), root: root.clone() }, vars, false);
     ctx.repo = repo;
     ctx.publish = publish;
     crate::store::redact::add_secrets(secrets.values().cloned());
@@ -130,7 +137,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
 fn published(ctx: &RunContext, report: &mut Report, status: RunStatus) {
     use plan_compiler::graph::PublishStep;
     let summary = &mut report.implementation_summary;
-    summary.publish_decision = crate::store::approvals::decision(&ctx.run_dir, PublishStep::Approve.id());
+    summary.publish_decision = crate::store::approvals::decision(&ctx.dir.root, PublishStep::Approve.id());
     summary.commit = crate::engine::publish::committed(ctx);
     summary.pr_url = ctx.node_output(PublishStep::PullRequest.id()).and_then(|v| v.as_str().map(str::to_string));
     match (&summary.commit, ctx.node_output(PublishStep::Push.id())) {

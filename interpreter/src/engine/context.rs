@@ -5,8 +5,9 @@
 use plan_compiler::resolve::Step;
 
 use crate::engine::prepare::PrepareError;
+use crate::store::rundir::RunDir;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::RwLock;
 
 use indexmap::IndexMap;
@@ -27,8 +28,8 @@ pub struct RunContext {
     pub base_dir: PathBuf,
     /// The repository the plan reads templates from and writes files to.
     pub confined: PathBuf,
-    pub run_id: String,
-    pub run_dir: PathBuf,
+    /// The run directory (its id and root; the root absolute while a run runs).
+    pub dir: RunDir,
     pub vars: IndexMap<String, Value>,
     /// Outputs of finished nodes and copies.
     outputs: RwLock<Outputs>,
@@ -85,8 +86,7 @@ impl RunContext {
         mut plan: Plan,
         graph: PlanGraph,
         base_dir: PathBuf,
-        run_id: String,
-        run_dir: &Path,
+        dir: RunDir,
         vars: IndexMap<String, Value>,
         dry_run: bool,
     ) -> RunContext {
@@ -97,8 +97,7 @@ impl RunContext {
             plan,
             graph,
             base_dir,
-            run_id,
-            run_dir: run_dir.to_path_buf(),
+            dir,
             vars,
             outputs: RwLock::new(Outputs::default()),
             dry_run,
@@ -260,6 +259,6 @@ impl RunContext {
 
 impl std::fmt::Debug for RunContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunContext").field("run_id", &self.run_id).finish_non_exhaustive()
+        f.debug_struct("RunContext").field("run_id", &self.dir.id).finish_non_exhaustive()
     }
 }

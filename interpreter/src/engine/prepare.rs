@@ -12,7 +12,6 @@ use crate::engine::agents;
 use crate::engine::job::{AgentSpec, ProcessSpec, Work};
 use crate::engine::render::{NodeVars, Renderer, TemplateError};
 use crate::engine::tree::AgentMeta;
-use crate::store::rundir::RunDir;
 
 /// What a node does for one attempt.
 #[derive(Debug, PartialEq)]
@@ -137,7 +136,7 @@ impl<'r> Preparer<'r> {
             .chain(env)
             .chain(layers.agent.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())))
             .collect::<BTreeMap<_, _>>();
-        env.insert("PLAN_RUN_DIR".into(), run.run_dir.display().to_string());
+        env.insert("PLAN_RUN_DIR".into(), run.dir.root.display().to_string());
         env.insert("PLAN_AGENT_ID".into(), a.id.clone());
         env.insert("PLAN_NODE_ID".into(), vars.node_id.to_string());
         env.insert("PLAN_ATTEMPT".into(), vars.attempt.max(1).to_string());
@@ -167,7 +166,7 @@ impl<'r> Preparer<'r> {
         turns: u32,
         vars: &NodeVars,
     ) -> (Vec<String>, AgentSpec, BTreeMap<String, String>) {
-        let dir = RunDir::at(&self.renderer.run.run_dir);
+        let dir = &self.renderer.run.dir;
         let prompt_file = dir.prompt_file(vars.node_id);
         let last_message = dir.agent_last_message(vars.node_id);
         let launch = agents::Launch {
@@ -223,9 +222,9 @@ impl<'r> Preparer<'r> {
             }
             Action::Approval { message, timeout, approve_on_timeout } => {
                 Work::Approval(crate::engine::approval::Gate {
-                    run_root: run.run_dir.clone(),
+                    run_root: run.dir.root.clone(),
                     node: meta.agent.id.clone(),
-                    run_id: run.run_id.clone(),
+                    run_id: run.dir.id.clone(),
                     message: self.render_str(message, ctx())?,
                     timeout: timeout.map(|t| t.as_std()),
                     approve_on_timeout: *approve_on_timeout,
@@ -277,7 +276,7 @@ impl<'r> Preparer<'r> {
         let ctx = self.renderer.context(meta, &NodeVars { attempt: 1, ..NodeVars::default() });
         let argv = self.command(cmd, || &ctx)?;
         let mut env = BTreeMap::new();
-        env.insert("PLAN_RUN_DIR".into(), self.renderer.run.run_dir.display().to_string());
+        env.insert("PLAN_RUN_DIR".into(), self.renderer.run.dir.root.display().to_string());
         env.insert("PLAN_AGENT_ID".into(), meta.agent.id.clone());
         env.extend(meta.agent.env().clone());
         let withhold = self.renderer.run.withheld_env(&[], &env);

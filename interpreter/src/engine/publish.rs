@@ -55,10 +55,10 @@ pub enum Publishing {
 /// in the repository (also once a commit holds it). The run's final report, and what
 /// publishing templates see as `report`.
 pub fn report_of(ctx: &RunContext, result: &mut RunResult) -> Report {
-    let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &ctx.run_id, result);
-    if crate::store::rundir::RunDir::at(&ctx.run_dir).approvals().is_dir() {
+    let mut report = crate::store::report::build(&ctx.plan, &ctx.graph, &ctx.dir.id, result);
+    if ctx.dir.approvals().is_dir() {
         for r in report.agents.0.iter_mut() {
-            r.decision = crate::store::approvals::decision(&ctx.run_dir, &r.id).map(Box::new);
+            r.decision = crate::store::approvals::decision(&ctx.dir.root, &r.id).map(Box::new);
         }
     }
     if let Some(repo) = &ctx.repo {
@@ -96,9 +96,9 @@ pub fn prepare(
     let publishing = match step {
         PublishStep::Approve => Publishing::Approve {
             gate: Gate {
-                run_root: ctx.run_dir.clone(),
+                run_root: ctx.dir.root.clone(),
                 node: step.id().to_string(),
-                run_id: ctx.run_id.clone(),
+                run_id: ctx.dir.id.clone(),
                 message: String::new(),
                 timeout: None,
                 approve_on_timeout: false,

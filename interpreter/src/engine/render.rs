@@ -112,7 +112,7 @@ impl Renderer {
         );
         base.insert(
             "run".into(),
-            mj(serde_json::json!({ "id": run.run_id, "dir": run.run_dir.display().to_string() })),
+            mj(serde_json::json!({ "id": run.dir.id, "dir": run.dir.root.display().to_string() })),
         );
         Renderer { env, run, base }
     }

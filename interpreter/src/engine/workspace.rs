@@ -11,13 +11,13 @@ use tokio::sync::{watch, Mutex};
 
 use crate::engine::job::{Cancel, Executor, Job, Outcome, Ran, Work};
 use crate::git::{GitError, Repo, Worktree};
+use crate::store::rundir::RunDir;
 
 /// The main checkout of a run that uses git, and the finished worktrees not yet
 /// merged back into it, in the order they finished.
 pub struct Checkout {
     repo: Repo,
-    run_dir: PathBuf,
-    run_id: String,
+    dir: RunDir,
     pending: Mutex<Pending>,
 }
 
@@ -45,8 +45,8 @@ pub struct Placement {
 }
 
 impl Checkout {
-    pub fn new(repo: Repo, run_dir: PathBuf, run_id: String) -> Self {
-        Checkout { repo, run_dir, run_id, pending: Mutex::new(Pending::default()) }
+    pub fn new(repo: Repo, dir: RunDir) -> Self {
+        Checkout { repo, dir, pending: Mutex::new(Pending::default()) }
     }
 
     /// Runs `job` where `placement` says, with `executor`.
@@ -71,15 +71,8 @@ impl Checkout {
         let wt = match self
             .blocking({
                 let (repo, run_dir, run_id, id) =
-                    (self.repo.clone(), self.run_dir.clone(), self.run_id.clone(), id.clone());
-                move || {
-                    crate::git::add_worktree(
-                        &repo,
-                        &crate::store::rundir::RunDir::at(&run_dir).worktrees(),
-                        &run_id,
-                        &id,
-                    )
-                }
+                    (self.repo.clone(), self.dir.worktrees(), self.dir.id.clone(), id.clone());
+                move || crate::git::add_worktree(&repo, &run_dir, &run_id, &id)
             })
             .await
         {

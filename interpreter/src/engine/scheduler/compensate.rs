@@ -51,7 +51,7 @@ impl<R: Recorder> Scheduler<R> {
                         continue;
                     }
                 };
-                let log = Some(crate::store::rundir::RunDir::at(&ctx.run_dir).compensate_log(step));
+                let log = Some(ctx.dir.compensate_log(step));
                 let job = Job {
                     expect_changes: false,
                     id: format!("{step}.compensate"),

@@ -136,7 +136,7 @@ impl<R: Recorder> Scheduler<R> {
         if key.copy.is_none() {
             self.state[key.node.index()] = state;
         }
-        let dir = crate::store::rundir::RunDir::at(&self.ctx.run_dir);
+        let dir = &self.ctx.dir;
         let prompt_file = Some(dir.prompt_file(&id));
         let log = Some(dir.log(&id));
         let job = Job { expect_changes, id, work, timeout, log };

@@ -123,8 +123,7 @@ impl<R: Recorder> Scheduler<R> {
         let ctx = renderer.run.clone();
         let n = ctx.node_count();
         let spending = Spending::new(&ctx.plan);
-        let checkout =
-            ctx.repo.clone().map(|repo| Arc::new(Checkout::new(repo, ctx.run_dir.clone(), ctx.run_id.clone())));
+        let checkout = ctx.repo.clone().map(|repo| Arc::new(Checkout::new(repo, ctx.dir.clone())));
         let (tx, rx) = mpsc::unbounded_channel();
         let (cancel, _) = watch::channel(Cancel::None);
         Scheduler {

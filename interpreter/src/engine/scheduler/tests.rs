@@ -76,8 +76,14 @@ fn scheduler_on(
     let graph = plan_compiler::compile(&checked).unwrap();
     let plan = checked.plan().unwrap().clone();
     let vars = plan.vars.clone();
-    let ctx =
-        RunContext::new(plan, graph, PathBuf::from("."), "test".into(), Path::new("/nonexistent-run-dir"), vars, false);
+    let ctx = RunContext::new(
+        plan,
+        graph,
+        PathBuf::from("."),
+        crate::store::rundir::RunDir { id: "test".into(), root: "/nonexistent-run-dir".into() },
+        vars,
+        false,
+    );
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     Scheduler::new(renderer, executor, NullRecorder, Options { concurrency, fail_fast, signals: false })
 }
