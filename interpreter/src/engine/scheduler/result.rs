@@ -71,13 +71,8 @@ impl<R: Recorder> Scheduler<R> {
         let split = self.timeline.clone().split(wall, |n| {
             attempts.get(&JobKey { node: petgraph::graph::NodeIndex::new(n), copy: None }).and_then(|a| a.first_started)
         });
-        let mut finish = self.duration.clone();
-        let mut critical_path = Duration::ZERO;
-        for ix in ctx.graph.topo_order().unwrap_or_default().into_iter().filter(|ix| !publishing(ix)) {
-            let start = ctx.predecessors(ix).map(|p| finish[p.index()]).max().unwrap_or(Duration::ZERO);
-            finish[ix.index()] += start;
-            critical_path = critical_path.max(finish[ix.index()]);
-        }
+        // Publishing steps, not yet run, add nothing to it.
+        let critical_path = longest_chain(ctx, &mut self.duration.clone());
         RunResult {
             status: RunStatus::Succeeded,
             records,
@@ -102,14 +97,18 @@ impl<R: Recorder> Scheduler<R> {
     /// The longest chain of agent durations through the graph. The records hold the
     /// durations by now: each node's becomes its finish time, in place.
     fn critical_path(&mut self) -> Duration {
-        let order = self.ctx.graph.topo_order().unwrap_or_default();
-        let finish = &mut self.duration;
-        let mut best = Duration::ZERO;
-        for ix in order {
-            let start = self.ctx.predecessors(ix).map(|p| finish[p.index()]).max().unwrap_or(Duration::ZERO);
-            finish[ix.index()] += start;
-            best = best.max(finish[ix.index()]);
-        }
-        best
+        longest_chain(&self.ctx, &mut self.duration)
     }
+}
+
+/// The longest chain of `durations` (by node) through the graph; each becomes its
+/// node's finish time, in place.
+fn longest_chain(ctx: &crate::engine::context::RunContext, durations: &mut [Duration]) -> Duration {
+    let mut best = Duration::ZERO;
+    for ix in ctx.graph.topo_order().unwrap_or_default() {
+        let start = ctx.predecessors(ix).map(|p| durations[p.index()]).max().unwrap_or(Duration::ZERO);
+        durations[ix.index()] += start;
+        best = best.max(durations[ix.index()]);
+    }
+    best
 }
