@@ -101,6 +101,11 @@ pub struct LintArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Also report where each plan does more than this trust policy lets a plan no
+    /// person wrote do (what `plan serve --policy` holds for approval); `default` is
+    /// the built-in one.
+    #[arg(long, value_name = "FILE|default")]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,6 +229,14 @@ pub struct RunArgs {
     /// Use this run id (set by --background for the detached process).
     #[arg(long, hide = true)]
     pub run_id: Option<String>,
+    /// Wait for a person before anything runs: a gate before every node, its
+    /// message read from FILE (`plan serve` holds plans that break its policy so).
+    #[arg(long, value_name = "FILE")]
+    pub hold: Option<PathBuf>,
+    /// Refuse to run unless the plan file's fingerprint is this (the plan that was
+    /// checked is the one that runs).
+    #[arg(long, hide = true)]
+    pub plan_hash: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

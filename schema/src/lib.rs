@@ -6,12 +6,14 @@ mod agent;
 mod coding;
 mod duration;
 mod plan;
+mod policy;
 mod state;
 
 pub use agent::{Agent, Command, Consensus, Gather, MapSpec, Over, Pattern, Workspace, AGENT_ID_PATTERN};
 pub use coding::{AgentCli, Budget, Expect};
 pub use duration::{Duration, DurationError, DURATION_PATTERN};
 pub use plan::{Backoff, Complexity, Defaults, Git, Issue, Limits, Plan, PullRequest, Retry, Runner};
+pub use policy::Policy;
 pub use state::{NodeState, RunStatus};
 
 /// The JSON Schema of a plan file (draft-07, which every validator and

@@ -3,6 +3,7 @@
 
 pub mod confine;
 pub mod diagnostic;
+pub mod policy;
 pub mod render;
 pub mod rules;
 pub mod schema;

@@ -43,6 +43,7 @@ fn shape(kind: &UnitKind) -> &'static str {
         UnitKind::Replica { .. } => "box3d",
         UnitKind::DynamicMap => "tab",
         UnitKind::Publish { .. } => "cds",
+        UnitKind::Hold => "octagon",
     }
 }
 

@@ -41,6 +41,7 @@ fn node_text(ix: NodeIndex, kind: &UnitKind, text: &str) -> String {
         UnitKind::Replica { .. } => format!("n{n}(\"{t}\")"),
         UnitKind::DynamicMap => format!("n{n}[[\"{t}\"]]"),
         UnitKind::Publish { .. } => format!("n{n}>\"{t}\"]"),
+        UnitKind::Hold => format!("n{n}{{{{\"{t}\"}}}}"),
     }
 }
 

@@ -20,7 +20,7 @@ use crate::load::agents::pattern_of;
 mod patterns;
 mod publish;
 use patterns::{compile_fork_join, compile_mapreduce, compile_scatter_gather, compile_sequence};
-pub use publish::{Publish, PublishStep};
+pub use publish::{hold_id, Publish, PublishStep};
 
 /// What a node of the DAG does.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -42,6 +42,17 @@ pub enum UnitKind {
     DynamicMap,
     /// A publishing step after every agent (`plan run --commit/--pr`, `git.approve`).
     Publish { step: PublishStep },
+    /// A person's review before anything runs (`plan run --hold`): a plan no person
+    /// wrote that breaks the trust policy waits here.
+    Hold,
+}
+
+impl UnitKind {
+    /// Whether `plan run` added the node, not the plan (publishing steps, the hold):
+    /// it is no agent of the report.
+    pub fn added(&self) -> bool {
+        matches!(self, UnitKind::Publish { .. } | UnitKind::Hold)
+    }
 }
 
 /// A node of the DAG.

@@ -78,7 +78,30 @@ impl PublishStep {
     }
 }
 
+/// The node id of the hold before a plan named `name` (`plan run --hold`): `review.`
+/// and the name as a slug, so that the gate says which plan it holds.
+pub fn hold_id(name: &str) -> String {
+    let slug = crate::check::template_env::slug(name);
+    let slug: String = slug.chars().take(48).collect();
+    format!("review.{}", if slug.is_empty() { "plan" } else { slug.trim_end_matches('-') })
+}
+
 impl PlanGraph {
+    /// Puts a gate with node id `id` before every node there is: nothing runs
+    /// until a person approves it.
+    pub fn hold(&mut self, id: String) {
+        let sources: Vec<NodeIndex> = self
+            .graph
+            .node_indices()
+            .filter(|&ix| self.graph.neighbors_directed(ix, Direction::Incoming).next().is_none())
+            .collect();
+        let unit = Unit { id, kind: UnitKind::Hold, parents: std::sync::Arc::from(Vec::new()) };
+        let ix = self.add(unit);
+        for s in sources {
+            self.graph.add_edge(ix, s, EdgeKind::Order);
+        }
+    }
+
     /// Adds the publishing steps of `publish` after every node there is: ordinary
     /// steps of the DAG, run, shown and resumed like any other.
     pub fn publish(&mut self, plan: &Plan, publish: Publish) {

@@ -276,10 +276,6 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
         Some(n) => format!("issue-{n}-{}", slug(title).chars().take(40).collect::<String>().trim_end_matches('-')),
         None => slug(title).chars().take(48).collect::<String>().trim_end_matches('-').to_string(),
     };
-    let branch = match number {
-        Some(_) => "plan/issue-{{ issue.number }}-{{ issue.title | slug }}",
-        None => "plan/{{ issue.title | slug }}",
-    };
     Plan {
         version: 1,
         name: if name.is_empty() { "plan".into() } else { name },
@@ -318,21 +314,28 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
         }),
         limits: None,
         agent: primary,
-        git: Some(Git {
-            branch: Some(branch.into()),
-            commit: None,
-            commit_file: Some(t.commit.clone()),
-            approve: false,
-            pr: Some(PullRequest {
-                title: Some(
-                    if number.is_some() { "{{ issue.title }} (#{{ issue.number }})" } else { "{{ issue.title }}" }
-                        .into(),
-                ),
-                body: None,
-                body_file: Some(t.pr.clone()),
-                base: None,
-                draft: false,
-            }),
+        git: Some(default_git(number, Some(t.commit.clone()), Some(t.pr.clone()))),
+    }
+}
+
+/// The `git` settings `plan new` writes: a branch and a pull-request title made from
+/// the issue, the commit message and pull-request body from template files.
+pub fn default_git(number: Option<u64>, commit_file: Option<String>, body_file: Option<String>) -> Git {
+    let (branch, title) = match number {
+        Some(_) => ("plan/issue-{{ issue.number }}-{{ issue.title | slug }}", "{{ issue.title }} (#{{ issue.number }})"),
+        None => ("plan/{{ issue.title | slug }}", "{{ issue.title }}"),
+    };
+    Git {
+        branch: Some(branch.into()),
+        commit: None,
+        commit_file,
+        approve: false,
+        pr: Some(PullRequest {
+            title: Some(title.into()),
+            body: None,
+            body_file,
+            base: None,
+            draft: false,
         }),
     }
 }

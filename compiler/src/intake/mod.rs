@@ -9,7 +9,7 @@ mod rules;
 mod source;
 
 pub use classify::{classify, Classification};
-pub use generate::{generate, render_plan, shape, top_pattern, Generated, TemplatePaths};
+pub use generate::{default_git, generate, render_plan, shape, top_pattern, Generated, TemplatePaths};
 pub use items::{code_items, work_items};
 pub use rules::{Rules, DEFAULT_RULES};
 pub use source::{parse_issue, IssueText, SourceError};

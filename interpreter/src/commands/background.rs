@@ -37,6 +37,12 @@ pub fn start(args: &RunArgs, plan: &Path) -> Result<(), Error> {
             cmd.arg("--run-id").arg(&id);
         }
     }
+    if let Some(hold) = &args.hold {
+        cmd.arg("--hold").arg(hold);
+    }
+    if let Some(hash) = &args.plan_hash {
+        cmd.arg("--plan-hash").arg(hash);
+    }
     if let Some(c) = args.concurrency {
         cmd.arg("--concurrency").arg(c.to_string());
     }
@@ -44,7 +50,7 @@ pub fn start(args: &RunArgs, plan: &Path) -> Result<(), Error> {
         cmd.arg("--var").arg(v);
     }
     // Secrets travel in the detached process's environment, never in its arguments.
-    for (name, value) in super::run::secrets(&args.secrets)? {
+    for (name, value) in super::inputs::secrets(&args.secrets)? {
         cmd.arg("--secret").arg(&name).env(&name, value);
     }
     for (flag, on) in [

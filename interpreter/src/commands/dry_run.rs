@@ -29,6 +29,10 @@ pub fn print_schedule(renderer: &Renderer) {
         let _ = writeln!(out, "level {i}:");
         for &ix in level {
             let unit = &graph.graph[ix];
+            if unit.kind == UnitKind::Hold {
+                let _ = writeln!(out, "  {}: wait for a person to approve the plan before anything runs (--hold)", unit.id);
+                continue;
+            }
             if let UnitKind::Publish { step } = unit.kind {
                 let what = match step {
                     PublishStep::Approve => "wait for a person to approve the agents' diff (`git.approve`)",

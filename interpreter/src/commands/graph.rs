@@ -53,15 +53,20 @@ pub fn run_graph(args: &GraphArgs) -> Result<(), Error> {
     let (checked, mut graph) = checked_graph(&args.file)?;
     let Some(plan) = checked.plan() else { return Err(Error::Diagnosed) };
     let mut publish = plan_compiler::graph::Publish { commit: args.commit, pr: args.pr, draft: false };
+    let mut held = false;
     let states = match &args.run {
         None => None,
         Some(id) => {
             let run = run_state::read(&RunDir::find(&args.runs_dir, Some(id))?)?;
             publish = run.publish;
+            held = run.held;
             Some(run.nodes.into_iter().map(|(k, v)| (k, v.state)).collect::<HashMap<_, _>>())
         }
     };
     graph.publish(plan, publish);
+    if held {
+        graph.hold(plan_compiler::graph::hold_id(&plan.name));
+    }
     write_out(args.output.as_deref(), &draw(plan, &graph, args.format, states.as_ref()))
 }
 

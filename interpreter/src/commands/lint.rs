@@ -27,9 +27,14 @@ pub fn print_human(checked: &Checked) {
 }
 
 pub fn run(args: &LintArgs) -> Result<(), Error> {
+    let policy = args.policy.as_deref().map(crate::commands::policy::load).transpose()?;
     let mut all: Vec<Diagnostic> = Vec::new();
     for file in &args.files {
-        let checked = check_file(file);
+        let mut checked = check_file(file);
+        if let Some(policy) = &policy {
+            checked.diagnostics.extend(plan_compiler::check::policy::check_policy(&checked.loaded, policy));
+            plan_compiler::check::diagnostic::normalize(&mut checked.diagnostics);
+        }
         if args.format == LintFormat::Human {
             print_human(&checked);
         }

@@ -37,9 +37,11 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
             (args.commit || asked.commit, args.pr || asked.pr, args.draft || asked.draft);
     }
     let publish = Publish { commit: args.commit, pr: args.pr, draft: args.draft };
+    let hold = super::inputs::hold(args.hold.as_deref(), resumed.as_ref())?;
     let file = plan_file(&args, resumed.as_ref())?;
     let mut checked = check_file(&file);
     print_human(&checked);
+    super::inputs::check_hash(&checked, args.plan_hash.as_deref())?;
     let graph = checked.take_graph();
     // The plan moves out of what lint kept (the source text and its spanned YAML
     // tree are dropped here: for a big plan they weigh more than the run).
@@ -48,9 +50,12 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
         return Err(Error::Diagnosed);
     };
     graph.publish(&plan, publish);
+    if hold.is_some() {
+        graph.hold(plan_compiler::graph::hold_id(&plan.name));
+    }
     drop(checked);
-    let vars = vars(&plan, &args.vars)?;
-    let secrets = secrets(&args.secrets)?;
+    let vars = super::inputs::vars(&plan, &args.vars)?;
+    let secrets = super::inputs::secrets(&args.secrets)?;
     let concurrency = args
         .concurrency
         .or(plan.concurrency.map(|c| c as usize))
@@ -70,6 +75,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
             true,
         );
         ctx.publish = publish;
+        ctx.hold = hold;
         super::dry_run::print_schedule(&Renderer::new(Arc::new(ctx)));
         return Ok(());
     }
@@ -82,7 +88,8 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     if args.background {
         return super::background::start(&args, &file);
     }
-    let opened = open_run(&args, resumed, &file, &vars, graph.graph.node_count(), publish)?;
+    let asked = Asked { publish, hold: hold.clone() };
+    let opened = open_run(&args, resumed, &file, &vars, graph.graph.node_count(), &asked)?;
     let dir = opened.dir.clone();
     let display = Display::detect(args.quiet || args.json);
     if display != Display::Quiet {
@@ -111,6 +118,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
         RunContext::new(plan, graph, base_dir, RunDir { id: dir.id.clone(), root: root.clone() }, vars, false);
     ctx.repo = repo;
     ctx.publish = publish;
+    ctx.hold = hold;
     crate::store::redact::add_secrets(secrets.values().cloned());
     ctx.given_secrets = secrets;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
@@ -172,6 +180,13 @@ fn write_outcome(dir: &RunDir, report: &mut Report, json: bool, journal_error: O
     Ok(())
 }
 
+/// What the run was asked to add around its plan: publishing steps after it, a hold
+/// before it. Recorded with the run, so that a resumed run builds the same graph.
+struct Asked {
+    publish: Publish,
+    hold: Option<String>,
+}
+
 /// A run directory ready to record into: locked, with its journal started.
 struct Opened {
     dir: RunDir,
@@ -191,7 +206,7 @@ fn open_run(
     file: &Path,
     vars: &indexmap::IndexMap<String, Value>,
     nodes: usize,
-    publish: Publish,
+    asked: &Asked,
 ) -> Result<Opened, Error> {
     let plan_bytes = std::fs::read(file).map_err(|e| Error::io("read", file, e))?;
     let hash = journal::fingerprint(&plan_bytes);
@@ -212,7 +227,7 @@ fn open_run(
         Ok(None) => return Err(StoreError::Running(dir.id.clone()).into()),
         Err(e) => return Err(Error::io("lock", &dir.root, e)),
     };
-    let journal = start_journal(&dir, file, hash, vars, nodes, publish)?;
+    let journal = start_journal(&dir, file, hash, vars, nodes, asked)?;
     Ok(Opened { dir, restored, history, spent, journal, _lock: lock })
 }
 
@@ -238,42 +253,6 @@ fn plan_file(args: &RunArgs, resumed: Option<&Resumed>) -> Result<PathBuf, Error
     }
 }
 
-/// The plan's variables with `--var K=V` overrides. A variable named like a secret
-/// is refused: variables are written to the journal and reach templates.
-fn vars(plan: &Plan, overrides: &[String]) -> Result<indexmap::IndexMap<String, Value>, Error> {
-    let mut vars = plan.vars.clone();
-    for kv in overrides {
-        let Some((k, v)) = kv.split_once('=') else {
-            return Err(Error::Usage(format!("--var expects KEY=VALUE, got `{kv}`")));
-        };
-        if plan_compiler::resolve::secret::looks_secret(k.trim()) {
-            return Err(Error::Usage(format!(
-                "`--var {k}` looks like a secret, and variables are written to the run directory: pass it with \
-                 `--secret {k}` (agents that name it in `pass_env` get it in their environment)"
-            )));
-        }
-        vars.insert(k.trim().to_string(), Value::String(v.to_string()));
-    }
-    Ok(vars)
-}
-
-/// `--secret NAME[=VALUE]`: each secret's value, from the argument or this environment.
-pub(super) fn secrets(given: &[String]) -> Result<std::collections::BTreeMap<String, String>, Error> {
-    let mut out = std::collections::BTreeMap::new();
-    for s in given {
-        let (name, value) = match s.split_once('=') {
-            Some((n, v)) => (n.trim().to_string(), v.to_string()),
-            None => {
-                let value = std::env::var(s)
-                    .map_err(|_| Error::Usage(format!("--secret {s}: there is no environment variable `{s}`")))?;
-                (s.clone(), value)
-            }
-        };
-        out.insert(name, value);
-    }
-    Ok(out)
-}
-
 /// Opens the journal, records the start durably and hands it to its writer thread.
 fn start_journal(
     dir: &RunDir,
@@ -281,7 +260,7 @@ fn start_journal(
     plan_hash: String,
     vars: &indexmap::IndexMap<String, Value>,
     nodes: usize,
-    publish: Publish,
+    asked: &Asked,
 ) -> Result<JournalWriter, Error> {
     let mut journal = Journal::open(&dir.journal()).map_err(|e| Error::io("open", dir.journal(), e))?;
     journal.push(&Entry::RunStarted {
@@ -292,7 +271,8 @@ fn start_journal(
         at: crate::store::clock::now(),
         nodes,
         pid: std::process::id(),
-        publish,
+        publish: asked.publish,
+        hold: asked.hold.clone(),
     });
     journal.sync().map_err(|e| Error::io("write", dir.journal(), e))?;
     Ok(JournalWriter::spawn(journal))

@@ -44,6 +44,8 @@ pub struct RunContext {
     pub repo: Option<crate::git::Repo>,
     /// What the run publishes after its agents (the graph's trailing steps).
     pub publish: plan_compiler::graph::Publish,
+    /// `plan run --hold`: the message of the gate before every node.
+    pub hold: Option<String>,
 }
 
 /// Outputs by node index (a run of 100,000 nodes keeps no 100,000 ids for them), and
@@ -108,6 +110,7 @@ impl RunContext {
             given_secrets: std::collections::BTreeMap::new(),
             repo: None,
             publish: plan_compiler::graph::Publish::default(),
+            hold: None,
         }
     }
 

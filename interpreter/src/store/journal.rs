@@ -29,6 +29,9 @@ pub enum Entry {
         /// What the run publishes after its agents (its graph's trailing steps).
         #[serde(default, skip_serializing_if = "no_publishing")]
         publish: plan_compiler::graph::Publish,
+        /// `plan run --hold`: the message of the gate before every node.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hold: Option<String>,
     },
     NodeStarted {
         node: String,

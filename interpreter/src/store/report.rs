@@ -251,7 +251,7 @@ pub fn build(
     let agents_seen: AgentIds = graph
         .graph
         .node_indices()
-        .filter(|&ix| !matches!(graph.unit(ix).kind, UnitKind::Publish { .. }))
+        .filter(|&ix| !graph.unit(ix).kind.added())
         .filter_map(|ix| {
             let agent = graph.unit(ix).agent();
             let first = match graph.node(agent) {

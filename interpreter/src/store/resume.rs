@@ -27,6 +27,8 @@ pub struct Resumed {
     /// What the run was asked to publish (`--commit`, `--pr`, `--draft`): a resumed
     /// run builds the same graph.
     pub publish: plan_compiler::graph::Publish,
+    /// The hold it was started with (`--hold`): a resumed run keeps it.
+    pub hold: Option<String>,
 }
 
 impl Resumed {
@@ -42,13 +44,15 @@ impl Resumed {
             spent: Vec::new(),
             history: HashMap::new(),
             publish: plan_compiler::graph::Publish::default(),
+            hold: None,
         };
         for e in entries {
             match e {
-                Entry::RunStarted { plan, plan_hash, publish, .. } if resumed.plan.is_none() => {
+                Entry::RunStarted { plan, plan_hash, publish, hold, .. } if resumed.plan.is_none() => {
                     resumed.plan = Some(PathBuf::from(plan));
                     resumed.plan_hash = Some(plan_hash);
                     resumed.publish = publish;
+                    resumed.hold = hold;
                 }
                 Entry::NodeSucceeded { node, output, attempts, duration_ms } => {
                     resumed.history.insert(node.clone(), (attempts, Duration::from_millis(duration_ms)));

@@ -46,6 +46,9 @@ pub struct RunState {
     /// What the run publishes after its agents (its graph's trailing steps).
     #[serde(skip)]
     pub publish: plan_compiler::graph::Publish,
+    /// Whether a person's review holds everything (`plan run --hold`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
     pub nodes: IndexMap<String, NodeSummary>,
 }
 
@@ -76,14 +79,16 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
         pid: 0,
         spent: Usage::default(),
         publish: plan_compiler::graph::Publish::default(),
+        held: false,
         nodes: IndexMap::new(),
     };
     let mut finished = None;
     for e in entries {
         match e {
-            Entry::RunStarted { plan, at, nodes, pid, publish, .. } => {
+            Entry::RunStarted { plan, at, nodes, pid, publish, hold, .. } => {
                 run.plan = plan;
                 run.publish = publish;
+                run.held = hold.is_some();
                 if run.started_at.is_empty() {
                     run.started_at = at;
                 }

@@ -48,6 +48,7 @@ fn kind(k: &UnitKind) -> &'static str {
         UnitKind::Replica { .. } => "replica",
         UnitKind::DynamicMap => "map",
         UnitKind::Publish { .. } => "publish",
+        UnitKind::Hold => "hold",
     }
 }
 
@@ -58,6 +59,9 @@ pub fn draw(plan: &Path, run: &RunState) -> Drawing {
         return Drawing { missing: Some(format!("{} does not compile now", plan.display())), ..Drawing::default() };
     };
     graph.publish(typed, run.publish);
+    if run.held {
+        graph.hold(plan_compiler::graph::hold_id(&typed.name));
+    }
     let Ok(order) = graph.topo_order() else { return Drawing::default() };
     let mut copies: HashMap<&str, (usize, usize)> = HashMap::new();
     for (id, n) in &run.nodes {

@@ -27,6 +27,9 @@ impl<R: Recorder> Scheduler<R> {
         if let UnitKind::Publish { step } = unit.kind {
             return self.dispatch_publish(key, step);
         }
+        if unit.kind == UnitKind::Hold {
+            return self.dispatch_hold(key, unit.id.clone());
+        }
         let Some(meta) = ctx.meta_of(key.node) else {
             return self.finish_now(key, Outcome::Failed { error: format!("unknown agent `{}`", unit.agent()) });
         };
@@ -113,6 +116,24 @@ impl<R: Recorder> Scheduler<R> {
                 self.start(key, attempt, work, Placing { timeout: None, isolated: false, expect_changes: false })
             }
         }
+    }
+
+    /// Starts the hold before every node (`plan run --hold`): a gate whose message is
+    /// the one the run was given.
+    fn dispatch_hold(&mut self, key: JobKey, node: String) {
+        let a = self.attempts.entry(key, 0);
+        a.count += 1;
+        a.no_retry = true;
+        let attempt = a.count;
+        let gate = crate::engine::approval::Gate {
+            run_root: self.ctx.dir.root.clone(),
+            node,
+            run_id: self.ctx.dir.id.clone(),
+            message: self.ctx.hold.clone().unwrap_or_default(),
+            timeout: None,
+            approve_on_timeout: false,
+        };
+        self.start(key, attempt, Work::Approval(gate), Placing { timeout: None, isolated: false, expect_changes: false });
     }
 
     /// Records the start and hands the job to a worker task.

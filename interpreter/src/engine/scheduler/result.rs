@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use super::timeline::{Split, Timeline};
 use super::Scheduler;
-use plan_compiler::graph::UnitKind;
 
 use crate::engine::job::JobKey;
 use crate::store::recorder::Recorder;
@@ -63,7 +62,7 @@ impl<R: Recorder> Scheduler<R> {
     /// steps are left out.
     pub(super) fn snapshot(&self) -> RunResult {
         let ctx = &self.ctx;
-        let publishing = |ix: &petgraph::graph::NodeIndex| matches!(ctx.unit(*ix).kind, UnitKind::Publish { .. });
+        let publishing = |ix: &petgraph::graph::NodeIndex| ctx.unit(*ix).kind.added();
         let mut records: Vec<Record> = ctx.nodes().filter(|ix| !publishing(ix)).map(|ix| self.record(ix)).collect();
         records.extend(self.copies.iter().cloned());
         let wall = self.timeline.origin().elapsed();

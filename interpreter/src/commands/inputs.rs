@@ -1,0 +1,71 @@
+//! What `plan run` takes beside the plan: `--var` values, `--secret`s, the message of
+//! a `--hold`, and the fingerprint the plan must have (`--plan-hash`).
+
+use indexmap::IndexMap;
+use plan_schema::Plan;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::store::resume::Resumed;
+
+/// The plan's variables with `--var K=V` overrides. A variable named like a secret
+/// is refused: variables are written to the journal and reach templates.
+pub(super) fn vars(plan: &Plan, overrides: &[String]) -> Result<IndexMap<String, Value>, Error> {
+    let mut vars = plan.vars.clone();
+    for kv in overrides {
+        let Some((k, v)) = kv.split_once('=') else {
+            return Err(Error::Usage(format!("--var expects KEY=VALUE, got `{kv}`")));
+        };
+        if plan_compiler::resolve::secret::looks_secret(k.trim()) {
+            return Err(Error::Usage(format!(
+                "`--var {k}` looks like a secret, and variables are written to the run directory: pass it with \
+                 `--secret {k}` (agents that name it in `pass_env` get it in their environment)"
+            )));
+        }
+        vars.insert(k.trim().to_string(), Value::String(v.to_string()));
+    }
+    Ok(vars)
+}
+
+/// `--secret NAME[=VALUE]`: each secret's value, from the argument or this environment.
+pub(super) fn secrets(given: &[String]) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    let mut out = std::collections::BTreeMap::new();
+    for s in given {
+        let (name, value) = match s.split_once('=') {
+            Some((n, v)) => (n.trim().to_string(), v.to_string()),
+            None => {
+                let value = std::env::var(s)
+                    .map_err(|_| Error::Usage(format!("--secret {s}: there is no environment variable `{s}`")))?;
+                (s.clone(), value)
+            }
+        };
+        out.insert(name, value);
+    }
+    Ok(out)
+}
+
+/// The message of the hold before every node: `--hold FILE`'s text, or the one the
+/// resumed run was started with.
+pub(super) fn hold(file: Option<&std::path::Path>, resumed: Option<&Resumed>) -> Result<Option<String>, Error> {
+    if let Some(r) = resumed.filter(|r| r.hold.is_some()) {
+        return Ok(r.hold.clone());
+    }
+    let Some(file) = file else { return Ok(None) };
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io("read the hold message", file, e))?;
+    Ok(Some(if text.trim().is_empty() { "review this plan before it runs".to_string() } else { text }))
+}
+
+/// `--plan-hash`: the plan that was checked is the plan that runs (a plan file changed
+/// since `plan serve` checked it against its policy is refused).
+pub(super) fn check_hash(checked: &plan_compiler::Checked, expected: Option<&str>) -> Result<(), Error> {
+    let Some(expected) = expected else { return Ok(()) };
+    let text = checked.loaded.source.as_ref().map_or("", |s| s.text.as_str());
+    let hash = crate::store::journal::fingerprint(text.as_bytes());
+    if hash != expected {
+        return Err(Error::refused(format!(
+            "{} changed since it was checked (fingerprint {hash}, expected {expected}): not run",
+            checked.loaded.path.display()
+        )));
+    }
+    Ok(())
+}
