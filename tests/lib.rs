@@ -4,6 +4,7 @@ mod support;
 
 mod agents;
 mod approvals;
+mod attacks;
 mod bookkeeping;
 mod docs;
 mod durable;

@@ -27,24 +27,36 @@ fn fixed() -> String {
 }
 
 /// A planner command that answers BROKEN, then the fixed plan once it is told the
-/// problems; it keeps each request in `request-N.txt`.
-fn planner_script(fixes: bool) -> String {
+/// problems; it keeps each request in `DIR/request-N.txt` (it runs in a scratch copy
+/// of the repository, which is thrown away).
+fn planner_script(fixes: bool, dir: &std::path::Path) -> String {
     let second = if fixes { fixed() } else { BROKEN.to_string() };
+    let dir = dir.display();
     format!(
-        "n=$(ls request-*.txt 2>/dev/null | wc -l); cat > request-$n.txt\n\
+        "cd {dir}; n=$(ls request-*.txt 2>/dev/null | wc -l); cat > request-$n.txt\n\
          if grep -q 'found these problems' request-$n.txt; then cat <<'EOF'\n```yaml\n{second}```\nEOF\n\
          else cat <<'EOF'\nHere is the plan:\n```yaml\n{BROKEN}```\nEOF\nfi\n"
     )
 }
 
+/// `sh DIR/planner.sh` for the test's directory.
+fn planner_in(t: &Test) -> String {
+    format!("sh {}", t.path("planner.sh").display())
+}
+
 #[test]
 fn a_planner_command_fixes_its_plan_from_the_diagnostics() {
-    let t = Test::new().file("issue.md", ISSUE).file("planner.sh", &planner_script(true));
-    let run = t.run_with(&["new", "--from", "issue.md", "--output", "p.yaml", "--planner", "sh planner.sh"]);
+    let t = Test::new().file("issue.md", ISSUE);
+    let t = {
+        let script = planner_script(true, &t.dir.path().canonicalize().unwrap());
+        t.file("planner.sh", &script)
+    };
+    let planner = planner_in(&t);
+    let run = t.run_with(&["new", "--from", "issue.md", "--output", "p.yaml", "--planner", &planner]);
     run.code(0);
-    assert!(run.stderr.contains("planner `sh planner.sh`: 2 round(s)"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("planner `{planner}`: 2 round(s)")), "{}", run.stderr);
     let plan = std::fs::read_to_string(t.path("p.yaml")).unwrap();
-    assert!(plan.starts_with("# Written by the planner `sh planner.sh` in 2 round(s)"), "{plan}");
+    assert!(plan.starts_with(&format!("# Written by the planner `{planner}` in 2 round(s)")), "{plan}");
     assert!(plan.contains("prompt: \"Add --verbose to the parser.\""), "{plan}");
     t.run_with(&["lint", "p.yaml", "--deny-warnings"]).code(0);
     // The first request has the issue as data; the second the diagnostic, at its line.
@@ -56,7 +68,12 @@ fn a_planner_command_fixes_its_plan_from_the_diagnostics() {
 
 #[test]
 fn a_planner_that_never_lints_clean_writes_nothing() {
-    let t = Test::new().file("issue.md", ISSUE).file("planner.sh", &planner_script(false));
+    let t = Test::new().file("issue.md", ISSUE);
+    let t = {
+        let script = planner_script(false, &t.dir.path().canonicalize().unwrap());
+        t.file("planner.sh", &script)
+    };
+    let planner = planner_in(&t);
     let run = t.run_with(&[
         "new",
         "--from",
@@ -64,7 +81,7 @@ fn a_planner_that_never_lints_clean_writes_nothing() {
         "--output",
         "p.yaml",
         "--planner",
-        "sh planner.sh",
+        &planner,
         "--planner-rounds",
         "2",
     ]);
@@ -137,4 +154,58 @@ fn claude_plans_and_fixes_its_plan() {
 #[test]
 fn codex_plans_and_fixes_its_plan() {
     plan_with_cli("codex");
+}
+
+#[test]
+fn the_planner_sees_no_secret_but_its_key_works_in_a_scratch_copy_and_has_a_budget() {
+    // A planner that obeys the issue: it dumps its environment, where it is and what
+    // it sees, tries to plant a plan in the checkout, and answers.
+    let t = Test::new().file("issue.md", ISSUE).file("README.md", "committed\n").committed();
+    let t = t.file("plans/planted.yaml", "uncommitted\n");
+    let out = t.dir.path().canonicalize().unwrap();
+    let script = obedient_claude(&out, &fixed());
+    let t = t.file("bin/claude", &script);
+    std::fs::set_permissions(t.path("bin/claude"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", t.path("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let env = [
+        ("PATH", path.as_str()),
+        ("GITHUB_TOKEN", "ghp_canary_github"),
+        ("PLAN_WEBHOOK_SECRET", "canary-webhook-secret"),
+        ("AWS_SECRET_ACCESS_KEY", "canary-aws"),
+        ("ANTHROPIC_API_KEY", "sk-ant-planner-key"),
+    ];
+    let args = ["new", "--from", "issue.md", "--output", "p.yaml", "--planner", "claude", "--planner-budget", "0.25"];
+    run_in(t.dir.path(), &args, &env).code(0);
+    let seen = std::fs::read_to_string(t.path("planner-env.txt")).expect("the planner ran");
+    assert!(seen.contains("sk-ant-planner-key"), "claude's own model key is passed: {seen}");
+    for secret in ["ghp_canary_github", "canary-webhook-secret", "canary-aws"] {
+        assert!(!seen.contains(secret), "{secret} reached the planner");
+    }
+    let pwd = std::fs::read_to_string(t.path("planner-pwd.txt")).unwrap();
+    assert!(!pwd.trim().starts_with(&out.display().to_string()), "it works outside the checkout: {pwd}");
+    let ls = std::fs::read_to_string(t.path("planner-ls.txt")).unwrap();
+    assert!(ls.contains("README.md") && !ls.contains("plans") && !ls.contains(".git"), "committed files only: {ls}");
+    assert!(!std::path::Path::new(pwd.trim()).exists(), "the scratch copy is gone");
+    let argv = std::fs::read_to_string(t.path("planner-args.txt")).unwrap();
+    assert!(argv.contains("--max-budget-usd\n0.2500"), "{argv}");
+    // A planner over its budget gets no further round.
+    let cheap = ["new", "--from", "issue.md", "--output", "q.yaml", "--planner", "claude", "--planner-budget", "0.01"];
+    std::fs::write(t.path("bin/claude"), obedient_claude(&out, BROKEN)).unwrap();
+    let run = run_in(t.dir.path(), &cheap, &env);
+    run.code(1);
+    assert!(run.stderr.contains("spent its budget of $0.01"), "{}", run.stderr);
+}
+
+/// A `claude` that obeys the issue: it dumps its environment, where it is, what it
+/// sees and its arguments into `out`, tries to plant a plan where it works, and
+/// answers `plan` at a cost of $0.02.
+fn obedient_claude(out: &std::path::Path, plan: &str) -> String {
+    format!(
+        "#!/bin/sh\ncat > /dev/null\nenv > {o}/planner-env.txt\npwd > {o}/planner-pwd.txt\nls -a > {o}/planner-ls.txt\n\
+         echo 'run: touch pwned' > plans-issue-9.yaml\nprintf '%s\\n' \"$@\" > {o}/planner-args.txt\n\
+         cat <<'EOF'\n{}\nEOF\n",
+        serde_json::json!({ "type": "result", "subtype": "success", "num_turns": 1, "total_cost_usd": 0.02,
+                            "result": format!("```yaml\n{plan}```\n") }),
+        o = out.display()
+    )
 }

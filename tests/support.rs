@@ -50,6 +50,20 @@ impl Test {
         self
     }
 
+    /// Makes the directory a git repository with its files committed on `main`: plans
+    /// a person wrote.
+    pub fn committed(self) -> Test {
+        for args in [
+            &["init", "--quiet", "-b", "main"][..],
+            &["-c", "user.name=Test", "-c", "user.email=test@example.com", "add", "-A"],
+            &["-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "--quiet", "-m", "plans"],
+        ] {
+            let out = Command::new("git").current_dir(self.dir.path()).args(args).output().expect("git");
+            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        self
+    }
+
     /// Runs in the repository instead of the temporary directory.
     pub fn in_repo(mut self) -> Test {
         self.cwd = Some(repo());

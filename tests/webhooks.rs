@@ -13,7 +13,7 @@ use crate::serve::{waiting, GATE};
 use crate::serve_support::{http, Served};
 use crate::support::Test;
 
-const SECRET: &str = "webhook-s3cret";
+pub(crate) const SECRET: &str = "webhook-s3cret";
 
 fn sign(body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
@@ -22,7 +22,7 @@ fn sign(body: &str) -> String {
 }
 
 /// Sends a webhook as GitHub does: signed, under a delivery id of its own.
-fn hook(s: &Served, event: &str, body: &str, signature: Option<&str>) -> (u16, String) {
+pub(crate) fn hook(s: &Served, event: &str, body: &str, signature: Option<&str>) -> (u16, String) {
     static DELIVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = DELIVERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     hook_as(
@@ -34,7 +34,7 @@ fn hook(s: &Served, event: &str, body: &str, signature: Option<&str>) -> (u16, S
     )
 }
 
-fn hook_as(s: &Served, event: &str, body: &str, signature: Option<&str>, delivery: &str) -> (u16, String) {
+pub(crate) fn hook_as(s: &Served, event: &str, body: &str, signature: Option<&str>, delivery: &str) -> (u16, String) {
     let mut headers = vec![("Content-Type", "application/json"), ("X-GitHub-Event", event)];
     let good = sign(body);
     headers.push(("X-Hub-Signature-256", signature.unwrap_or(&good)));
@@ -43,11 +43,11 @@ fn hook_as(s: &Served, event: &str, body: &str, signature: Option<&str>, deliver
 }
 
 /// An `issues` event shaped like GitHub's.
-fn labeled(number: u64, title: &str, label: &str) -> String {
+pub(crate) fn labeled(number: u64, title: &str, label: &str) -> String {
     issue_event("labeled", "org/repo", number, title, label, "alice")
 }
 
-fn issue_event(action: &str, repo: &str, number: u64, title: &str, label: &str, sender: &str) -> String {
+pub(crate) fn issue_event(action: &str, repo: &str, number: u64, title: &str, label: &str, sender: &str) -> String {
     serde_json::json!({
         "action": action,
         "label": { "name": label },
@@ -59,7 +59,7 @@ fn issue_event(action: &str, repo: &str, number: u64, title: &str, label: &str, 
     .to_string()
 }
 
-fn comment(number: u64, user: &str, body: &str) -> String {
+pub(crate) fn comment(number: u64, user: &str, body: &str) -> String {
     serde_json::json!({
         "action": "created",
         "issue": { "number": number, "title": "t" },
@@ -69,7 +69,7 @@ fn comment(number: u64, user: &str, body: &str) -> String {
     .to_string()
 }
 
-async fn permissions() -> MockServer {
+pub(crate) async fn permissions() -> MockServer {
     let server = MockServer::start().await;
     for (user, permission) in [("alice", "write"), ("mallory", "read")] {
         Mock::given(method("GET"))
@@ -81,7 +81,7 @@ async fn permissions() -> MockServer {
     server
 }
 
-fn queue(s: &Served) -> Vec<serde_json::Value> {
+pub(crate) fn queue(s: &Served) -> Vec<serde_json::Value> {
     s.get_json("/api/queue").as_array().cloned().unwrap_or_default()
 }
 
@@ -92,6 +92,7 @@ async fn webhooks_queue_runs_durably_and_comments_decide_gates() {
         "plans/issue-43.yaml",
         "version: 1\nname: quick\ncomplexity: simple\nagent: { id: quick, run: \"echo quick > quick.txt\" }\n",
     );
+    let t = t.committed();
     let env = [("PLAN_WEBHOOK_SECRET", SECRET), ("GITHUB_API_URL", &api.uri()), ("GITHUB_TOKEN", "ghp_test")];
     let args = ["--max-runs", "1", "--repo", "org/repo"];
     tokio::task::block_in_place(|| {
@@ -176,33 +177,38 @@ fn labelled_issue_without_a_plan(t: &Test, env: &[(&str, &str)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_planner_writes_the_plans_of_labelled_issues() {
     let api = permissions().await;
-    let plan = "version: 1\nname: greet\ncomplexity: simple\nagent: { id: greet, run: \"echo hi > hi.txt\" }\n";
-    let t = Test::new().file("planner.sh", &format!("cat > request.txt\nprintf '%s' '{plan}'\n"));
+    // A plan that keeps to the default policy: it runs without a person.
+    let plan =
+        "version: 1\nname: greet\ncomplexity: simple\nagent: { id: greet, uses: sleep, with: { duration: 10ms } }\n";
+    let t = Test::new();
+    let dir = t.dir.path().canonicalize().unwrap();
+    let t = t.file("planner.sh", &format!("cat > {}/request.txt\nprintf '%s' '{plan}'\n", dir.display()));
     let env = [("PLAN_WEBHOOK_SECRET", SECRET), ("GITHUB_API_URL", &api.uri())];
     tokio::task::block_in_place(|| planner_writes_plans(&t, &env));
 }
 
 fn planner_writes_plans(t: &Test, env: &[(&str, &str)]) {
-    let args = ["--planner", "sh planner.sh", "--repo", "org/repo"];
+    let planner = format!("sh {}", t.path("planner.sh").display());
+    let args = ["--planner", &planner, "--repo", "org/repo"];
     let s = Served::start(t.dir.path(), &args, env);
     let (status, answer) = hook(&s, "issues", &labeled(8, "Say hi", "plan"), None);
     assert_eq!(status, 202, "{answer}");
     let written = std::fs::read_to_string(t.path("plans/issue-8.yaml")).unwrap();
-    assert!(written.starts_with("# Written by the planner `sh planner.sh` in 1 round(s)"), "{written}");
+    assert!(written.starts_with(&format!("# Written by the planner `{planner}` in 1 round(s)")), "{written}");
     assert!(std::fs::read_to_string(t.path("request.txt")).unwrap().contains("\"title\": \"Say hi\""));
     let items = s.until("/api/queue", |q| q[0]["state"] == "finished");
-    assert_eq!(items[0]["outcome"], "succeeded", "{items}");
-    assert!(t.path("hi.txt").exists());
+    assert_eq!((items[0]["outcome"].as_str(), items[0]["provenance"].as_str()), (Some("succeeded"), Some("planner")));
+    assert!(items[0].get("hold").is_none(), "{items}");
 }
 
 /// A plan that leaves a canary file when it runs: what an attack would run.
-const CANARY: &str =
+pub(crate) const CANARY: &str =
     "version: 1\nname: canary\ncomplexity: simple\nagent: { id: canary, run: \"echo ran >> canary.txt\" }\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_act_once_for_their_repository_and_writers_only() {
     let api = permissions().await;
-    let t = Test::new().file("plans/issue-21.yaml", CANARY).file("plans/issue-22.yaml", CANARY);
+    let t = Test::new().file("plans/issue-21.yaml", CANARY).file("plans/issue-22.yaml", CANARY).committed();
     let env = [("PLAN_WEBHOOK_SECRET", SECRET), ("GITHUB_API_URL", &api.uri()), ("GITHUB_TOKEN", "ghp_test")];
     tokio::task::block_in_place(|| {
         let s = Served::start(t.dir.path(), &["--repo", "org/repo"], &env);

@@ -89,6 +89,18 @@ pub struct NewArgs {
     /// Most rounds the planner gets to answer with a plan that lints clean.
     #[arg(long, default_value_t = 3, requires = "planner")]
     pub planner_rounds: u32,
+    /// Most US dollars the planner may spend over all its rounds (Claude Code gets it
+    /// as `--max-budget-usd`; a command as `PLAN_PLANNER_BUDGET_USD`).
+    #[arg(long, value_name = "USD", default_value_t = 1.0, requires = "planner")]
+    pub planner_budget: f64,
+    /// A secret variable the planner may see (repeat for more): its model key. The
+    /// planner gets no other secret; claude and codex get their own model keys.
+    #[arg(long = "planner-pass", value_name = "NAME", requires = "planner")]
+    pub planner_pass: Vec<String>,
+    /// Print the plan on standard output instead of writing it (its template paths
+    /// are still those of the output file).
+    #[arg(long, hide = true)]
+    pub print: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -357,6 +369,20 @@ pub struct ServeArgs {
     /// a command; without it, the offline rules do.
     #[arg(long, value_name = "claude|codex|CMD")]
     pub planner: Option<String>,
+    /// Most US dollars the planner may spend on one issue (`plan new --planner-budget`).
+    #[arg(long, value_name = "USD", default_value_t = 1.0)]
+    pub planner_budget: f64,
+    /// A secret variable the planner may see: its model key (`plan new --planner-pass`).
+    #[arg(long = "planner-pass", value_name = "NAME")]
+    pub planner_pass: Vec<String>,
+    /// The trust policy for plans no person wrote (`plan lint --policy`): one that
+    /// breaks it waits for a person's approval. Default: the built-in policy.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// A bearer token every API request must carry (`Authorization: Bearer ...`);
+    /// needed to listen beyond loopback. Also read from PLAN_SERVE_TOKEN.
+    #[arg(long, value_name = "TOKEN", env = "PLAN_SERVE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// A repository whose webhooks are acted on (repeat for more); default: the
     /// checkout's `origin` on GitHub. Any other repository's are refused.
     #[arg(long = "repo", value_name = "OWNER/NAME", value_parser = owner_name)]

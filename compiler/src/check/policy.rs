@@ -180,7 +180,10 @@ impl Check<'_> {
             Work::Command(_) if !p.commands => self.at_value(
                 "policy-command",
                 &format!("{at}/run"),
-                format!("agent `{}` runs a command: the policy allows prompts for built-in coding agents only", agent.id),
+                format!(
+                    "agent `{}` runs a command: the policy allows prompts for built-in coding agents only",
+                    agent.id
+                ),
                 "give the agent a `prompt` for a built-in runner, or approve the plan",
             ),
             Work::Coding(c) if !p.runners.contains(&c.cli) => self.at_value(
@@ -219,11 +222,15 @@ impl Check<'_> {
             _ => {}
         }
         if let Some(retry) = step.retry.filter(|r| r.attempts > p.max_attempts) {
-            let pointer = if agent.retry.is_some() { format!("{at}/retry/attempts") } else { "/defaults/retry/attempts".into() };
+            let pointer =
+                if agent.retry.is_some() { format!("{at}/retry/attempts") } else { "/defaults/retry/attempts".into() };
             self.at_value(
                 "policy-attempts",
                 &pointer,
-                format!("agent `{}` may make {} attempts, over the policy's {}", agent.id, retry.attempts, p.max_attempts),
+                format!(
+                    "agent `{}` may make {} attempts, over the policy's {}",
+                    agent.id, retry.attempts, p.max_attempts
+                ),
                 &format!("at most {}", p.max_attempts),
             );
         }
@@ -284,7 +291,8 @@ mod tests {
         let loose = Policy { commands: true, pass_env: true, max_timeout: "48h".parse().unwrap(), ..Policy::default() };
         let run = "version: 1\nname: x\ncomplexity: simple\ndefaults: { timeout: 24h, pass_env: [T] }\nagent:\n  id: a\n  run: make\n";
         assert_eq!(codes(run, &loose), []);
-        let wide = "version: 1\nname: x\ncomplexity: simple\nconcurrency: 64\ndefaults: { timeout: 1m, runner: claude }\n\
+        let wide =
+            "version: 1\nname: x\ncomplexity: simple\nconcurrency: 64\ndefaults: { timeout: 1m, runner: claude }\n\
                     runners: { mine: { command: [sh, -c, x] } }\nagent:\n  id: a\n  uses: template.render\n  \
                     with: { template: t, output: o }\n";
         let got: Vec<String> = codes(wide, &Policy::default()).into_iter().map(|(c, _)| c).collect();

@@ -322,7 +322,9 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
 /// the issue, the commit message and pull-request body from template files.
 pub fn default_git(number: Option<u64>, commit_file: Option<String>, body_file: Option<String>) -> Git {
     let (branch, title) = match number {
-        Some(_) => ("plan/issue-{{ issue.number }}-{{ issue.title | slug }}", "{{ issue.title }} (#{{ issue.number }})"),
+        Some(_) => {
+            ("plan/issue-{{ issue.number }}-{{ issue.title | slug }}", "{{ issue.title }} (#{{ issue.number }})")
+        }
         None => ("plan/{{ issue.title | slug }}", "{{ issue.title }}"),
     };
     Git {
@@ -330,13 +332,7 @@ pub fn default_git(number: Option<u64>, commit_file: Option<String>, body_file: 
         commit: None,
         commit_file,
         approve: false,
-        pr: Some(PullRequest {
-            title: Some(title.into()),
-            body: None,
-            body_file,
-            base: None,
-            draft: false,
-        }),
+        pr: Some(PullRequest { title: Some(title.into()), body: None, body_file, base: None, draft: false }),
     }
 }
 

@@ -30,7 +30,8 @@ pub fn print_schedule(renderer: &Renderer) {
         for &ix in level {
             let unit = &graph.graph[ix];
             if unit.kind == UnitKind::Hold {
-                let _ = writeln!(out, "  {}: wait for a person to approve the plan before anything runs (--hold)", unit.id);
+                let _ =
+                    writeln!(out, "  {}: wait for a person to approve the plan before anything runs (--hold)", unit.id);
                 continue;
             }
             if let UnitKind::Publish { step } = unit.kind {

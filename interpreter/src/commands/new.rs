@@ -40,7 +40,7 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
             .map_or_else(|| plan_compiler::check::template_env::slug(&issue.title), |n| format!("issue-{n}"));
         PathBuf::from("plans").join(format!("{stem}.yaml"))
     });
-    if output.exists() && !args.force {
+    if output.exists() && !args.force && !args.print {
         return Err(Error::refused(format!("{} exists; pass --force to overwrite it", output.display())));
     }
     if let Some(planner) = &args.planner {
@@ -61,7 +61,7 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
             Err(msg) => return Err(Error::refused(format!("classifier `{cmd}`: {msg}"))),
         }
     }
-    let plan = write_plan(&issue, &mut c, &output, args.runner.into())?;
+    let plan = write_plan(&issue, &mut c, &output, args.runner.into(), args.print)?;
     let pattern = plan_compiler::intake::top_pattern(&plan).map_or("one agent".to_string(), |p| p.to_string());
     if args.explain {
         // The plan as written: its tier may have moved to fit the agents generated.
@@ -69,6 +69,9 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
         for r in &c.reasons {
             eprintln!("  - {r}");
         }
+    }
+    if args.print {
+        return Ok(());
     }
     eprintln!(
         "wrote {} ({}, {pattern}) · check it with `plan run {} --dry-run`",
@@ -81,7 +84,12 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
 
 /// `--planner`: the planner's clean plan, with a header that says who wrote it.
 fn write_planned(planner: &str, issue: &IssueText, args: &NewArgs, output: &Path) -> Result<(), Error> {
-    let planned = super::planner::plan(planner, issue, args.runner.into(), output, args.planner_rounds)?;
+    let allow = super::planner::Allowance {
+        rounds: args.planner_rounds,
+        budget_usd: args.planner_budget,
+        pass: &args.planner_pass,
+    };
+    let planned = super::planner::plan(planner, issue, args.runner.into(), output, &allow)?;
     let spent = if planned.usage.is_empty() { String::new() } else { format!(" · {}", planned.usage.describe()) };
     let header =
         format!("# Written by the planner `{planner}` in {} round(s); `plan lint` found it clean.\n", planned.rounds);
@@ -230,6 +238,7 @@ fn write_plan(
     c: &mut Classification,
     output: &Path,
     runner: AgentCli,
+    print: bool,
 ) -> Result<plan_schema::Plan, Error> {
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // The project's templates, created from the defaults when missing.
@@ -273,6 +282,10 @@ fn write_plan(
     print_human(&checked);
     if checked.has_errors() {
         return Err(Error::refused("the generated plan has errors; nothing was written (please report this)"));
+    }
+    if print {
+        crate::commands::stdout(&text);
+        return Ok(plan);
     }
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(output, text))

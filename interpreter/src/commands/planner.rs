@@ -1,9 +1,14 @@
 //! `plan new --planner claude|codex|CMD`: a coding agent writes the plan. It gets the
-//! issue (as data), the format and an example; may read the repository (Claude Code
-//! in its default permission mode, Codex in its read-only sandbox: nothing is
-//! changed); and answers with a plan, which is checked by the same loader and lint as
-//! any plan. The diagnostics go back to it, with their lines, for up to `rounds`
-//! rounds, until the plan lints clean; only a clean plan is written.
+//! issue (as data), the format and an example; and answers with a plan, which is
+//! checked by the same loader and lint as any plan. The diagnostics go back to it,
+//! with their lines, for up to `rounds` rounds, until the plan lints clean; only a
+//! clean plan is written.
+//!
+//! The planner reads issue text, so it is treated as hostile: it runs in a scratch
+//! copy of the repository's committed files (what it changes there is thrown away;
+//! Claude Code in its default permission mode, Codex in its read-only sandbox), sees
+//! no secret of this environment but the model keys it is given (`--planner-pass`,
+//! and claude's or codex's own), and has a budget over all its rounds.
 
 use std::path::{Path, PathBuf};
 
@@ -28,8 +33,25 @@ pub struct Planned {
 /// The format, briefly: what the planner must know to write a plan that lints.
 const GUIDE: &str = include_str!("planner-guide.md");
 
+/// What the planner is allowed.
+pub struct Allowance<'a> {
+    /// Rounds to answer with a plan that lints clean.
+    pub rounds: u32,
+    /// US dollars over all rounds.
+    pub budget_usd: f64,
+    /// Secret variables it may see beyond its CLI's model keys.
+    pub pass: &'a [String],
+}
+
 /// Asks `planner` for a plan of `issue` until it lints clean, at most `rounds` times.
-pub fn plan(planner: &str, issue: &IssueText, runner: AgentCli, output: &Path, rounds: u32) -> Result<Planned, Error> {
+pub fn plan(
+    planner: &str,
+    issue: &IssueText,
+    runner: AgentCli,
+    output: &Path,
+    allow: &Allowance,
+) -> Result<Planned, Error> {
+    let rounds = allow.rounds;
     let issue_json = serde_json::json!({
         "number": issue.number, "repo": issue.repo, "title": issue.title, "body": issue.body,
         "labels": issue.labels, "url": issue.url,
@@ -42,8 +64,17 @@ pub fn plan(planner: &str, issue: &IssueText, runner: AgentCli, output: &Path, r
     );
     let mut prompt = first.clone();
     let mut spent = Usage::default();
+    let scratch = Scratch::new()?;
     for round in 1..=rounds.max(1) {
-        let (answer, usage) = ask(planner, &prompt)?;
+        let left = allow.budget_usd - spent.cost_usd.unwrap_or(0.0);
+        if left <= 0.0 {
+            return Err(Error::refused(format!(
+                "the planner spent its budget of ${} ({}); nothing was written",
+                allow.budget_usd,
+                spent.describe()
+            )));
+        }
+        let (answer, usage) = ask(planner, &prompt, &scratch, allow.pass, left)?;
         spent.add(&usage);
         let text = yaml_of(&answer);
         let checked = check_loaded(load_str(output, text.clone()));
@@ -83,11 +114,56 @@ fn yaml_of(answer: &str) -> String {
 }
 
 /// One answer of the planner, and what it spent.
-fn ask(planner: &str, prompt: &str) -> Result<(String, Usage), Error> {
+fn ask(planner: &str, prompt: &str, scratch: &Scratch, pass: &[String], left: f64) -> Result<(String, Usage), Error> {
     match AgentCli::named(planner) {
-        Some(cli) => ask_cli(cli, prompt),
-        None => ask_command(planner, prompt).map(|a| (a, Usage::default())),
+        Some(cli) => ask_cli(cli, prompt, scratch, pass, left),
+        None => ask_command(planner, prompt, scratch, pass, left).map(|a| (a, Usage::default())),
     }
+}
+
+/// Where the planner works: a copy of the repository's committed files (no `.git`,
+/// nothing uncommitted: a plan an agent left in the checkout is not there to copy),
+/// removed when planning ends.
+struct Scratch {
+    root: PathBuf,
+    /// The copy, the planner's working directory.
+    repo: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Result<Scratch, Error> {
+        let root = std::env::temp_dir().join(format!("plan-planner-{}", std::process::id()));
+        let repo = root.join("repo");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&repo).map_err(|e| Error::io("create", &repo, e))?;
+        // `git archive` writes the tree of HEAD as it is committed; no repository, an
+        // empty directory.
+        let tar = std::process::Command::new("sh")
+            .args(["-c", "git archive --format=tar HEAD 2>/dev/null | tar -x -C \"$1\" 2>/dev/null", "sh"])
+            .arg(&repo)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status();
+        if let Err(e) = tar {
+            eprintln!("warning: the planner gets an empty directory: cannot copy the repository ({e})");
+        }
+        Ok(Scratch { root, repo })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The secrets of this environment the planner must not see: every variable named
+/// like a secret, but the ones it is given.
+fn withheld(pass: &[String], keys: &[&str]) -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| plan_compiler::resolve::secret::looks_secret(k))
+        .filter(|k| !pass.contains(k) && !keys.contains(&k.as_str()))
+        .collect()
 }
 
 /// How long one answer of the planner may take.
@@ -114,10 +190,13 @@ fn answer_of(who: &str, ran: &Ran) -> Result<String, Error> {
 }
 
 /// A command of the user's: the prompt on its stdin, the plan on its stdout.
-fn ask_command(cmd: &str, prompt: &str) -> Result<String, Error> {
+fn ask_command(cmd: &str, prompt: &str, scratch: &Scratch, pass: &[String], left: f64) -> Result<String, Error> {
     let spec = ProcessSpec {
         argv: plan_schema::Command::Shell(cmd.to_string()).argv(),
         stdin: Some(prompt.to_string()),
+        env: [("PLAN_PLANNER_BUDGET_USD".to_string(), format!("{left:.4}"))].into_iter().collect(),
+        withhold: withheld(pass, &[]),
+        workdir: Some(scratch.repo.clone()),
         ..ProcessSpec::default()
     };
     answer_of(&format!("`{cmd}`"), &run_blocking(spec, Some(PLANNER_TIMEOUT), planner_log()))
@@ -125,9 +204,14 @@ fn ask_command(cmd: &str, prompt: &str) -> Result<String, Error> {
 
 /// A coding-agent CLI, read-only: Claude Code in its default permission mode (edits
 /// are refused without a person to ask), Codex in its read-only sandbox.
-fn ask_cli(cli: AgentCli, prompt: &str) -> Result<(String, Usage), Error> {
-    let scratch = std::env::temp_dir().join(format!("plan-planner-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).map_err(|e| Error::io("create", &scratch, e))?;
+fn ask_cli(
+    cli: AgentCli,
+    prompt: &str,
+    scratch: &Scratch,
+    pass: &[String],
+    left: f64,
+) -> Result<(String, Usage), Error> {
+    let scratch = &scratch.root;
     let prompt_file = scratch.join("prompt.md");
     let last = scratch.join("last-message.txt");
     std::fs::write(&prompt_file, prompt).map_err(|e| Error::io("write", &prompt_file, e))?;
@@ -135,7 +219,7 @@ fn ask_cli(cli: AgentCli, prompt: &str) -> Result<(String, Usage), Error> {
         cli,
         runner: None,
         turns: 20,
-        cost_left: None,
+        cost_left: Some(left),
         session: None,
         prompt_file: &prompt_file,
         last_message_file: &last,
@@ -146,6 +230,8 @@ fn ask_cli(cli: AgentCli, prompt: &str) -> Result<(String, Usage), Error> {
         argv: inv.argv,
         stdin: Some(prompt.to_string()),
         env: inv.env,
+        withhold: withheld(pass, cli.model_keys()),
+        workdir: Some(scratch.join("repo")),
         agent: Some(AgentSpec {
             cli,
             prompt_on_stdin: inv.prompt_on_stdin,
@@ -155,7 +241,6 @@ fn ask_cli(cli: AgentCli, prompt: &str) -> Result<(String, Usage), Error> {
         ..ProcessSpec::default()
     };
     let ran = run_blocking(spec, Some(PLANNER_TIMEOUT), planner_log());
-    let _ = std::fs::remove_dir_all(&scratch);
     let answer = answer_of(&format!("`{}`", cli.as_str()), &ran)?;
     Ok((answer, ran.usage.unwrap_or_default()))
 }

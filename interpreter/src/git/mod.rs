@@ -115,6 +115,30 @@ pub fn origin_repo(root: &Path) -> Option<String> {
     Some(format!("{}/{}", parts.next()?, parts.next()?))
 }
 
+/// The repository's default branch as this checkout knows it: `origin`'s HEAD, else
+/// `origin/main` or `origin/master`, else the local `main` or `master`.
+pub fn default_branch(root: &Path) -> Option<String> {
+    if let Ok(head) = git(root, &["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"]) {
+        return Some(head);
+    }
+    ["refs/remotes/origin/main", "refs/remotes/origin/master", "refs/heads/main", "refs/heads/master"]
+        .into_iter()
+        .find(|r| git(root, &["rev-parse", "--verify", "--quiet", &format!("{r}^{{commit}}")]).is_ok())
+        .map(str::to_string)
+}
+
+/// Whether `file` (relative to `root`) is, byte for byte, what the default branch
+/// holds at that path: a person committed it. A file an agent wrote or changed in
+/// the checkout is not.
+pub fn committed_on_default(root: &Path, file: &Path) -> bool {
+    let (Some(branch), Some(path)) = (default_branch(root), file.to_str()) else { return false };
+    let Ok(prefix) = git(root, &["rev-parse", "--show-prefix"]) else { return false };
+    let Ok(committed) = git_bytes(root, &["cat-file", "blob", &format!("{branch}:{prefix}{path}")]) else {
+        return false;
+    };
+    std::fs::read(root.join(file)).is_ok_and(|here| here == committed)
+}
+
 /// An agent's worktree: where it is and the branch it commits to.
 #[derive(Clone, Debug)]
 pub struct Worktree {

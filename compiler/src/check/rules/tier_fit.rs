@@ -36,7 +36,9 @@ pub fn working_agents(ctx: &Ctx) -> usize {
                 ctx.agents.get(u.agent()).is_some_and(|a| !a.agent.has_children() && a.slot != Slot::Gather)
             }
             UnitKind::MapCopy { .. } | UnitKind::Replica { .. } | UnitKind::DynamicMap => true,
-            UnitKind::Join | UnitKind::Reduce | UnitKind::Gather { .. } | UnitKind::Publish { .. } | UnitKind::Hold => false,
+            UnitKind::Join | UnitKind::Reduce | UnitKind::Gather { .. } | UnitKind::Publish { .. } | UnitKind::Hold => {
+                false
+            }
         })
         .count()
 }

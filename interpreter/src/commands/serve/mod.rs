@@ -8,10 +8,12 @@
 
 mod api;
 mod events;
+mod intake;
 mod layout;
 mod listener;
 mod pages;
 mod queue;
+mod trust;
 mod webhook;
 
 use std::path::PathBuf;
@@ -48,6 +50,10 @@ pub struct Server {
     pub runner: crate::cli::RunnerArg,
     /// `plan new --planner` for labelled issues.
     pub planner: Option<String>,
+    pub planner_budget: f64,
+    pub planner_pass: Vec<String>,
+    /// What a plan no person wrote may do without a person's approval.
+    pub policy: plan_schema::Policy,
     pub streams: Arc<tokio::sync::Semaphore>,
     /// The repositories whose webhooks are acted on (`owner/name`); the first one's
     /// plans are `plans/issue-N.yaml`.
@@ -78,6 +84,12 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
         label: args.label.clone(),
         runner: args.runner,
         planner: args.planner.clone(),
+        planner_budget: args.planner_budget,
+        planner_pass: args.planner_pass.clone(),
+        policy: match &args.policy {
+            Some(file) => crate::commands::policy::load(file)?,
+            None => plan_schema::Policy::default(),
+        },
         streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
         repos: served_repos(args),
         intake: tokio::sync::Mutex::new(()),

@@ -23,6 +23,16 @@ pub struct Item {
     pub repo: String,
     pub issue: u64,
     pub plan: PathBuf,
+    /// Where the plan came from: `person`, `checkout`, `rules` or `planner`.
+    #[serde(default)]
+    pub provenance: String,
+    /// The plan's fingerprint when it was judged: the run refuses a changed plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
+    /// The message of the person's review the run waits for first (`plan run
+    /// --hold`), when the plan is untrusted and breaks the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<PathBuf>,
     /// `queued`, `started` or `finished`.
     pub state: String,
     /// How the run ended, or why it could not start.
@@ -176,6 +186,12 @@ impl Queue {
         let mut cmd = Command::new(exe);
         cmd.arg("run").arg(&item.plan).arg("--background").arg("--run-id").arg(&item.run_id);
         cmd.arg("--runs-dir").arg(&self.runs_dir);
+        if let Some(hold) = &item.hold {
+            cmd.arg("--hold").arg(hold);
+        }
+        if let Some(hash) = &item.plan_hash {
+            cmd.arg("--plan-hash").arg(hash);
+        }
         if let Some(n) = self.run_concurrency {
             cmd.arg("--concurrency").arg(n.to_string());
         }

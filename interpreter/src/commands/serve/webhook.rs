@@ -3,9 +3,10 @@
 //! signed is 401 and does nothing).
 //!
 //! - `issues` that adds the label (or opens an issue carrying it), sent by a user with
-//!   write access: `plan new` writes `plans/issue-N.yaml` (with `--planner` when
-//!   `plan serve` has one) — an existing plan for the issue is used as it is — and the
-//!   run is queued, unless the issue has a run that has not finished.
+//!   write access: the issue's plan is found or written and judged (`intake`,
+//!   `trust`) and the run is queued — waiting for a person first when the plan is
+//!   untrusted and breaks the policy — unless the issue has a run that has not
+//!   finished.
 //! - `issue_comment` `/approve [comment]` or `/reject REASON` from a user with write
 //!   access (asked of GitHub's API): decides the gates waiting in the issue's run.
 //!
@@ -14,7 +15,6 @@
 //! `X-GitHub-Delivery` id and its body are kept in the queue directory, so a
 //! captured delivery sent again — as it was, or under another id — does nothing.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -162,61 +162,35 @@ async fn issue_event(s: Arc<Server>, payload: Value) -> Answer {
     if let Some(item) = s.queue.latest_for(&repo, number).filter(|i| i.state != "finished") {
         return Ok((StatusCode::OK, Json(json!({ "already": item }))));
     }
-    let (server, r) = (s.clone(), repo.clone());
-    let plan = blocking(move || write_plan(&server, &r, number, &payload["issue"])).await?;
+    let run_id = crate::store::clock::new_run_id();
+    let (server, r, id) = (s.clone(), repo.clone(), run_id.clone());
+    let prepared = blocking(move || super::intake::prepare(&server, &r, number, &payload["issue"], &id)).await?;
+    let judged = prepared.judged;
+    let breaches = judged.breaches;
     let item = Item {
-        run_id: crate::store::clock::new_run_id(),
+        run_id,
         repo,
         issue: number,
-        plan,
+        plan: prepared.plan,
+        provenance: judged.provenance.as_str().into(),
+        plan_hash: Some(judged.hash),
+        hold: judged.hold,
         state: "queued".into(),
         outcome: None,
         queued_at: crate::store::clock::now(),
     };
     s.queue.push(&item).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot queue: {e}")))?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": item }))))
-}
-
-/// The plan of an issue: `plans/issue-N.yaml` (for another repository than the first
-/// served, `plans/OWNER/NAME/issue-N.yaml`) if it exists, else written by `plan new`
-/// from the payload's issue (kept in the queue directory).
-fn write_plan(s: &Server, repo: &str, number: u64, issue: &Value) -> Result<std::path::PathBuf, ApiError> {
-    let mut plan = std::path::PathBuf::from("plans");
-    if s.repos.first().is_none_or(|first| !first.eq_ignore_ascii_case(repo)) {
-        plan.push(repo.to_ascii_lowercase());
+    if let Some(hold) = &item.hold {
+        eprintln!(
+            "run {} of {}#{} waits for a person: its plan ({}) breaks the policy in {breaches} place(s); see {}",
+            item.run_id,
+            item.repo,
+            item.issue,
+            item.provenance,
+            hold.display()
+        );
     }
-    plan.push(format!("issue-{number}.yaml"));
-    if plan.exists() {
-        return Ok(plan);
-    }
-    if let Some(dir) = plan.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot create {}: {e}", dir.display()))
-        })?;
-    }
-    let file = s.queue.dir().join(format!("{}-issue-{number}.json", repo.to_ascii_lowercase().replace('/', "-")));
-    let mut issue = issue.clone();
-    issue["repository_url"] = json!(format!("https://api.github.com/repos/{repo}"));
-    std::fs::write(&file, serde_json::to_vec_pretty(&issue).unwrap_or_default())
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot keep the issue: {e}")))?;
-    let exe = std::env::current_exe().map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let runner = plan_schema::AgentCli::from(s.runner).as_str();
-    let mut new = Command::new(exe);
-    new.arg("new").arg("--from").arg(&file).args(["--repo", repo, "--runner", runner, "--output"]).arg(&plan);
-    if let Some(planner) = &s.planner {
-        new.args(["--planner", planner]);
-    }
-    let out = new
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("").trim().to_string();
-        return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("plan new failed: {why}")));
-    }
-    Ok(plan)
+    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": item, "breaches": breaches }))))
 }
 
 /// `/approve [comment]` or `/reject REASON` on its own first line.

@@ -133,7 +133,12 @@ impl<R: Recorder> Scheduler<R> {
             timeout: None,
             approve_on_timeout: false,
         };
-        self.start(key, attempt, Work::Approval(gate), Placing { timeout: None, isolated: false, expect_changes: false });
+        self.start(
+            key,
+            attempt,
+            Work::Approval(gate),
+            Placing { timeout: None, isolated: false, expect_changes: false },
+        );
     }
 
     /// Records the start and hands the job to a worker task.
