@@ -238,7 +238,6 @@ fn ask_cli(
             events: scratch.join("events.jsonl"),
             last_message: Some(last),
         }),
-        ..ProcessSpec::default()
     };
     let ran = run_blocking(spec, Some(PLANNER_TIMEOUT), planner_log());
     let answer = answer_of(&format!("`{}`", cli.as_str()), &ran)?;
