@@ -1,8 +1,9 @@
 """Drives Debian's Chromium through chromedriver (W3C WebDriver, standard library
 only) against a `plan serve` page, for tests/serve.rs:
 
-    python3 tests/browser.py BASE_URL RUN_ID GATE NEXT SCREENSHOT.png
+    python3 tests/browser.py BASE_URL RUN_ID GATE NEXT SCREENSHOT.png [TOKEN]
 
+With TOKEN (a server started with --token), first types it into the page's form.
 Opens the run list and the run's page, waits for gate node GATE to show `waiting`,
 clicks it and then Approve, waits (without reloading) for node NEXT and the run to
 show `succeeded`, takes a screenshot, and prints what it saw as JSON.
@@ -106,10 +107,15 @@ def colours(png):
 
 def main():
     base, run, gate, after, shot = sys.argv[1:6]
+    token = sys.argv[6] if len(sys.argv) > 6 else None
     d = Driver()
     seen = {}
     try:
         d.go(base + "/")
+        if token:
+            seen["asked"] = d.wait("const f = document.getElementById('token'); return f && document.querySelector('h1').textContent;", "the token form")
+            d.js("document.getElementById('token').value = arguments[0];", token)
+            d.click("#use-token")
         seen["list"] = d.wait(f"const r = document.querySelector('tr[data-run=\"{run}\"] [data-state]'); return r && r.dataset.state;", "the run in the list")
         d.go(f"{base}/runs/{run}")
         d.wait(f"const g = document.querySelector('g[data-node=\"{gate}\"]'); return g && g.dataset.state === 'waiting';", f"{gate} waiting")

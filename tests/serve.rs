@@ -20,6 +20,9 @@ agent:
     - { id: deploy, run: "echo deployed > deployed.txt" }
 "#;
 
+/// The token of a server started with `--token`.
+const TOKEN: &str = "t0ken-for-the-tests-0123";
+
 pub(crate) fn start_gated(t: &Test, id: &str) {
     run_in(t.dir.path(), &["run", "plan.yaml", "--background", "--run-id", id], &[]).code(0);
 }
@@ -90,18 +93,20 @@ fn the_page_shows_a_run_live_and_approves_in_a_browser() {
     );
     let t = Test::new().file("plan.yaml", GATE);
     start_gated(&t, "seen");
-    let s = Served::start(t.dir.path(), &[], &[]);
+    // With a token: the page asks for it, and sends it on every request and stream.
+    let s = Served::start(t.dir.path(), &["--token", TOKEN], &[]);
     s.until("/api/runs/seen", waiting);
     let shot = t.path("page.png");
     let script = crate::support::repo().join("tests/browser.py");
     let out = std::process::Command::new("python3")
         .arg(script)
-        .args([&format!("http://{}", s.addr), "seen", "ok", "deploy", shot.to_str().unwrap()])
+        .args([&format!("http://{}", s.addr), "seen", "ok", "deploy", shot.to_str().unwrap(), TOKEN])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let seen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(seen["asked"], "This server wants its token");
     assert_eq!(seen["list"], "waiting", "the run list shows the run");
     assert_eq!(seen["before"], serde_json::json!({"build": "succeeded", "ok": "waiting", "deploy": "pending"}));
     assert_eq!(seen["gate_message"], "Ship built?");
@@ -203,4 +208,37 @@ fn slow_and_greedy_clients_do_not_take_the_server_down() {
         }
     }
     assert_eq!(closed, 300, "every slow request was closed at its deadline");
+}
+
+#[test]
+fn beyond_loopback_the_api_wants_a_token_in_a_header() {
+    let t = Test::new().file("plan.yaml", GATE);
+    // Listening on every address with no token: refused, saying what to do.
+    let run = run_in(t.dir.path(), &["serve", "--port", "0", "--bind", "0.0.0.0"], &[]);
+    run.code(2);
+    assert!(run.stderr.contains("give --token TOKEN (or PLAN_SERVE_TOKEN), or bind 127.0.0.1"), "{}", run.stderr);
+    let short = run_in(t.dir.path(), &["serve", "--port", "0", "--bind", "0.0.0.0", "--token", "abc"], &[]);
+    assert!(short.stderr.contains("at least 16 characters"), "{}", short.stderr);
+    start_gated(&t, "r1");
+    let s = Served::start(t.dir.path(), &["--bind", "0.0.0.0", "--token", TOKEN], &[]);
+    let addr = s.addr.replace("0.0.0.0", "127.0.0.1");
+    let bearer = format!("Bearer {TOKEN}");
+    // The API answers only with the token, in the header: not without it, not with
+    // another, not in the URL.
+    assert_eq!(http(&addr, "GET", "/api/runs", &[("Authorization", &bearer)], "").0, 200);
+    for (path, headers) in [
+        ("/api/runs", vec![]),
+        ("/api/runs", vec![("Authorization", "Bearer t0ken-for-the-tests-0124")]),
+        ("/api/runs?token=t0ken-for-the-tests-0123", vec![]),
+        ("/api/runs/r1/events", vec![]),
+    ] {
+        let (status, body) = http(&addr, "GET", path, &headers, "");
+        assert_eq!(status, 401, "{path} {headers:?}: {body}");
+    }
+    let decide = [("Content-Type", "application/json"), ("Origin", "http://127.0.0.1")];
+    assert_eq!(http(&addr, "POST", "/api/runs/r1/nodes/ok/approve", &decide, "{}").0, 401);
+    // The page itself holds no data: it loads, and asks for the token.
+    let (status, page) = http(&addr, "GET", "/", &[], "");
+    assert_eq!((status, page.contains("/assets/app.js")), (200, true));
+    assert!(http(&addr, "GET", "/assets/app.js", &[], "").1.contains("wants its token"));
 }

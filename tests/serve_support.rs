@@ -12,6 +12,8 @@ pub struct Served {
     child: Child,
     pub addr: String,
     log: Arc<Mutex<String>>,
+    /// `Authorization: Bearer ...` for a server started with `--token`.
+    auth: Option<String>,
 }
 
 impl Served {
@@ -43,7 +45,8 @@ impl Served {
                 sink.lock().unwrap().push_str(&format!("{line}\n"));
             }
         });
-        Served { child, addr, log }
+        let auth = args.iter().position(|a| *a == "--token").map(|i| format!("Bearer {}", args[i + 1]));
+        Served { child, addr, log, auth }
     }
 
     /// What the server printed so far.
@@ -52,7 +55,8 @@ impl Served {
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {
-        http(&self.addr, "GET", path, &[], "")
+        let auth: Vec<(&str, &str)> = self.auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        http(&self.addr, "GET", path, &auth, "")
     }
 
     pub fn get_json(&self, path: &str) -> serde_json::Value {
@@ -62,7 +66,9 @@ impl Served {
     }
 
     pub fn post_json(&self, path: &str, body: &str) -> (u16, String) {
-        http(&self.addr, "POST", path, &[("Content-Type", "application/json")], body)
+        let mut headers = vec![("Content-Type", "application/json")];
+        headers.extend(self.auth.iter().map(|a| ("Authorization", a.as_str())));
+        http(&self.addr, "POST", path, &headers, body)
     }
 
     /// Polls `path` until `done` holds of its JSON (or 20 s pass).

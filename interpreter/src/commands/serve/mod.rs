@@ -64,6 +64,8 @@ pub struct Server {
     pub hosts: Vec<String>,
     /// The address it listens on, which a client may name too.
     pub bind: std::net::IpAddr,
+    /// The SHA-256 of `--token`: every API request carries the token.
+    pub token: Option<[u8; 32]>,
 }
 
 impl Server {
@@ -73,7 +75,23 @@ impl Server {
     }
 }
 
+/// The fewest characters a `--token` has.
+const TOKEN_MIN: usize = 16;
+
 pub fn run(args: &ServeArgs) -> Result<(), Error> {
+    let token = args.token.as_deref().filter(|t| !t.is_empty());
+    if token.is_some_and(|t| t.len() < TOKEN_MIN) {
+        return Err(Error::Usage(format!(
+            "--token must have at least {TOKEN_MIN} characters (try `openssl rand -hex 24`)"
+        )));
+    }
+    if !args.bind.is_loopback() && token.is_none() {
+        return Err(Error::Usage(format!(
+            "listening on {} lets the network read runs and decide gates: give --token TOKEN (or PLAN_SERVE_TOKEN), \
+             or bind 127.0.0.1",
+            args.bind
+        )));
+    }
     raise_open_files();
     let secret = std::env::var("PLAN_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()).map(String::into_bytes);
     let queue = queue::Queue::open(&args.queue_dir, &args.runs_dir, args.max_runs, args.run_concurrency)?;
@@ -95,6 +113,7 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
         intake: tokio::sync::Mutex::new(()),
         hosts: args.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
         bind: args.bind,
+        token: token.map(digest),
     });
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(Error::Runtime)?;
@@ -132,11 +151,15 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
 }
 
 fn router(server: Arc<Server>) -> Router {
-    Router::new()
+    // The pages hold no data (they ask the API): they are served to anyone who names
+    // this server; the API wants the token when there is one; webhooks are signed.
+    let pages = Router::new()
         .route("/", get(pages::page))
         .route("/runs/{id}", get(pages::page))
         .route("/assets/app.js", get(pages::script))
         .route("/assets/style.css", get(pages::style))
+        .route("/webhooks/github", post(webhook::receive));
+    Router::new()
         .route("/api/runs", get(api::runs))
         .route("/api/runs/{id}", get(api::run))
         .route("/api/runs/{id}/events", get(events::stream))
@@ -144,7 +167,8 @@ fn router(server: Arc<Server>) -> Router {
         .route("/api/runs/{id}/nodes/{node}", get(api::node))
         .route("/api/runs/{id}/nodes/{node}/{verdict}", post(api::decide))
         .route("/api/queue", get(api::queue))
-        .route("/webhooks/github", post(webhook::receive))
+        .route_layer(axum::middleware::from_fn_with_state(server.clone(), bearer))
+        .merge(pages)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(server.clone(), known_host))
         .with_state(server)
@@ -166,6 +190,36 @@ async fn known_host(
     let name = host_name(host);
     let why = format!("this server does not answer to `{name}`: start it with `--allowed-host {name}` to allow it");
     api::ApiError(axum::http::StatusCode::MISDIRECTED_REQUEST, why).into_response()
+}
+
+fn digest(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
+}
+
+/// With `--token`, an API request carries `Authorization: Bearer TOKEN` (compared in
+/// constant time; never taken from the URL, where logs and history keep it).
+async fn bearer(
+    axum::extract::State(s): axum::extract::State<Arc<Server>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(expected) = s.token else { return next.run(request).await };
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(|t| digest(t.trim()));
+    let same = given.is_some_and(|g| g.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0);
+    if same {
+        return next.run(request).await;
+    }
+    let why = "this server wants its token: `Authorization: Bearer TOKEN` (the page asks for it)";
+    let mut response = api::ApiError(axum::http::StatusCode::UNAUTHORIZED, why.into()).into_response();
+    response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+    response
 }
 
 /// `host` without its port (`[::1]:7070` -> `[::1]`, `example.com:80` -> `example.com`).

@@ -27,12 +27,70 @@ const cost = (c) => (c === null || c === undefined ? "" : `$${Number(c).toFixed(
 const usage = (u) => (u ? [u.input_tokens + u.output_tokens ? `${u.input_tokens + u.output_tokens} tokens` : "", cost(u.cost_usd)].filter(Boolean).join(" · ") : "");
 const seconds = (ms) => (ms === null || ms === undefined ? "" : `${(ms / 1000).toFixed(3)}s`);
 
+// A server started with --token wants it on every API request, as a header (never
+// in a URL). The page asks for it once and keeps it for this tab only.
+const TOKEN = "plan-serve-token";
+const auth = () => { const t = sessionStorage.getItem(TOKEN); return t ? { authorization: `Bearer ${t}` } : {}; };
+
+function askToken() {
+  if (document.getElementById("token")) return;
+  const input = el("input", { id: "token", type: "password", autocomplete: "off", placeholder: "token" });
+  const use = () => { sessionStorage.setItem(TOKEN, input.value.trim()); location.reload(); };
+  input.addEventListener("keydown", (e) => { if (e.key === "Enter") use(); });
+  main.replaceChildren(el("h1", {}, "This server wants its token"),
+    el("p", {}, "It was started with --token (or PLAN_SERVE_TOKEN). It is kept in this tab only."),
+    el("form", { onsubmit: (e) => { e.preventDefault(); use(); } }, input, " ", el("button", { id: "use-token", type: "submit" }, "Use token")));
+}
+
+// An error in place of the page (unless the page now asks for the token).
+const fail = (e) => { if (!document.getElementById("token")) main.replaceChildren(el("p", { class: "error" }, e.message)); };
+
 async function api(path, body) {
-  const options = body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+  const headers = auth();
+  const options = body === undefined ? { headers } : { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) };
   const response = await fetch(path, options);
+  if (response.status === 401) { askToken(); throw new Error("this server wants its token"); }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(data.error || `${response.status} ${response.statusText}`);
   return data;
+}
+
+// Server-sent events read with fetch (EventSource cannot send the token): calls
+// `on(data)` for each `state` event; reconnects while `more()` says the run goes on.
+function events(path, on, more) {
+  const stop = new AbortController();
+  const read = async () => {
+    const response = await fetch(path, { headers: auth(), signal: stop.signal });
+    if (!response.ok || !response.body) throw new Error(`${response.status}`);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) name = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (name === "state" && data.length) on(JSON.parse(data.join("\n")));
+      }
+    }
+  };
+  const loop = async () => {
+    while (!stop.signal.aborted) {
+      try { await read(); } catch (e) { if (stop.signal.aborted) return; }
+      if (!more()) return;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  };
+  loop();
+  return { close: () => stop.abort() };
 }
 
 // ---- `/`: the runs, newest first, refreshed every two seconds.
@@ -43,7 +101,7 @@ async function runsPage() {
   main.replaceChildren(el("h1", {}, "Runs"), table);
   const draw = async () => {
     let runs;
-    try { runs = await api("/api/runs"); } catch (e) { main.replaceChildren(el("p", { class: "error" }, e.message)); return; }
+    try { runs = await api("/api/runs"); } catch (e) { fail(e); return; }
     const head = el("tr", {}, ...["run", "plan", "state", "agents", "failed", "duration", "cost"].map((h) => el("th", {}, h)));
     const rows = runs.map((r) => el("tr", { "data-run": r.run_id },
       el("td", {}, el("a", { href: `/runs/${encodeURIComponent(r.run_id)}` }, r.run_id)),
@@ -104,7 +162,7 @@ function drawGraph(graph, onPick) {
 async function runPage(id) {
   document.getElementById("where").textContent = `run ${id}`;
   let data;
-  try { data = await api(`/api/runs/${encodeURIComponent(id)}`); } catch (e) { main.replaceChildren(el("p", { class: "error" }, e.message)); return; }
+  try { data = await api(`/api/runs/${encodeURIComponent(id)}`); } catch (e) { fail(e); return; }
   const view = { id, run: data.run, picked: null, stream: null, timer: null };
   const summary = el("div", { class: "summary", id: "summary" });
   const panel = el("aside", { id: "panel" }, el("p", { class: "muted" }, "Click a node to see its log and output."));
@@ -129,8 +187,7 @@ async function runPage(id) {
   view.update = update;
   view.listen = () => {
     if (view.stream) view.stream.close();
-    view.stream = new EventSource(`/api/runs/${encodeURIComponent(id)}/events`);
-    view.stream.addEventListener("state", (e) => update(JSON.parse(e.data)));
+    view.stream = events(`/api/runs/${encodeURIComponent(id)}/events`, update, () => !FINAL.has(view.run.state));
   };
   update(data.run);
   view.listen();
