@@ -145,3 +145,19 @@ fn a_huge_list_on_one_line_lints_in_linear_time() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
     assert!(run.code <= 1, "{}", run.stderr);
 }
+
+/// `--policy`: every place a plan does more than the trust policy allows, at its line;
+/// a policy file narrows it; a broken policy file is named with its line.
+#[test]
+fn a_policy_reports_its_breaches_at_their_lines() {
+    let plan = "tests/fixtures/policy/injected.yaml";
+    let clean = Test::new().in_repo().args(&["lint", plan]).run();
+    assert_eq!(clean.code, 0, "it lints clean without a policy: {}", clean.stderr);
+    let run = Test::new().in_repo().args(&["lint", plan, "--policy", "default"]).run();
+    insta::assert_snapshot!(format!("exit: {}\n{}", run.code, run.stderr));
+    let strict = Test::new().in_repo().args(&["lint", plan, "--policy", "tests/fixtures/policy/strict.yaml"]).run();
+    assert!(strict.stderr.contains("over the policy's $2"), "{}", strict.stderr);
+    let t = Test::new().file("p.yaml", "max_cost_usd: 1\nallow: everything\n");
+    let bad = t.run_with(&["lint", plan, "--policy", t.path("p.yaml").to_str().unwrap()]);
+    assert!(bad.code != 0 && bad.stderr.contains("p.yaml:2:") && bad.stderr.contains("allow"), "{}", bad.stderr);
+}

@@ -205,15 +205,24 @@ impl Check<'_> {
             }
             _ => {}
         }
-        let works = !matches!(step.work, Work::Nothing | Work::Action(_));
+        if matches!(step.work, Work::Nothing) {
+            return;
+        }
+        // A breach written in `defaults` is reported there once, not for every agent.
+        let on_agent = agent.timeout.is_some() || plan.defaults.as_ref().and_then(|d| d.timeout).is_none();
+        let (timeout_at, who) = if on_agent {
+            (format!("{at}/timeout"), format!("agent `{}`", agent.id))
+        } else {
+            ("/defaults/timeout".to_string(), "`defaults.timeout`".to_string())
+        };
         match step.timeout {
             Some(t) if t > p.max_timeout => self.at_value(
                 "policy-timeout",
-                &timeout_pointer(plan, agent, at),
-                format!("agent `{}` may take {}, over the policy's {}", agent.id, t, p.max_timeout),
+                &timeout_at,
+                format!("{who} allows {t} per attempt, over the policy's {}", p.max_timeout),
                 &format!("set a timeout of at most {}", p.max_timeout),
             ),
-            None if works => self.at_key(
+            None if !matches!(step.work, Work::Action(_)) => self.at_key(
                 "policy-timeout",
                 &format!("{at}/id"),
                 format!("agent `{}` has no timeout: the policy needs one of at most {}", agent.id, p.max_timeout),
@@ -222,27 +231,18 @@ impl Check<'_> {
             _ => {}
         }
         if let Some(retry) = step.retry.filter(|r| r.attempts > p.max_attempts) {
-            let pointer =
-                if agent.retry.is_some() { format!("{at}/retry/attempts") } else { "/defaults/retry/attempts".into() };
+            let (pointer, who) = if agent.retry.is_some() {
+                (format!("{at}/retry/attempts"), format!("agent `{}`", agent.id))
+            } else {
+                ("/defaults/retry/attempts".to_string(), "`defaults.retry`".to_string())
+            };
             self.at_value(
                 "policy-attempts",
                 &pointer,
-                format!(
-                    "agent `{}` may make {} attempts, over the policy's {}",
-                    agent.id, retry.attempts, p.max_attempts
-                ),
+                format!("{who} allows {} attempts, over the policy's {}", retry.attempts, p.max_attempts),
                 &format!("at most {}", p.max_attempts),
             );
         }
-    }
-}
-
-/// Where an agent's timeout is written: on it, else in `defaults`.
-fn timeout_pointer(plan: &Plan, agent: &plan_schema::Agent, at: &str) -> String {
-    if agent.timeout.is_some() || plan.defaults.as_ref().and_then(|d| d.timeout).is_none() {
-        format!("{at}/timeout")
-    } else {
-        "/defaults/timeout".into()
     }
 }
 
