@@ -26,3 +26,4 @@ mod serve;
 mod serve_support;
 mod targets;
 mod webhooks;
+mod workspaces;

@@ -47,6 +47,41 @@ pub enum Command {
     /// Serve a live web view of runs (with approvals and a JSON API) and take GitHub
     /// webhooks that queue runs for labelled issues.
     Serve(ServeArgs),
+    /// Runs a command in a copy-on-write workspace (what `plan run` starts agents
+    /// with): an overlay over the repository, in a mount namespace of its own.
+    #[command(name = "__workspace", hide = true)]
+    Workspace(WorkspaceArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WorkspaceArgs {
+    /// The read-only layer: the repository's checkout.
+    #[arg(long)]
+    pub lower: PathBuf,
+    /// Where the command's writes go.
+    #[arg(long)]
+    pub upper: PathBuf,
+    /// The overlay's work directory (same file system as `upper`).
+    #[arg(long)]
+    pub work: PathBuf,
+    /// Where the workspace is mounted (an empty directory).
+    #[arg(long)]
+    pub mount: PathBuf,
+    /// Paths (relative to the workspace) hidden behind an empty directory.
+    #[arg(long)]
+    pub hide: Vec<PathBuf>,
+    /// A file of NUL-separated paths to delete in the workspace before the command.
+    #[arg(long)]
+    pub deleted: Option<PathBuf>,
+    /// The command's working directory, relative to the workspace.
+    #[arg(long)]
+    pub cd: Option<PathBuf>,
+    /// Only check that a workspace can be made here (exit 0 if so).
+    #[arg(long)]
+    pub probe: bool,
+    /// The command and its arguments.
+    #[arg(last = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]

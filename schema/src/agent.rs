@@ -62,8 +62,10 @@ pub struct Agent {
     /// Working directory of this agent's processes, relative to where `plan run` runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<Box<str>>,
-    /// `worktree`: run in a git worktree on a branch of its own, merged back before the
-    /// agents that come after it; `shared` (default): run in the current checkout.
+    /// `worktree`: run in a workspace of its own on a branch of its own — a
+    /// copy-on-write view of the repository where the kernel allows, else a git
+    /// worktree — merged, when it succeeds, into the run's merged result (see `merge`);
+    /// `shared` (default): run in the current checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<Workspace>,
     /// What this agent may spend over all its attempts; see the plan's `budget`.
@@ -145,7 +147,8 @@ pub enum Workspace {
     /// The checkout `plan run` runs in.
     #[default]
     Shared,
-    /// A git worktree on its own branch, so that parallel agents never edit the same files.
+    /// A workspace of its own on its own branch (copy-on-write, or a git worktree), so
+    /// that parallel agents never edit the same files.
     Worktree,
 }
 

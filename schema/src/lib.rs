@@ -12,7 +12,9 @@ mod state;
 pub use agent::{Agent, Command, Consensus, Gather, MapSpec, Over, Pattern, Workspace, AGENT_ID_PATTERN};
 pub use coding::{AgentCli, Budget, Expect};
 pub use duration::{Duration, DurationError, DURATION_PATTERN};
-pub use plan::{Backoff, Complexity, Defaults, Git, Issue, Limits, Plan, PullRequest, Retry, Runner};
+pub use plan::{
+    Backoff, Complexity, Defaults, Git, Issue, Limits, Merge, OnConflict, Plan, PullRequest, Retry, Runner,
+};
 pub use policy::Policy;
 pub use state::{NodeState, RunStatus};
 

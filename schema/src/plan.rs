@@ -49,6 +49,33 @@ pub struct Plan {
     /// Branch, commit and pull request templates for `plan run --commit/--pr`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<Git>,
+    /// How the work of agents with workspaces of their own is merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<Merge>,
+}
+
+/// Merging agents' work: each agent's workspace is committed on a branch of its own
+/// and merged, as it finishes, into the run's merged result — outside the checkout,
+/// which changes only to a complete, conflict-free result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    /// What a conflict does: `retry` (default) fails the attempt of the agent whose
+    /// work does not merge, naming the files and both sides, and its retry starts on
+    /// top of the merged result; `fail` fails the agent at once, its branch kept.
+    #[serde(default)]
+    pub on_conflict: OnConflict,
+}
+
+/// What a merge conflict does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnConflict {
+    /// Retry the agent on top of the merged result, the conflict in its prompt.
+    #[default]
+    Retry,
+    /// Fail the agent, keeping its branch.
+    Fail,
 }
 
 /// The GitHub issue a plan implements.

@@ -106,6 +106,30 @@ fn read_template<'a>(root: &Path, base_dir: &Path, rel: &str) -> Result<Cow<'a, 
     })
 }
 
+/// The template files a plan reads (`prompt_file`, `template.render`'s `template`,
+/// `git.commit_file`, `git.pr.body_file`), as paths from `base_dir`: the plan's inputs,
+/// which `plan run` does not count as changes to the repository.
+pub fn template_files(plan: &Plan, base_dir: &Path) -> std::collections::BTreeSet<std::path::PathBuf> {
+    let mut files: Vec<&str> = Vec::new();
+    let mut stack = vec![&plan.agent];
+    while let Some(a) = stack.pop() {
+        files.extend(a.prompt_file.as_deref());
+        if a.uses.as_deref() == Some("template.render") {
+            files.extend(a.with.as_ref().and_then(|w| w.get("template")).and_then(|t| t.as_str()));
+        }
+        stack.extend(a.agents.iter());
+        stack.extend(a.join.as_deref());
+        stack.extend(a.reduce.as_deref());
+        stack.extend(a.map.as_ref().map(|m| &m.agent));
+        stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
+    }
+    if let Some(git) = &plan.git {
+        files.extend(git.commit_file.as_deref());
+        files.extend(git.pr.as_ref().and_then(|p| p.body_file.as_deref()));
+    }
+    files.into_iter().map(|f| normalize(&base_dir.join(f))).collect()
+}
+
 /// All template fields, in declaration order. Made as they are walked: a plan of
 /// 100,000 agents has 100,000 of them, and each rule that reads them walks them once.
 pub fn template_fields<'a>(

@@ -58,6 +58,7 @@ fn plan(agent: Agent) -> Plan {
         limits: None,
         agent,
         git: None,
+        merge: None,
     }
 }
 

@@ -315,6 +315,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
         limits: None,
         agent: primary,
         git: Some(default_git(number, Some(t.commit.clone()), Some(t.pr.clone()))),
+        merge: None,
     }
 }
 

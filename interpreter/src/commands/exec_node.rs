@@ -128,7 +128,7 @@ pub fn run(args: &ExecNodeArgs) -> Result<(), Error> {
         ctx.set_output(id.clone(), value.clone());
     }
     // Git steps find the checkout they run in; nothing else needs one.
-    ctx.repo = crate::git::preflight(Path::new("."), false, false).ok();
+    ctx.repo = crate::git::preflight(Path::new("."), false, false, std::slice::from_ref(&args.file)).ok();
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let code = run_node(args, &renderer, restored);
     let _ = std::fs::remove_dir_all(&run_dir);

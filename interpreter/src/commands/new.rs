@@ -241,16 +241,7 @@ fn write_plan(
     print: bool,
 ) -> Result<plan_schema::Plan, Error> {
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    // The project's templates, created from the defaults when missing.
     let prompts = Path::new("prompts");
-    for (name, text) in DEFAULT_TEMPLATES {
-        let path = prompts.join(name);
-        if !path.exists() {
-            std::fs::create_dir_all(prompts)
-                .and_then(|()| std::fs::write(&path, text))
-                .map_err(|e| Error::io("write", &path, e))?;
-        }
-    }
     let schema = if Path::new("schema/plan.schema.json").is_file() {
         PathBuf::from("schema/plan.schema.json")
     } else {
@@ -267,6 +258,18 @@ fn write_plan(
         pr: relative(dir, &prompts.join("pr.md.j2")),
     };
     let mut plan = generate(issue, c, &t, runner);
+    // The project's templates the plan uses, created from the defaults when missing
+    // (only those: a file the plan does not read would be an uncommitted change).
+    let used = plan_compiler::check::templates::template_files(&plan, dir);
+    for (name, text) in DEFAULT_TEMPLATES {
+        let path = prompts.join(name);
+        let wanted = used.iter().any(|u| u.file_name() == path.file_name());
+        if wanted && !path.exists() {
+            std::fs::create_dir_all(prompts)
+                .and_then(|()| std::fs::write(&path, text))
+                .map_err(|e| Error::io("write", &path, e))?;
+        }
+    }
     // The reasons describe the plan as generated.
     let top = plan_compiler::intake::top_pattern(&plan);
     if top != Some(c.pattern) {

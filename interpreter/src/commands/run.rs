@@ -81,7 +81,9 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     }
     // Git problems are found before anything runs or is written.
     let repo = if args.commit || args.pr || uses_git(&plan) {
-        Some(crate::git::preflight(Path::new("."), args.commit || args.pr, args.resume.is_some())?)
+        let mut inputs: Vec<PathBuf> = vec![file.clone()];
+        inputs.extend(plan_compiler::check::templates::template_files(&plan, &base_dir));
+        Some(crate::git::preflight(Path::new("."), args.commit || args.pr, args.resume.is_some(), &inputs)?)
     } else {
         None
     };

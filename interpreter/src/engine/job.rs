@@ -135,6 +135,8 @@ pub struct Ran {
     pub lifetime: Option<std::time::Duration>,
     /// When the process was asked of the kernel, and how long starting it took.
     pub start: Option<ProcessStart>,
+    /// A failure no retry can help (`merge: { on_conflict: fail }`).
+    pub no_retry: bool,
 }
 
 /// The kernel starting a process: from the spawn call to its return (the program
@@ -147,7 +149,7 @@ pub struct ProcessStart {
 
 impl From<Outcome> for Ran {
     fn from(outcome: Outcome) -> Self {
-        Ran { outcome, usage: None, session: None, lifetime: None, start: None }
+        Ran { outcome, usage: None, session: None, lifetime: None, start: None, no_retry: false }
     }
 }
 

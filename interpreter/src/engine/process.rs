@@ -219,7 +219,7 @@ async fn run_process(
         Some(Err(e)) => Outcome::Failed { error: format!("waiting for the process failed: {e}") },
     };
     match agent {
-        Some(a) => Ran { outcome, usage: Some(a.usage), session: a.session, lifetime, start },
+        Some(a) => Ran { outcome, usage: Some(a.usage), session: a.session, lifetime, start, no_retry: false },
         None => Ran { lifetime, start, ..outcome.into() },
     }
 }

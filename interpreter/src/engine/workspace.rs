@@ -1,52 +1,80 @@
 //! Where a job runs, set up off the scheduler's loop: its prompt file, and for an
-//! agent with `workspace: worktree` a git worktree of its own, committed when it
-//! succeeds and merged back into the checkout before the next agent that works in
-//! the shared checkout starts (and at the end of the run). All git runs on tokio's
-//! blocking pool; merges are serialised by one lock.
+//! agent with `workspace: worktree` a workspace of its own — copy-on-write (`cow`)
+//! where the kernel allows, else a `git worktree` — that starts from everything
+//! merged so far. When the agent succeeds, what it wrote becomes a commit on its
+//! branch, merged at once into the run's merged result (`merge`); a conflict fails the
+//! attempt (its retry starts on top of the merged work) and never reaches the
+//! checkout. All git runs on tokio's blocking pool; merging is serialised by one lock.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::{watch, Mutex};
 
+use crate::engine::cow::{self, Overlay};
 use crate::engine::job::{Cancel, Executor, Job, Outcome, Ran, Work};
-use crate::git::{GitError, Repo, Worktree};
+pub use crate::engine::merge::MergeConflict;
+use crate::engine::merge::Merger;
+use crate::git::worktree::{self, Worktree};
+use crate::git::{GitError, Repo};
 use crate::store::rundir::RunDir;
 
-/// The main checkout of a run that uses git, and the finished worktrees not yet
-/// merged back into it, in the order they finished.
+/// What workspaces of their own are made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Overlays of the checkout: no copy.
+    CopyOnWrite,
+    /// `git worktree`s: a full checkout each.
+    Worktree,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::CopyOnWrite => "copy-on-write",
+            Kind::Worktree => "worktree",
+        }
+    }
+}
+
+/// The checkout of a run that uses git, and its merged result.
 pub struct Checkout {
     repo: Repo,
     dir: RunDir,
-    pending: Mutex<Pending>,
+    pub kind: Kind,
+    on_conflict: plan_schema::OnConflict,
+    merger: Mutex<Merger>,
 }
 
-#[derive(Default)]
-struct Pending {
-    worktrees: Vec<(String, Worktree)>,
-    /// A merge that conflicted: the checkout is left for a person to look at, and
-    /// nothing else is merged or started in it.
-    conflict: Option<MergeConflict>,
-}
-
-/// The work of agent `node` could not be merged back.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{error}")]
-pub struct MergeConflict {
-    pub node: String,
-    pub error: String,
-}
-
-/// How one job is placed: in the shared checkout or a worktree of its own, and where
+/// How one job is placed: in the shared checkout or a workspace of its own, and where
 /// its prompt is written.
 pub struct Placement {
     pub isolated: bool,
     pub prompt_file: Option<PathBuf>,
 }
 
+/// A workspace of its own, made.
+enum Made {
+    Overlay(Overlay),
+    Worktree(Worktree),
+}
+
 impl Checkout {
-    pub fn new(repo: Repo, dir: RunDir) -> Self {
-        Checkout { repo, dir, pending: Mutex::new(Pending::default()) }
+    /// The checkout of `repo` for run `dir`. Copy-on-write workspaces when the
+    /// repository has a `.git` directory and the kernel mounts an overlay here
+    /// (`PLAN_WORKSPACES=worktree` asks for worktrees).
+    pub fn open(repo: Repo, dir: RunDir, on_conflict: plan_schema::OnConflict) -> Result<Self, GitError> {
+        let wanted = std::env::var("PLAN_WORKSPACES").ok();
+        let kind = if wanted.as_deref() != Some("worktree")
+            && repo.root.join(".git").is_dir()
+            && cow::available(&dir.workspaces().join(".probe"))
+        {
+            Kind::CopyOnWrite
+        } else {
+            Kind::Worktree
+        };
+        let merger = Merger::open(repo.clone(), &dir)?;
+        Ok(Checkout { repo, dir, kind, on_conflict, merger: Mutex::new(merger) })
     }
 
     /// Runs `job` where `placement` says, with `executor`.
@@ -59,47 +87,104 @@ impl Checkout {
     ) -> Ran {
         write_prompt_file(&mut job, placement.prompt_file).await;
         if !placement.isolated || !matches!(job.work, Work::Process(_)) {
-            if let Err(conflict) = self.merge_pending().await {
-                let error = format!("the work of `{}` could not be merged back: {conflict}", conflict.node);
+            if let Err(conflict) = self.sync().await {
+                let error = format!("the agents' work could not be merged: {conflict}");
                 return Outcome::Failed { error }.into();
             }
-            return self.run_shared(job, executor, cancel).await;
+            let process = matches!(job.work, Work::Process(_));
+            let ran = self.run_shared(job, executor, cancel).await;
+            if process {
+                self.merger.lock().await.touch();
+            }
+            return ran;
         }
-        let id = job.id.clone();
-        // Git on the main checkout (its index) runs one operation at a time.
-        let guard = self.pending.lock().await;
-        let wt = match self
-            .blocking({
-                let (repo, run_dir, run_id, id) =
-                    (self.repo.clone(), self.dir.worktrees(), self.dir.id.clone(), id.clone());
-                move || crate::git::add_worktree(&repo, &run_dir, &run_id, &id)
+        let start = {
+            let me = self.clone();
+            let folded = tokio::task::spawn_blocking(move || me.merger.blocking_lock().fold()).await;
+            match folded {
+                Ok(Ok(start)) => start,
+                Ok(Err(c)) => {
+                    return Outcome::Failed { error: format!("the agents' work could not be merged: {c}") }.into()
+                }
+                Err(e) => return Outcome::Failed { error: e.to_string() }.into(),
+            }
+        };
+        let node = job.id.clone();
+        let safe: String =
+            node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        let branch = format!("plan/{}/{safe}", self.dir.id);
+        let at = self.dir.workspaces().join(&safe);
+        let made = {
+            let (repo, kind, branch, start) = (self.repo.clone(), self.kind, branch.clone(), start.clone());
+            self.blocking(move || match kind {
+                Kind::CopyOnWrite => cow::prepare(&repo, &at, &branch, &start).map(Made::Overlay),
+                Kind::Worktree => worktree::add(&repo, &at, &branch, &start).map(Made::Worktree),
             })
             .await
-        {
-            Ok(wt) => wt,
+        };
+        let made = match made {
+            Ok(m) => m,
             Err(error) => return Outcome::Failed { error: error.to_string() }.into(),
         };
-        drop(guard);
         if let Work::Process(spec) = &mut job.work {
-            spec.workdir = Some(match &spec.workdir {
-                Some(d) if d.is_relative() => wt.path.join(d),
-                _ => wt.path.clone(),
-            });
+            match &made {
+                Made::Overlay(o) => {
+                    if let Err(error) = o.wrap(&self.repo.root, spec) {
+                        return Outcome::Failed { error: error.to_string() }.into();
+                    }
+                }
+                Made::Worktree(wt) => {
+                    spec.workdir = Some(match &spec.workdir {
+                        Some(d) if d.is_relative() => wt.path.join(d),
+                        _ => wt.path.clone(),
+                    });
+                }
+            }
         }
         let expect_changes = job.expect_changes;
         let mut ran = executor.execute(job, cancel).await;
-        if !matches!(ran.outcome, Outcome::Succeeded { .. }) {
+        let succeeded = matches!(ran.outcome, Outcome::Succeeded { .. });
+        let collected = {
+            let (repo, node) = (self.repo.clone(), node.clone());
+            self.blocking(move || {
+                let work = match (&made, succeeded) {
+                    (_, false) => Ok(None),
+                    (Made::Overlay(o), true) => cow::collect(&repo, o, &node),
+                    (Made::Worktree(wt), true) => worktree::commit(wt, &node),
+                };
+                match &made {
+                    Made::Overlay(o) => cow::remove(o),
+                    Made::Worktree(wt) => worktree::remove(&repo, wt),
+                }
+                work
+            })
+            .await
+        };
+        if !succeeded {
+            crate::git::tree::delete_branch(&self.repo.root, &branch);
             return ran;
         }
-        let committed = self
-            .blocking({
-                let (wt, id) = (wt.clone(), id.clone());
-                move || crate::git::commit_worktree(&wt, &id)
-            })
-            .await;
-        match committed {
-            Ok(false) if expect_changes => ran.outcome = no_changes(),
-            Ok(_) => self.pending.lock().await.worktrees.push((id, wt)),
+        match collected {
+            Ok(None) => {
+                crate::git::tree::delete_branch(&self.repo.root, &branch);
+                if expect_changes {
+                    ran.outcome = no_changes();
+                }
+            }
+            Ok(Some(work)) => {
+                let me = self.clone();
+                let (n, s) = (node.clone(), start.clone());
+                let taken = tokio::task::spawn_blocking(move || me.merger.blocking_lock().take(&n, &s, &work)).await;
+                match taken {
+                    Ok(Ok(())) => crate::git::tree::delete_branch(&self.repo.root, &branch),
+                    Ok(Err(conflict)) => {
+                        // The branch stays, for a person to look at.
+                        ran.outcome = Outcome::Failed { error: format!("{conflict} (its work: branch {branch})") };
+                        ran.no_retry = self.on_conflict == plan_schema::OnConflict::Fail;
+                    }
+                    Err(e) => ran.outcome = Outcome::Failed { error: e.to_string() },
+                }
+            }
             Err(error) => ran.outcome = Outcome::Failed { error: error.to_string() },
         }
         ran
@@ -127,31 +212,13 @@ impl Checkout {
         ran
     }
 
-    /// Merges every finished worktree back into the checkout, in the order they
-    /// finished, and removes it. A conflict names the files and keeps the worktree;
-    /// after one, every later call reports it again.
-    pub async fn merge_pending(&self) -> Result<(), MergeConflict> {
-        let mut pending = self.pending.lock().await;
-        if let Some(conflict) = &pending.conflict {
-            return Err(conflict.clone());
-        }
-        while !pending.worktrees.is_empty() {
-            let (node, wt) = pending.worktrees.remove(0);
-            let repo = self.repo.clone();
-            let merged = self
-                .blocking(move || {
-                    crate::git::merge_back(&repo, &wt)?;
-                    crate::git::remove_worktree(&repo, &wt);
-                    Ok(())
-                })
-                .await;
-            if let Err(error) = merged {
-                let conflict = MergeConflict { node, error: error.to_string() };
-                pending.conflict = Some(conflict.clone());
-                return Err(conflict);
-            }
-        }
-        Ok(())
+    /// Brings the checkout's files to everything merged so far (also what ends a
+    /// run); a conflict leaves them as they were.
+    pub async fn sync(self: &Arc<Self>) -> Result<(), MergeConflict> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.merger.blocking_lock().sync())
+            .await
+            .unwrap_or_else(|e| Err(MergeConflict { node: "(checkout)".into(), error: e.to_string() }))
     }
 
     async fn blocking<T: Send + 'static>(

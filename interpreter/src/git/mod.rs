@@ -3,6 +3,8 @@
 //! branch, commit and push. The run directory `.plan/` is never committed.
 
 pub(crate) mod github;
+pub(crate) mod tree;
+pub(crate) mod worktree;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,16 +28,63 @@ pub enum GitError {
     BadBranch(String),
     #[error("cannot write the commit message: {0}")]
     Message(#[source] std::io::Error),
-    #[error("merge conflict in {files} (worktree kept at {}, branch {branch})", .worktree.display())]
-    Conflict { files: String, worktree: PathBuf, branch: String },
     #[error("a git task stopped: {0}")]
     Task(String),
 }
 
-/// Paths `plan` keeps out of commits and of the "dirty tree" check: its run
-/// directory, and the caches coding agents leave in the repository (aider's).
-const EXCLUDE: &str = ":(exclude).plan";
-const EXCLUDE_AGENTS: &str = ":(exclude).aider*";
+/// What `plan` adds to the repository's own exclude file (`.git/info/exclude`) on
+/// its first run: its run directory, and the caches coding agents leave (aider's).
+/// Ignored, they are out of `git status`, commits and snapshots, with no pathspec
+/// that git could complain about.
+const IGNORED: [&str; 2] = [".plan/", ".aider*"];
+
+/// The plan file and templates a run reads: its inputs, not changes to the
+/// repository. Set once, before the run (`preflight`).
+static INPUTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// The run's inputs, relative to the repository's root.
+pub fn inputs() -> Vec<String> {
+    INPUTS.get().cloned().unwrap_or_default()
+}
+
+/// The pathspec of "the repository's files": everything, but the run's inputs.
+pub fn scope() -> Vec<String> {
+    let mut spec = vec![".".to_string()];
+    spec.extend(INPUTS.get().into_iter().flatten().map(|p| format!(":(exclude,literal){p}")));
+    spec
+}
+
+/// `git args... -- <scope>`.
+fn scoped(root: &Path, args: &[&str]) -> Result<String, GitError> {
+    let scope = scope();
+    let mut all: Vec<&str> = args.to_vec();
+    all.push("--");
+    all.extend(scope.iter().map(String::as_str));
+    git(root, &all)
+}
+
+/// Adds `.plan/` and agents' caches to the repository's exclude file, once.
+fn exclude_plan_files(root: &Path) -> Result<(), GitError> {
+    let file = PathBuf::from(git(root, &["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"])?);
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let missing: Vec<&str> = IGNORED.into_iter().filter(|p| !text.lines().any(|l| l.trim() == *p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut out = text;
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("# added by plan: its run directory and agents' caches\n");
+    for p in missing {
+        out.push_str(p);
+        out.push('\n');
+    }
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(GitError::Message)?;
+    }
+    std::fs::write(&file, out).map_err(GitError::Message)
+}
 
 /// Runs `git args` in `dir`; its trimmed stdout, or stderr as the error.
 pub fn git(dir: &Path, args: &[&str]) -> Result<String, GitError> {
@@ -55,13 +104,25 @@ pub struct Repo {
 /// Checks that `dir` is in a git repository with a clean tree (and an `origin` when
 /// `need_origin`), before anything runs. A resumed run's tree holds its own agents'
 /// changes, so `resuming` allows changes.
-pub fn preflight(dir: &Path, need_origin: bool, resuming: bool) -> Result<Repo, GitError> {
+/// `inputs` are the plan file and the templates it reads: uncommitted, they do not
+/// count as changes (and are never committed or merged as the agents' work).
+pub fn preflight(dir: &Path, need_origin: bool, resuming: bool, inputs: &[PathBuf]) -> Result<Repo, GitError> {
     let root = git(dir, &["rev-parse", "--show-toplevel"]).map_err(|_| GitError::NotARepository(dir.to_path_buf()))?;
     let root = PathBuf::from(root);
-    let dirty = git(&root, &["status", "--porcelain", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
+    let real = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
+    let inputs: Vec<String> = inputs
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .filter_map(|p| p.strip_prefix(&real).ok().map(|r| r.to_string_lossy().into_owned()))
+        .collect();
+    let _ = INPUTS.set(inputs);
+    exclude_plan_files(&root)?;
+    let dirty = scoped(&root, &["status", "--porcelain", "--untracked-files=all"])?;
     if !dirty.is_empty() && !resuming {
         let files: Vec<&str> = dirty.lines().take(5).map(|l| l.get(3..).unwrap_or(l)).collect();
-        return Err(GitError::Dirty(files.join(", ")));
+        let more = dirty.lines().count().saturating_sub(5);
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        return Err(GitError::Dirty(format!("{}{more}", files.join(", "))));
     }
     if need_origin && git(&root, &["remote", "get-url", "origin"]).is_err() {
         return Err(GitError::NoOrigin);
@@ -73,13 +134,13 @@ pub fn preflight(dir: &Path, need_origin: bool, resuming: bool) -> Result<Repo, 
 
 /// Whether anything outside `.plan/` changed.
 pub fn has_changes(root: &Path) -> Result<bool, GitError> {
-    Ok(!git(root, &["status", "--porcelain", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?.is_empty())
+    Ok(!scoped(root, &["status", "--porcelain"])?.is_empty())
 }
 
 /// Stages every change outside `.plan/` and summarises it (`git diff --stat`), for
 /// the approval of a push.
 pub fn staged_summary(root: &Path) -> Result<String, GitError> {
-    git(root, &["add", "-A", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
+    scoped(root, &["add", "-A"])?;
     git(root, &["diff", "--cached", "--stat=100"])
 }
 
@@ -93,7 +154,7 @@ pub fn branch_and_commit(root: &Path, branch: &str, message: &str) -> Result<Str
 
 /// Commits every change outside `.plan/` with `message`; returns the commit id.
 pub fn commit_all(root: &Path, message: &str) -> Result<String, GitError> {
-    git(root, &["add", "-A", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
+    scoped(root, &["add", "-A"])?;
     let file = std::env::temp_dir().join(format!("plan-commit-{}.txt", std::process::id()));
     std::fs::write(&file, message).map_err(GitError::Message)?;
     let result = git(root, &["commit", "--quiet", "-F", &file.display().to_string()]);
@@ -139,48 +200,8 @@ pub fn committed_on_default(root: &Path, file: &Path) -> bool {
     std::fs::read(root.join(file)).is_ok_and(|here| here == committed)
 }
 
-/// An agent's worktree: where it is and the branch it commits to.
-#[derive(Clone, Debug)]
-pub struct Worktree {
-    pub path: PathBuf,
-    pub branch: String,
-    /// The commit the agent started from: the run's base plus what earlier agents
-    /// merged back.
-    pub start: String,
-}
-
-/// Adds a worktree for node `node` of run `run_id` at `base`, under `worktrees`.
-pub fn add_worktree(repo: &Repo, worktrees: &Path, run_id: &str, node: &str) -> Result<Worktree, GitError> {
-    let safe: String =
-        node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
-    let path = worktrees.join(&safe);
-    let branch = format!("plan/{run_id}/{safe}");
-    if path.exists() {
-        // A resumed run: start the agent afresh.
-        let _ = git(&repo.root, &["worktree", "remove", "--force", &path.display().to_string()]);
-        let _ = git(&repo.root, &["branch", "-D", &branch]);
-    }
-    git(&repo.root, &["worktree", "add", "--quiet", "-b", &branch, &path.display().to_string(), &repo.base])?;
-    // What earlier agents merged into the main checkout is the agent's starting point.
-    git(&repo.root, &["add", "-A", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
-    let pending = git_bytes(&repo.root, &["diff", "--cached", "--binary", &repo.base])?;
-    if !pending.is_empty() {
-        apply(&path, &pending, &["apply", "--index", "-"])?;
-        commit_as_plan(&path, "plan: start from merged work")?;
-    }
-    let start = git(&path, &["rev-parse", "HEAD"])?;
-    Ok(Worktree { path, branch, start })
-}
-
-/// Commits the index of a worktree as `plan` (worktree commits never reach the user's
-/// history: only their diff is merged back).
-fn commit_as_plan(dir: &Path, message: &str) -> Result<(), GitError> {
-    git(dir, &["-c", "user.name=plan", "-c", "user.email=plan@localhost", "commit", "--quiet", "-m", message])
-        .map(|_| ())
-}
-
 /// The raw stdout of `git args` in `dir` (for binary diffs).
-fn git_bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
+pub(crate) fn git_bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -201,51 +222,15 @@ fn git_bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     }
 }
 
-/// Feeds `patch` to `git args` in `dir`.
-fn apply(dir: &Path, patch: &[u8], args: &[&str]) -> Result<std::process::Output, GitError> {
-    let mut child = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(GitError::Spawn)?;
-    if let Some(mut stdin) = child.stdin.take() {
-        use std::io::Write;
-        let _ = stdin.write_all(patch);
-    }
-    let out = child.wait_with_output().map_err(GitError::Spawn)?;
-    if out.status.success() || args.contains(&"--3way") {
-        Ok(out)
-    } else {
-        Err(GitError::Failed {
-            command: args.join(" "),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
-}
-
-/// Commits what the agent changed in its worktree; whether it changed anything.
-pub fn commit_worktree(wt: &Worktree, node: &str) -> Result<bool, GitError> {
-    git(&wt.path, &["add", "-A", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
-    if git(&wt.path, &["diff", "--cached", "--name-only"])?.is_empty() {
-        return Ok(false);
-    }
-    commit_as_plan(&wt.path, &format!("plan: {node}")).map(|()| true)
-}
-
 /// Every file changed since `base` (committed or not, untracked included), outside
 /// `.plan/`: `(status, path)` with git's status letters, `?` for untracked.
 pub fn changes_since(root: &Path, base: &str) -> Result<Vec<(String, String)>, GitError> {
-    let mut files: Vec<(String, String)> =
-        git(root, &["diff", "--name-status", "--no-renames", base, "--", ".", EXCLUDE, EXCLUDE_AGENTS])?
-            .lines()
-            .filter_map(|l| l.split_once('\t'))
-            .map(|(s, p)| (s.to_string(), p.to_string()))
-            .collect();
-    let untracked = git(root, &["ls-files", "--others", "--exclude-standard", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
+    let mut files: Vec<(String, String)> = scoped(root, &["diff", "--name-status", "--no-renames", base])?
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(s, p)| (s.to_string(), p.to_string()))
+        .collect();
+    let untracked = scoped(root, &["ls-files", "--others", "--exclude-standard"])?;
     files.extend(untracked.lines().map(|p| ("?".to_string(), p.to_string())));
     Ok(files)
 }
@@ -253,42 +238,7 @@ pub fn changes_since(root: &Path, base: &str) -> Result<Vec<(String, String)>, G
 /// The state of the working tree outside `.plan/` (changed and untracked files and
 /// their differences): two equal states mean nothing changed in between.
 pub fn tree_state(root: &Path) -> Result<String, GitError> {
-    let status = git(root, &["status", "--porcelain=v1", "--untracked-files=all", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
-    let diff = git(root, &["diff", "HEAD", "--", ".", EXCLUDE, EXCLUDE_AGENTS])?;
+    let status = scoped(root, &["status", "--porcelain=v1", "--untracked-files=all"])?;
+    let diff = scoped(root, &["diff", "HEAD"])?;
     Ok(format!("{status}\n{diff}"))
-}
-
-/// Applies the worktree branch's changes to the main checkout. On a conflict the
-/// error names the conflicting files, and the worktree is kept for inspection.
-pub fn merge_back(repo: &Repo, wt: &Worktree) -> Result<(), GitError> {
-    let diff = git_bytes(&repo.root, &["diff", "--binary", &wt.start, &wt.branch])?;
-    if diff.is_empty() {
-        return Ok(());
-    }
-    let out = apply(&repo.root, &diff, &["apply", "--3way", "--whitespace=nowarn", "-"])?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let mut files: Vec<String> = git(&repo.root, &["diff", "--name-only", "--diff-filter=U"])
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    if files.is_empty() {
-        // Both sides created or removed the file: git names it in its complaints.
-        for line in String::from_utf8_lossy(&out.stderr).lines() {
-            if let Some((file, _)) = line.strip_prefix("error: ").and_then(|l| l.split_once(": ")) {
-                if !file.contains(' ') && !files.iter().any(|f| f == file) {
-                    files.push(file.to_string());
-                }
-            }
-        }
-    }
-    Err(GitError::Conflict { files: files.join(", "), worktree: wt.path.clone(), branch: wt.branch.clone() })
-}
-
-/// Removes a merged worktree and its branch.
-pub fn remove_worktree(repo: &Repo, wt: &Worktree) {
-    let _ = git(&repo.root, &["worktree", "remove", "--force", &wt.path.display().to_string()]);
-    let _ = git(&repo.root, &["branch", "-D", &wt.branch]);
 }

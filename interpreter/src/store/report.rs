@@ -72,6 +72,10 @@ pub struct Summary {
     /// Who let `git.approve` publish, when and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish_decision: Option<crate::store::approvals::Decision>,
+    /// What agents' workspaces of their own were: `copy-on-write` (overlays of the
+    /// checkout) or `worktree` (the fallback: a full checkout each).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspaces: Option<&'static str>,
     /// What the agents changed, from git (runs in a repository only).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes>,
@@ -293,6 +297,7 @@ pub fn build(
             pr_url: None,
             publish_decision: None,
             changes: None,
+            workspaces: result.workspaces,
         },
         performance_metrics: Metrics {
             execution_time: human_duration(result.wall),

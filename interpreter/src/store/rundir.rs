@@ -81,9 +81,17 @@ impl RunDir {
     pub fn agent_last_message(&self, node: &str) -> PathBuf {
         self.root.join("agents").join(format!("{node}.last.txt"))
     }
-    /// Where the worktrees of the run live.
-    pub fn worktrees(&self) -> PathBuf {
-        self.root.join("worktrees")
+    /// Where the workspaces of the run live (copy-on-write, or worktrees).
+    pub fn workspaces(&self) -> PathBuf {
+        self.root.join("ws")
+    }
+    /// The scratch index that says what the checkout's files are (merging).
+    pub fn checkout_index(&self) -> PathBuf {
+        self.root.join("checkout.index")
+    }
+    /// A change of the checkout's files under way: the commit it goes to.
+    pub fn switching(&self) -> PathBuf {
+        self.root.join("switching")
     }
     /// Approval gates: requests and decisions.
     pub fn approvals(&self) -> PathBuf {

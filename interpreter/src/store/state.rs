@@ -38,4 +38,7 @@ pub struct RunResult {
     pub compensated: Vec<(String, bool)>,
     /// What every coding agent spent, this run and before a resume.
     pub spent: crate::store::usage::Usage,
+    /// What agents' workspaces of their own were made of (`copy-on-write` or
+    /// `worktree`), in a run in a repository.
+    pub workspaces: Option<&'static str>,
 }

@@ -41,6 +41,9 @@ impl<R: Recorder> Scheduler<R> {
                     self.timeline.finished(key.node.index(), now);
                 }
                 let over = self.spend(key, &ran);
+                if ran.no_retry {
+                    self.attempts.entry(key, 1).no_retry = true;
+                }
                 if let Some(session) = ran.session {
                     self.attempts.entry(key, 1).agent_mut().session = Some(session);
                 }

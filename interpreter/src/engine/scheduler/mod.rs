@@ -123,7 +123,15 @@ impl<R: Recorder> Scheduler<R> {
         let ctx = renderer.run.clone();
         let n = ctx.node_count();
         let spending = Spending::new(&ctx.plan);
-        let checkout = ctx.repo.clone().map(|repo| Arc::new(Checkout::new(repo, ctx.dir.clone())));
+        let on_conflict = ctx.plan.merge.as_ref().map(|m| m.on_conflict).unwrap_or_default();
+        let mut failure = None;
+        let checkout = ctx.repo.clone().and_then(|repo| match Checkout::open(repo, ctx.dir.clone(), on_conflict) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                failure = Some(("(checkout)".to_string(), format!("cannot prepare the checkout for merging: {e}")));
+                None
+            }
+        });
         let (tx, rx) = mpsc::unbounded_channel();
         let (cancel, _) = watch::channel(Cancel::None);
         Scheduler {
@@ -152,7 +160,7 @@ impl<R: Recorder> Scheduler<R> {
             needs_sync: false,
             stopping: false,
             interrupted: false,
-            failure: None,
+            failure,
             restored: HashMap::new(),
             history: HashMap::new(),
             only: None,
@@ -209,7 +217,7 @@ impl<R: Recorder> Scheduler<R> {
             self.remaining[ix.index()] = u32::try_from(ctx.predecessors(ix).count()).unwrap_or(u32::MAX);
         }
         for ix in self.roots() {
-            if self.state[ix.index()] != NodeState::Pending {
+            if self.state[ix.index()] != NodeState::Pending || self.failure.is_some() {
                 continue;
             }
             match self.restored.get(&ctx.unit(ix).id).cloned() {
@@ -323,12 +331,12 @@ impl<R: Recorder> Scheduler<R> {
         self.recorder.progress(done, self.running, failed, total);
     }
 
-    /// Merges the last finished worktrees back into the checkout. On a conflict the
-    /// run fails, naming the files; the worktrees are kept.
+    /// Brings the checkout to everything the agents merged. On a conflict the run
+    /// fails, naming the files; the checkout is left as it was.
     async fn merge_back(&mut self) {
         let Some(checkout) = self.checkout.clone() else { return };
         self.recorder.send();
-        if let Err(conflict) = checkout.merge_pending().await {
+        if let Err(conflict) = checkout.sync().await {
             self.recorder.finished(&conflict.node, NodeState::Failed, Duration::ZERO, &conflict.error);
             self.failure.get_or_insert((conflict.node, conflict.error));
             self.stop();

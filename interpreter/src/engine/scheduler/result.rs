@@ -36,6 +36,7 @@ impl<R: Recorder> Scheduler<R> {
             coordination: split.coordination,
             compensated,
             spent: self.spending.total(),
+            workspaces: self.checkout.as_ref().map(|c| c.kind.as_str()),
         }
     }
 
@@ -82,6 +83,7 @@ impl<R: Recorder> Scheduler<R> {
             coordination: split.coordination,
             compensated: Vec::new(),
             spent: self.spending.total(),
+            workspaces: self.checkout.as_ref().map(|c| c.kind.as_str()),
         }
     }
 

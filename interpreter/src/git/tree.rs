@@ -1,0 +1,219 @@
+//! Git on trees and scratch indexes: how agents' work is merged without touching the
+//! user's checkout until the merged result is complete. Every index here is a file
+//! of the run's (`GIT_INDEX_FILE`); the user's own index is never written.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use super::{git, GitError};
+
+/// The author and committer of `plan`'s own commits (agents' branches and merges,
+/// which reach the user's history only as the diff `--commit` commits).
+const AS_PLAN: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "plan"),
+    ("GIT_AUTHOR_EMAIL", "plan@localhost"),
+    ("GIT_COMMITTER_NAME", "plan"),
+    ("GIT_COMMITTER_EMAIL", "plan@localhost"),
+];
+
+/// Runs `git args` in `dir` with `env`, feeding `input`; the whole output, whatever
+/// the exit status (callers say which statuses are answers).
+pub fn run(dir: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)], input: &[u8]) -> Result<Output, GitError> {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir).args(args).env("GIT_TERMINAL_PROMPT", "0").env("GIT_OPTIONAL_LOCKS", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(if input.is_empty() { Stdio::null() } else { Stdio::piped() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(GitError::Spawn)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let input = input.to_vec();
+        // Written beside the reads: a large input never waits on a full stdout pipe.
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&input);
+        });
+    }
+    child.wait_with_output().map_err(GitError::Spawn)
+}
+
+/// `run`, where only exit status 0 is an answer: its trimmed stdout.
+pub fn ok(dir: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)], input: &[u8]) -> Result<String, GitError> {
+    let out = run(dir, args, env, input)?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string());
+    }
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    Err(GitError::Failed {
+        command: args.join(" "),
+        message: if err.is_empty() { out.status.to_string() } else { err },
+    })
+}
+
+fn index_env(index: &Path) -> [(&'static str, &std::ffi::OsStr); 1] {
+    [("GIT_INDEX_FILE", index.as_os_str())]
+}
+
+/// The tree of `commit`.
+pub fn tree_of(root: &Path, commit: &str) -> Result<String, GitError> {
+    git(root, &["rev-parse", &format!("{commit}^{{tree}}")])
+}
+
+/// A commit of `tree` with `parents`, made by `plan`.
+pub fn commit_tree(root: &Path, tree: &str, parents: &[&str], message: &str) -> Result<String, GitError> {
+    let mut args = vec!["commit-tree", tree];
+    for p in parents {
+        args.extend(["-p", p]);
+    }
+    args.extend(["-m", message]);
+    let env: Vec<(&str, &std::ffi::OsStr)> = AS_PLAN.iter().map(|(k, v)| (*k, std::ffi::OsStr::new(v))).collect();
+    ok(root, &args, &env, &[])
+}
+
+/// What merging two lines of work gave.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Merged {
+    /// The merged tree.
+    Clean(String),
+    /// The files both changed in ways that do not merge.
+    Conflict(Vec<String>),
+}
+
+/// Merges `theirs` into `ours` from their common start `base`, in no working tree
+/// and no index (`git merge-tree --write-tree`): a conflict touches nothing.
+pub fn merge(root: &Path, base: &str, ours: &str, theirs: &str) -> Result<Merged, GitError> {
+    let args =
+        ["merge-tree", "--write-tree", "--name-only", "--no-messages", &format!("--merge-base={base}"), ours, theirs];
+    let out = run(root, &args, &[], &[])?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let tree = lines.next().unwrap_or_default().trim().to_string();
+    match out.status.code() {
+        Some(0) => Ok(Merged::Clean(tree)),
+        Some(1) => {
+            let mut files: Vec<String> = lines.map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+            files.dedup();
+            Ok(Merged::Conflict(files))
+        }
+        _ => Err(GitError::Failed {
+            command: "merge-tree".into(),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        }),
+    }
+}
+
+/// The tree of the checkout at `root` as it is on disk (tracked and untracked files,
+/// not the ignored ones, not the plan's inputs), recorded in the scratch `index`.
+pub fn snapshot(root: &Path, index: &Path) -> Result<String, GitError> {
+    let mut args = vec!["add", "-A", "--"];
+    let scope = super::scope();
+    args.extend(scope.iter().map(String::as_str));
+    ok(root, &args, &index_env(index), &[])?;
+    ok(root, &["write-tree"], &index_env(index), &[])
+}
+
+/// Fills the scratch `index` with `tree` (no file is read or written).
+pub fn read_tree(root: &Path, index: &Path, tree: &str) -> Result<(), GitError> {
+    ok(root, &["read-tree", tree], &index_env(index), &[]).map(|_| ())
+}
+
+/// Changes the checkout's files from `from` (what the scratch `index` holds) to `to`:
+/// only the files that differ are written. A file changed on disk since `from` stops
+/// it before anything is written.
+pub fn switch(root: &Path, index: &Path, from: &str, to: &str) -> Result<(), GitError> {
+    ok(root, &["read-tree", "-m", "-u", from, to], &index_env(index), &[]).map(|_| ())
+}
+
+/// Makes the checkout's tracked files `to`, whatever a switch that was cut short left
+/// (the index says what it had got to).
+pub fn finish_switch(root: &Path, index: &Path, to: &str) -> Result<(), GitError> {
+    ok(root, &["read-tree", "--reset", "-u", to], &index_env(index), &[]).map(|_| ())
+}
+
+/// The files that differ between two trees or commits: `(status letter, path)`.
+pub fn changes(root: &Path, from: &str, to: &str) -> Result<Vec<(char, String)>, GitError> {
+    let out = ok(root, &["diff-tree", "-r", "--no-renames", "-z", "--name-status", from, to], &[], &[])?;
+    let mut parts = out.split('\0').filter(|p| !p.is_empty());
+    let mut files = Vec::new();
+    while let (Some(status), Some(path)) = (parts.next(), parts.next()) {
+        files.push((status.chars().next().unwrap_or('M'), path.to_string()));
+    }
+    Ok(files)
+}
+
+/// Points branch `name` at `commit`.
+pub fn set_branch(root: &Path, name: &str, commit: &str) -> Result<(), GitError> {
+    git(root, &["update-ref", &format!("refs/heads/{name}"), commit]).map(|_| ())
+}
+
+/// Removes branch `name` (gone already is fine).
+pub fn delete_branch(root: &Path, name: &str) {
+    let _ = git(root, &["update-ref", "-d", &format!("refs/heads/{name}")]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> (tempfile::TempDir, std::path::PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().to_path_buf();
+        git(&root, &["init", "--quiet", "-b", "main"]).unwrap();
+        std::fs::write(root.join("f"), "a\n").unwrap();
+        std::fs::write(root.join("g"), "x\n").unwrap();
+        git(&root, &["add", "-A"]).unwrap();
+        let tree = git(&root, &["write-tree"]).unwrap();
+        let base = commit_tree(&root, &tree, &[], "base").unwrap();
+        git(&root, &["reset", "--quiet", &base]).unwrap();
+        (t, root)
+    }
+
+    /// A commit on `parent` with `file` set to `text`.
+    fn change(root: &Path, parent: &str, file: &str, text: &str) -> String {
+        let index = root.join(".git/scratch");
+        read_tree(root, &index, parent).unwrap();
+        let blob = ok(root, &["hash-object", "-w", "--stdin"], &[], text.as_bytes()).unwrap();
+        ok(root, &["update-index", "--add", "--cacheinfo", &format!("100644,{blob},{file}")], &index_env(&index), &[])
+            .unwrap();
+        let tree = ok(root, &["write-tree"], &index_env(&index), &[]).unwrap();
+        commit_tree(root, &tree, &[parent], file).unwrap()
+    }
+
+    #[test]
+    fn merges_in_no_tree_and_names_conflicts() {
+        let (_t, root) = repo();
+        let base = git(&root, &["rev-parse", "HEAD"]).unwrap();
+        let one = change(&root, &base, "f", "b\n");
+        let two = change(&root, &base, "h", "new\n");
+        let Merged::Clean(tree) = merge(&root, &base, &one, &two).unwrap() else { panic!("clean") };
+        let files: Vec<String> = changes(&root, &base, &tree).unwrap().into_iter().map(|(_, p)| p).collect();
+        assert_eq!(files, ["f", "h"]);
+        let three = change(&root, &base, "f", "c\n");
+        assert_eq!(merge(&root, &base, &one, &three).unwrap(), Merged::Conflict(vec!["f".into()]));
+        // Nothing of either reached the checkout.
+        assert_eq!(std::fs::read_to_string(root.join("f")).unwrap(), "a\n");
+        assert!(!root.join("h").exists());
+    }
+
+    #[test]
+    fn a_switch_writes_only_what_differs_and_refuses_to_lose_an_edit() {
+        let (_t, root) = repo();
+        let base = git(&root, &["rev-parse", "HEAD"]).unwrap();
+        let index = root.join(".git/checkout-index");
+        let from = snapshot(&root, &index).unwrap();
+        let to = change(&root, &base, "h", "new\n");
+        switch(&root, &index, &from, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("h")).unwrap(), "new\n");
+        // An edit made since the snapshot is not overwritten.
+        let next = change(&root, &to, "h", "newer\n");
+        std::fs::write(root.join("h"), "edited\n").unwrap();
+        assert!(switch(&root, &index, &to, &next).is_err());
+        assert_eq!(std::fs::read_to_string(root.join("h")).unwrap(), "edited\n");
+        finish_switch(&root, &index, &next).unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("h")).unwrap(), "newer\n");
+    }
+}
