@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks of `plan` against what users would use instead, in one run.
 
-usage: python3 bench/bench.py [--quick] [--no-langgraph]
+usage: python3 bench/bench.py [--quick] [--no-langgraph] [--big]
        python3 bench/bench.py --check
 
 Builds the release binary, generates the plans (bench/gen_plan.py), runs every
@@ -324,6 +324,13 @@ def main():
 
     # 6. Coding agents: what plan adds to one agent run, and memory per running agent.
     rows.extend(agent_rows(work, runs))
+
+    # 7. Workspaces of their own on a large repository: copy-on-write, the worktree
+    # fallback, and `git worktree add` by hand (bench/workspaces.py; --big adds 100
+    # agents on a 1 GB repository).
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import workspaces
+    rows.extend(workspaces.rows(work, max(1, runs // 2), "--big" in sys.argv))
 
     lines = ["# Benchmark results", "",
              f"`python3 bench/bench.py` on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; "

@@ -113,13 +113,21 @@ agent:
   run: "git status --porcelain=v1 --branch | head -1; echo new > new.txt; mkdir -p out && echo built > out/x.log; git status --porcelain | sort | tr '\n' ' '; test ! -e .plan/runs"
 "#;
     let t = repo(plan);
+    let work = t.path("work");
+    std::fs::create_dir_all(work.join("out")).unwrap();
+    std::fs::write(work.join("out/.gitignore"), "*.log\n").unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "--quiet", "-m", "nested ignore"]);
     let run = plan_in(&t, &["run", "plan.yaml", "--json"], None);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let dir = t.path("work/.plan/runs").join(run.json()["run_id"].as_str().unwrap());
     let out = std::fs::read_to_string(dir.join("outputs/look.json")).unwrap();
     // On the agent's own branch, its files seen by git; the run directory hidden.
     assert!(out.contains("## plan/") && out.contains("?? new.txt"), "{out}");
+    assert!(!out.contains("x.log"), "git in the workspace ignores what .gitignore says: {out}");
     assert_eq!(std::fs::read_to_string(t.path("work/new.txt")).unwrap(), "new\n");
+    // A build's output, ignored by a nested .gitignore, is not the agent's work.
+    assert!(!work.join("out/x.log").exists());
 }
 
 #[test]
@@ -138,4 +146,34 @@ fn plan_new_then_plan_run_is_not_refused_for_the_files_plan_new_wrote() {
     let run = run_in(&work, &["run", "plans/issue-1.yaml", "--fail-fast"], &[("PATH", &path)]);
     assert!(!run.stderr.contains("uncommitted changes"), "{}", run.stderr);
     assert!(run.stderr.contains("agents · concurrency"), "the run started: {}", run.stderr);
+}
+
+#[test]
+fn a_hundred_agents_each_merge_their_change() {
+    let mut plan = String::from(
+        "version: 1\nname: hundred\ncomplexity: enterprise\nconcurrency: 16\ndefaults: { workspace: worktree }\n\
+         agent:\n  id: primary\n  pattern: fork-join\n  agents:\n",
+    );
+    for i in 0..100 {
+        plan.push_str(&format!("    - {{ id: a{i}, run: \"echo {i} >> d{}/f{i}.txt\" }}\n", i % 10));
+    }
+    plan.push_str("  join: { id: count, run: \"cat d*/f*.txt | wc -l\" }\n");
+    let t = repo(&plan);
+    let work = t.path("work");
+    for d in 0..10 {
+        std::fs::create_dir_all(work.join(format!("d{d}"))).unwrap();
+        for i in (d..100).step_by(10) {
+            std::fs::write(work.join(format!("d{d}/f{i}.txt")), "start\n").unwrap();
+        }
+    }
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "--quiet", "-m", "files"]);
+    let run = plan_in(&t, &["run", "plan.yaml", "--json"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = work.join(".plan/runs").join(run.json()["run_id"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(dir.join("outputs/count.json")).unwrap().trim(), "200");
+    for i in 0..100 {
+        let f = std::fs::read_to_string(work.join(format!("d{}/f{i}.txt", i % 10))).unwrap();
+        assert_eq!(f, format!("start\n{i}\n"));
+    }
 }

@@ -226,34 +226,41 @@ fn opaque(dir: &Path) -> bool {
 
 /// Collects what the agent wrote into a commit on its branch (parent: `start`);
 /// `None` when it changed nothing git tracks. Ignored files (a build's output) stay
-/// out, by the rules of the workspace's own `.gitignore` files.
+/// out, by the rules of the workspace's own `.gitignore` files. What it costs follows
+/// what the agent wrote: no index of the whole repository, no walk of its files.
 pub fn collect(repo: &Repo, overlay: &Overlay, node: &str) -> Result<Option<String>, GitError> {
     let io = |e: std::io::Error| GitError::Message(e);
     let mut written = Written::default();
     walk(&overlay.upper(), Path::new(""), &mut written).map_err(io)?;
-    let index = overlay.dir.join("collect.index");
-    tree::read_tree(&repo.root, &index, &overlay.start)?;
     let git_dir = crate::git::git(&repo.root, &["rev-parse", "--path-format=absolute", "--git-dir"])?;
     let in_workspace = |args: &[&str], input: &[u8]| -> Result<std::process::Output, GitError> {
         // Run in the workspace as the agent left it, with the repository's own git
-        // directory (never the copy the agent could have changed) and the scratch index.
+        // directory (never the copy the agent could have changed).
         let exe = std::env::current_exe().map_err(GitError::Spawn)?;
         let mut cmd = std::process::Command::new(exe);
         cmd.args(overlay.options(&repo.root, false)).arg("--").arg("git").args(args);
-        cmd.env("GIT_DIR", &git_dir).env("GIT_WORK_TREE", &overlay.mount).env("GIT_INDEX_FILE", &index);
+        cmd.env("GIT_DIR", &git_dir).env("GIT_WORK_TREE", &overlay.mount);
         cmd.env("GIT_TERMINAL_PROMPT", "0").env("GIT_OPTIONAL_LOCKS", "0").current_dir(&repo.root);
         feed(cmd, input)
     };
-    // The plan's inputs and ignored files are not the agent's work.
+    // The plan's inputs, submodules (read-only here: their own repositories) and
+    // ignored files are not the agent's work.
     let inputs: std::collections::HashSet<String> = crate::git::inputs().into_iter().collect();
-    written.files.retain(|(p, _)| !inputs.contains(p));
+    let modules = submodules(repo, &overlay.start)?;
+    let outside = |p: &str| !modules.iter().any(|m| p == m || p.starts_with(&format!("{m}/")));
+    written.files.retain(|(p, _)| !inputs.contains(p) && outside(p));
+    written.deleted.retain(|p| outside(p));
+    written.replaced.retain(|p| outside(p));
     if !written.files.is_empty() {
         let list: Vec<u8> = written.files.iter().flat_map(|(p, _)| p.bytes().chain([0])).collect();
-        let out = in_workspace(&["check-ignore", "--stdin", "-z"], &list)?;
-        let ignored: std::collections::HashSet<&[u8]> = out.stdout.split(|b| *b == 0).collect();
-        written.files.retain(|(p, _)| !ignored.contains(p.as_bytes()));
+        let out = in_workspace(&["check-ignore", "--no-index", "--stdin", "-z"], &list)?;
+        let ignored: Vec<&[u8]> = out.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()).collect();
+        // A file the repository tracks stays the agent's work, ignored or not.
+        let tracked = tracked(repo, &overlay.start, &ignored)?;
+        let dropped: std::collections::HashSet<&[u8]> = ignored.into_iter().filter(|p| !tracked.contains(*p)).collect();
+        written.files.retain(|(p, _)| !dropped.contains(p.as_bytes()));
     }
-    let mut entries = String::new();
+    let mut edits: std::collections::BTreeMap<String, tree::Edit> = std::collections::BTreeMap::new();
     if !written.files.is_empty() {
         let paths: String = written.files.iter().map(|(p, _)| format!("{p}\n")).collect();
         let out = in_workspace(&["hash-object", "-w", "--stdin-paths"], paths.as_bytes())?;
@@ -263,26 +270,54 @@ pub fn collect(repo: &Repo, overlay: &Overlay, node: &str) -> Result<Option<Stri
         }
         let oids = String::from_utf8_lossy(&out.stdout);
         for ((path, mode), oid) in written.files.iter().zip(oids.lines()) {
-            entries.push_str(&format!("{mode} {oid}\t{path}\n"));
+            edits.insert(path.clone(), Some(((*mode).to_string(), oid.to_string())));
         }
     }
-    let files: std::collections::HashSet<&str> = written.files.iter().map(|(p, _)| p.as_str()).collect();
     for dir in &written.replaced {
         let below = ok(&repo.root, &["ls-tree", "-r", "--name-only", "-z", &overlay.start, "--", dir], &[], &[])?;
-        written.deleted.extend(below.split('\0').filter(|p| !p.is_empty() && !files.contains(p)).map(str::to_string));
+        for p in below.split('\0').filter(|p| !p.is_empty()) {
+            edits.entry(p.to_string()).or_insert(None);
+        }
     }
-    for path in &written.deleted {
-        entries.push_str(&format!("0 {}\t{path}\n", "0".repeat(40)));
+    for path in written.deleted {
+        edits.entry(path).or_insert(None);
     }
-    let env = [("GIT_INDEX_FILE", index.as_os_str())];
-    ok(&repo.root, &["update-index", "--index-info"], &env, entries.as_bytes())?;
-    let written_tree = ok(&repo.root, &["write-tree"], &env, &[])?;
-    if written_tree == tree::tree_of(&repo.root, &overlay.start)? {
+    let start_tree = tree::tree_of(&repo.root, &overlay.start)?;
+    let written_tree = tree::edit(&repo.root, &start_tree, &edits)?;
+    if written_tree == start_tree {
         return Ok(None);
     }
     let commit = tree::commit_tree(&repo.root, &written_tree, &[&overlay.start], &format!("plan: {node}"))?;
     tree::set_branch(&repo.root, &overlay.branch, &commit)?;
     Ok(Some(commit))
+}
+
+/// Of `paths`, those `start` holds.
+fn tracked(repo: &Repo, start: &str, paths: &[&[u8]]) -> Result<std::collections::HashSet<Vec<u8>>, GitError> {
+    if paths.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let mut input = Vec::new();
+    for p in paths {
+        input.extend_from_slice(format!("{start}:").as_bytes());
+        input.extend_from_slice(p);
+        input.push(b'\n');
+    }
+    let out = ok(&repo.root, &["cat-file", "--batch-check=%(objectname)"], &[], &input)?;
+    Ok(out.lines().zip(paths).filter(|(l, _)| !l.ends_with("missing")).map(|(_, p)| p.to_vec()).collect())
+}
+
+/// The submodules of `start` (none without a `.gitmodules`).
+fn submodules(repo: &Repo, start: &str) -> Result<Vec<String>, GitError> {
+    if !repo.root.join(".gitmodules").exists() {
+        return Ok(Vec::new());
+    }
+    let listing = ok(&repo.root, &["ls-tree", "-r", "-z", start], &[], &[])?;
+    Ok(listing
+        .split('\0')
+        .filter(|l| l.starts_with("160000 "))
+        .filter_map(|l| l.split_once('\t').map(|(_, p)| p.to_string()))
+        .collect())
 }
 
 fn feed(mut cmd: std::process::Command, input: &[u8]) -> Result<std::process::Output, GitError> {

@@ -117,6 +117,7 @@ pub fn snapshot(root: &Path, index: &Path) -> Result<String, GitError> {
 }
 
 /// Fills the scratch `index` with `tree` (no file is read or written).
+#[cfg(test)]
 pub fn read_tree(root: &Path, index: &Path, tree: &str) -> Result<(), GitError> {
     ok(root, &["read-tree", tree], &index_env(index), &[]).map(|_| ())
 }
@@ -143,6 +144,74 @@ pub fn changes(root: &Path, from: &str, to: &str) -> Result<Vec<(char, String)>,
         files.push((status.chars().next().unwrap_or('M'), path.to_string()));
     }
     Ok(files)
+}
+
+/// What a path becomes in `edit`: an entry (`mode`, object id), or nothing.
+pub type Edit = Option<(String, String)>;
+
+/// The tree `tree` with `edits` made (paths relative to it), built one directory at
+/// a time (`ls-tree` and `mktree` of the directories on the edited paths only): what
+/// it costs follows the edits, not the size of the repository. Empty directories go.
+pub fn edit(root: &Path, tree: &str, edits: &std::collections::BTreeMap<String, Edit>) -> Result<String, GitError> {
+    let edits: Vec<(&str, &Edit)> = edits.iter().map(|(p, e)| (p.as_str(), e)).collect();
+    Ok(edit_dir(root, Some(tree), &edits)?.unwrap_or_else(|| EMPTY_TREE.to_string()))
+}
+
+/// The empty tree's id.
+const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+fn edit_dir(root: &Path, tree: Option<&str>, edits: &[(&str, &Edit)]) -> Result<Option<String>, GitError> {
+    // name -> (mode, type, oid)
+    let mut entries: std::collections::BTreeMap<String, (String, String, String)> = std::collections::BTreeMap::new();
+    if let Some(tree) = tree {
+        for line in ok(root, &["ls-tree", "-z", tree], &[], &[])?.split('\0').filter(|l| !l.is_empty()) {
+            let Some((meta, name)) = line.split_once('\t') else { continue };
+            let mut m = meta.split(' ');
+            let (Some(mode), Some(kind), Some(oid)) = (m.next(), m.next(), m.next()) else { continue };
+            entries.insert(name.to_string(), (mode.into(), kind.into(), oid.into()));
+        }
+    }
+    let mut i = 0;
+    while i < edits.len() {
+        let (path, change) = edits[i];
+        match path.split_once('/') {
+            None => {
+                match change {
+                    Some((mode, oid)) => {
+                        entries.insert(path.to_string(), (mode.clone(), "blob".into(), oid.clone()));
+                    }
+                    None => {
+                        entries.remove(path);
+                    }
+                }
+                i += 1;
+            }
+            Some((dir, _)) => {
+                // Every edit below `dir/` (sorted: they are together).
+                let prefix = format!("{dir}/");
+                let mut below: Vec<(&str, &Edit)> = Vec::new();
+                while i < edits.len() && edits[i].0.starts_with(&prefix) {
+                    below.push((&edits[i].0[prefix.len()..], edits[i].1));
+                    i += 1;
+                }
+                let sub = entries.get(dir).filter(|(_, kind, _)| kind == "tree").map(|(_, _, oid)| oid.clone());
+                match edit_dir(root, sub.as_deref(), &below)? {
+                    Some(oid) => {
+                        entries.insert(dir.to_string(), ("040000".into(), "tree".into(), oid));
+                    }
+                    None => {
+                        entries.remove(dir);
+                    }
+                }
+            }
+        }
+    }
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let listing: String =
+        entries.iter().map(|(name, (mode, kind, oid))| format!("{mode} {kind} {oid}\t{name}\0")).collect();
+    ok(root, &["mktree", "-z"], &[], listing.as_bytes()).map(Some)
 }
 
 /// Points branch `name` at `commit`.
@@ -197,6 +266,40 @@ mod tests {
         // Nothing of either reached the checkout.
         assert_eq!(std::fs::read_to_string(root.join("f")).unwrap(), "a\n");
         assert!(!root.join("h").exists());
+    }
+
+    #[test]
+    fn a_deletion_against_a_change_and_binary_files_name_their_files() {
+        let (_t, root) = repo();
+        let base = git(&root, &["rev-parse", "HEAD"]).unwrap();
+        let index = root.join(".git/scratch");
+        read_tree(&root, &index, &base).unwrap();
+        ok(&root, &["update-index", "--force-remove", "g"], &index_env(&index), &[]).unwrap();
+        let tree = ok(&root, &["write-tree"], &index_env(&index), &[]).unwrap();
+        let deleted = commit_tree(&root, &tree, &[&base], "delete g").unwrap();
+        let changed = change(&root, &base, "g", "y\n");
+        assert_eq!(merge(&root, &base, &deleted, &changed).unwrap(), Merged::Conflict(vec!["g".into()]));
+        let one = change(&root, &base, "bin", "\0\x01one");
+        let two = change(&root, &base, "bin", "\0\x02two");
+        assert_eq!(merge(&root, &base, &one, &two).unwrap(), Merged::Conflict(vec!["bin".into()]));
+    }
+
+    #[test]
+    fn a_tree_is_edited_one_directory_at_a_time() {
+        let (_t, root) = repo();
+        let base = git(&root, &["rev-parse", "HEAD"]).unwrap();
+        let blob = ok(&root, &["hash-object", "-w", "--stdin"], &[], b"deep\n").unwrap();
+        let mut edits = std::collections::BTreeMap::new();
+        edits.insert("a/b/c.txt".to_string(), Some(("100644".to_string(), blob.clone())));
+        edits.insert("g".to_string(), None);
+        let tree = edit(&root, &tree_of(&root, &base).unwrap(), &edits).unwrap();
+        let files = ok(&root, &["ls-tree", "-r", "--name-only", &tree], &[], &[]).unwrap();
+        assert_eq!(files, "a/b/c.txt\nf");
+        // Removing the only file of a directory removes the directory.
+        let mut gone = std::collections::BTreeMap::new();
+        gone.insert("a/b/c.txt".to_string(), None);
+        let back = edit(&root, &tree, &gone).unwrap();
+        assert_eq!(ok(&root, &["ls-tree", "-r", "--name-only", &back], &[], &[]).unwrap(), "f");
     }
 
     #[test]
