@@ -177,3 +177,30 @@ fn a_hundred_agents_each_merge_their_change() {
         assert_eq!(f, format!("start\n{i}\n"));
     }
 }
+
+#[test]
+fn on_conflict_agent_resolves_within_the_attempt_given_both_sides() {
+    // No retry policy: the resolver is what saves the run. A command learns of the
+    // conflict from PLAN_CONFLICT (a coding agent from its prompt).
+    let plan = CONFLICT
+        .replace("complexity: moderate", "complexity: moderate\nmerge: { on_conflict: agent }")
+        .replace(", retry: { attempts: 2, delay: 10ms }", "")
+        .replace(
+            "\"sleep 0.5; echo L >> shared.txt; cat shared.txt\"",
+            "'sleep 0.5; if [ -n \"$PLAN_CONFLICT\" ]; then printf \"%s\" \"$PLAN_CONFLICT\" > OUT/conflict.txt; echo L >> shared.txt; else echo X >> shared.txt; fi'",
+        );
+    for kind in KINDS {
+        let t = repo("");
+        let out = t.dir.path().canonicalize().unwrap();
+        std::fs::write(t.path("work/plan.yaml"), plan.replace("OUT", &out.display().to_string())).unwrap();
+        let run = run_as(&t, kind, &["run", "plan.yaml", "--json"]);
+        assert_eq!(run.code, 0, "{kind}: {}", run.stderr);
+        assert_eq!(run.json()["agents"]["late"]["attempts"], 1, "{kind}");
+        assert_eq!(std::fs::read_to_string(t.path("work/shared.txt")).unwrap(), "E\nL\n", "{kind}");
+        let seen = std::fs::read_to_string(t.path("conflict.txt")).unwrap_or_default();
+        assert!(
+            seen.contains("merge conflict in shared.txt") && seen.contains("+E") && seen.contains("+X"),
+            "{kind}: {seen}"
+        );
+    }
+}

@@ -62,7 +62,8 @@ pub struct Plan {
 pub struct Merge {
     /// What a conflict does: `retry` (default) fails the attempt of the agent whose
     /// work does not merge, naming the files and both sides, and its retry starts on
-    /// top of the merged result; `fail` fails the agent at once, its branch kept.
+    /// top of the merged result; `fail` fails the agent at once, its branch kept;
+    /// `agent` has the agent's runner resolve it at once, given both sides.
     #[serde(default)]
     pub on_conflict: OnConflict,
 }
@@ -76,6 +77,10 @@ pub enum OnConflict {
     Retry,
     /// Fail the agent, keeping its branch.
     Fail,
+    /// Run the agent's runner again at once, in a workspace on the merged work, with
+    /// both sides of the conflict in its prompt (`PLAN_CONFLICT` for a command); if
+    /// that does not merge either, the attempt fails as with `retry`.
+    Agent,
 }
 
 /// The GitHub issue a plan implements.

@@ -85,6 +85,7 @@ impl Checkout {
         executor: &dyn Executor,
         cancel: watch::Receiver<Cancel>,
     ) -> Ran {
+        let placement_prompt = placement.prompt_file.clone();
         write_prompt_file(&mut job, placement.prompt_file).await;
         if !placement.isolated || !matches!(job.work, Work::Process(_)) {
             if let Err(conflict) = self.sync().await {
@@ -98,15 +99,39 @@ impl Checkout {
             }
             return ran;
         }
+        let resolver = (self.on_conflict == plan_schema::OnConflict::Agent).then(|| job.clone());
+        let (mut ran, conflict) = self.once(job, executor, cancel.clone()).await;
+        // `on_conflict: agent`: the agent's own runner, in a workspace on the merged
+        // work, resolves it — given both sides — within the same attempt.
+        if let (Some(mut again), Some(conflict)) = (resolver, conflict) {
+            resolve_prompt(&mut again, &conflict);
+            write_prompt_file(&mut again, placement_prompt).await;
+            let (resolved, _) = self.once(again, executor, cancel).await;
+            let mut usage = ran.usage.unwrap_or_default();
+            usage.add(&resolved.usage.unwrap_or_default());
+            ran = Ran { usage: Some(usage).filter(|u| !u.is_empty()), ..resolved };
+        }
+        ran
+    }
+
+    /// One go of `job` in a workspace of its own: made at the merged result, run, its
+    /// work collected and merged. The conflict, when its work did not merge.
+    async fn once(
+        self: &Arc<Self>,
+        mut job: Job,
+        executor: &dyn Executor,
+        cancel: watch::Receiver<Cancel>,
+    ) -> (Ran, Option<String>) {
         let start = {
             let me = self.clone();
             let folded = tokio::task::spawn_blocking(move || me.merger.blocking_lock().fold()).await;
             match folded {
                 Ok(Ok(start)) => start,
                 Ok(Err(c)) => {
-                    return Outcome::Failed { error: format!("the agents' work could not be merged: {c}") }.into()
+                    let error = format!("the agents' work could not be merged: {c}");
+                    return (Outcome::Failed { error }.into(), None);
                 }
-                Err(e) => return Outcome::Failed { error: e.to_string() }.into(),
+                Err(e) => return (Outcome::Failed { error: e.to_string() }.into(), None),
             }
         };
         let node = job.id.clone();
@@ -124,13 +149,13 @@ impl Checkout {
         };
         let made = match made {
             Ok(m) => m,
-            Err(error) => return Outcome::Failed { error: error.to_string() }.into(),
+            Err(error) => return (Outcome::Failed { error: error.to_string() }.into(), None),
         };
         if let Work::Process(spec) = &mut job.work {
             match &made {
                 Made::Overlay(o) => {
                     if let Err(error) = o.wrap(&self.repo.root, spec) {
-                        return Outcome::Failed { error: error.to_string() }.into();
+                        return (Outcome::Failed { error: error.to_string() }.into(), None);
                     }
                 }
                 Made::Worktree(wt) => {
@@ -162,8 +187,9 @@ impl Checkout {
         };
         if !succeeded {
             crate::git::tree::delete_branch(&self.repo.root, &branch);
-            return ran;
+            return (ran, None);
         }
+        let mut conflicted = None;
         match collected {
             Ok(None) => {
                 crate::git::tree::delete_branch(&self.repo.root, &branch);
@@ -181,13 +207,14 @@ impl Checkout {
                         // The branch stays, for a person to look at.
                         ran.outcome = Outcome::Failed { error: format!("{conflict} (its work: branch {branch})") };
                         ran.no_retry = self.on_conflict == plan_schema::OnConflict::Fail;
+                        conflicted = Some(conflict.error);
                     }
                     Err(e) => ran.outcome = Outcome::Failed { error: e.to_string() },
                 }
             }
             Err(error) => ran.outcome = Outcome::Failed { error: error.to_string() },
         }
-        ran
+        (ran, conflicted)
     }
 
     /// Runs `job` in the shared checkout; with `expect: changes`, compares the tree
@@ -246,6 +273,20 @@ pub async fn run_plain(
 fn no_changes() -> Outcome {
     Outcome::Failed {
         error: "the agent changed no files, and `expect: changes` asks it to: the attempt counts as failed".into(),
+    }
+}
+
+/// What a resolver is asked: the conflict with both sides, then the task as it was.
+/// A command without a prompt gets the conflict in `PLAN_CONFLICT`.
+fn resolve_prompt(job: &mut Job, conflict: &str) {
+    let Work::Process(spec) = &mut job.work else { return };
+    spec.env.insert("PLAN_CONFLICT".into(), conflict.to_string());
+    if let Some(task) = &spec.stdin {
+        spec.stdin = Some(format!(
+            "Your work on the task below did not merge with the work merged since you started:\n\n{conflict}\n\
+             The files in front of you now hold that merged work. Make your change again on top of them, \
+             keeping what is there.\n\nThe task:\n\n{task}"
+        ));
     }
 }
 
