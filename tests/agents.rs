@@ -275,3 +275,29 @@ fn status_shows_what_a_running_agent_is_doing() {
     assert!(seen.contains("→ Edit src/lib.rs"), "{seen}");
     run_in(dir.path(), &["stop", &id], &[]);
 }
+
+/// The real CLIs in workspaces of their own (copy-on-write overlays in their own
+/// mount namespaces): the edit is collected and merged into the checkout.
+#[test]
+fn coding_agents_edit_in_copy_on_write_workspaces() {
+    for cli in ["claude", "codex"] {
+        if !installed(cli) {
+            continue;
+        }
+        let server = ModelServer::start(fix_greeting());
+        let dir = tempfile::tempdir().unwrap();
+        let work = tiny_repo(dir.path());
+        let env = agent_env(&server, &dir.path().join("home"));
+        let text = std::fs::read_to_string(example(cli)).unwrap();
+        let isolated = text.replace("      expect: changes", "      workspace: worktree\n      expect: changes");
+        assert_ne!(isolated, text);
+        let plan = dir.path().join("isolated.yaml");
+        std::fs::write(&plan, isolated).unwrap();
+        let run = plan_run(&work, &env, &["run", plan.to_str().unwrap(), "--json"]);
+        assert_eq!(run.code, 0, "{cli}: {}", run.stderr);
+        let report = run.json();
+        assert_eq!(report["implementation_summary"]["workspaces"], "copy-on-write", "{cli}");
+        assert_eq!(std::fs::read_to_string(work.join("greeting.txt")).unwrap(), "goodbye\n", "{cli}");
+        assert_eq!(report["implementation_summary"]["files_changed"], serde_json::json!(["greeting.txt"]), "{cli}");
+    }
+}
