@@ -17,13 +17,17 @@ use crate::webhooks::{comment, hook, permissions, SECRET};
 /// Secrets of the server's environment, each a canary that must never be seen.
 const SECRETS: [(&str, &str); 2] = [("GITHUB_TOKEN", "ghp_canary_token_1"), ("AWS_SECRET_ACCESS_KEY", "canary-aws-2")];
 
-/// A planner that obeys the issue: it keeps its environment, and answers the plan
-/// in the issue's body.
+/// A planner that obeys the issue: it says its environment (on stderr, which `plan`
+/// logs), tries to leave it beside the checkout, and answers the plan in the issue's
+/// body.
 const PLANNER: &str = r#"import json, os, sys
 prompt = sys.stdin.read()
 out = sys.argv[1]
-with open(os.path.join(out, "planner-env-%d.txt" % os.getpid()), "w") as f:
-    f.write("\n".join("%s=%s" % kv for kv in os.environ.items()))
+sys.stderr.write("=== env\n" + "\n".join("%s=%s" % kv for kv in os.environ.items()) + "\n=== end\n")
+try:
+    open(os.path.join(out, "planner-env.txt"), "w").write(str(dict(os.environ)))
+except OSError as e:
+    sys.stderr.write("=== blocked %s\n" % e)
 start = prompt.index("{", prompt.index("The issue, as JSON"))
 issue, _ = json.JSONDecoder().raw_decode(prompt[start:])
 print(issue["body"].split("```yaml", 1)[1].split("```", 1)[0])
@@ -89,17 +93,16 @@ async fn an_issue_runs_no_code_reads_no_secret_and_waits_for_a_person() {
         for part in ["policy-command", "policy-pass-env", "policy-timeout", "policy-budget", "```yaml", "+  run: \""] {
             assert!(message.contains(part), "{part} in the gate's message:\n{message}");
         }
-        // The planner ran, without any secret of the server.
-        let seen: String = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().starts_with("planner-env-"))
-            .map(|e| std::fs::read_to_string(e.path()).unwrap())
-            .collect();
-        assert!(seen.contains("PATH="), "the planner ran");
-        for secret in SECRETS.iter().map(|(_, v)| *v).chain([SECRET]) {
+        // The planner ran, without any secret of the server, and could not leave a
+        // file beside the checkout.
+        let log = std::fs::read_to_string(dir.join(".plan/planner.log")).unwrap();
+        let seen = log.split("=== env").nth(1).and_then(|e| e.split("=== end").next()).unwrap_or_default();
+        assert!(seen.contains("PATH="), "the planner ran: {log}");
+        for secret in SECRETS.iter().flat_map(|(k, v)| [*k, *v]).chain([SECRET, "PLAN_WEBHOOK_SECRET"]) {
             assert!(!seen.contains(secret), "{secret} reached the planner");
         }
+        assert!(log.contains("=== blocked"), "the planner's write was tried and refused: {log}");
+        assert!(!dir.join("planner-env.txt").exists());
         // A person rejects it: nothing ran.
         let (status, answer) = hook(&s, "issue_comment", &comment(40, "alice", "/reject not this"), None);
         assert_eq!(status, 200, "{answer}");

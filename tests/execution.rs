@@ -16,7 +16,7 @@ fn timeout_kills_the_whole_process_group() {
   id: primary
   pattern: fork-join
   agents:
-    - { id: hang, run: "sleep 30 & echo $! > grandchild.pid; wait", timeout: 500ms }
+    - { id: hang, sandbox: false, run: "sleep 30 & echo $! > grandchild.pid; wait", timeout: 500ms }
     - { id: ok, run: "true" }
 "#,
         &[],
@@ -30,6 +30,27 @@ fn timeout_kills_the_whole_process_group() {
             || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z"),
         "grandchild {pid} survived"
     );
+}
+
+#[test]
+fn a_sandboxed_agent_that_times_out_leaves_no_process() {
+    // In its sandbox an agent's processes have PIDs of their own: what is left is
+    // looked for by a command line no other test uses.
+    let (_t, run) = run_plan(
+        r#"agent:
+  id: primary
+  pattern: fork-join
+  agents:
+    - { id: hang, run: "sleep 3017 & sleep 3018 & wait", timeout: 500ms }
+    - { id: ok, run: "true" }
+"#,
+        &[],
+    );
+    run.code(1);
+    assert!(run.stderr.contains("agent `hang` failed: timed out after 500ms"), "{}", run.stderr);
+    std::thread::sleep(Duration::from_millis(200));
+    let left = std::process::Command::new("pgrep").args(["-f", "sleep 301[78]"]).output().unwrap();
+    assert!(left.stdout.is_empty(), "left running: {}", String::from_utf8_lossy(&left.stdout));
 }
 
 #[test]

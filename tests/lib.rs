@@ -21,6 +21,7 @@ mod planner;
 mod processes;
 mod publish_gate;
 mod run;
+mod sandbox;
 mod secrets;
 mod serve;
 mod serve_support;

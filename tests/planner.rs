@@ -27,16 +27,24 @@ fn fixed() -> String {
 }
 
 /// A planner command that answers BROKEN, then the fixed plan once it is told the
-/// problems; it keeps each request in `DIR/request-N.txt` (it runs in a scratch copy
-/// of the repository, which is thrown away).
-fn planner_script(fixes: bool, dir: &std::path::Path) -> String {
+/// problems. It keeps each request in `request-N.txt` where it works (a scratch copy
+/// of the repository, the only place its sandbox lets it write) and says it on
+/// stderr, which `plan` logs in `.plan/planner.log`.
+fn planner_script(fixes: bool) -> String {
     let second = if fixes { fixed() } else { BROKEN.to_string() };
-    let dir = dir.display();
     format!(
-        "cd {dir}; n=$(ls request-*.txt 2>/dev/null | wc -l); cat > request-$n.txt\n\
+        "n=$(ls request-*.txt 2>/dev/null | wc -l); cat > request-$n.txt; {{ echo \"=== request $n\"; cat request-$n.txt; }} >&2\n\
          if grep -q 'found these problems' request-$n.txt; then cat <<'EOF'\n```yaml\n{second}```\nEOF\n\
          else cat <<'EOF'\nHere is the plan:\n```yaml\n{BROKEN}```\nEOF\nfi\n"
     )
+}
+
+/// The first two requests the planner logged.
+fn requests(t: &Test) -> (String, String) {
+    let log = std::fs::read_to_string(t.path(".plan/planner.log")).unwrap();
+    let first = log.split("=== request 0").nth(1).unwrap_or_default();
+    let (first, second) = first.split_once("=== request 1").unwrap_or((first, ""));
+    (first.to_string(), second.to_string())
 }
 
 /// `sh DIR/planner.sh` for the test's directory.
@@ -46,11 +54,7 @@ fn planner_in(t: &Test) -> String {
 
 #[test]
 fn a_planner_command_fixes_its_plan_from_the_diagnostics() {
-    let t = Test::new().file("issue.md", ISSUE);
-    let t = {
-        let script = planner_script(true, &t.dir.path().canonicalize().unwrap());
-        t.file("planner.sh", &script)
-    };
+    let t = Test::new().file("issue.md", ISSUE).file("planner.sh", &planner_script(true));
     let planner = planner_in(&t);
     let run = t.run_with(&["new", "--from", "issue.md", "--output", "p.yaml", "--planner", &planner]);
     run.code(0);
@@ -60,19 +64,15 @@ fn a_planner_command_fixes_its_plan_from_the_diagnostics() {
     assert!(plan.contains("prompt: \"Add --verbose to the parser.\""), "{plan}");
     t.run_with(&["lint", "p.yaml", "--deny-warnings"]).code(0);
     // The first request has the issue as data; the second the diagnostic, at its line.
-    let first = std::fs::read_to_string(t.path("request-0.txt")).unwrap();
+    let (first, second) = requests(&t);
     assert!(first.contains("\"title\": \"Add a --verbose flag\""), "{first}");
-    let second = std::fs::read_to_string(t.path("request-1.txt")).unwrap();
     assert!(second.contains("p.yaml:10:") && second.contains("promt"), "{second}");
+    assert!(!t.path("request-0.txt").exists(), "the planner wrote only its scratch copy");
 }
 
 #[test]
 fn a_planner_that_never_lints_clean_writes_nothing() {
-    let t = Test::new().file("issue.md", ISSUE);
-    let t = {
-        let script = planner_script(false, &t.dir.path().canonicalize().unwrap());
-        t.file("planner.sh", &script)
-    };
+    let t = Test::new().file("issue.md", ISSUE).file("planner.sh", &planner_script(false));
     let planner = planner_in(&t);
     let run = t.run_with(&[
         "new",
@@ -88,7 +88,8 @@ fn a_planner_that_never_lints_clean_writes_nothing() {
     run.code(1);
     assert!(run.stderr.contains("still has problems after 2 round(s); nothing was written"), "{}", run.stderr);
     assert!(!t.path("p.yaml").exists());
-    assert!(!t.path("request-2.txt").exists(), "at most 2 rounds");
+    let log = std::fs::read_to_string(t.path(".plan/planner.log")).unwrap();
+    assert_eq!(log.matches("=== request ").count(), 2, "at most 2 rounds");
 }
 
 #[test]
@@ -176,18 +177,27 @@ fn the_planner_sees_no_secret_but_its_key_works_in_a_scratch_copy_and_has_a_budg
     ];
     let args = ["new", "--from", "issue.md", "--output", "p.yaml", "--planner", "claude", "--planner-budget", "0.25"];
     run_in(t.dir.path(), &args, &env).code(0);
-    let seen = std::fs::read_to_string(t.path("planner-env.txt")).expect("the planner ran");
-    assert!(seen.contains("sk-ant-planner-key"), "claude's own model key is passed: {seen}");
-    for secret in ["ghp_canary_github", "canary-webhook-secret", "canary-aws"] {
+    let log = std::fs::read_to_string(t.path(".plan/planner.log")).unwrap();
+    let part = |name: &str| -> String {
+        let from = log.split(&format!("=== {name}\n")).nth(1).unwrap_or_default();
+        from.split("=== ").next().unwrap_or_default().to_string()
+    };
+    let seen = part("env");
+    assert!(seen.contains("PATH="), "the planner ran: {log}");
+    // (The log shows secrets' values as ***: their names say what reached it.)
+    assert!(seen.contains("ANTHROPIC_API_KEY="), "claude's own model key is passed: {log}");
+    for secret in ["GITHUB_TOKEN=", "PLAN_WEBHOOK_SECRET=", "AWS_SECRET_ACCESS_KEY=", "canary"] {
         assert!(!seen.contains(secret), "{secret} reached the planner");
     }
-    let pwd = std::fs::read_to_string(t.path("planner-pwd.txt")).unwrap();
+    let pwd = part("pwd");
     assert!(!pwd.trim().starts_with(&out.display().to_string()), "it works outside the checkout: {pwd}");
-    let ls = std::fs::read_to_string(t.path("planner-ls.txt")).unwrap();
+    let ls = part("ls");
     assert!(ls.contains("README.md") && !ls.contains("plans") && !ls.contains(".git"), "committed files only: {ls}");
     assert!(!std::path::Path::new(pwd.trim()).exists(), "the scratch copy is gone");
-    let argv = std::fs::read_to_string(t.path("planner-args.txt")).unwrap();
-    assert!(argv.contains("--max-budget-usd\n0.2500"), "{argv}");
+    assert!(part("args").contains("--max-budget-usd\n0.2500"), "{log}");
+    // It tried to write beside the checkout; its sandbox let it write only its copy.
+    assert!(part("escape").contains("planner-escape.txt"), "the write was tried: {log}");
+    assert!(!out.join("planner-escape.txt").exists(), "the planner wrote outside its scratch copy");
     // A planner over its budget gets no further round.
     let cheap = ["new", "--from", "issue.md", "--output", "q.yaml", "--planner", "claude", "--planner-budget", "0.01"];
     std::fs::write(t.path("bin/claude"), obedient_claude(&out, BROKEN)).unwrap();
@@ -196,13 +206,14 @@ fn the_planner_sees_no_secret_but_its_key_works_in_a_scratch_copy_and_has_a_budg
     assert!(run.stderr.contains("spent its budget of $0.01"), "{}", run.stderr);
 }
 
-/// A `claude` that obeys the issue: it dumps its environment, where it is, what it
-/// sees and its arguments into `out`, tries to plant a plan where it works, and
-/// answers `plan` at a cost of $0.02.
+/// A `claude` that obeys the issue: it says its environment, where it is, what it
+/// sees and its arguments on stderr (logged by `plan`), tries to plant a plan where it
+/// works and to write into `out`, and answers `plan` at a cost of $0.02.
 fn obedient_claude(out: &std::path::Path, plan: &str) -> String {
     format!(
-        "#!/bin/sh\ncat > /dev/null\nenv > {o}/planner-env.txt\npwd > {o}/planner-pwd.txt\nls -a > {o}/planner-ls.txt\n\
-         echo 'run: touch pwned' > plans-issue-9.yaml\nprintf '%s\\n' \"$@\" > {o}/planner-args.txt\n\
+        "#!/bin/sh\ncat > /dev/null\n{{ echo '=== env'; env; echo '=== pwd'; pwd; echo '=== ls'; ls -a; }} >&2\n\
+         echo 'run: touch pwned' > plans-issue-9.yaml\n{{ echo '=== args'; printf '%s\\n' \"$@\"; }} >&2\n\
+         {{ echo '=== escape'; echo x > {o}/planner-escape.txt; }} 2>&1 >&2 | cat >&2\n\
          cat <<'EOF'\n{}\nEOF\n",
         serde_json::json!({ "type": "result", "subtype": "success", "num_turns": 1, "total_cost_usd": 0.02,
                             "result": format!("```yaml\n{plan}```\n") }),

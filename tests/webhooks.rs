@@ -180,9 +180,7 @@ async fn a_planner_writes_the_plans_of_labelled_issues() {
     // A plan that keeps to the default policy: it runs without a person.
     let plan =
         "version: 1\nname: greet\ncomplexity: simple\nagent: { id: greet, uses: sleep, with: { duration: 10ms } }\n";
-    let t = Test::new();
-    let dir = t.dir.path().canonicalize().unwrap();
-    let t = t.file("planner.sh", &format!("cat > {}/request.txt\nprintf '%s' '{plan}'\n", dir.display()));
+    let t = Test::new().file("planner.sh", &format!("echo '=== request' >&2; cat >&2\nprintf '%s' '{plan}'\n"));
     let env = [("PLAN_WEBHOOK_SECRET", SECRET), ("GITHUB_API_URL", &api.uri())];
     tokio::task::block_in_place(|| planner_writes_plans(&t, &env));
 }
@@ -195,7 +193,8 @@ fn planner_writes_plans(t: &Test, env: &[(&str, &str)]) {
     assert_eq!(status, 202, "{answer}");
     let written = std::fs::read_to_string(t.path("plans/issue-8.yaml")).unwrap();
     assert!(written.starts_with(&format!("# Written by the planner `{planner}` in 1 round(s)")), "{written}");
-    assert!(std::fs::read_to_string(t.path("request.txt")).unwrap().contains("\"title\": \"Say hi\""));
+    let log = std::fs::read_to_string(t.path(".plan/planner.log")).unwrap();
+    assert!(log.contains("=== request") && log.contains("\"title\": \"Say hi\""), "{log}");
     let items = s.until("/api/queue", |q| q[0]["state"] == "finished");
     assert_eq!((items[0]["outcome"].as_str(), items[0]["provenance"].as_str()), (Some("succeeded"), Some("planner")));
     assert!(items[0].get("hold").is_none(), "{items}");

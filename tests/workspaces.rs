@@ -187,7 +187,7 @@ fn on_conflict_agent_resolves_within_the_attempt_given_both_sides() {
         .replace(", retry: { attempts: 2, delay: 10ms }", "")
         .replace(
             "\"sleep 0.5; echo L >> shared.txt; cat shared.txt\"",
-            "'sleep 0.5; if [ -n \"$PLAN_CONFLICT\" ]; then printf \"%s\" \"$PLAN_CONFLICT\" > OUT/conflict.txt; echo L >> shared.txt; else echo X >> shared.txt; fi'",
+            "'sleep 0.5; if [ -n \"$PLAN_CONFLICT\" ]; then printf \"%s\" \"$PLAN_CONFLICT\" > conflict.txt; echo L >> shared.txt; else echo X >> shared.txt; fi'",
         );
     for kind in KINDS {
         let t = repo("");
@@ -197,7 +197,8 @@ fn on_conflict_agent_resolves_within_the_attempt_given_both_sides() {
         assert_eq!(run.code, 0, "{kind}: {}", run.stderr);
         assert_eq!(run.json()["agents"]["late"]["attempts"], 1, "{kind}");
         assert_eq!(std::fs::read_to_string(t.path("work/shared.txt")).unwrap(), "E\nL\n", "{kind}");
-        let seen = std::fs::read_to_string(t.path("conflict.txt")).unwrap_or_default();
+        // What it was told is part of its work (merged into the checkout).
+        let seen = std::fs::read_to_string(t.path("work/conflict.txt")).unwrap_or_default();
         assert!(
             seen.contains("merge conflict in shared.txt") && seen.contains("+E") && seen.contains("+X"),
             "{kind}: {seen}"

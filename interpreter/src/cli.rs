@@ -47,36 +47,58 @@ pub enum Command {
     /// Serve a live web view of runs (with approvals and a JSON API) and take GitHub
     /// webhooks that queue runs for labelled issues.
     Serve(ServeArgs),
-    /// Runs a command in a copy-on-write workspace (what `plan run` starts agents
-    /// with): an overlay over the repository, in a mount namespace of its own.
-    #[command(name = "__workspace", hide = true)]
-    Workspace(WorkspaceArgs),
+    /// Runs a command in a sandbox (what `plan run` starts sandboxed agents through)
+    /// or a copy-on-write workspace: namespaces, mounts, Landlock, a relay to `plan`'s
+    /// proxy.
+    #[command(name = "__sandbox", hide = true)]
+    Sandbox(SandboxArgs),
 }
 
 #[derive(clap::Args, Debug)]
-pub struct WorkspaceArgs {
-    /// The read-only layer: the repository's checkout.
+pub struct SandboxArgs {
+    /// The overlay's read-only layer: the repository's checkout.
     #[arg(long)]
-    pub lower: PathBuf,
-    /// Where the command's writes go.
+    pub lower: Option<PathBuf>,
+    /// Where the overlay's writes go.
     #[arg(long)]
-    pub upper: PathBuf,
+    pub upper: Option<PathBuf>,
     /// The overlay's work directory (same file system as `upper`).
     #[arg(long)]
-    pub work: PathBuf,
-    /// Where the workspace is mounted (an empty directory).
+    pub work: Option<PathBuf>,
+    /// Where the overlay is mounted.
     #[arg(long)]
-    pub mount: PathBuf,
-    /// Paths (relative to the workspace) hidden behind an empty directory.
-    #[arg(long)]
-    pub hide: Vec<PathBuf>,
-    /// A file of NUL-separated paths to delete in the workspace before the command.
+    pub mount: Option<PathBuf>,
+    /// A file of NUL-separated paths to delete in the overlay before the command.
     #[arg(long)]
     pub deleted: Option<PathBuf>,
-    /// The command's working directory, relative to the workspace.
+    /// Paths made read-only (repeat).
+    #[arg(long)]
+    pub ro: Vec<PathBuf>,
+    /// Paths hidden behind empty ones (repeat).
+    #[arg(long)]
+    pub hide: Vec<PathBuf>,
+    /// Confine the command: its own PID namespace and `/proc`, Landlock.
+    #[arg(long)]
+    pub confine: bool,
+    /// With `--confine`: the paths the command may write beneath (repeat).
+    #[arg(long)]
+    pub rw: Vec<PathBuf>,
+    /// Its own network namespace, whose only way out is `plan`'s proxy at this socket.
+    #[arg(long)]
+    pub net: Option<PathBuf>,
+    /// The port of the HTTP proxy inside the sandbox (`HTTPS_PROXY`).
+    #[arg(long)]
+    pub proxy_port: Option<u16>,
+    /// A loopback port relayed to the same port outside (a model server; repeat).
+    #[arg(long)]
+    pub forward: Vec<u16>,
+    /// The cgroups to join (memory and process limits; repeat).
+    #[arg(long)]
+    pub cgroup: Vec<PathBuf>,
+    /// The command's working directory.
     #[arg(long)]
     pub cd: Option<PathBuf>,
-    /// Only check that a workspace can be made here (exit 0 if so).
+    /// Only check that a sandbox can be made here (exit 0 if so).
     #[arg(long)]
     pub probe: bool,
     /// The command and its arguments.
@@ -273,6 +295,10 @@ pub struct RunArgs {
     /// Start the run detached (it survives the terminal), print its id and return.
     #[arg(long)]
     pub background: bool,
+    /// Refuse to run when agents would run without the sandbox they ask for (the
+    /// kernel cannot make one here).
+    #[arg(long)]
+    pub require_sandbox: bool,
     /// Use this run id (set by --background for the detached process).
     #[arg(long, hide = true)]
     pub run_id: Option<String>,

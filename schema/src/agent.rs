@@ -71,6 +71,17 @@ pub struct Agent {
     /// What this agent may spend over all its attempts; see the plan's `budget`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<Box<crate::Budget>>,
+    /// Run it in a sandbox (default: yes, where the kernel allows): it writes only its
+    /// workspace and a temporary directory of its own, reaches only the hosts of
+    /// `network`, sees no other process and no credential file. `false` opts out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<bool>,
+    /// The hosts it may reach beyond its runner's model API (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Box<crate::Network>>,
+    /// Memory and processes it may use (defaults: 4GiB, 512).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Box<crate::Resources>>,
     /// `changes`: the attempt fails unless the agent changed a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<crate::Expect>,

@@ -7,6 +7,7 @@ mod coding;
 mod duration;
 mod plan;
 mod policy;
+mod sandbox;
 mod state;
 
 pub use agent::{Agent, Command, Consensus, Gather, MapSpec, Over, Pattern, Workspace, AGENT_ID_PATTERN};
@@ -16,6 +17,7 @@ pub use plan::{
     Backoff, Complexity, Defaults, Git, Issue, Limits, Merge, OnConflict, Plan, PullRequest, Retry, Runner,
 };
 pub use policy::Policy;
+pub use sandbox::{parse_memory, AnyHost, Network, Resources};
 pub use state::{NodeState, RunStatus};
 
 /// The JSON Schema of a plan file (draft-07, which every validator and

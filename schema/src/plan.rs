@@ -170,6 +170,15 @@ pub struct Defaults {
     /// withheld from agents.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass_env: Vec<String>,
+    /// Whether agents run in a sandbox (default: yes, where the kernel allows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<bool>,
+    /// The hosts agents may reach (an agent's own list adds to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::Network>,
+    /// Memory and processes each agent may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::Resources>,
 }
 
 /// Retry policy of an agent.
@@ -239,6 +248,9 @@ pub struct Runner {
     /// others are withheld from agents.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass_env: Vec<String>,
+    /// Hosts this runner's agents may reach (its model API, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::Network>,
 }
 
 /// Bounds that keep a plan (or an output it maps over) from exhausting the machine.

@@ -46,6 +46,56 @@ pub struct Step<'p> {
     pub turns: u32,
     /// What the step's processes see of the environment.
     pub env: EnvPolicy<'p>,
+    /// What its processes may do outside their workspace.
+    pub sandbox: Sandbox<'p>,
+}
+
+/// An agent's sandbox: whether it has one, the hosts it may reach (beyond its
+/// runner's model API), and its memory and process limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sandbox<'p> {
+    /// `sandbox` on the agent, else in `defaults`, else on.
+    pub on: bool,
+    /// `network` of `defaults`, the runner and the agent together; `None`: any.
+    pub hosts: Option<Vec<&'p str>>,
+    /// Bytes (`resources.memory`, default 4GiB).
+    pub memory: u64,
+    /// Processes and threads (`resources.pids`, default 512).
+    pub pids: u32,
+}
+
+impl<'p> Sandbox<'p> {
+    fn of(plan: &'p Plan, agent: &'p Agent, runner: Option<&'p plan_schema::Runner>) -> Sandbox<'p> {
+        use plan_schema::{parse_memory, Network, Resources};
+        let defaults = plan.defaults.as_ref();
+        let lists = [
+            defaults.and_then(|d| d.network.as_ref()),
+            runner.and_then(|r| r.network.as_ref()),
+            agent.network.as_deref(),
+        ];
+        let hosts = if lists.iter().flatten().any(|n| matches!(n, Network::Any(_))) {
+            None
+        } else {
+            Some(
+                lists
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|n| match n {
+                        Network::Hosts(h) => h.iter().map(String::as_str).collect::<Vec<_>>(),
+                        Network::Any(_) => Vec::new(),
+                    })
+                    .collect(),
+            )
+        };
+        let resources = [agent.resources.as_deref(), defaults.and_then(|d| d.resources.as_ref())];
+        let memory = resources.iter().flatten().find_map(|r| r.memory.as_deref()).and_then(parse_memory);
+        Sandbox {
+            on: agent.sandbox.or(defaults.and_then(|d| d.sandbox)).unwrap_or(true),
+            hosts,
+            memory: memory.unwrap_or(Resources::DEFAULT_MEMORY),
+            pids: resources.iter().flatten().find_map(|r| r.pids).unwrap_or(Resources::DEFAULT_PIDS),
+        }
+    }
 }
 
 impl Step<'_> {
@@ -209,7 +259,13 @@ pub fn step<'p>(plan: &'p Plan, agent: &'p Agent) -> Result<Step<'p>, Problem> {
         env.pass.extend(d.pass_env.iter().map(String::as_str));
     }
     let gate = matches!(work, Work::Action(Action::Approval { .. }));
+    let runner = match &work {
+        Work::Coding(c) => c.entry,
+        Work::Runner { name, .. } => plan.runners.get(*name),
+        _ => None,
+    };
     Ok(Step {
+        sandbox: Sandbox::of(plan, agent, runner),
         agent,
         timeout: agent.timeout.or(defaults.and_then(|d| d.timeout)),
         retry: if gate { None } else { agent.retry.as_deref().or(defaults.and_then(|d| d.retry.as_ref())) },

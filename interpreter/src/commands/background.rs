@@ -60,6 +60,7 @@ pub fn start(args: &RunArgs, plan: &Path) -> Result<(), Error> {
         ("--commit", args.commit),
         ("--pr", args.pr),
         ("--draft", args.draft),
+        ("--require-sandbox", args.require_sandbox),
     ] {
         if on {
             cmd.arg(flag);

@@ -69,3 +69,21 @@ pub(super) fn check_hash(checked: &plan_compiler::Checked, expected: Option<&str
     }
     Ok(())
 }
+
+/// Whether the plan's agents get their sandboxes: `on`, `unavailable: <why>`, or
+/// `None` when no agent asks for one. `require`: unavailable is an error.
+pub(super) fn sandbox_status(plan: &Plan, require: bool) -> Result<Option<String>, Error> {
+    let agents = plan_compiler::load::agents::AgentIndex::new(plan);
+    let wanted =
+        agents.iter().any(|a| plan_compiler::resolve::step(plan, a.agent).is_ok_and(|s| s.sandbox.on && !s.is_gate()));
+    if !wanted {
+        return Ok(None);
+    }
+    match crate::engine::sandbox::availability() {
+        Ok(()) => Ok(Some("on".into())),
+        Err(why) if require => Err(Error::refused(format!(
+            "sandbox: unavailable: {why}; --require-sandbox refuses to run agents without one"
+        ))),
+        Err(why) => Ok(Some(format!("unavailable: {why}"))),
+    }
+}

@@ -13,8 +13,8 @@ mod planner;
 pub(crate) mod policy;
 mod run;
 mod runs;
+mod sandbox;
 mod serve;
-mod workspace;
 
 use clap::Parser;
 
@@ -47,7 +47,7 @@ pub fn main() -> ! {
         Command::Logs(args) => runs::logs(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Approve(args) => approve::decide(&args.runs_dir, &args.run_id, &args.node, true, args.comment.clone()),
-        Command::Workspace(args) => workspace::enter(&args),
+        Command::Sandbox(args) => sandbox::enter(&args),
         Command::Reject(args) => {
             approve::decide(&args.runs_dir, &args.run_id, &args.node, false, Some(args.reason.clone()))
         }

@@ -197,6 +197,7 @@ fn ask_command(cmd: &str, prompt: &str, scratch: &Scratch, pass: &[String], left
         env: [("PLAN_PLANNER_BUDGET_USD".to_string(), format!("{left:.4}"))].into_iter().collect(),
         withhold: withheld(pass, &[]),
         workdir: Some(scratch.repo.clone()),
+        sandbox: crate::engine::sandbox::for_planner(&scratch.root).map(Box::new),
         ..ProcessSpec::default()
     };
     answer_of(&format!("`{cmd}`"), &run_blocking(spec, Some(PLANNER_TIMEOUT), planner_log()))
@@ -216,6 +217,7 @@ fn ask_cli(
     let last = scratch.join("last-message.txt");
     std::fs::write(&prompt_file, prompt).map_err(|e| Error::io("write", &prompt_file, e))?;
     let launch = Launch {
+        confined: crate::engine::sandbox::availability().is_ok(),
         cli,
         runner: None,
         turns: 20,
@@ -232,6 +234,7 @@ fn ask_cli(
         env: inv.env,
         withhold: withheld(pass, cli.model_keys()),
         workdir: Some(scratch.join("repo")),
+        sandbox: crate::engine::sandbox::for_planner(scratch).map(Box::new),
         agent: Some(AgentSpec {
             cli,
             prompt_on_stdin: inv.prompt_on_stdin,

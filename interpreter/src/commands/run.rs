@@ -87,6 +87,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     } else {
         None
     };
+    let sandbox = super::inputs::sandbox_status(&plan, args.require_sandbox)?;
     if args.background {
         return super::background::start(&args, &file);
     }
@@ -94,6 +95,9 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     let opened = open_run(&args, resumed, &file, &vars, graph.graph.node_count(), &asked)?;
     let dir = opened.dir.clone();
     let display = Display::detect(args.quiet || args.json);
+    if let Some(status) = sandbox.as_deref().filter(|s| s.starts_with("unavailable")) {
+        eprintln!("warning: sandbox: {status}: agents run with plan's own rights");
+    }
     if display != Display::Quiet {
         eprintln!(
             "run {} · {} agents · concurrency {concurrency} · {}",
@@ -135,6 +139,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     crate::engine::strays::kill(&root, None);
     let journal_error = close_journal(recorder, result.status);
     let mut report = crate::engine::publish::report_of(&renderer.run, &mut result);
+    report.implementation_summary.sandbox = sandbox;
     runtime.shutdown_background();
     if publish.any() {
         published(&renderer.run, &mut report, result.status);

@@ -1,6 +1,6 @@
 //! Copy-on-write workspaces: an agent's workspace is an overlay of the repository's
 //! checkout (read-only, below) and a directory of its own (above), mounted in the
-//! agent's own mount namespace by `plan __workspace`. Making one copies nothing but
+//! agent's own mount namespace by `plan __sandbox`. Making one copies nothing but
 //! what its starting commit changed from the run's base; the agent's writes land in
 //! its upper directory, which is where they are collected from: a commit on the
 //! agent's branch, built in a scratch index (no full-tree walk, no hashing of files
@@ -16,6 +16,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::engine::job::ProcessSpec;
+use crate::engine::sandbox::{OverlayMount, SandboxSpec};
 use crate::git::tree::{self, ok};
 use crate::git::{GitError, Repo};
 
@@ -36,45 +37,40 @@ impl Overlay {
         self.dir.join("upper")
     }
 
-    /// The `plan __workspace` options that mount this overlay over `root`; `first`:
-    /// the agent's own entry, which deletes what its starting point deleted (later
-    /// entries see the agent's files as it left them).
-    fn options(&self, root: &Path, first: bool) -> Vec<String> {
-        let path = |p: &Path| p.display().to_string();
-        let mut o = vec![
-            "__workspace".to_string(),
-            "--lower".into(),
-            path(root),
-            "--upper".into(),
-            path(&self.upper()),
-            "--work".into(),
-            path(&self.dir.join("work")),
-            "--mount".into(),
-            path(&self.mount),
-            "--hide".into(),
-            ".plan".into(),
-        ];
+    /// The mounts of this workspace over `root`; `first`: the agent's own entry,
+    /// which deletes what its starting point deleted (later entries see the agent's
+    /// files as it left them).
+    fn sandbox(&self, root: &Path, first: bool) -> SandboxSpec {
         let deleted = self.dir.join("deleted");
-        if first && deleted.exists() {
-            o.extend(["--deleted".into(), path(&deleted)]);
+        SandboxSpec {
+            overlay: Some(OverlayMount {
+                lower: root.to_path_buf(),
+                upper: self.upper(),
+                work: self.dir.join("work"),
+                mount: self.mount.clone(),
+                deleted: (first && deleted.exists()).then_some(deleted),
+            }),
+            hide: vec![self.mount.join(".plan")],
+            cd: Some(self.mount.clone()),
+            ..SandboxSpec::default()
         }
-        o
     }
 
-    /// Makes `spec` run inside the workspace: `plan __workspace ... -- ARGV`, in
+    /// Makes `spec` run inside the workspace (in its sandbox, if it has one), in
     /// `workdir` (relative to the workspace) if it has one.
-    pub fn wrap(&self, root: &Path, spec: &mut ProcessSpec) -> Result<(), GitError> {
-        let exe = std::env::current_exe().map_err(GitError::Spawn)?;
-        let mut argv = vec![exe.display().to_string()];
-        argv.extend(self.options(root, true));
+    pub fn wrap(&self, root: &Path, spec: &mut ProcessSpec) {
+        let mut mounts = self.sandbox(root, true);
         if let Some(d) = spec.workdir.as_ref().filter(|d| d.is_relative()) {
-            argv.extend(["--cd".into(), d.display().to_string()]);
+            mounts.cd = Some(self.mount.join(d));
         }
-        argv.push("--".into());
-        argv.append(&mut spec.argv);
-        spec.argv = argv;
+        let sandbox = spec.sandbox.get_or_insert_with(Box::default);
+        sandbox.overlay = mounts.overlay;
+        sandbox.cd = mounts.cd;
+        sandbox.hide.extend(mounts.hide);
+        if let Some(c) = &mut sandbox.confine {
+            c.rw.push(self.mount.clone());
+        }
         spec.workdir = Some(self.mount.clone());
-        Ok(())
     }
 }
 
@@ -88,7 +84,7 @@ pub fn available(scratch: &Path) -> bool {
     let Ok(exe) = std::env::current_exe() else { return false };
     let [lower, upper, work, mount] = &dirs;
     let ok = std::process::Command::new(exe)
-        .arg("__workspace")
+        .arg("__sandbox")
         .args(["--probe", "--lower"])
         .arg(lower)
         .arg("--upper")
@@ -238,7 +234,7 @@ pub fn collect(repo: &Repo, overlay: &Overlay, node: &str) -> Result<Option<Stri
         // directory (never the copy the agent could have changed).
         let exe = std::env::current_exe().map_err(GitError::Spawn)?;
         let mut cmd = std::process::Command::new(exe);
-        cmd.args(overlay.options(&repo.root, false)).arg("--").arg("git").args(args);
+        cmd.args(overlay.sandbox(&repo.root, false).args()).arg("--").arg("git").args(crate::git::SAFE).args(args);
         cmd.env("GIT_DIR", &git_dir).env("GIT_WORK_TREE", &overlay.mount);
         cmd.env("GIT_TERMINAL_PROMPT", "0").env("GIT_OPTIONAL_LOCKS", "0").current_dir(&repo.root);
         feed(cmd, input)

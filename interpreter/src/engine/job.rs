@@ -32,6 +32,8 @@ pub struct ProcessSpec {
     pub workdir: Option<PathBuf>,
     /// Set when the command is a coding-agent CLI whose output `plan` reads.
     pub agent: Option<AgentSpec>,
+    /// The sandbox (or workspace) it starts in; `None`: as `plan` runs.
+    pub sandbox: Option<Box<crate::engine::sandbox::SandboxSpec>>,
 }
 
 /// A coding-agent CLI run: how to read its output, and where to keep it whole.
@@ -137,6 +139,8 @@ pub struct Ran {
     pub start: Option<ProcessStart>,
     /// A failure no retry can help (`merge: { on_conflict: fail }`).
     pub no_retry: bool,
+    /// What its sandbox refused it (connections to hosts its plan does not list).
+    pub blocked: Vec<String>,
 }
 
 /// The kernel starting a process: from the spawn call to its return (the program
@@ -149,7 +153,7 @@ pub struct ProcessStart {
 
 impl From<Outcome> for Ran {
     fn from(outcome: Outcome) -> Self {
-        Ran { outcome, usage: None, session: None, lifetime: None, start: None, no_retry: false }
+        Ran { outcome, usage: None, session: None, lifetime: None, start: None, no_retry: false, blocked: Vec::new() }
     }
 }
 

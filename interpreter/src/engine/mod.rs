@@ -17,6 +17,7 @@ pub(crate) mod program;
 pub(crate) mod publish;
 pub(crate) mod render;
 pub(crate) mod retry;
+pub(crate) mod sandbox;
 pub(crate) mod scheduler;
 pub(crate) mod strays;
 pub(crate) mod tree;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use plan_compiler::resolve::{Action, Arg, CodingAgent, Step, Work as StepWork};
+use plan_compiler::resolve::{step as resolve_step, Action, Arg, CodingAgent, Step, Work as StepWork};
 use plan_schema::Command;
 
 use crate::engine::agents;
@@ -119,7 +119,8 @@ impl<'r> Preparer<'r> {
             StepWork::Runner { command, .. } => (command.argv(), None, prompt()?),
             StepWork::Coding(coding) => {
                 let prompt = prompt()?.unwrap_or_default();
-                let (argv, agent, cli_env) = self.agent_cli(coding, step.turns, vars);
+                let confined = step.sandbox.on && !run.dry_run && crate::engine::sandbox::availability().is_ok();
+                let (argv, agent, cli_env) = self.agent_cli(coding, step.turns, vars, confined);
                 env = cli_env;
                 (argv, Some(agent), retry_prompt(prompt, vars))
             }
@@ -155,7 +156,9 @@ impl<'r> Preparer<'r> {
         }
         let withhold = run.withheld_env(&step.env.pass, &env);
         let workdir = a.workdir.as_ref().map(|w| self.render_str(w, ctx())).transpose()?.map(PathBuf::from);
-        Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin, env, withhold, workdir, agent })))
+        let cli = agent.as_ref().map(|a| a.cli);
+        let sandbox = crate::engine::sandbox::for_agent(&step.sandbox, run, vars.node_id, cli, &mut env).map(Box::new);
+        Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin, env, withhold, workdir, agent, sandbox })))
     }
 
     /// The command of a coding-agent CLI for this attempt, how to read its output,
@@ -165,12 +168,14 @@ impl<'r> Preparer<'r> {
         coding: &CodingAgent<'_>,
         turns: u32,
         vars: &NodeVars,
+        confined: bool,
     ) -> (Vec<String>, AgentSpec, BTreeMap<String, String>) {
         let dir = &self.renderer.run.dir;
         let prompt_file = dir.prompt_file(vars.node_id);
         let last_message = dir.agent_last_message(vars.node_id);
         let launch = agents::Launch {
             read_only: false,
+            confined,
             cli: coding.cli,
             runner: coding.entry,
             turns,
@@ -280,7 +285,22 @@ impl<'r> Preparer<'r> {
         env.insert("PLAN_AGENT_ID".into(), meta.agent.id.clone());
         env.extend(meta.agent.env().clone());
         let withhold = self.renderer.run.withheld_env(&[], &env);
-        Ok(Some(Work::Process(ProcessSpec { argv, stdin: None, env, withhold, workdir: None, agent: None })))
+        let run = &self.renderer.run;
+        let policy = resolve_step(&run.plan, meta.agent).ok().map(|s| s.sandbox);
+        let mut sandbox = policy.and_then(|p| {
+            let id = format!("{}.compensate", meta.agent.id);
+            crate::engine::sandbox::for_agent(&p, run, &id, None, &mut env)
+        });
+        // A compensation undoes work in the checkout it runs in.
+        if let (Some(s), Ok(here)) = (&mut sandbox, std::env::current_dir()) {
+            if let Some(c) = &mut s.confine {
+                c.rw.push(here.clone());
+            }
+            s.ro.push(here.join(".git"));
+        }
+        let sandbox = sandbox.map(Box::new);
+        let spec = ProcessSpec { argv, stdin: None, env, withhold, workdir: None, agent: None, sandbox };
+        Ok(Some(Work::Process(spec)))
     }
 
     fn command<'c>(&self, cmd: &Command, ctx: impl Fn() -> &'c minijinja::Value) -> Result<Vec<String>, TemplateError> {

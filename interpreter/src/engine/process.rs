@@ -104,6 +104,16 @@ async fn run_process(
     mut cancel: watch::Receiver<Cancel>,
     grace: Duration,
 ) -> Ran {
+    let mut spec = spec;
+    let log_path = log.clone();
+    // A sandboxed process starts through `plan __sandbox`, which becomes it.
+    let sandboxed = match spec.sandbox.take() {
+        Some(sandbox) => match crate::engine::sandbox::start(&sandbox, &mut spec.argv, &mut spec.env) {
+            Ok(started) => Some(started),
+            Err(error) => return Outcome::Failed { error: format!("cannot start the sandbox: {error}") }.into(),
+        },
+        None => None,
+    };
     let Some((program, args)) = spec.argv.split_first() else {
         return Outcome::Failed { error: "empty command".into() }.into();
     };
@@ -218,10 +228,23 @@ async fn run_process(
         }
         Some(Err(e)) => Outcome::Failed { error: format!("waiting for the process failed: {e}") },
     };
-    match agent {
-        Some(a) => Ran { outcome, usage: Some(a.usage), session: a.session, lifetime, start, no_retry: false },
+    let mut ran = match agent {
+        Some(a) => Ran { usage: Some(a.usage), session: a.session, lifetime, start, ..outcome.into() },
         None => Ran { lifetime, start, ..outcome.into() },
+    };
+    if let Some(sandbox) = sandboxed {
+        ran.blocked = sandbox.finish();
+        if let (Some(path), false) = (log_path, ran.blocked.is_empty()) {
+            use std::io::Write as _;
+            let lines: String = ran.blocked.iter().map(|b| format!("sandbox: blocked {b}\n")).collect();
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(lines.as_bytes()));
+        }
     }
+    ran
 }
 
 /// A log file created when the first line comes.

@@ -153,16 +153,14 @@ impl Checkout {
         };
         if let Work::Process(spec) = &mut job.work {
             match &made {
-                Made::Overlay(o) => {
-                    if let Err(error) = o.wrap(&self.repo.root, spec) {
-                        return (Outcome::Failed { error: error.to_string() }.into(), None);
-                    }
-                }
+                Made::Overlay(o) => o.wrap(&self.repo.root, spec),
                 Made::Worktree(wt) => {
                     spec.workdir = Some(match &spec.workdir {
                         Some(d) if d.is_relative() => wt.path.join(d),
                         _ => wt.path.clone(),
                     });
+                    // Its `.git` (a file naming the repository) is not the agent's to change.
+                    confine_to(spec, &wt.path, wt.path.join(".git"));
                 }
             }
         }
@@ -219,7 +217,10 @@ impl Checkout {
 
     /// Runs `job` in the shared checkout; with `expect: changes`, compares the tree
     /// before and after.
-    async fn run_shared(&self, job: Job, executor: &dyn Executor, cancel: watch::Receiver<Cancel>) -> Ran {
+    async fn run_shared(&self, mut job: Job, executor: &dyn Executor, cancel: watch::Receiver<Cancel>) -> Ran {
+        if let Work::Process(spec) = &mut job.work {
+            confine_to(spec, &self.repo.root, self.repo.root.join(".git"));
+        }
         if !job.expect_changes {
             return executor.execute(job, cancel).await;
         }
@@ -267,7 +268,18 @@ pub async fn run_plain(
         return Outcome::Failed { error: "`expect: changes` needs a git repository to compare against".into() }.into();
     }
     write_prompt_file(&mut job, prompt_file).await;
+    if let (Work::Process(spec), Ok(here)) = (&mut job.work, std::env::current_dir()) {
+        confine_to(spec, &here, here.join(".git"));
+    }
     executor.execute(job, cancel).await
+}
+
+/// A sandboxed process writes in `workspace`; `git` there is read-only to it.
+fn confine_to(spec: &mut crate::engine::job::ProcessSpec, workspace: &std::path::Path, git: PathBuf) {
+    let Some(sandbox) = &mut spec.sandbox else { return };
+    let Some(confine) = &mut sandbox.confine else { return };
+    confine.rw.push(workspace.to_path_buf());
+    sandbox.ro.push(git);
 }
 
 fn no_changes() -> Outcome {

@@ -124,8 +124,12 @@ pub fn preflight(dir: &Path, need_origin: bool, resuming: bool, inputs: &[PathBu
         let more = if more > 0 { format!(" and {more} more") } else { String::new() };
         return Err(GitError::Dirty(format!("{}{more}", files.join(", "))));
     }
-    if need_origin && git(&root, &["remote", "get-url", "origin"]).is_err() {
-        return Err(GitError::NoOrigin);
+    match git(&root, &["remote", "get-url", "--push", "origin"]) {
+        Ok(url) => {
+            let _ = PUSH_URL.set(url);
+        }
+        Err(_) if need_origin => return Err(GitError::NoOrigin),
+        Err(_) => {}
     }
     let base = git(&root, &["rev-parse", "HEAD"]).map_err(|_| GitError::NoCommit)?;
     let branch = git(&root, &["symbolic-ref", "--quiet", "--short", "HEAD"]).ok();
@@ -163,9 +167,26 @@ pub fn commit_all(root: &Path, message: &str) -> Result<String, GitError> {
     git(root, &["rev-parse", "HEAD"])
 }
 
+/// Pushes `branch` to the address `origin` had before any agent ran (an agent that
+/// repoints `origin` is caught here, and nothing is pushed).
 pub fn push(root: &Path, branch: &str) -> Result<(), GitError> {
-    git(root, &["push", "--quiet", "-u", "origin", branch]).map(|_| ())
+    let now = git(root, &["remote", "get-url", "--push", "origin"])?;
+    let url = PUSH_URL.get().cloned().unwrap_or_else(|| now.clone());
+    if now != url {
+        return Err(GitError::Failed {
+            command: "push".into(),
+            message: format!("origin's push address changed during the run (was {url}, now {now}): nothing pushed"),
+        });
+    }
+    git(root, &["push", "--quiet", &url, &format!("refs/heads/{branch}:refs/heads/{branch}")]).map(|_| ())
 }
+
+/// `origin`'s push address as the run found it (`preflight`).
+static PUSH_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The options every git command of `plan`'s runs with: no hooks and no file-system
+/// monitor, which a repository's config could point at a program.
+pub const SAFE: [&str; 4] = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"];
 
 /// `owner/name` of `origin`, when it is a GitHub address.
 pub fn origin_repo(root: &Path) -> Option<String> {
@@ -203,6 +224,7 @@ pub fn committed_on_default(root: &Path, file: &Path) -> bool {
 /// The raw stdout of `git args` in `dir` (for binary diffs).
 pub(crate) fn git_bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     let out = Command::new("git")
+        .args(SAFE)
         .arg("-C")
         .arg(dir)
         .args(args)

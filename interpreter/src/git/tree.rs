@@ -20,7 +20,7 @@ const AS_PLAN: [(&str, &str); 4] = [
 /// the exit status (callers say which statuses are answers).
 pub fn run(dir: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)], input: &[u8]) -> Result<Output, GitError> {
     let mut cmd = Command::new("git");
-    cmd.arg("-C").arg(dir).args(args).env("GIT_TERMINAL_PROMPT", "0").env("GIT_OPTIONAL_LOCKS", "0");
+    cmd.args(super::SAFE).arg("-C").arg(dir).args(args).env("GIT_TERMINAL_PROMPT", "0").env("GIT_OPTIONAL_LOCKS", "0");
     for (k, v) in env {
         cmd.env(k, v);
     }

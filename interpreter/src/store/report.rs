@@ -72,6 +72,9 @@ pub struct Summary {
     /// Who let `git.approve` publish, when and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish_decision: Option<crate::store::approvals::Decision>,
+    /// Whether agents ran sandboxed: `on`, or `unavailable: <why>` (none asked: absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
     /// What agents' workspaces of their own were: `copy-on-write` (overlays of the
     /// checkout) or `worktree` (the fallback: a full checkout each).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,6 +226,9 @@ impl Serialize for AgentReport<'_> {
                 AgentUsage { input_tokens: u.input_tokens, output_tokens: u.output_tokens, cost_usd: u.cost_usd };
             map.serialize_entry("usage", &usage)?;
         }
+        if !r.blocked.is_empty() {
+            map.serialize_entry("blocked", &r.blocked)?;
+        }
         if let Some(d) = &r.decision {
             map.serialize_entry("decision", d)?;
         }
@@ -298,6 +304,7 @@ pub fn build(
             publish_decision: None,
             changes: None,
             workspaces: result.workspaces,
+            sandbox: None,
         },
         performance_metrics: Metrics {
             execution_time: human_duration(result.wall),

@@ -18,6 +18,8 @@ pub struct Record {
     pub usage: Option<Box<crate::store::usage::Usage>>,
     /// An approval gate's decision: who, when, why (set for the report).
     pub decision: Option<Box<crate::store::approvals::Decision>>,
+    /// What its sandbox refused it, over all attempts.
+    pub blocked: Box<[String]>,
 }
 
 /// What a finished run did.

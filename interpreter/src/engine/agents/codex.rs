@@ -12,8 +12,14 @@ use crate::store::usage::Usage;
 pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
     let env = BTreeMap::new();
     // The sandbox is an option of `exec` itself, before a `resume` subcommand.
-    let sandbox = if launch.read_only { "read-only" } else { "workspace-write" };
-    let mut argv: Vec<String> = ["codex", "exec", "-s", sandbox].map(String::from).to_vec();
+    // Confined by `plan` (its sandbox decides what the process may write and reach),
+    // Codex's own sandbox is off: nested, its bubblewrap hides a workspace under /tmp.
+    let mut argv: Vec<String> = if launch.confined {
+        ["codex", "exec", "--dangerously-bypass-approvals-and-sandbox"].map(String::from).to_vec()
+    } else {
+        let sandbox = if launch.read_only { "read-only" } else { "workspace-write" };
+        ["codex", "exec", "-s", sandbox].map(String::from).to_vec()
+    };
     if let Some(session) = launch.session {
         argv.push("resume".into());
         argv.push(session.to_string());

@@ -35,6 +35,9 @@ pub struct Launch<'a> {
     /// permission mode (edits are refused without a person to ask), Codex in its
     /// read-only sandbox.
     pub read_only: bool,
+    /// `plan` confines the process itself (`engine::sandbox`): a CLI's own sandbox
+    /// would only fight it (Codex's bubblewrap hides the workspace under `/tmp`).
+    pub confined: bool,
 }
 
 /// A runner's command and environment.

@@ -23,6 +23,8 @@ pub(super) struct AgentAttempts {
     pub(super) session: Option<String>,
     /// What it spent over its attempts.
     pub(super) usage: Option<Usage>,
+    /// What its sandbox refused it.
+    pub(super) blocked: Vec<String>,
 }
 
 impl Attempts {
@@ -36,6 +38,11 @@ impl Attempts {
 
     pub(super) fn usage(&self) -> Option<Usage> {
         self.agent.as_ref()?.usage
+    }
+
+    /// What its sandbox refused it, over its attempts.
+    pub(super) fn blocked(&self) -> Box<[String]> {
+        self.agent.as_ref().map(|a| a.blocked.clone().into_boxed_slice()).unwrap_or_default()
     }
 
     pub(super) fn agent_mut(&mut self) -> &mut AgentAttempts {

@@ -44,6 +44,9 @@ impl<R: Recorder> Scheduler<R> {
                 if ran.no_retry {
                     self.attempts.entry(key, 1).no_retry = true;
                 }
+                if !ran.blocked.is_empty() {
+                    self.attempts.entry(key, 1).agent_mut().blocked.extend(ran.blocked.iter().cloned());
+                }
                 if let Some(session) = ran.session {
                     self.attempts.entry(key, 1).agent_mut().session = Some(session);
                 }
@@ -129,6 +132,7 @@ impl<R: Recorder> Scheduler<R> {
             last_error: Box::default(),
             usage: usage.map(Box::new),
             decision: None,
+            blocked: Box::default(),
         });
         let done = self.expansions.get_mut(&key.node).and_then(|e| {
             e.outputs[i] = Some(value);
@@ -217,6 +221,7 @@ impl<R: Recorder> Scheduler<R> {
             last_error: error.into_boxed_str(),
             usage: usage.map(Box::new),
             decision: None,
+            blocked: Box::default(),
         });
         self.expansions.remove(&key.node);
     }
