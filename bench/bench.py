@@ -331,6 +331,7 @@ def main():
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     import workspaces
     rows.extend(workspaces.rows(work, max(1, runs // 2), "--big" in sys.argv))
+    rows.extend(workspaces.sandbox_rows(work, runs))
 
     lines = ["# Benchmark results", "",
              f"`python3 bench/bench.py` on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; "

@@ -1,7 +1,7 @@
-"""Workspaces of their own, for bench/bench.py: N agents that each change one file of
-a large repository, with `workspace: worktree` — plan's copy-on-write workspaces, its
-`git worktree` fallback (PLAN_WORKSPACES=worktree), and N `git worktree add` done by
-hand, side by side in the same run.
+"""Isolation, for bench/bench.py: N agents that each change one file of a large
+repository, with `workspace: worktree` — plan's copy-on-write workspaces, its `git
+worktree` fallback (PLAN_WORKSPACES=worktree), and N `git worktree add` done by hand,
+side by side in the same run; and what a sandbox costs an agent to set up.
 
     python3 bench/workspaces.py [--big]    # just these rows
 
@@ -141,9 +141,38 @@ def rows(work, runs, big=False):
     return out
 
 
+def sandbox_rows(work, runs):
+    """100 `true` agents one at a time, sandboxed and not: the difference per agent is
+    what setting up a sandbox costs (namespaces, mounts, Landlock, cgroups, relay)."""
+    def plan(sandbox):
+        lines = ["version: 1", "name: sandbox", "complexity: enterprise", "concurrency: 1",
+                 f"defaults: {{ sandbox: {str(sandbox).lower()} }}", "agent:", "  id: primary",
+                 "  pattern: fork-join", "  agents:"]
+        lines += [f"    - {{ id: a{i}, run: \"true\" }}" for i in range(100)]
+        path = os.path.join(work, f"sandbox-{sandbox}.yaml")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    times = {}
+    for sandbox in (True, False):
+        path = plan(sandbox)
+        walls = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run([PLAN, "run", path, "-q", "--runs-dir", os.path.join(work, "sandbox-runs")], cwd=work,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            walls.append(time.perf_counter() - start)
+        times[sandbox] = statistics.median(walls)
+    per_agent = (times[True] - times[False]) / 100 * 1000
+    return [("100 x `true` one at a time, sandboxed", f"{times[True]:.3f}s", f"{times[False]:.3f}s (sandbox: false)",
+             f"{times[True] / times[False]:.1f}x",
+             f"setting up a sandbox costs {per_agent:.1f} ms per agent (target: under 20 ms)")]
+
+
 if __name__ == "__main__":
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "plan"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="plan-bench-ws-")
-    for r in rows(work, 3, "--big" in sys.argv):
+    for r in rows(work, 3, "--big" in sys.argv) + sandbox_rows(work, 3):
         print(" | ".join(r))
     shutil.rmtree(work, ignore_errors=True)

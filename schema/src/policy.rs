@@ -30,6 +30,11 @@ pub struct Policy {
     pub env: bool,
     /// `git` settings other than the ones `plan new` writes.
     pub git: bool,
+    /// `sandbox: false`: an agent with `plan`'s own rights.
+    pub unsandboxed: bool,
+    /// The hosts its agents may be given in `network` (`any` is never allowed unless
+    /// this holds `any`); default: none beyond their model's.
+    pub hosts: Vec<String>,
     /// The longest any agent's attempt may take; an agent must have a timeout.
     pub max_timeout: Duration,
     /// Most attempts of any agent (`retry.attempts`).
@@ -53,6 +58,8 @@ impl Default for Policy {
             pass_env: false,
             env: false,
             git: false,
+            unsandboxed: false,
+            hosts: Vec::new(),
             max_timeout: Duration(std::time::Duration::from_secs(30 * 60)),
             max_attempts: 3,
             max_cost_usd: 10.0,

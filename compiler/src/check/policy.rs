@@ -5,8 +5,9 @@
 //! that comes from `defaults` is judged as the engine will run it.
 //!
 //! Codes: `policy-command`, `policy-runner`, `policy-action`, `policy-pass-env`,
-//! `policy-env`, `policy-git`, `policy-timeout`, `policy-attempts`, `policy-budget`,
-//! `policy-turns`, `policy-concurrency`, `policy-copies`.
+//! `policy-env`, `policy-git`, `policy-sandbox`, `policy-network`, `policy-timeout`,
+//! `policy-attempts`, `policy-budget`, `policy-turns`, `policy-concurrency`,
+//! `policy-copies`.
 
 use plan_schema::{Budget, Plan, Policy};
 
@@ -208,6 +209,36 @@ impl Check<'_> {
         if matches!(step.work, Work::Nothing) {
             return;
         }
+        let sandbox_at = if agent.sandbox.is_some() { format!("{at}/sandbox") } else { "/defaults/sandbox".into() };
+        let network_at = if agent.network.is_some() { format!("{at}/network") } else { "/defaults/network".into() };
+        if !p.unsandboxed && !step.sandbox.on && !matches!(step.work, Work::Action(_)) {
+            self.at_value(
+                "policy-sandbox",
+                &sandbox_at,
+                format!("agent `{}` runs without a sandbox: the policy allows none", agent.id),
+                "remove `sandbox: false`, or approve the plan",
+            );
+        }
+        let any = p.hosts.iter().any(|h| h == "any");
+        match &step.sandbox.hosts {
+            None if !any => self.at_value(
+                "policy-network",
+                &network_at,
+                format!("agent `{}` may reach any host: the policy allows none beyond its model's", agent.id),
+                "list the hosts it needs, or approve the plan",
+            ),
+            Some(hosts) if !any => {
+                for host in hosts.iter().filter(|h| !p.hosts.iter().any(|a| a == *h)) {
+                    self.at_value(
+                        "policy-network",
+                        &network_at,
+                        format!("agent `{}` may reach `{host}`, which the policy does not list", agent.id),
+                        "remove the host, or approve the plan",
+                    );
+                }
+            }
+            _ => {}
+        }
         // A breach written in `defaults` is reported there once, not for every agent.
         let on_agent = agent.timeout.is_some() || plan.defaults.as_ref().and_then(|d| d.timeout).is_none();
         let (timeout_at, who) = if on_agent {
@@ -297,6 +328,18 @@ mod tests {
                     with: { template: t, output: o }\n";
         let got: Vec<String> = codes(wide, &Policy::default()).into_iter().map(|(c, _)| c).collect();
         assert_eq!(got, ["policy-concurrency", "policy-command", "policy-action"]);
+    }
+
+    #[test]
+    fn no_sandbox_and_hosts_beyond_the_model_wait_for_a_person() {
+        let yaml = "version: 1\nname: x\ncomplexity: simple\ndefaults: { timeout: 10m, runner: claude }\n\
+                    agent:\n  id: a\n  prompt: fix it\n  sandbox: false\n  network: [evil.example]\n";
+        let got: Vec<(String, u32)> = codes(yaml, &Policy::default());
+        assert_eq!(got, [("policy-sandbox".to_string(), 8), ("policy-network".to_string(), 9)]);
+        let any = yaml.replace("[evil.example]", "any").replace("  sandbox: false\n", "");
+        assert_eq!(codes(&any, &Policy::default()), [("policy-network".to_string(), 8)]);
+        let listed = Policy { hosts: vec!["evil.example".into()], unsandboxed: true, ..Policy::default() };
+        assert_eq!(codes(yaml, &listed), []);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod limits;
 mod missing_file;
 mod pattern_shape;
 mod resolvable;
+mod sandbox;
 mod template_check;
 mod tier_fit;
 mod unknown_need;
@@ -80,6 +81,7 @@ pub const RULES: &[Rule] = &[
     agent_without_work::RULE,
     limits::RULE,
     resolvable::RULE,
+    sandbox::RULE,
     missing_file::RULE,
     template_check::RULE,
     unquoted_issue_text::RULE,

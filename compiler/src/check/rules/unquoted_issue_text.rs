@@ -46,7 +46,7 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
 /// Where issue-derived text enters a template: `issue` (all but `issue.number` and
 /// `issue.repo`), `with.task` and `agent.role`, which `plan new` fills with issue text,
 /// and any computed lookup into `with` or `agent`.
-fn tainted_source(text: &str) -> Option<String> {
+pub(super) fn tainted_source(text: &str) -> Option<String> {
     let code: String = template_code(text);
     for (name, safe) in [("issue", &["number", "repo"][..]), ("with", &[][..]), ("agent", &[][..])] {
         for (i, _) in code.match_indices(name) {
