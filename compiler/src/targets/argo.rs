@@ -62,7 +62,37 @@ fn template(t: &Target, step: &Step, image: &str) -> Value {
         // IntOrString, which Argo's schema types as a string.
         tpl["activeDeadlineSeconds"] = json!(d.to_string());
     }
+    sandbox(t, step, &mut tpl);
     tpl
+}
+
+/// The agent's sandbox as Kubernetes can say it: a container that is not root, gains
+/// no privilege and has no capability, with the agent's memory limit. (Its root file
+/// system stays writable: the image's checkout is its workspace.) The hosts it may
+/// reach are recorded as an annotation: a `NetworkPolicy` names addresses, not host
+/// names, so enforcing them needs an egress proxy or a policy engine that knows names
+/// (docs/format.md).
+fn sandbox(t: &Target, step: &Step, tpl: &mut Value) {
+    let agent_id = step.node.split(['[', '.']).next().unwrap_or(&step.node);
+    let agents = crate::load::agents::AgentIndex::new(t.plan);
+    let Some(policy) = agents.get(agent_id).and_then(|a| crate::resolve::step(t.plan, a.agent).ok()).map(|s| s.sandbox)
+    else {
+        return;
+    };
+    if !policy.on {
+        return;
+    }
+    tpl["container"]["securityContext"] = json!({
+        "runAsNonRoot": true,
+        "allowPrivilegeEscalation": false,
+        "capabilities": { "drop": ["ALL"] },
+    });
+    tpl["container"]["resources"] = json!({ "limits": { "memory": format!("{}Mi", policy.memory >> 20) } });
+    let hosts = match &policy.hosts {
+        None => "any".to_string(),
+        Some(h) => h.join(","),
+    };
+    tpl["metadata"] = json!({ "annotations": { "plan.dev/network": hosts } });
 }
 
 fn task(step: &Step) -> Value {
