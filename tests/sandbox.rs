@@ -118,3 +118,14 @@ fn require_sandbox_refuses_where_none_can_be_made_and_sandbox_false_opts_out() {
     assert!(t.path("outside.txt").exists(), "`sandbox: false` runs as plan does");
     assert!(run.json()["implementation_summary"].get("sandbox").is_none());
 }
+
+#[test]
+fn work_left_on_another_branch_fails_the_attempt_clearly() {
+    let plan = "version: 1\nname: branch\ncomplexity: simple\nagent:\n  id: a\n  workspace: worktree\n  \
+                run: \"git checkout -q -b elsewhere && echo work > w.txt\"\n";
+    let t = repo(plan);
+    let run = plan_in(&t, &["run", "plan.yaml"], None);
+    run.code(1);
+    assert!(run.stderr.contains("left its workspace on `elsewhere`"), "{}", run.stderr);
+    assert!(!t.path("work/w.txt").exists());
+}

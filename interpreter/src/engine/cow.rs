@@ -226,6 +226,19 @@ fn opaque(dir: &Path) -> bool {
 /// what the agent wrote: no index of the whole repository, no walk of its files.
 pub fn collect(repo: &Repo, overlay: &Overlay, node: &str) -> Result<Option<String>, GitError> {
     let io = |e: std::io::Error| GitError::Message(e);
+    // Work left on another branch would be lost without a word: the attempt fails.
+    let head = std::fs::read_to_string(overlay.upper().join(".git/HEAD")).unwrap_or_default();
+    if head.trim() != format!("ref: refs/heads/{}", overlay.branch) {
+        return Err(GitError::Failed {
+            command: "collect".into(),
+            message: format!(
+                "the agent left its workspace on `{}`, not its branch `{}`: its work is not collected; \
+                 an agent works on the branch it is given",
+                head.trim().trim_start_matches("ref: refs/heads/"),
+                overlay.branch
+            ),
+        });
+    }
     let mut written = Written::default();
     walk(&overlay.upper(), Path::new(""), &mut written).map_err(io)?;
     let git_dir = crate::git::git(&repo.root, &["rev-parse", "--path-format=absolute", "--git-dir"])?;
