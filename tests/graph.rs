@@ -193,3 +193,17 @@ fn output_file() {
     let text = std::fs::read_to_string(out).unwrap();
     assert!(text.contains("-.->|compensate|"), "{text}");
 }
+
+#[test]
+fn the_drawing_marks_agents_beyond_the_default_sandbox() {
+    let plan = "version: 1\nname: b\ncomplexity: moderate\nagent:\n  id: p\n  pattern: fork-join\n  agents:\n\
+                - { id: a, sandbox: false, run: \"true\" }\n    - { id: b, network: [api.github.com], run: \"true\" }\n\
+                - { id: c, run: \"true\" }\n";
+    let plan = plan.replace("\n- {", "\n    - {");
+    let t = Test::new().file("p.yaml", &plan);
+    let run = t.run_with(&["graph", "p.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("\"a\" [label=\"a\\n[no sandbox]\""), "{}", run.stdout);
+    assert!(run.stdout.contains("\"b\" [label=\"b\\n[net: api.github.com]\""), "{}", run.stdout);
+    assert!(run.stdout.contains("\"c\" [label=\"c\","), "the default is not marked: {}", run.stdout);
+}

@@ -9,7 +9,7 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use plan_schema::Plan;
 
-use crate::draw::{clusters, label, runs, title, Cluster};
+use crate::draw::{boundary, clusters, label, runs, title, Cluster};
 use crate::graph::{EdgeKind, PlanGraph, UnitKind};
 use crate::load::agents::AgentIndex;
 
@@ -68,6 +68,9 @@ pub fn to_dot(plan: &Plan, graph: &PlanGraph, states: Option<States>) -> String 
         let agent = agents.get(unit.agent()).map(|a| a.agent);
         let state = states.and_then(|s| s.get(&unit.id));
         let mut text = label(unit);
+        if let Some(b) = boundary(plan, agent) {
+            text.push_str(&format!("\n[{b}]"));
+        }
         if let Some(st) = state {
             text.push_str(&format!("\n[{st}]"));
         }

@@ -26,6 +26,20 @@ pub fn title(plan: &Plan) -> String {
 }
 
 /// A one-line summary of what a unit runs.
+/// What an agent may do beyond the default sandbox, for a drawing: `no sandbox`,
+/// `net: HOSTS` or `net: any`; nothing for the default (sandboxed, model only).
+pub fn boundary(plan: &Plan, agent: Option<&Agent>) -> Option<String> {
+    let step = crate::resolve::step(plan, agent?).ok()?;
+    if !step.sandbox.on {
+        return Some("no sandbox".into());
+    }
+    match &step.sandbox.hosts {
+        None => Some("net: any".into()),
+        Some(h) if !h.is_empty() => Some(format!("net: {}", h.join(", "))),
+        Some(_) => None,
+    }
+}
+
 pub fn runs(plan: &Plan, agent: Option<&Agent>, unit: &Unit) -> String {
     if let UnitKind::Gather { consensus, has_agent: false } = &unit.kind {
         return format!("consensus: {consensus}");
