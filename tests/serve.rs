@@ -242,3 +242,17 @@ fn beyond_loopback_the_api_wants_a_token_in_a_header() {
     assert_eq!((status, page.contains("/assets/app.js")), (200, true));
     assert!(http(&addr, "GET", "/assets/app.js", &[], "").1.contains("wants its token"));
 }
+
+#[test]
+fn the_page_marks_agents_beyond_the_default_sandbox() {
+    let plan = "version: 1\nname: b\ncomplexity: moderate\nagent:\n  id: p\n  pattern: fork-join\n  agents:\n    \
+                - { id: open, sandbox: false, run: \"true\" }\n    - { id: gh, network: [api.github.com], run: \"true\" }\n";
+    let t = Test::new().file("b.yaml", plan);
+    run_in(t.dir.path(), &["run", "b.yaml", "--run-id", "b", "-q"], &[]).code(0);
+    let s = Served::start(t.dir.path(), &[], &[]);
+    let graph = s.get_json("/api/runs/b")["graph"]["nodes"].clone();
+    let mark = |id: &str| graph.as_array().unwrap().iter().find(|n| n["id"] == id).map(|n| n["boundary"].clone());
+    assert_eq!(mark("open"), Some(serde_json::json!("no sandbox")), "{graph}");
+    assert_eq!(mark("gh"), Some(serde_json::json!("net: api.github.com")), "{graph}");
+    assert_eq!(graph.as_array().unwrap().len(), 2, "{graph}");
+}

@@ -36,6 +36,9 @@ pub struct Drawn {
     /// how many succeeded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copies: Option<(usize, usize)>,
+    /// What the agent may do beyond the default sandbox (`no sandbox`, `net: ...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<String>,
 }
 
 fn kind(k: &UnitKind) -> &'static str {
@@ -71,6 +74,7 @@ pub fn draw(plan: &Path, run: &RunState) -> Drawing {
             c.1 += usize::from(n.state == plan_schema::NodeState::Succeeded);
         }
     }
+    let agents = plan_compiler::load::agents::AgentIndex::new(typed);
     let mut drawing = Drawing::default();
     let mut index = HashMap::new();
     for (level, nodes) in graph.levels(&order).into_iter().enumerate() {
@@ -87,6 +91,7 @@ pub fn draw(plan: &Path, run: &RunState) -> Drawing {
                 level,
                 row,
                 copies: copies.get(unit.id.as_str()).copied(),
+                boundary: plan_compiler::draw::boundary(typed, agents.get(unit.agent()).map(|a| a.agent)),
             });
         }
     }

@@ -144,8 +144,14 @@ function drawGraph(graph, onPick) {
     const label = svg("text", { x: 8, y: 21 });
     label.textContent = n.id.length > 22 ? `${n.id.slice(0, 21)}…` : n.id;
     const title = svg("title", {});
-    title.textContent = `${n.id} (${n.kind})`;
+    title.textContent = `${n.id} (${n.kind})${n.boundary ? ` · ${n.boundary}` : ""}`;
     g.append(label, title);
+    if (n.boundary) {
+      g.classList.add("boundary");
+      const b = svg("text", { x: 8, y: H - 3, class: "boundary" });
+      b.textContent = n.boundary.length > 26 ? `${n.boundary.slice(0, 25)}…` : n.boundary;
+      g.append(b);
+    }
     if (n.copies) {
       const c = svg("text", { x: W - 8, y: 21, "text-anchor": "end", class: "copies" });
       c.textContent = `${n.copies[1]}/${n.copies[0]}`;
