@@ -1,7 +1,8 @@
 //! The sandbox, played by an agent that tries to get out. Each attempt is made (its
 //! own output shows it ran) and each is refused by the kernel: nothing outside the
 //! workspace changes, no secret or credential is read, no undeclared host is reached,
-//! limits hold, and the run records what was blocked. A declared host stays reachable.
+//! limits hold (small ones here, so that the suite does not starve the tests beside
+//! it: the defaults are 4GiB and 512), and the run records what was blocked. A declared host stays reachable.
 //! (Claude Code, Codex and aider edit inside the sandbox: `agents.rs`.)
 
 use crate::git::{git, plan_in, repo};
@@ -28,8 +29,8 @@ agent:
     - {{ id: environ, run: "cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c canary-secret-value; ls /proc | grep -c '^[0-9]'" }}
     - {{ id: undeclared, run: "curl -s -m 5 --noproxy '' -o /dev/null -w '%{{http_code}}' http://localhost:{port}/other 2>&1; echo; curl -s -m 5 --noproxy '*' http://127.0.0.1:{port}/direct 2>&1 || echo refused" }}
     - {{ id: dns, run: "getent hosts example.com || echo refused" }}
-    - {{ id: fork-bomb, run: "python3 -c 'import os\nfor i in range(5000):\n  os.fork() if os.getpid() else None' 2>&1 | grep -c 'Resource temporarily unavailable'" }}
-    - {{ id: memory, run: "python3 -c 'x = bytearray(10 << 30); print(len(x))' 2>&1 || echo refused" }}
+    - {{ id: fork-bomb, resources: {{ pids: 64 }}, run: "python3 -c 'import os\nfor i in range(12):\n  try:\n    if os.fork() == 0: continue\n  except OSError:\n    print(1); break\nwhile True:\n  try: os.wait()\n  except ChildProcessError: break' | grep -c 1" }}
+    - {{ id: memory, resources: {{ memory: 256MiB }}, run: "python3 -c 'x = bytearray(1 << 30); x[::4096] = bytes(1 << 18); print(len(x))' 2>&1 || echo refused" }}
     - {{ id: kill-all, run: "kill -9 -1 2>&1; echo tried" }}
     - {{ id: declared, network: ["localhost:{port}"], run: "curl -s -m 5 --noproxy '' http://localhost:{port}/ok" }}
 "#

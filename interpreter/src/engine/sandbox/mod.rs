@@ -182,13 +182,13 @@ pub fn for_agent(
     let mut hide = Vec::new();
     if let Some(home) = &home {
         // The CLI's own state directory, made now: a rule is for a path that exists.
-        let own = match cli {
-            Some(AgentCli::Claude) => Some(".claude"),
-            Some(AgentCli::Codex) => Some(".codex"),
-            Some(AgentCli::Aider) => Some(".cache"),
-            None => None,
+        let own: &[&str] = match cli {
+            Some(AgentCli::Claude) => &[".claude"],
+            Some(AgentCli::Codex) => &[".codex"],
+            Some(AgentCli::Aider) => &[".aider", ".cache"],
+            None => &[],
         };
-        if let Some(dir) = own {
+        for dir in own {
             let _ = std::fs::create_dir_all(home.join(dir));
         }
         rw.extend(CLI_STATE.iter().map(|p| home.join(p)));
