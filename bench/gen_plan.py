@@ -7,15 +7,21 @@ usage: gen_plan.py KIND N > plan.yaml
   true N        a fork-join of N agents each running `run: [true]`
   noop N        a fork-join of N `uses: noop` agents
   sleep-tree N  primary -> 10 secondaries -> N/10 leaves of `sleep 100ms` each
+
+`true` and `sleep-tree` set `defaults: { sandbox: false }`: they measure the scheduler
+against make, xargs and a bare spawn loop, which sandbox nothing. What a sandbox adds
+per agent is its own row (bench/workspaces.py).
 """
 import sys
 
 
-def header(name, tier, concurrency=None):
+def header(name, tier, concurrency=None, sandbox=True):
     out = ["# yaml-language-server: $schema=../schema/plan.schema.json", "version: 1", f"name: {name}",
            "issue: { number: 1, repo: org/repo, title: Benchmark }", f"complexity: {tier}"]
     if concurrency:
         out.append(f"concurrency: {concurrency}")
+    if not sandbox:
+        out.append("defaults: { sandbox: false }")
     return out
 
 
@@ -46,8 +52,8 @@ def lint_tree(n):
     return out
 
 
-def fork_join(n, work, tier="enterprise", concurrency=16):
-    out = header(f"bench-{n}", tier, concurrency)
+def fork_join(n, work, tier="enterprise", concurrency=16, sandbox=True):
+    out = header(f"bench-{n}", tier, concurrency, sandbox)
     out += ["agent:", "  id: primary", "  pattern: fork-join", "  agents:"]
     for i in range(n):
         out.append(f"    - {{ id: a{i}, {work} }}")
@@ -55,7 +61,7 @@ def fork_join(n, work, tier="enterprise", concurrency=16):
 
 
 def sleep_tree(n):
-    out = header(f"bench-sleep-{n}", "enterprise", n)
+    out = header(f"bench-sleep-{n}", "enterprise", n, sandbox=False)
     out += ["agent:", "  id: primary", "  pattern: fork-join", "  agents:"]
     per = max(1, n // 10)
     for g in range(10):
@@ -69,7 +75,7 @@ def main():
     kind, n = sys.argv[1], int(sys.argv[2])
     lines = {
         "lint-tree": lambda: lint_tree(n),
-        "true": lambda: fork_join(n, "run: [\"true\"]", tier="complex"),
+        "true": lambda: fork_join(n, "run: [\"true\"]", tier="complex", sandbox=False),
         "noop": lambda: fork_join(n, "uses: noop", tier="complex", concurrency=16),
         "sleep-tree": lambda: sleep_tree(n),
     }[kind]()
