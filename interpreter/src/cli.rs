@@ -46,64 +46,12 @@ pub enum Command {
     Reject(RejectArgs),
     /// Serve a live web view of runs (with approvals and a JSON API) and take GitHub
     /// webhooks that queue runs for labelled issues.
-    Serve(ServeArgs),
+    Serve(crate::commands::serve::ServeArgs),
     /// Runs a command in a sandbox (what `plan run` starts sandboxed agents through)
     /// or a copy-on-write workspace: namespaces, mounts, Landlock, a relay to `plan`'s
     /// proxy.
     #[command(name = "__sandbox", hide = true)]
-    Sandbox(SandboxArgs),
-}
-
-#[derive(clap::Args, Debug)]
-pub struct SandboxArgs {
-    /// The overlay's read-only layer: the repository's checkout.
-    #[arg(long)]
-    pub lower: Option<PathBuf>,
-    /// Where the overlay's writes go.
-    #[arg(long)]
-    pub upper: Option<PathBuf>,
-    /// The overlay's work directory (same file system as `upper`).
-    #[arg(long)]
-    pub work: Option<PathBuf>,
-    /// Where the overlay is mounted.
-    #[arg(long)]
-    pub mount: Option<PathBuf>,
-    /// A file of NUL-separated paths to delete in the overlay before the command.
-    #[arg(long)]
-    pub deleted: Option<PathBuf>,
-    /// Paths made read-only (repeat).
-    #[arg(long)]
-    pub ro: Vec<PathBuf>,
-    /// Paths hidden behind empty ones (repeat).
-    #[arg(long)]
-    pub hide: Vec<PathBuf>,
-    /// Confine the command: its own PID namespace and `/proc`, Landlock.
-    #[arg(long)]
-    pub confine: bool,
-    /// With `--confine`: the paths the command may write beneath (repeat).
-    #[arg(long)]
-    pub rw: Vec<PathBuf>,
-    /// Its own network namespace, whose only way out is `plan`'s proxy at this socket.
-    #[arg(long)]
-    pub net: Option<PathBuf>,
-    /// The port of the HTTP proxy inside the sandbox (`HTTPS_PROXY`).
-    #[arg(long)]
-    pub proxy_port: Option<u16>,
-    /// A loopback port relayed to the same port outside (a model server; repeat).
-    #[arg(long)]
-    pub forward: Vec<u16>,
-    /// The cgroups to join (memory and process limits; repeat).
-    #[arg(long)]
-    pub cgroup: Vec<PathBuf>,
-    /// The command's working directory.
-    #[arg(long)]
-    pub cd: Option<PathBuf>,
-    /// Only check that a sandbox can be made here (exit 0 if so).
-    #[arg(long)]
-    pub probe: bool,
-    /// The command and its arguments.
-    #[arg(last = true)]
-    pub command: Vec<String>,
+    Sandbox(crate::commands::sandbox::SandboxArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -397,70 +345,6 @@ pub struct RejectArgs {
     pub reason: String,
     #[arg(long, default_value = ".plan/runs")]
     pub runs_dir: PathBuf,
-}
-
-#[derive(clap::Args, Debug)]
-pub struct ServeArgs {
-    /// The port to listen on (0 picks a free one; the address is printed).
-    #[arg(long, default_value_t = 7070)]
-    pub port: u16,
-    /// The address to bind. The view can approve and stop runs: keep it on loopback
-    /// unless a proxy in front of it checks who is asking.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub bind: std::net::IpAddr,
-    /// Where runs are kept.
-    #[arg(long, default_value = ".plan/runs")]
-    pub runs_dir: PathBuf,
-    /// Where queued runs are kept (durable across restarts).
-    #[arg(long, default_value = ".plan/queue")]
-    pub queue_dir: PathBuf,
-    /// Most queued runs running at once.
-    #[arg(long, default_value_t = 3)]
-    pub max_runs: usize,
-    /// Most agents at once within each queued run (`plan run --concurrency`).
-    #[arg(long)]
-    pub run_concurrency: Option<usize>,
-    /// The issue label that queues a run (webhooks; needs PLAN_WEBHOOK_SECRET).
-    #[arg(long, default_value = "plan")]
-    pub label: String,
-    /// The coding agent of plans written for labelled issues.
-    #[arg(long, value_enum, default_value = "claude")]
-    pub runner: RunnerArg,
-    /// Have a coding agent write those plans (`plan new --planner`): claude, codex or
-    /// a command; without it, the offline rules do.
-    #[arg(long, value_name = "claude|codex|CMD")]
-    pub planner: Option<String>,
-    /// Most US dollars the planner may spend on one issue (`plan new --planner-budget`).
-    #[arg(long, value_name = "USD", default_value_t = 1.0)]
-    pub planner_budget: f64,
-    /// A secret variable the planner may see: its model key (`plan new --planner-pass`).
-    #[arg(long = "planner-pass", value_name = "NAME")]
-    pub planner_pass: Vec<String>,
-    /// The trust policy for plans no person wrote (`plan lint --policy`): one that
-    /// breaks it waits for a person's approval. Default: the built-in policy.
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// A bearer token every API request must carry (`Authorization: Bearer ...`);
-    /// needed to listen beyond loopback. Also read from PLAN_SERVE_TOKEN.
-    #[arg(long, value_name = "TOKEN", env = "PLAN_SERVE_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// A repository whose webhooks are acted on (repeat for more); default: the
-    /// checkout's `origin` on GitHub. Any other repository's are refused.
-    #[arg(long = "repo", value_name = "OWNER/NAME", value_parser = owner_name)]
-    pub repos: Vec<String>,
-    /// A host name this server answers to beyond loopback (repeat for more): the
-    /// name a proxy or GitHub's webhooks reach it by. Requests naming any other host
-    /// are refused (DNS rebinding).
-    #[arg(long = "allowed-host", value_name = "NAME")]
-    pub allowed_hosts: Vec<String>,
-}
-
-fn owner_name(s: &str) -> Result<String, String> {
-    let ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    match s.split_once('/') {
-        Some((o, n)) if ok(o) && ok(n) && !n.starts_with('.') => Ok(s.to_string()),
-        _ => Err(format!("`{s}` is not OWNER/NAME")),
-    }
 }
 
 /// The built-in coding-agent runners.

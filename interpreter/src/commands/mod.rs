@@ -13,8 +13,8 @@ mod planner;
 pub(crate) mod policy;
 mod run;
 mod runs;
-mod sandbox;
-mod serve;
+pub(crate) mod sandbox;
+pub(crate) mod serve;
 
 use clap::Parser;
 

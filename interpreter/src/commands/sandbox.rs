@@ -18,8 +18,60 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::cli::SandboxArgs;
 use crate::error::Error;
+
+/// `plan __sandbox` (hidden): how `plan` starts a sandboxed process.
+#[derive(clap::Args, Debug)]
+pub struct SandboxArgs {
+    /// The overlay's read-only layer: the repository's checkout.
+    #[arg(long)]
+    pub lower: Option<PathBuf>,
+    /// Where the overlay's writes go.
+    #[arg(long)]
+    pub upper: Option<PathBuf>,
+    /// The overlay's work directory (same file system as `upper`).
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// Where the overlay is mounted.
+    #[arg(long)]
+    pub mount: Option<PathBuf>,
+    /// A file of NUL-separated paths to delete in the overlay before the command.
+    #[arg(long)]
+    pub deleted: Option<PathBuf>,
+    /// Paths made read-only (repeat).
+    #[arg(long)]
+    pub ro: Vec<PathBuf>,
+    /// Paths hidden behind empty ones (repeat).
+    #[arg(long)]
+    pub hide: Vec<PathBuf>,
+    /// Confine the command: its own PID namespace and `/proc`, Landlock.
+    #[arg(long)]
+    pub confine: bool,
+    /// With `--confine`: the paths the command may write beneath (repeat).
+    #[arg(long)]
+    pub rw: Vec<PathBuf>,
+    /// Its own network namespace, whose only way out is `plan`'s proxy at this socket.
+    #[arg(long)]
+    pub net: Option<PathBuf>,
+    /// The port of the HTTP proxy inside the sandbox (`HTTPS_PROXY`).
+    #[arg(long)]
+    pub proxy_port: Option<u16>,
+    /// A loopback port relayed to the same port outside (a model server; repeat).
+    #[arg(long)]
+    pub forward: Vec<u16>,
+    /// The cgroups to join (memory and process limits; repeat).
+    #[arg(long)]
+    pub cgroup: Vec<PathBuf>,
+    /// The command's working directory.
+    #[arg(long)]
+    pub cd: Option<PathBuf>,
+    /// Only check that a sandbox can be made here (exit 0 if so).
+    #[arg(long)]
+    pub probe: bool,
+    /// The command and its arguments.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
 
 fn fail(what: &str) -> Error {
     Error::refused(format!("cannot make the sandbox: {what}: {}", std::io::Error::last_os_error()))

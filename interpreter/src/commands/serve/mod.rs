@@ -23,8 +23,72 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::cli::ServeArgs;
+use crate::cli::RunnerArg;
 use crate::error::Error;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The port to listen on (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 7070)]
+    pub port: u16,
+    /// The address to bind. The view can approve and stop runs: keep it on loopback
+    /// unless a proxy in front of it checks who is asking.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Where runs are kept.
+    #[arg(long, default_value = ".plan/runs")]
+    pub runs_dir: PathBuf,
+    /// Where queued runs are kept (durable across restarts).
+    #[arg(long, default_value = ".plan/queue")]
+    pub queue_dir: PathBuf,
+    /// Most queued runs running at once.
+    #[arg(long, default_value_t = 3)]
+    pub max_runs: usize,
+    /// Most agents at once within each queued run (`plan run --concurrency`).
+    #[arg(long)]
+    pub run_concurrency: Option<usize>,
+    /// The issue label that queues a run (webhooks; needs PLAN_WEBHOOK_SECRET).
+    #[arg(long, default_value = "plan")]
+    pub label: String,
+    /// The coding agent of plans written for labelled issues.
+    #[arg(long, value_enum, default_value = "claude")]
+    pub runner: RunnerArg,
+    /// Have a coding agent write those plans (`plan new --planner`): claude, codex or
+    /// a command; without it, the offline rules do.
+    #[arg(long, value_name = "claude|codex|CMD")]
+    pub planner: Option<String>,
+    /// Most US dollars the planner may spend on one issue (`plan new --planner-budget`).
+    #[arg(long, value_name = "USD", default_value_t = 1.0)]
+    pub planner_budget: f64,
+    /// A secret variable the planner may see: its model key (`plan new --planner-pass`).
+    #[arg(long = "planner-pass", value_name = "NAME")]
+    pub planner_pass: Vec<String>,
+    /// The trust policy for plans no person wrote (`plan lint --policy`): one that
+    /// breaks it waits for a person's approval. Default: the built-in policy.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// A bearer token every API request must carry (`Authorization: Bearer ...`);
+    /// needed to listen beyond loopback. Also read from PLAN_SERVE_TOKEN.
+    #[arg(long, value_name = "TOKEN", env = "PLAN_SERVE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A repository whose webhooks are acted on (repeat for more); default: the
+    /// checkout's `origin` on GitHub. Any other repository's are refused.
+    #[arg(long = "repo", value_name = "OWNER/NAME", value_parser = owner_name)]
+    pub repos: Vec<String>,
+    /// A host name this server answers to beyond loopback (repeat for more): the
+    /// name a proxy or GitHub's webhooks reach it by. Requests naming any other host
+    /// are refused (DNS rebinding).
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+}
+
+fn owner_name(s: &str) -> Result<String, String> {
+    let ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    match s.split_once('/') {
+        Some((o, n)) if ok(o) && ok(n) && !n.starts_with('.') => Ok(s.to_string()),
+        _ => Err(format!("`{s}` is not OWNER/NAME")),
+    }
+}
 
 /// Most connections open at once; more wait in the kernel's backlog. Many, so that
 /// slow clients do not take every slot before their deadlines close them.
