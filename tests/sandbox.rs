@@ -112,7 +112,7 @@ fn a_workspace_git_directory_an_agent_rewrites_is_never_obeyed() {
 }
 
 #[test]
-fn require_sandbox_refuses_where_none_can_be_made_and_sandbox_false_opts_out() {
+fn sandbox_false_opts_out_and_require_sandbox_then_has_nothing_to_refuse() {
     let t = repo("version: 1\nname: out\ncomplexity: simple\nagent: { id: a, sandbox: false, run: \"echo x > ../outside.txt\" }\n");
     let run = plan_in(&t, &["run", "plan.yaml", "--json", "--require-sandbox"], None);
     assert_eq!(run.code, 0, "no agent asks for a sandbox: {}", run.stderr);

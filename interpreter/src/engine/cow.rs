@@ -250,7 +250,7 @@ pub fn collect(repo: &Repo, overlay: &Overlay, node: &str) -> Result<Option<Stri
         cmd.args(overlay.sandbox(&repo.root, false).args()).arg("--").arg("git").args(crate::git::SAFE).args(args);
         cmd.env("GIT_DIR", &git_dir).env("GIT_WORK_TREE", &overlay.mount);
         cmd.env("GIT_TERMINAL_PROMPT", "0").env("GIT_OPTIONAL_LOCKS", "0").current_dir(&repo.root);
-        feed(cmd, input)
+        tree::feed(cmd, input)
     };
     // The plan's inputs, submodules (read-only here: their own repositories) and
     // ignored files are not the agent's work.
@@ -327,20 +327,6 @@ fn submodules(repo: &Repo, start: &str) -> Result<Vec<String>, GitError> {
         .filter(|l| l.starts_with("160000 "))
         .filter_map(|l| l.split_once('\t').map(|(_, p)| p.to_string()))
         .collect())
-}
-
-fn feed(mut cmd: std::process::Command, input: &[u8]) -> Result<std::process::Output, GitError> {
-    use std::process::Stdio;
-    let mut child =
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(GitError::Spawn)?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let input = input.to_vec();
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let _ = stdin.write_all(&input);
-        });
-    }
-    child.wait_with_output().map_err(GitError::Spawn)
 }
 
 /// Removes a workspace's files.

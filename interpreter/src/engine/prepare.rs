@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use plan_compiler::resolve::{step as resolve_step, Action, Arg, CodingAgent, Step, Work as StepWork};
+use plan_compiler::resolve::{Action, Arg, CodingAgent, Step, Work as StepWork};
 use plan_schema::Command;
 
 use crate::engine::agents;
@@ -286,7 +286,7 @@ impl<'r> Preparer<'r> {
         env.extend(meta.agent.env().clone());
         let withhold = self.renderer.run.withheld_env(&[], &env);
         let run = &self.renderer.run;
-        let policy = resolve_step(&run.plan, meta.agent).ok().map(|s| s.sandbox);
+        let policy = run.step(&meta).ok().map(|s| s.sandbox);
         let mut sandbox = policy.and_then(|p| {
             let id = format!("{}.compensate", meta.agent.id);
             crate::engine::sandbox::for_agent(&p, run, &id, None, &mut env)

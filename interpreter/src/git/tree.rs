@@ -24,6 +24,12 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)], input: &
     for (k, v) in env {
         cmd.env(k, v);
     }
+    feed(cmd, input)
+}
+
+/// Runs `cmd` with `input` on its standard input (none when empty) and its output
+/// read whole.
+pub fn feed(mut cmd: Command, input: &[u8]) -> Result<Output, GitError> {
     let mut child = cmd
         .stdin(if input.is_empty() { Stdio::null() } else { Stdio::piped() })
         .stdout(Stdio::piped())

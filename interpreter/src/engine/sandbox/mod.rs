@@ -236,7 +236,13 @@ pub fn for_planner(scratch: &Path) -> Option<SandboxSpec> {
 
 /// What an agent must not read of the run directory (and of other runs): the
 /// journal, approvals, other agents' workspaces, outputs and logs, the merging index.
+/// Listed once: a process runs one run, and its agents share the list.
 fn private_records(run: &RunContext) -> Vec<PathBuf> {
+    static LISTED: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    LISTED.get_or_init(|| list_private_records(run)).clone()
+}
+
+fn list_private_records(run: &RunContext) -> Vec<PathBuf> {
     let root = std::fs::canonicalize(&run.dir.root).unwrap_or_else(|_| run.dir.root.clone());
     let mut hide: Vec<PathBuf> =
         ["journal.jsonl", "approvals", "outputs", "logs", "status", "checkout.index"].map(|p| root.join(p)).to_vec();

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, UnixListener, UnixStream};
 
 use super::Network;
@@ -179,7 +179,6 @@ async fn pipe(conn: BufReader<UnixStream>, mut out: TcpStream, head: Vec<u8>) {
         return;
     }
     let _ = tokio::io::copy_bidirectional(&mut conn, &mut out).await;
-    let _ = conn.read(&mut [0u8; 0]).await;
 }
 
 #[cfg(test)]
