@@ -10,6 +10,7 @@ mod docs;
 mod durable;
 mod examples;
 mod execution;
+mod gateway;
 mod git;
 mod graph;
 mod intake;

@@ -74,6 +74,9 @@ pub fn installed(name: &str) -> bool {
     found
 }
 
+/// The model key `plan` holds in the tests: only the stand-in may ever see it.
+pub const REAL_KEY: &str = "sk-real-key-canary-5f2b9c";
+
 /// The environment that points each CLI at the stand-in, with a scratch home.
 pub fn agent_env(server: &ModelServer, home: &Path) -> Vec<(String, String)> {
     let codex_home = home.join(".codex");
@@ -90,18 +93,22 @@ pub fn agent_env(server: &ModelServer, home: &Path) -> Vec<(String, String)> {
     let metadata = home.join("model.metadata.json");
     std::fs::write(
         &metadata,
-        r#"{"openai/mock": {"max_input_tokens": 128000, "max_output_tokens": 4096, "max_tokens": 4096,
-            "input_cost_per_token": 0.000001, "output_cost_per_token": 0.000002,
+        // Priced as `plan`'s table prices gpt-4o-mini: aider's figure and the
+        // gateway's agree.
+        r#"{"openai/gpt-4o-mini": {"max_input_tokens": 128000, "max_output_tokens": 4096, "max_tokens": 4096,
+            "input_cost_per_token": 0.00000015, "output_cost_per_token": 0.0000006,
             "litellm_provider": "openai", "mode": "chat"}}"#,
     )
     .unwrap();
-    let pairs: [(&str, String); 10] = [
+    let pairs: [(&str, String); 11] = [
         ("HOME", home.display().to_string()),
         ("CODEX_HOME", codex_home.display().to_string()),
         ("ANTHROPIC_BASE_URL", server.url()),
-        ("ANTHROPIC_API_KEY", "sk-test".into()),
-        ("OPENAI_API_KEY", "sk-test".into()),
-        ("AIDER_MODEL", "openai/mock".into()),
+        ("ANTHROPIC_API_KEY", REAL_KEY.into()),
+        ("OPENAI_API_KEY", REAL_KEY.into()),
+        // Where `plan`'s model gateway sends OpenAI requests (Codex, aider).
+        ("OPENAI_BASE_URL", format!("{}/v1", server.url())),
+        ("AIDER_MODEL", "openai/gpt-4o-mini".into()),
         ("AIDER_EDIT_FORMAT", "diff".into()),
         ("AIDER_OPENAI_API_BASE", format!("{}/v1", server.url())),
         ("AIDER_MODEL_METADATA_FILE", metadata.display().to_string()),

@@ -19,6 +19,17 @@ prints `port N` on its first line once it listens. The script (JSON):
 prompt says the attempt before failed edits. `error`: {"status": 500, "message": ...}
 answers every model request with that HTTP error. `replies`: [{"when": TEXT, "reply":
 ...}] answers with the first reply whose TEXT is in the prompt (else `reply`).
+
+Usage may carry prompt-cache figures: {"input": 30, "output": 15, "cache_write": 100,
+"cache_read": 200} (Anthropic reports them beside `input_tokens`; OpenAI counts cached
+tokens inside its input). Limits, as a provider's: `delay` (seconds each model answer
+takes), `max_concurrent` (more model requests at once are answered 429 with
+`retry-after`), `rpm` ({"limit": N, "window": seconds}: N model requests per window,
+announced in `x-ratelimit-*` and `anthropic-ratelimit-*` headers, 429 beyond).
+
+Each request is logged when answered: path, body, the key it came with (`auth`), its
+status, arrival and end times, and how many model requests were being served when it
+arrived (`in_flight`, itself not counted).
 """
 
 import argparse
@@ -26,6 +37,7 @@ import json
 import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RETRY_MARK = "The attempt before failed"
@@ -41,6 +53,12 @@ class Script:
         self.edit_only_on_retry = bool(data.get("edit_only_on_retry", False))
         self.error = data.get("error")
         self.replies = data.get("replies", [])
+        self.cache_write = int(usage.get("cache_write", 0))
+        self.cache_read = int(usage.get("cache_read", 0))
+        self.delay = float(data.get("delay", 0))
+        self.max_concurrent = data.get("max_concurrent")
+        self.rpm = data.get("rpm")
+        self.retry_after = data.get("retry_after", 1)
 
     def reply_for(self, prompt):
         for r in self.replies:
@@ -108,24 +126,55 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = {}
         path = self.path.split("?")[0]
-        self.server.record({"path": path, "body": body})
-        script = self.server.script
-        if script.error:
-            return self.json(int(script.error.get("status", 500)),
-                             {"type": "error", "error": {"type": "api_error", "message": script.error.get("message", "error")}})
-        if path.endswith("/messages"):
-            return self.anthropic(body, script)
-        if path.endswith("/responses"):
-            return self.openai_responses(body, script)
-        if path.endswith("/chat/completions"):
-            return self.chat(body, script)
-        if path.endswith("/count_tokens"):
-            return self.json(200, {"input_tokens": 10})
-        self.json(404, {"error": {"message": f"no route {path}"}})
+        auth = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
+        server = self.server
+        script = server.script
+        model_request = path.endswith(("/messages", "/responses", "/chat/completions"))
+        arrived = time.time()
+        entry = {"path": path, "body": body, "auth": auth, "arrived": arrived}
+        self.limit_headers = []
+        if model_request:
+            refused = server.admit(entry)
+            if refused is not None:
+                self.limit_headers = refused
+                entry.update(status=429, done=time.time())
+                server.record(entry)
+                return self.json(429, {"type": "error", "error": {"type": "rate_limit_error", "message": "rate limited"}},
+                                 extra=[("retry-after", str(script.retry_after))] + refused)
+            self.limit_headers = server.announce()
+        try:
+            if model_request and script.delay:
+                time.sleep(script.delay)
+            status = self.answer(path, body, script)
+        finally:
+            if model_request:
+                server.leave()
+        entry.update(status=status, done=time.time())
+        server.record(entry)
 
-    def json(self, status, value):
+    def answer(self, path, body, script):
+        if script.error:
+            status = int(script.error.get("status", 500))
+            self.json(status, {"type": "error", "error": {"type": "api_error", "message": script.error.get("message", "error")}})
+            return status
+        if path.endswith("/messages"):
+            self.anthropic(body, script)
+        elif path.endswith("/responses"):
+            self.openai_responses(body, script)
+        elif path.endswith("/chat/completions"):
+            self.chat(body, script)
+        elif path.endswith("/count_tokens"):
+            self.json(200, {"input_tokens": 10})
+        else:
+            self.json(404, {"error": {"message": f"no route {path}"}})
+            return 404
+        return 200
+
+    def json(self, status, value, extra=None):
         data = json.dumps(value).encode()
         self.send_response(status)
+        for k, v in (extra if extra is not None else getattr(self, "limit_headers", [])):
+            self.send_header(k, v)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
@@ -135,6 +184,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def sse(self, events):
         self.send_response(200)
+        for k, v in getattr(self, "limit_headers", []):
+            self.send_header(k, v)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
@@ -184,12 +235,16 @@ class Handler(BaseHTTPRequestHandler):
             content = dict(block, input=json.loads(delta["partial_json"])) if stop == "tool_use" else {"type": "text", "text": script.reply_for(prompt)}
             return self.json(200, {"id": f"msg_{step}", "type": "message", "role": "assistant", "model": body.get("model", "mock"),
                                    "content": [content], "stop_reason": stop, "stop_sequence": None,
-                                   "usage": {"input_tokens": usage_in, "output_tokens": usage_out}})
+                                   "usage": {"input_tokens": usage_in, "output_tokens": usage_out,
+                                             "cache_creation_input_tokens": script.cache_write,
+                                             "cache_read_input_tokens": script.cache_read}})
         self.sse([
             ("message_start", {"type": "message_start", "message": {
                 "id": f"msg_{step}", "type": "message", "role": "assistant", "model": body.get("model", "mock"),
                 "content": [], "stop_reason": None, "stop_sequence": None,
-                "usage": {"input_tokens": usage_in, "output_tokens": 0}}}),
+                "usage": {"input_tokens": usage_in, "output_tokens": 0,
+                          "cache_creation_input_tokens": script.cache_write,
+                          "cache_read_input_tokens": script.cache_read}}}),
             ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
             ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
@@ -233,9 +288,10 @@ class Handler(BaseHTTPRequestHandler):
                 ("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}),
             ]
         response = {"id": f"resp_{step}", "object": "response", "status": "in_progress", "model": body.get("model", "mock"), "output": []}
-        usage = {"input_tokens": script.input_tokens, "input_tokens_details": {"cached_tokens": 0},
+        total_in = script.input_tokens + script.cache_read
+        usage = {"input_tokens": total_in, "input_tokens_details": {"cached_tokens": script.cache_read},
                  "output_tokens": script.output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
-                 "total_tokens": script.input_tokens + script.output_tokens}
+                 "total_tokens": total_in + script.output_tokens}
         done = dict(response, status="completed", output=[item], usage=usage)
         self.sse([("response.created", {"type": "response.created", "response": response}),
                   ("response.in_progress", {"type": "response.in_progress", "response": response})]
@@ -254,16 +310,21 @@ class Handler(BaseHTTPRequestHandler):
             last = users[-1] if users else ""
             answer = script.reply if (not blocks or "failed to match" in last) else "\n".join(blocks) + "\n" + script.reply
         chunk = {"id": "chatcmpl-0", "object": "chat.completion.chunk", "created": 0, "model": body.get("model", "mock")}
-        usage = {"prompt_tokens": script.input_tokens, "completion_tokens": script.output_tokens,
-                 "total_tokens": script.input_tokens + script.output_tokens}
+        total_in = script.input_tokens + script.cache_read
+        usage = {"prompt_tokens": total_in, "completion_tokens": script.output_tokens,
+                 "total_tokens": total_in + script.output_tokens,
+                 "prompt_tokens_details": {"cached_tokens": script.cache_read}}
         if not body.get("stream"):
             return self.json(200, dict(chunk, object="chat.completion", usage=usage, choices=[
                 {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]))
-        self.sse([
+        events = [
             (None, dict(chunk, choices=[{"index": 0, "delta": {"role": "assistant", "content": answer}, "finish_reason": None}])),
-            (None, dict(chunk, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}], usage=usage)),
-            (None, "[DONE]"),
-        ])
+            (None, dict(chunk, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])),
+        ]
+        # As OpenAI: usage only when asked for, in a last chunk of its own.
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append((None, dict(chunk, choices=[], usage=usage)))
+        self.sse(events + [(None, "[DONE]")])
 
 
 class Server(ThreadingHTTPServer):
@@ -274,6 +335,45 @@ class Server(ThreadingHTTPServer):
         self.script = script
         self.log_path = log
         self.lock = threading.Lock()
+        self.in_flight = 0
+        self.window = []  # arrival times of admitted model requests (rpm)
+
+    def admit(self, entry):
+        """Counts a model request in; the rate-limit headers of a refusal, or None."""
+        s = self.script
+        with self.lock:
+            entry["in_flight"] = self.in_flight
+            now = time.time()
+            if s.rpm:
+                self.window = [t for t in self.window if now - t < s.rpm["window"]]
+                if len(self.window) >= s.rpm["limit"]:
+                    return self.limits(now)
+            if s.max_concurrent is not None and self.in_flight >= s.max_concurrent:
+                return []
+            self.in_flight += 1
+            if s.rpm:
+                self.window.append(now)
+            return None
+
+    def leave(self):
+        with self.lock:
+            self.in_flight -= 1
+
+    def announce(self):
+        with self.lock:
+            return self.limits(time.time()) if self.script.rpm else []
+
+    def limits(self, now):
+        rpm = self.script.rpm
+        left = max(0, rpm["limit"] - len(self.window))
+        # As providers announce it: when the limit is fully replenished.
+        reset = (self.window[-1] + rpm["window"] - now) if self.window else 0
+        at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now + reset)) + f".{int(((now + reset) % 1) * 1000):03d}Z"
+        return [("x-ratelimit-limit-requests", str(rpm["limit"])), ("x-ratelimit-remaining-requests", str(left)),
+                ("x-ratelimit-reset-requests", f"{int(max(reset, 0) * 1000)}ms"),
+                ("anthropic-ratelimit-requests-limit", str(rpm["limit"])),
+                ("anthropic-ratelimit-requests-remaining", str(left)),
+                ("anthropic-ratelimit-requests-reset", at)]
 
     def record(self, entry):
         if not self.log_path:

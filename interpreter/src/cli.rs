@@ -227,6 +227,11 @@ pub struct RunArgs {
     /// With --resume: continue even though the plan file changed.
     #[arg(long)]
     pub force: bool,
+    /// Answer every model request from the exchanges run RUN_ID recorded, in the same
+    /// order per agent and attempt, without a network: a new run that repeats that
+    /// one (for debugging it, or a deterministic test).
+    #[arg(long, value_name = "RUN_ID", conflicts_with = "resume")]
+    pub replay: Option<String>,
     /// No progress display on standard error.
     #[arg(long, short)]
     pub quiet: bool,

@@ -76,6 +76,11 @@ pub struct Agent {
     /// `network`, sees no other process and no credential file. `false` opts out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<bool>,
+    /// Send its model requests through `plan`'s model gateway (default: yes, for the
+    /// built-in runners): it holds the real key, meters cost and enforces budgets at
+    /// each request. `false` opts out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<bool>,
     /// The hosts it may reach beyond its runner's model API (default: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Box<crate::Network>>,

@@ -51,15 +51,17 @@ impl AgentCli {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
-    /// Most US dollars the CLIs may report spending.
+    /// Most US dollars agents may spend: metered by `plan`'s model gateway from the
+    /// API's own usage and the price table (else what the CLI reports), and checked
+    /// before each model request is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub cost_usd: Option<f64>,
-    /// Most tokens (input + output) the CLIs may report.
+    /// Most tokens (input, cached input included, + output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
-    /// Most model turns per attempt of each agent (passed to the CLI where it has a flag
-    /// for it; default 50).
+    /// Most model turns (requests) per attempt of each agent: passed to the CLI where
+    /// it has a flag for it, and enforced by the gateway (default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub turns: Option<u32>,
@@ -70,6 +72,27 @@ impl Budget {
     pub const DEFAULT_COST_USD: f64 = 10.0;
     /// Turns per attempt when no budget sets them.
     pub const DEFAULT_TURNS: u32 = 50;
+}
+
+/// What a model costs, in US dollars per million tokens (`prices:` in a plan adds to
+/// or replaces entries of `plan`'s own dated price table).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Input tokens read fresh.
+    #[schemars(range(min = 0))]
+    pub input: f64,
+    /// Output tokens (reasoning included).
+    #[schemars(range(min = 0))]
+    pub output: f64,
+    /// Input tokens written to the prompt cache (default: `input`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub cache_write: Option<f64>,
+    /// Input tokens read from the prompt cache (default: `input`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub cache_read: Option<f64>,
 }
 
 /// What an agent must leave behind for its attempt to count as a success.

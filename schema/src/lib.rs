@@ -11,7 +11,7 @@ mod sandbox;
 mod state;
 
 pub use agent::{Agent, Command, Consensus, Gather, MapSpec, Over, Pattern, Workspace, AGENT_ID_PATTERN};
-pub use coding::{AgentCli, Budget, Expect};
+pub use coding::{AgentCli, Budget, Expect, Price};
 pub use duration::{Duration, DurationError, DURATION_PATTERN};
 pub use plan::{
     Backoff, Complexity, Defaults, Git, Issue, Limits, Merge, OnConflict, Plan, PullRequest, Retry, Runner,

@@ -37,6 +37,10 @@ pub struct Plan {
     /// Named agent back-ends; the rendered prompt goes to their standard input.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub runners: IndexMap<String, Runner>,
+    /// Model prices in US dollars per million tokens, by model name: add to or replace
+    /// entries of `plan`'s dated price table (`plan prices` prints it).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub prices: IndexMap<String, crate::Price>,
     /// What the whole run may spend (default: `cost_usd: 10`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::Budget>,
@@ -173,6 +177,10 @@ pub struct Defaults {
     /// Whether agents run in a sandbox (default: yes, where the kernel allows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<bool>,
+    /// Whether coding agents' model requests go through `plan`'s model gateway
+    /// (default: yes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<bool>,
     /// The hosts agents may reach (an agent's own list adds to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<crate::Network>,
@@ -251,6 +259,10 @@ pub struct Runner {
     /// Hosts this runner's agents may reach (its model API, say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<crate::Network>,
+    /// Whether this runner's model requests go through `plan`'s model gateway (default:
+    /// yes for a built-in CLI's own command; a runner with its own `command` is not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<bool>,
 }
 
 /// Bounds that keep a plan (or an output it maps over) from exhausting the machine.

@@ -54,6 +54,7 @@ fn plan(agent: Agent) -> Plan {
         defaults: None,
         concurrency: None,
         runners: Default::default(),
+        prices: Default::default(),
         budget: None,
         limits: None,
         agent,

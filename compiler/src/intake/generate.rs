@@ -289,6 +289,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
         }),
         complexity: c.complexity,
         vars: IndexMap::new(),
+        prices: IndexMap::new(),
         defaults: Some(Defaults {
             timeout: Some(Duration::from_millis(30 * 60_000)),
             retry: Some(Retry {
@@ -304,6 +305,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
             image: None,
             pass_env: Vec::new(),
             sandbox: None,
+            gateway: None,
             network: None,
             resources: None,
         }),

@@ -48,6 +48,11 @@ pub struct Step<'p> {
     pub env: EnvPolicy<'p>,
     /// What its processes may do outside their workspace.
     pub sandbox: Sandbox<'p>,
+    /// A coding agent whose model requests go through `plan`'s model gateway: a
+    /// built-in CLI's own command, unless `gateway: false` on the agent, its runner or
+    /// in `defaults`. Its CLI's model keys are then not passed to it (the gateway holds
+    /// them).
+    pub gateway: bool,
 }
 
 /// An agent's sandbox: whether it has one, the hosts it may reach (beyond its
@@ -227,6 +232,7 @@ pub fn step<'p>(plan: &'p Plan, agent: &'p Agent) -> Result<Step<'p>, Problem> {
         agent: agent.env.as_deref(),
         pass: agent.pass_env.iter().map(String::as_str).collect(),
     };
+    let mut gateway = false;
     let work = if let Some(uses) = agent.uses.as_deref() {
         Work::Action(action(uses, agent.with())?)
     } else if let Some(cmd) = &agent.run {
@@ -240,7 +246,15 @@ pub fn step<'p>(plan: &'p Plan, agent: &'p Agent) -> Result<Step<'p>, Problem> {
         }
         match (cli_of(name, entry), entry) {
             (Some(cli), _) => {
-                env.pass.extend(cli.model_keys());
+                gateway = entry.is_none_or(|r| r.command.is_none())
+                    && [agent.gateway, entry.and_then(|r| r.gateway), defaults.and_then(|d| d.gateway)]
+                        .into_iter()
+                        .flatten()
+                        .next()
+                        .unwrap_or(true);
+                if !gateway {
+                    env.pass.extend(cli.model_keys());
+                }
                 Work::Coding(CodingAgent { cli, runner: name, entry })
             }
             (None, Some(r)) => match &r.command {
@@ -280,6 +294,7 @@ pub fn step<'p>(plan: &'p Plan, agent: &'p Agent) -> Result<Step<'p>, Problem> {
             .unwrap_or(Budget::DEFAULT_TURNS),
         work,
         env,
+        gateway,
     })
 }
 
@@ -305,7 +320,12 @@ mod tests {
         assert_eq!(s.workspace, Workspace::Worktree);
         assert_eq!(s.retry.map(|r| r.attempts), Some(3));
         assert_eq!(s.turns, 7);
-        assert!(s.env.pass.contains(&"ANTHROPIC_API_KEY") && s.env.pass.contains(&"DB_TOKEN"), "{:?}", s.env.pass);
+        // The model gateway holds the model key: it is not passed to the agent.
+        assert!(s.gateway && s.env.pass == ["DB_TOKEN"], "{:?}", s.env.pass);
+        let mut off = p.clone();
+        off.defaults.as_mut().unwrap().gateway = Some(false);
+        let s = step(&off, &off.agent).unwrap();
+        assert!(!s.gateway && s.env.pass.contains(&"ANTHROPIC_API_KEY"), "{:?}", s.env.pass);
     }
 
     #[test]
@@ -365,7 +385,12 @@ mod tests {
         assert_eq!(keys(s.env.defaults), Some(vec!["A".to_string(), "B".to_string()]));
         assert_eq!(s.env.runner.map(|m| m["B"].as_str()), Some("r"));
         assert_eq!(keys(s.env.agent), Some(vec!["C".to_string()]));
-        assert!(s.env.pass.contains(&"X_TOKEN") && s.env.pass.contains(&"OPENAI_API_KEY"));
+        assert!(s.env.pass.contains(&"X_TOKEN") && !s.env.pass.contains(&"OPENAI_API_KEY"));
+        // A runner of its own command is not driven through the gateway.
+        let mut own = p.clone();
+        own.runners.get_mut("cheap").unwrap().command = Some(plan_schema::Command::Argv(vec!["my-codex".into()]));
+        let s = step(&own, &own.agent).unwrap();
+        assert!(!s.gateway && s.env.pass.contains(&"OPENAI_API_KEY"));
         let mut p2 = p.clone();
         p2.agent.runner = Some("own".into());
         assert!(matches!(step(&p2, &p2.agent).unwrap().work, Work::Runner { name: "own", .. }));

@@ -68,6 +68,7 @@ pub fn print_schedule(renderer: &Renderer) {
                         node_id: &unit.id,
                         session: None,
                         cost_left: None,
+                        gateway: None,
                     };
                     let prepared =
                         renderer.run.step(&meta).and_then(|step| Preparer::new(renderer).prepare(&step, meta, &vars));

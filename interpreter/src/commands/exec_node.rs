@@ -181,7 +181,7 @@ fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<Str
         renderer.clone(),
         Arc::new(ProcessExecutor::default()),
         Memory::default(),
-        Options { concurrency: 1, fail_fast: false, signals: true },
+        Options { concurrency: 1, fail_fast: false, signals: true, replay: None },
     );
     scheduler.restore(restored, HashMap::new());
     if args.expand {

@@ -217,6 +217,7 @@ fn ask_cli(
     let last = scratch.join("last-message.txt");
     std::fs::write(&prompt_file, prompt).map_err(|e| Error::io("write", &prompt_file, e))?;
     let launch = Launch {
+        gateway: None,
         confined: crate::engine::sandbox::availability().is_ok(),
         cli,
         runner: None,

@@ -129,7 +129,22 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     ctx.given_secrets = secrets;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, renderer.run.node_count(), display);
-    let options = Options { concurrency, fail_fast: args.fail_fast, signals: true };
+    let replay = match &args.replay {
+        Some(id) => {
+            let recorded = RunDir::find(&args.runs_dir, Some(id))?;
+            let file = recorded.exchanges();
+            if !file.is_file() {
+                return Err(Error::Usage(format!(
+                    "run `{id}` recorded no model exchanges ({} is missing): only runs whose agents went through the \
+                     model gateway can be replayed",
+                    file.display()
+                )));
+            }
+            Some((file, recorded.root))
+        }
+        None => None,
+    };
+    let options = Options { concurrency, fail_fast: args.fail_fast, signals: true, replay };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
     scheduler.restore(opened.restored, opened.history);

@@ -1,12 +1,17 @@
 //! Budgets: what coding agents spent, per agent and for the run, against the plan's
-//! `budget` (default $10) and each agent's own. Spending comes from the CLIs' own
-//! reports; what was spent before a `--resume` counts too.
+//! `budget` (default $10) and each agent's own. Spending comes from the model
+//! gateway, request by request (it checks before sending each one), else from the
+//! CLIs' own reports; what was spent before a `--resume` counts too. The scheduler
+//! and the gateway share one `Spending`.
 
 use std::collections::HashMap;
 
 use plan_schema::{Budget, Plan};
 
 use crate::store::usage::Usage;
+
+/// The run's spending, as the scheduler and the gateway share it.
+pub type Shared = std::sync::Arc<std::sync::Mutex<Spending>>;
 
 pub struct Spending {
     plan: Budget,
@@ -94,7 +99,7 @@ mod tests {
     #[test]
     fn the_run_budget_defaults_to_ten_dollars_and_names_who_spent_it() {
         let mut s = Spending::new(&plan(None));
-        s.add("fix", &Usage { input_tokens: 10, output_tokens: 5, cost_usd: Some(6.0), turns: 2 });
+        s.add("fix", &Usage { input_tokens: 10, output_tokens: 5, cost_usd: Some(6.0), turns: 2, ..Usage::default() });
         assert_eq!(s.exceeded("fix", None), None);
         assert_eq!(s.cost_left("fix", None), Some(4.0));
         s.add("test", &Usage { cost_usd: Some(4.5), ..Usage::default() });

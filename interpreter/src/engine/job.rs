@@ -141,6 +141,8 @@ pub struct Ran {
     pub no_retry: bool,
     /// What its sandbox refused it (connections to hosts its plan does not list).
     pub blocked: Vec<String>,
+    /// A cost its CLI reported that cannot be one: refused, not counted.
+    pub cost_error: Option<String>,
 }
 
 /// The kernel starting a process: from the spawn call to its return (the program
@@ -153,7 +155,16 @@ pub struct ProcessStart {
 
 impl From<Outcome> for Ran {
     fn from(outcome: Outcome) -> Self {
-        Ran { outcome, usage: None, session: None, lifetime: None, start: None, no_retry: false, blocked: Vec::new() }
+        Ran {
+            outcome,
+            usage: None,
+            session: None,
+            lifetime: None,
+            start: None,
+            no_retry: false,
+            blocked: Vec::new(),
+            cost_error: None,
+        }
     }
 }
 

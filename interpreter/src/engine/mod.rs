@@ -9,6 +9,7 @@ pub(crate) mod budget;
 pub(crate) mod consensus;
 pub(crate) mod context;
 pub(crate) mod cow;
+pub(crate) mod gateway;
 pub(crate) mod job;
 pub(crate) mod merge;
 pub(crate) mod prepare;

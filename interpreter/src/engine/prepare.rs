@@ -157,7 +157,9 @@ impl<'r> Preparer<'r> {
         let withhold = run.withheld_env(&step.env.pass, &env);
         let workdir = a.workdir.as_ref().map(|w| self.render_str(w, ctx())).transpose()?.map(PathBuf::from);
         let cli = agent.as_ref().map(|a| a.cli);
-        let sandbox = crate::engine::sandbox::for_agent(&step.sandbox, run, vars.node_id, cli, &mut env).map(Box::new);
+        let model = crate::engine::sandbox::ModelRoute { cli, gateway: vars.gateway.map(|p| p.port) };
+        let sandbox =
+            crate::engine::sandbox::for_agent(&step.sandbox, run, vars.node_id, model, &mut env).map(Box::new);
         Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin, env, withhold, workdir, agent, sandbox })))
     }
 
@@ -176,6 +178,7 @@ impl<'r> Preparer<'r> {
         let launch = agents::Launch {
             read_only: false,
             confined,
+            gateway: vars.gateway,
             cli: coding.cli,
             runner: coding.entry,
             turns,
@@ -289,7 +292,7 @@ impl<'r> Preparer<'r> {
         let policy = run.step(&meta).ok().map(|s| s.sandbox);
         let mut sandbox = policy.and_then(|p| {
             let id = format!("{}.compensate", meta.agent.id);
-            crate::engine::sandbox::for_agent(&p, run, &id, None, &mut env)
+            crate::engine::sandbox::for_agent(&p, run, &id, crate::engine::sandbox::ModelRoute::default(), &mut env)
         });
         // A compensation undoes work in the checkout it runs in.
         if let (Some(s), Ok(here)) = (&mut sandbox, std::env::current_dir()) {

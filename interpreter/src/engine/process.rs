@@ -229,7 +229,14 @@ async fn run_process(
         Some(Err(e)) => Outcome::Failed { error: format!("waiting for the process failed: {e}") },
     };
     let mut ran = match agent {
-        Some(a) => Ran { usage: Some(a.usage), session: a.session, lifetime, start, ..outcome.into() },
+        Some(a) => Ran {
+            usage: Some(a.usage),
+            session: a.session,
+            lifetime,
+            start,
+            cost_error: a.cost_error,
+            ..outcome.into()
+        },
         None => Ran { lifetime, start, ..outcome.into() },
     };
     if let Some(sandbox) = sandboxed {

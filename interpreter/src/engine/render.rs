@@ -68,6 +68,8 @@ pub struct NodeVars<'a> {
     pub session: Option<&'a str>,
     /// Dollars the budgets leave for this attempt, when one limits them.
     pub cost_left: Option<f64>,
+    /// A coding agent's way through the model gateway, for this attempt.
+    pub gateway: Option<&'a crate::engine::gateway::Pass>,
 }
 
 impl Renderer {

@@ -4,6 +4,7 @@
 
 pub(crate) mod approvals;
 pub(crate) mod clock;
+pub(crate) mod exchanges;
 pub(crate) mod journal;
 pub(crate) mod metrics;
 pub(crate) mod recorder;

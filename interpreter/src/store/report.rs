@@ -79,6 +79,9 @@ pub struct Summary {
     /// checkout) or `worktree` (the fallback: a full checkout each).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workspaces: Option<&'static str>,
+    /// The model gateway, when agents went through it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<crate::store::usage::GatewaySummary>,
     /// What the agents changed, from git (runs in a repository only).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes>,
@@ -222,8 +225,21 @@ impl Serialize for AgentReport<'_> {
         }
         // A coding agent's tokens and cost (cost null when its CLI reports none).
         if let Some(u) = &r.usage {
-            let usage =
-                AgentUsage { input_tokens: u.input_tokens, output_tokens: u.output_tokens, cost_usd: u.cost_usd };
+            let m = r.metering.as_deref();
+            let usage = AgentUsage {
+                input_tokens: u.input_tokens,
+                output_tokens: u.output_tokens,
+                cache_write_tokens: u.cache_write_tokens,
+                cache_read_tokens: u.cache_read_tokens,
+                turns: u.turns,
+                cost_usd: u.cost_usd,
+                metered_by: if m.is_some() { "gateway" } else { "cli" },
+                cli_cost_usd: m.and_then(|m| m.cli_cost_usd),
+                by_model: m.map(|m| &m.by_model),
+                rate_limit_wait: m.map(|m| human_duration(std::time::Duration::from_millis(m.rate_limit_wait_ms))),
+                throttled: m.map_or(0, |m| m.throttled),
+                notes: m.map(|m| m.notes.as_slice()).unwrap_or_default(),
+            };
             map.serialize_entry("usage", &usage)?;
         }
         if !r.blocked.is_empty() {
@@ -236,11 +252,38 @@ impl Serialize for AgentReport<'_> {
     }
 }
 
+/// A coding agent's spending as the report shows it: metered by the gateway (by
+/// model, with the CLI's own figure beside it and the time it waited for rate
+/// limits) or as its CLI reported it.
 #[derive(Clone, Debug, Serialize)]
-pub struct AgentUsage {
+pub struct AgentUsage<'a> {
     pub input_tokens: u64,
     pub output_tokens: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_read_tokens: u64,
+    pub turns: u32,
     pub cost_usd: Option<f64>,
+    pub metered_by: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cli_cost_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_model: Option<&'a std::collections::BTreeMap<String, crate::store::usage::Usage>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_wait: Option<String>,
+    #[serde(skip_serializing_if = "is_zero32")]
+    pub throttled: u32,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub notes: &'a [String],
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero32(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Builds the report of a finished run. The records move into it (a run of 100,000
@@ -304,6 +347,7 @@ pub fn build(
             publish_decision: None,
             changes: None,
             workspaces: result.workspaces,
+            gateway: result.gateway.take(),
             sandbox: None,
         },
         performance_metrics: Metrics {

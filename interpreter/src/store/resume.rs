@@ -62,6 +62,9 @@ impl Resumed {
                 _ => {}
             }
         }
+        // What went through the model gateway is in its record, request by request
+        // (also the requests of an attempt the kill cut short).
+        resumed.spent.extend(crate::store::exchanges::spent(&resumed.dir.exchanges()));
         Ok(resumed)
     }
 

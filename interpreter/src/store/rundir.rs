@@ -93,6 +93,11 @@ impl RunDir {
     pub fn switching(&self) -> PathBuf {
         self.root.join("switching")
     }
+    /// Every model request and answer of the run, through the gateway
+    /// (`store::exchanges`).
+    pub fn exchanges(&self) -> PathBuf {
+        self.root.join("gateway").join("exchanges.jsonl")
+    }
     /// Approval gates: requests and decisions.
     pub fn approvals(&self) -> PathBuf {
         self.root.join("approvals")

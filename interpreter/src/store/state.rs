@@ -16,6 +16,9 @@ pub struct Record {
     pub last_error: Box<str>,
     /// Tokens and cost over all attempts, for coding agents.
     pub usage: Option<Box<crate::store::usage::Usage>>,
+    /// How the model gateway measured it: by model, rate-limit waits, the CLI's own
+    /// figure beside the gateway's.
+    pub metering: Option<Box<crate::store::usage::Metering>>,
     /// An approval gate's decision: who, when, why (set for the report).
     pub decision: Option<Box<crate::store::approvals::Decision>>,
     /// What its sandbox refused it, over all attempts.
@@ -43,4 +46,6 @@ pub struct RunResult {
     /// What agents' workspaces of their own were made of (`copy-on-write` or
     /// `worktree`), in a run in a repository.
     pub workspaces: Option<&'static str>,
+    /// The model gateway, when agents went through it.
+    pub gateway: Option<crate::store::usage::GatewaySummary>,
 }

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::parse::{first_line, AgentParser, AgentResult};
+use super::parse::{first_line, reported_cost, AgentParser, AgentResult};
 use super::{Invocation, Launch};
+use crate::engine::gateway::api::Provider;
 use crate::store::usage::Usage;
 
 pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
@@ -33,6 +34,17 @@ pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
     let history = launch.last_message_file.with_extension("aider.md");
     argv.extend(["--chat-history-file".into(), history.display().to_string()]);
     argv.extend(["--input-history-file".into(), history.with_extension("input").display().to_string()]);
+    if let Some((base, key)) = launch.through(Provider::OpenAi) {
+        argv.extend(["--openai-api-base".into(), base.to_string(), "--openai-api-key".into(), key.to_string()]);
+        // litellm prefers OPENAI_BASE_URL (inherited from `plan`) to the flag.
+        env.insert("OPENAI_BASE_URL".into(), base.to_string());
+        env.insert("OPENAI_API_BASE".into(), base.to_string());
+    }
+    if let Some((base, key)) = launch.through(Provider::Anthropic) {
+        argv.extend(["--anthropic-api-key".into(), key.to_string()]);
+        env.insert("ANTHROPIC_API_BASE".into(), base.to_string());
+        env.insert("ANTHROPIC_BASE_URL".into(), base.to_string());
+    }
     // litellm fetches a price list from the internet unless told not to.
     env.insert("LITELLM_LOCAL_MODEL_COST_MAP".into(), "True".into());
     Invocation { argv, env, prompt_on_stdin: false }
@@ -79,8 +91,11 @@ impl AgentParser for Parser {
                 .split("Cost: $")
                 .nth(1)
                 .and_then(|c| c.split_whitespace().next())
-                .and_then(|c| c.parse::<f64>().ok());
-            self.result.usage.add(&Usage { input_tokens: sent, output_tokens: received, cost_usd: cost, turns: 1 });
+                .map(|c| c.parse::<f64>().unwrap_or(f64::NAN));
+            let cost = reported_cost(&mut self.result, "aider", cost);
+            let usage =
+                Usage { input_tokens: sent, output_tokens: received, cost_usd: cost, turns: 1, ..Usage::default() };
+            self.result.usage.add(&usage);
             return vec![line.to_string()];
         }
         if let Some(file) = t.strip_prefix("Applied edit to ") {

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::parse::{first_line, relative, u64_at, AgentParser, AgentResult};
+use super::parse::{first_line, relative, reported_cost, u64_at, AgentParser, AgentResult};
 use super::{Invocation, Launch};
+use crate::engine::gateway::api::Provider;
 use crate::store::usage::Usage;
 
 pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
@@ -20,11 +21,17 @@ pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
     if let Some(m) = model {
         argv.extend(["--model".into(), m.to_string()]);
     }
-    if let Some(left) = launch.cost_left {
+    // Through the gateway, budgets are checked at each request (and name the budget
+    // when they stop one); else the CLI's own limit is all there is.
+    if let Some(left) = launch.cost_left.filter(|_| launch.gateway.is_none()) {
         argv.extend(["--max-budget-usd".into(), format!("{:.4}", left.max(0.0))]);
     }
     if let Some(session) = launch.session {
         argv.extend(["--resume".into(), session.to_string()]);
+    }
+    if let Some((base, key)) = launch.through(Provider::Anthropic) {
+        env.insert("ANTHROPIC_BASE_URL".into(), base.to_string());
+        env.insert("ANTHROPIC_API_KEY".into(), key.to_string());
     }
     // No telemetry, no update checks, no side requests: only the model's API.
     env.insert("DISABLE_TELEMETRY".into(), "1".into());
@@ -107,14 +114,20 @@ impl Parser {
             r.session = Some(s.to_string());
         }
         let usage = v.get("usage").cloned().unwrap_or(Value::Null);
+        let (cache_write, cache_read) =
+            (u64_at(&usage, "cache_creation_input_tokens"), u64_at(&usage, "cache_read_input_tokens"));
         r.usage = Usage {
-            input_tokens: u64_at(&usage, "input_tokens")
-                + u64_at(&usage, "cache_creation_input_tokens")
-                + u64_at(&usage, "cache_read_input_tokens"),
+            input_tokens: u64_at(&usage, "input_tokens") + cache_write + cache_read,
             output_tokens: u64_at(&usage, "output_tokens"),
-            cost_usd: v.get("total_cost_usd").and_then(Value::as_f64),
+            cost_usd: None,
             turns: u32::try_from(u64_at(v, "num_turns")).unwrap_or(u32::MAX),
+            cache_write_tokens: cache_write,
+            cache_read_tokens: cache_read,
         };
+        // JSON has no NaN: a figure that is not a number arrives as a string.
+        let figure =
+            v.get("total_cost_usd").map(|c| c.as_f64().or_else(|| c.as_str()?.parse().ok()).unwrap_or(f64::NAN));
+        r.usage.cost_usd = reported_cost(r, "claude", figure);
         if v.get("is_error").and_then(Value::as_bool).unwrap_or(false) {
             let subtype = v.get("subtype").and_then(Value::as_str).unwrap_or("error");
             let text = if r.message.is_empty() { subtype.to_string() } else { r.message.clone() };

@@ -7,10 +7,11 @@ use serde_json::Value;
 
 use super::parse::{first_line, relative, u64_at, AgentParser, AgentResult};
 use super::{Invocation, Launch};
+use crate::engine::gateway::api::Provider;
 use crate::store::usage::Usage;
 
 pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
-    let env = BTreeMap::new();
+    let mut env = BTreeMap::new();
     // The sandbox is an option of `exec` itself, before a `resume` subcommand.
     // Confined by `plan` (its sandbox decides what the process may write and reach),
     // Codex's own sandbox is off: nested, its bubblewrap hides a workspace under /tmp.
@@ -34,6 +35,15 @@ pub fn command(launch: &Launch, model: Option<&str>) -> Invocation {
         "features.apps=false",
     ] {
         argv.extend(["-c".into(), setting.into()]);
+    }
+    // Codex ignores OPENAI_BASE_URL: the gateway is a provider of its own, its key
+    // (a placeholder) in a variable of its own.
+    if let Some((base, key)) = launch.through(Provider::OpenAi) {
+        let provider = format!(
+            "model_providers.plan-gateway={{name=\"plan model gateway\",base_url=\"{base}\",env_key=\"PLAN_GATEWAY_KEY\",wire_api=\"responses\"}}"
+        );
+        argv.extend(["-c".into(), "model_provider=\"plan-gateway\"".into(), "-c".into(), provider]);
+        env.insert("PLAN_GATEWAY_KEY".into(), key.to_string());
     }
     if let Some(m) = model {
         argv.extend(["-m".into(), m.to_string()]);
@@ -100,6 +110,8 @@ impl AgentParser for Parser {
                     output_tokens: u64_at(&u, "output_tokens") + u64_at(&u, "reasoning_output_tokens"),
                     cost_usd: None,
                     turns: 1,
+                    cache_write_tokens: u64_at(&u, "cache_write_input_tokens"),
+                    cache_read_tokens: u64_at(&u, "cached_input_tokens"),
                 });
                 out.push(format!("✓ {} ({})", first_line(&r.message, 200), r.usage.describe()));
             }

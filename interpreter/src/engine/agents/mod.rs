@@ -38,6 +38,9 @@ pub struct Launch<'a> {
     /// `plan` confines the process itself (`engine::sandbox`): a CLI's own sandbox
     /// would only fight it (Codex's bubblewrap hides the workspace under `/tmp`).
     pub confined: bool,
+    /// The model gateway's address and this attempt's placeholder key: the CLI is
+    /// pointed there instead of at its provider, and never sees the real key.
+    pub gateway: Option<&'a crate::engine::gateway::Pass>,
 }
 
 /// A runner's command and environment.
@@ -46,6 +49,15 @@ pub struct Invocation {
     pub env: BTreeMap<String, String>,
     /// Whether the prompt goes to standard input (else it is in the argv or a file).
     pub prompt_on_stdin: bool,
+}
+
+impl Launch<'_> {
+    /// The gateway's base URL for `provider`, and the placeholder key, when this
+    /// attempt goes through the gateway.
+    fn through(&self, provider: crate::engine::gateway::api::Provider) -> Option<(&str, &str)> {
+        let pass = self.gateway?;
+        Some((pass.bases.get(&provider)?.as_str(), pass.key.as_str()))
+    }
 }
 
 /// The command of a coding-agent CLI for one attempt: the built-in one (plus the

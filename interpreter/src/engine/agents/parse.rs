@@ -20,6 +20,9 @@ pub struct AgentResult {
     pub error: Option<String>,
     /// Tool calls the CLI refused for want of permission (e.g. `Edit src/lib.rs`).
     pub denied: Vec<String>,
+    /// A cost the CLI reported that cannot be one (negative, not a number, absurd):
+    /// refused, not counted.
+    pub cost_error: Option<String>,
 }
 
 impl AgentResult {
@@ -67,6 +70,18 @@ pub(super) fn first_line(text: &str, max: usize) -> String {
         format!("{}…", line.chars().take(max).collect::<String>())
     } else {
         line.to_string()
+    }
+}
+
+/// A cost figure the CLI reported: counted when it can be a cost, else refused with
+/// the reason in `result.cost_error`.
+pub(super) fn reported_cost(result: &mut AgentResult, cli: &str, figure: Option<f64>) -> Option<f64> {
+    match crate::store::usage::checked_cost(figure?) {
+        Ok(cost) => Some(cost),
+        Err(why) => {
+            result.cost_error = Some(format!("{cli} reported a cost that cannot be one ({why}): not counted"));
+            None
+        }
     }
 }
 

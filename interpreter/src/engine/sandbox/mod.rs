@@ -162,6 +162,15 @@ const CREDENTIALS: [&str; 12] = [
 const CLI_STATE: [&str; 8] =
     [".claude", ".claude.json", ".codex", ".cache", ".npm", ".config/claude", ".local/state", ".aider"];
 
+/// How an agent's process reaches its model: the CLI it runs, and the model
+/// gateway's port when it goes through it (then that port is all it may reach of
+/// its model: no vendor host, no other server).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ModelRoute {
+    pub cli: Option<AgentCli>,
+    pub gateway: Option<u16>,
+}
+
 /// The sandbox of an agent's process, from its resolved policy: `None` when it runs
 /// without one (`sandbox: false`, or the kernel cannot make one). Sets `TMPDIR` to a
 /// directory of its own. Its workspace is added where it is known (`workspace.rs`).
@@ -169,9 +178,10 @@ pub fn for_agent(
     policy: &plan_compiler::resolve::Sandbox<'_>,
     run: &RunContext,
     node: &str,
-    cli: Option<AgentCli>,
+    model: ModelRoute,
     env: &mut BTreeMap<String, String>,
 ) -> Option<SandboxSpec> {
+    let cli = model.cli;
     if !policy.on || availability().is_err() || run.dry_run {
         return None;
     }
@@ -206,8 +216,10 @@ pub fn for_agent(
     hide.extend(private_records(run));
     let network = policy.hosts.as_ref().map(|hosts| {
         let mut net = Network { hosts: hosts.iter().map(|h| h.to_string()).collect(), forwards: Vec::new() };
-        if let Some(cli) = cli {
-            model_endpoints(cli, env, &mut net);
+        match (model.gateway, cli) {
+            (Some(port), _) => net.forwards.push(port),
+            (None, Some(cli)) => model_endpoints(cli, env, &mut net),
+            (None, None) => {}
         }
         net
     });
@@ -245,7 +257,9 @@ fn private_records(run: &RunContext) -> Vec<PathBuf> {
 fn list_private_records(run: &RunContext) -> Vec<PathBuf> {
     let root = std::fs::canonicalize(&run.dir.root).unwrap_or_else(|_| run.dir.root.clone());
     let mut hide: Vec<PathBuf> =
-        ["journal.jsonl", "approvals", "outputs", "logs", "status", "checkout.index"].map(|p| root.join(p)).to_vec();
+        ["journal.jsonl", "approvals", "outputs", "logs", "status", "checkout.index", "gateway"]
+            .map(|p| root.join(p))
+            .to_vec();
     if let Some(runs) = root.parent() {
         if let Ok(rd) = std::fs::read_dir(runs) {
             hide.extend(rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| *p != root));

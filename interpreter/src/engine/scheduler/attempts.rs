@@ -25,6 +25,8 @@ pub(super) struct AgentAttempts {
     pub(super) usage: Option<Usage>,
     /// What its sandbox refused it.
     pub(super) blocked: Vec<String>,
+    /// What the model gateway measured of its attempts.
+    pub(super) metering: Option<crate::store::usage::Metering>,
 }
 
 impl Attempts {
@@ -38,6 +40,10 @@ impl Attempts {
 
     pub(super) fn usage(&self) -> Option<Usage> {
         self.agent.as_ref()?.usage
+    }
+
+    pub(super) fn metering(&self) -> Option<crate::store::usage::Metering> {
+        self.agent.as_ref()?.metering.clone()
     }
 
     /// What its sandbox refused it, over its attempts.

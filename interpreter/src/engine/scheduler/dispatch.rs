@@ -44,7 +44,8 @@ impl<R: Recorder> Scheduler<R> {
             }
         };
         // Spent stays spent (also after a resume): nothing new starts.
-        if let Some(message) = self.spending.exceeded(&meta.agent.id, step.budget) {
+        let spent = self.spent().exceeded(&meta.agent.id, step.budget);
+        if let Some(message) = spent {
             self.attempts.entry(key, 0).no_retry = true;
             return self.finish_now(key, Outcome::Failed { error: message });
         }
@@ -68,6 +69,7 @@ impl<R: Recorder> Scheduler<R> {
         a.count += 1;
         let (attempt, last_error, session) = (a.count, a.last_error.clone(), a.session().cloned());
         let id = self.id(key);
+        let pass = self.gateway_pass(&step, &id, &meta.agent.id, attempt);
         let vars = NodeVars {
             attempt,
             last_error: &last_error,
@@ -75,7 +77,8 @@ impl<R: Recorder> Scheduler<R> {
             consensus: vote.as_ref(),
             node_id: &id,
             session: session.as_deref(),
-            cost_left: self.spending.cost_left(&meta.agent.id, step.budget),
+            cost_left: self.spent().cost_left(&meta.agent.id, step.budget),
+            gateway: pass.as_ref(),
         };
         match Preparer::new(&self.renderer).prepare(&step, meta, &vars) {
             Err(error) => {
@@ -183,14 +186,14 @@ impl<R: Recorder> Scheduler<R> {
                 None => workspace::run_plain(job, prompt_file, executor.as_ref(), cancel).await,
             };
             let duration = ran.lifetime.unwrap_or_else(|| t.elapsed());
-            let _ = tx.send(Event::Finished { key, ran, duration });
+            let _ = tx.send(Event::Finished { key, ran: Box::new(ran), duration });
         });
     }
 
     /// Finishes a job that needs no worker (nothing to run, or it failed to prepare).
     pub(super) fn finish_now(&mut self, key: JobKey, outcome: Outcome) {
         self.running += 1;
-        self.handle(Event::Finished { key, ran: outcome.into(), duration: Duration::ZERO });
+        self.handle(Event::Finished { key, ran: Box::new(outcome.into()), duration: Duration::ZERO });
     }
 }
 

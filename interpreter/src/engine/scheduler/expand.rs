@@ -98,7 +98,7 @@ impl<R: Recorder> Scheduler<R> {
                 self.running += 1;
                 self.handle(Event::Finished {
                     key,
-                    ran: Outcome::Succeeded { stdout: v.to_string() }.into(),
+                    ran: Box::new(Outcome::Succeeded { stdout: v.to_string() }.into()),
                     duration,
                 });
             } else {

@@ -28,7 +28,7 @@ impl<R: Recorder> Scheduler<R> {
                     self.ready.push_front(key);
                 }
             }
-            Event::Finished { key, ran, duration } => {
+            Event::Finished { key, mut ran, duration } => {
                 self.running = self.running.saturating_sub(1);
                 self.gates.remove(&key);
                 let now = Instant::now();
@@ -40,7 +40,8 @@ impl<R: Recorder> Scheduler<R> {
                 if key.copy.is_none() {
                     self.timeline.finished(key.node.index(), now);
                 }
-                let over = self.spend(key, &ran);
+                let metered = self.metered(key, &mut ran);
+                let over = self.spend(key, &ran, metered);
                 if ran.no_retry {
                     self.attempts.entry(key, 1).no_retry = true;
                 }
@@ -70,19 +71,22 @@ impl<R: Recorder> Scheduler<R> {
         }
     }
 
-    /// Counts what a coding agent spent (journaled, so it survives `--resume`); the
+    /// Counts what a coding agent spent (journaled, so it survives `--resume`: by the
+    /// gateway's record of its requests when the gateway metered it, else here); the
     /// budget that this spent, if any.
-    fn spend(&mut self, key: JobKey, ran: &Ran) -> Option<String> {
+    fn spend(&mut self, key: JobKey, ran: &Ran, metered: bool) -> Option<String> {
         let usage = ran.usage.filter(|u| !u.is_empty())?;
         let id = self.id(key);
         let meta = self.ctx.meta_of(key.node)?;
         let a = self.attempts.entry(key, 1);
         a.agent_mut().usage.get_or_insert_with(Usage::default).add(&usage);
-        self.recorder.journal(Entry::Spent { node: id, attempt: a.count.max(1), usage });
-        self.spending.add(&meta.agent.id, &usage);
-        let over = self.spending.exceeded(&meta.agent.id, meta.agent.budget.as_deref());
+        if !metered {
+            self.recorder.journal(Entry::Spent { node: id, attempt: a.count.max(1), usage });
+            self.spending.lock().unwrap_or_else(|e| e.into_inner()).add(&meta.agent.id, &usage);
+        }
+        let over = self.spent().exceeded(&meta.agent.id, meta.agent.budget.as_deref());
         if over.is_some() {
-            a.no_retry = true;
+            self.attempts.entry(key, 1).no_retry = true;
         }
         over
     }
@@ -124,6 +128,7 @@ impl<R: Recorder> Scheduler<R> {
         };
         self.record_success(&id, &value, attempts, total);
         let usage = self.attempts.get(&key).and_then(|a| a.usage());
+        let metering = self.attempts.get(&key).and_then(|a| a.metering());
         self.copies.push(Record {
             id: id.into_boxed_str(),
             state: NodeState::Succeeded,
@@ -131,6 +136,7 @@ impl<R: Recorder> Scheduler<R> {
             duration: total,
             last_error: Box::default(),
             usage: usage.map(Box::new),
+            metering: metering.map(Box::new),
             decision: None,
             blocked: Box::default(),
         });
@@ -213,6 +219,7 @@ impl<R: Recorder> Scheduler<R> {
             return;
         }
         let usage = self.attempts.get(&key).and_then(|a| a.usage());
+        let metering = self.attempts.get(&key).and_then(|a| a.metering());
         self.copies.push(Record {
             id: id.into_boxed_str(),
             state,
@@ -220,6 +227,7 @@ impl<R: Recorder> Scheduler<R> {
             duration,
             last_error: error.into_boxed_str(),
             usage: usage.map(Box::new),
+            metering: metering.map(Box::new),
             decision: None,
             blocked: Box::default(),
         });

@@ -13,6 +13,7 @@ mod compensate;
 mod dispatch;
 mod expand;
 mod finish;
+mod metering;
 mod result;
 mod timeline;
 mod vote;
@@ -43,10 +44,13 @@ pub struct Options {
     pub fail_fast: bool,
     /// Listen for SIGINT/SIGTERM (off in unit tests).
     pub signals: bool,
+    /// `plan run --replay`: the recorded exchanges to answer model requests from, and
+    /// the recorded run's directory.
+    pub replay: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 enum Event {
-    Finished { key: JobKey, ran: Ran, duration: Duration },
+    Finished { key: JobKey, ran: Box<Ran>, duration: Duration },
     RetryDue { key: JobKey },
 }
 
@@ -66,7 +70,10 @@ pub struct Scheduler<R: Recorder> {
     checkout: Option<Arc<Checkout>>,
     pub recorder: R,
     options: Options,
-    spending: Spending,
+    spending: crate::engine::budget::Shared,
+    /// The model gateway, started when the first agent that uses it starts (or why it
+    /// could not start).
+    gateway: Option<Result<Arc<crate::engine::gateway::Gateway>, String>>,
     // run state, owned by the loop
     remaining: Vec<u32>,
     state: Vec<NodeState>,
@@ -122,7 +129,7 @@ impl<R: Recorder> Scheduler<R> {
     pub fn new(renderer: Arc<Renderer>, executor: Arc<dyn Executor>, recorder: R, options: Options) -> Self {
         let ctx = renderer.run.clone();
         let n = ctx.node_count();
-        let spending = Spending::new(&ctx.plan);
+        let spending = Arc::new(std::sync::Mutex::new(Spending::new(&ctx.plan)));
         let on_conflict = ctx.plan.merge.as_ref().map(|m| m.on_conflict).unwrap_or_default();
         let mut failure = None;
         let checkout = ctx.repo.clone().and_then(|repo| match Checkout::open(repo, ctx.dir.clone(), on_conflict) {
@@ -142,6 +149,7 @@ impl<R: Recorder> Scheduler<R> {
             recorder,
             options,
             spending,
+            gateway: None,
             remaining: vec![0; n],
             state: vec![NodeState::Pending; n],
             duration: vec![Duration::ZERO; n],
@@ -191,7 +199,7 @@ impl<R: Recorder> Scheduler<R> {
             let agent = node.split_once('[').map_or(node.as_str(), |(a, _)| a);
             let agent =
                 self.ctx.graph.node(agent).map_or(agent.to_string(), |ix| self.ctx.unit(ix).agent().to_string());
-            self.spending.add(&agent, &usage);
+            self.spent().add(&agent, &usage);
         }
     }
 

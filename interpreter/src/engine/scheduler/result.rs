@@ -35,8 +35,9 @@ impl<R: Recorder> Scheduler<R> {
             process_start: split.process_start,
             coordination: split.coordination,
             compensated,
-            spent: self.spending.total(),
+            spent: self.spent().total(),
             workspaces: self.checkout.as_ref().map(|c| c.kind.as_str()),
+            gateway: self.gateway_summary(),
         }
     }
 
@@ -54,6 +55,7 @@ impl<R: Recorder> Scheduler<R> {
             duration: self.duration[ix.index()],
             last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
             usage: a.and_then(|a| a.usage()).map(Box::new),
+            metering: a.and_then(|a| a.metering()).map(Box::new),
             decision: None,
             blocked: a.map(|a| a.blocked()).unwrap_or_default(),
         }
@@ -83,8 +85,9 @@ impl<R: Recorder> Scheduler<R> {
             process_start: split.process_start,
             coordination: split.coordination,
             compensated: Vec::new(),
-            spent: self.spending.total(),
+            spent: self.spent().total(),
             workspaces: self.checkout.as_ref().map(|c| c.kind.as_str()),
+            gateway: self.gateway_summary(),
         }
     }
 

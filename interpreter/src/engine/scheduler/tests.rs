@@ -85,7 +85,7 @@ fn scheduler_on(
         false,
     );
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
-    Scheduler::new(renderer, executor, NullRecorder, Options { concurrency, fail_fast, signals: false })
+    Scheduler::new(renderer, executor, NullRecorder, Options { concurrency, fail_fast, signals: false, replay: None })
 }
 
 fn fork_join(n: usize, extra: &str) -> String {

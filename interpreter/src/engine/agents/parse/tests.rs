@@ -27,7 +27,10 @@ fn claude_stream_json_gives_steps_message_usage_and_cost() {
     assert!(log[3].starts_with("✓ done (3 turns, 45 tokens, $0.0007)"), "{}", log[3]);
     assert_eq!(r.message, "done");
     assert_eq!(r.session.as_deref(), Some("s-1"));
-    assert_eq!(r.usage, Usage { input_tokens: 30, output_tokens: 15, cost_usd: Some(0.0007), turns: 3 });
+    assert_eq!(
+        r.usage,
+        Usage { input_tokens: 30, output_tokens: 15, cost_usd: Some(0.0007), turns: 3, ..Usage::default() }
+    );
     assert_eq!(r.failure(), None);
 }
 
@@ -69,7 +72,10 @@ fn aider_text_gives_edits_tokens_and_a_message_without_the_banner() {
     let (log, r) = parse(AgentCli::Aider, text);
     assert!(log.contains(&"→ edit greeting.txt".to_string()), "{log:?}");
     assert!(!log.iter().any(|l| l.contains("SEARCH")), "{log:?}");
-    assert_eq!(r.usage, Usage { input_tokens: 2500, output_tokens: 20, cost_usd: Some(0.01), turns: 1 });
+    assert_eq!(
+        r.usage,
+        Usage { input_tokens: 2500, output_tokens: 20, cost_usd: Some(0.01), turns: 1, ..Usage::default() }
+    );
     assert_eq!(r.message, "Changed the greeting.");
 }
 
