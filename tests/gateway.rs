@@ -237,11 +237,20 @@ fn agents_wait_for_rate_limits_instead_of_failing() {
         .map(|w| (w.trim_end_matches('s').parse::<f64>().unwrap() * 1000.0) as u64)
         .sum();
     assert!(waited > 300, "agents waited {waited} ms in all: {report}");
-    assert_eq!(
-        report["implementation_summary"]["gateway"]["throttled"],
-        requests.iter().filter(|r| r["status"] == 429).count(),
-        "every 429 is counted"
-    );
+    let throttled = requests.iter().filter(|r| r["status"] == 429).count();
+    assert_eq!(report["implementation_summary"]["gateway"]["throttled"], throttled, "every 429 is counted");
+    // `plan status` (and the web view, from the same journal) shows the waits.
+    let status = plan_run(&work, &env, &["status", report["run_id"].as_str().unwrap()]);
+    assert!(status.stdout.contains("waiting for rate limits"), "{}", status.stdout);
+    if throttled > 0 {
+        let logs = work.join(".plan/runs").join(report["run_id"].as_str().unwrap()).join("logs");
+        let told = (0..6).any(|i| {
+            std::fs::read_to_string(logs.join(format!("a{i}.log")))
+                .unwrap_or_default()
+                .contains("is rate limited (429)")
+        });
+        assert!(told, "an agent's log tells of its 429");
+    }
 }
 
 #[test]

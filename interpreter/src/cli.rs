@@ -23,6 +23,9 @@ pub enum Command {
     Lint(LintArgs),
     /// Print the JSON Schema of plan files (for editors and validators).
     Schema,
+    /// Print the model gateway's dated price table (US dollars per million tokens;
+    /// a plan's `prices:` adds to it or replaces rows).
+    Prices,
     /// Draw a plan's DAG without running anything.
     Graph(GraphArgs),
     /// Compile a plan and print its DAG as JSON.

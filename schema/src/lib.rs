@@ -7,6 +7,7 @@ mod coding;
 mod duration;
 mod plan;
 mod policy;
+pub mod prices;
 mod sandbox;
 mod state;
 

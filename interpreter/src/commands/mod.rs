@@ -37,6 +37,10 @@ pub fn main() -> ! {
             stdout(&plan_schema::json_schema_text());
             Ok(())
         }
+        Command::Prices => {
+            stdout(plan_schema::prices::TABLE);
+            Ok(())
+        }
         Command::Graph(args) => graph::run_graph(&args),
         Command::Compile(args) => graph::run_compile(&args),
         Command::Run(args) => run::run(args),

@@ -89,15 +89,15 @@ pub fn read(path: &Path) -> Vec<Exchange> {
     std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
-/// What each node spent through the gateway, by node, from its record.
-pub fn spent(path: &Path) -> Vec<(String, Usage)> {
-    let mut by_node: HashMap<String, Usage> = HashMap::new();
+/// What each attempt of each node spent through the gateway, from its record.
+pub fn spent(path: &Path) -> Vec<((String, u32), Usage)> {
+    let mut by_attempt: HashMap<(String, u32), Usage> = HashMap::new();
     for e in read(path) {
         if let Some(u) = e.usage {
-            by_node.entry(e.node).or_default().add(&u);
+            by_attempt.entry((e.node, e.attempt)).or_default().add(&u);
         }
     }
-    let mut spent: Vec<(String, Usage)> = by_node.into_iter().collect();
+    let mut spent: Vec<((String, u32), Usage)> = by_attempt.into_iter().collect();
     spent.sort_by(|a, b| a.0.cmp(&b.0));
     spent
 }
@@ -113,12 +113,13 @@ mod tests {
         let log = ExchangeLog::open(&path);
         let usage = Usage { input_tokens: 10, output_tokens: 5, cost_usd: Some(0.5), turns: 1, ..Usage::default() };
         for n in 0..2 {
-            log.append(&Exchange { node: "fix".into(), n, usage: Some(usage), ..Exchange::default() });
+            log.append(&Exchange { node: "fix".into(), attempt: 1, n, usage: Some(usage), ..Exchange::default() });
         }
         std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"node\":\"fi").unwrap();
         assert_eq!(read(&path).len(), 2);
         let spent = spent(&path);
         assert_eq!(spent.len(), 1);
+        assert_eq!(spent[0].0, ("fix".to_string(), 1));
         assert_eq!((spent[0].1.tokens(), spent[0].1.cost_usd, spent[0].1.turns), (30, Some(1.0), 2));
     }
 }

@@ -56,6 +56,10 @@ pub enum Entry {
         node: String,
         attempt: u32,
         usage: crate::store::usage::Usage,
+        /// Metered by the model gateway, whose record (`store::exchanges`) also has
+        /// it request by request.
+        #[serde(default)]
+        metered: bool,
     },
     Compensated {
         agent: String,

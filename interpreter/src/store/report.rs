@@ -236,7 +236,7 @@ impl Serialize for AgentReport<'_> {
                 metered_by: if m.is_some() { "gateway" } else { "cli" },
                 cli_cost_usd: m.and_then(|m| m.cli_cost_usd),
                 by_model: m.map(|m| &m.by_model),
-                rate_limit_wait: m.map(|m| human_duration(std::time::Duration::from_millis(m.rate_limit_wait_ms))),
+                rate_limit_wait: m.map(|_| human_duration(std::time::Duration::from_millis(u.rate_limit_wait_ms))),
                 throttled: m.map_or(0, |m| m.throttled),
                 notes: m.map(|m| m.notes.as_slice()).unwrap_or_default(),
             };

@@ -46,6 +46,7 @@ impl Resumed {
             publish: plan_compiler::graph::Publish::default(),
             hold: None,
         };
+        let mut journaled = std::collections::HashSet::new();
         for e in entries {
             match e {
                 Entry::RunStarted { plan, plan_hash, publish, hold, .. } if resumed.plan.is_none() => {
@@ -58,13 +59,20 @@ impl Resumed {
                     resumed.history.insert(node.clone(), (attempts, Duration::from_millis(duration_ms)));
                     resumed.outputs.insert(node, output);
                 }
-                Entry::Spent { node, usage, .. } => resumed.spent.push((node, usage)),
+                Entry::Spent { node, attempt, usage, .. } => {
+                    journaled.insert((node.clone(), attempt));
+                    resumed.spent.push((node, usage));
+                }
                 _ => {}
             }
         }
-        // What went through the model gateway is in its record, request by request
-        // (also the requests of an attempt the kill cut short).
-        resumed.spent.extend(crate::store::exchanges::spent(&resumed.dir.exchanges()));
+        // What went through the model gateway in an attempt the kill cut short (before
+        // its spending was journaled) is in the gateway's record, request by request.
+        let cut_short = crate::store::exchanges::spent(&resumed.dir.exchanges())
+            .into_iter()
+            .filter(|((node, attempt), _)| !journaled.contains(&(node.clone(), *attempt)))
+            .map(|((node, _), usage)| (node, usage));
+        resumed.spent.extend(cut_short);
         Ok(resumed)
     }
 

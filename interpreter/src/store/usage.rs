@@ -19,6 +19,9 @@ pub struct Usage {
     /// Of `input_tokens`, those read from the prompt cache.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cache_read_tokens: u64,
+    /// Time its model requests waited for the model gateway's shared rate limiter.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rate_limit_wait_ms: u64,
 }
 
 /// What the model gateway measured of an agent over its attempts, beside its usage.
@@ -26,8 +29,6 @@ pub struct Usage {
 pub struct Metering {
     /// Tokens, turns and cost by model.
     pub by_model: std::collections::BTreeMap<String, Usage>,
-    /// Time its model requests waited for the shared rate limiter.
-    pub rate_limit_wait_ms: u64,
     /// 429s the gateway absorbed for it (its CLI saw slow answers instead).
     pub throttled: u32,
     /// What its CLI said it cost, where it says: kept beside the gateway's figure.
@@ -88,6 +89,7 @@ impl Usage {
         self.turns += other.turns;
         self.cache_write_tokens += other.cache_write_tokens;
         self.cache_read_tokens += other.cache_read_tokens;
+        self.rate_limit_wait_ms += other.rate_limit_wait_ms;
         self.cost_usd = match (self.cost_usd, other.cost_usd) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
@@ -101,7 +103,11 @@ impl Usage {
     /// `1,234 tokens, $0.0123` (or `cost unknown`).
     pub fn describe(&self) -> String {
         let cost = self.cost_usd.map_or_else(|| "cost unknown".to_string(), |c| format!("${c:.4}"));
-        format!("{} tokens, {cost}", self.tokens())
+        let waited = match self.rate_limit_wait_ms {
+            0 => String::new(),
+            ms => format!(", {:.1}s waiting for rate limits", ms as f64 / 1000.0),
+        };
+        format!("{} tokens, {cost}{waited}", self.tokens())
     }
 }
 

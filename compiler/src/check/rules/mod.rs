@@ -6,6 +6,7 @@
 mod agent_without_work;
 mod dependency_cycle;
 mod duplicate_agent_id;
+mod gateway;
 mod limits;
 mod missing_file;
 mod pattern_shape;
@@ -82,6 +83,7 @@ pub const RULES: &[Rule] = &[
     limits::RULE,
     resolvable::RULE,
     sandbox::RULE,
+    gateway::RULE,
     missing_file::RULE,
     template_check::RULE,
     unquoted_issue_text::RULE,

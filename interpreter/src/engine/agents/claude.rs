@@ -123,6 +123,7 @@ impl Parser {
             turns: u32::try_from(u64_at(v, "num_turns")).unwrap_or(u32::MAX),
             cache_write_tokens: cache_write,
             cache_read_tokens: cache_read,
+            rate_limit_wait_ms: 0,
         };
         // JSON has no NaN: a figure that is not a number arrives as a string.
         let figure =

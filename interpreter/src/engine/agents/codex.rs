@@ -112,6 +112,7 @@ impl AgentParser for Parser {
                     turns: 1,
                     cache_write_tokens: u64_at(&u, "cache_write_input_tokens"),
                     cache_read_tokens: u64_at(&u, "cached_input_tokens"),
+                    rate_limit_wait_ms: 0,
                 });
                 out.push(format!("✓ {} ({})", first_line(&r.message, 200), r.usage.describe()));
             }

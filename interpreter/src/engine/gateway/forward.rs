@@ -195,6 +195,12 @@ async fn handle(shared: Arc<Shared>, client: Arc<Upstream>, req: Request<Incomin
             drop(slot);
             throttled += 1;
             let _ = answer.into_body().collect().await;
+            let line = format!(
+                "gateway: {} is rate limited (429): this request waits {:.1}s, others of the run share the limit",
+                provider.segment(),
+                wait.as_secs_f64()
+            );
+            shared.note(&exchange.node, &line);
             tokio::time::sleep(wait).await;
             waited += wait;
             continue;

@@ -82,6 +82,8 @@ struct Shared {
     log: ExchangeLog,
     /// `plan run --replay`: answers from a recording, never the network.
     replay: Option<forward::Replay>,
+    /// The run's directory: agents' logs tell of their waits.
+    run: crate::store::rundir::RunDir,
 }
 
 /// How a run's gateway is set up.
@@ -122,6 +124,7 @@ impl Gateway {
             limiters: Mutex::new(HashMap::new()),
             log: ExchangeLog::open(&options.record),
             replay,
+            run: crate::store::rundir::RunDir::at(&options.run_root),
         });
         let port = forward::serve(shared.clone())?;
         Ok(Gateway { port, shared })
@@ -275,6 +278,15 @@ impl Shared {
         exchange.waited_ms = waited.as_millis() as u64;
         exchange.throttled = throttled;
         self.log.append(&exchange);
+    }
+
+    /// A line in an agent's log (what `plan status` and the web view show as what it
+    /// is doing now).
+    fn note(&self, node: &str, line: &str) {
+        use std::io::Write as _;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(self.run.log(node)) {
+            let _ = f.write_all(format!("{line}\n").as_bytes());
+        }
     }
 
     /// The limiter of a provider and key.

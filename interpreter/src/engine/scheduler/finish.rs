@@ -71,17 +71,17 @@ impl<R: Recorder> Scheduler<R> {
         }
     }
 
-    /// Counts what a coding agent spent (journaled, so it survives `--resume`: by the
-    /// gateway's record of its requests when the gateway metered it, else here); the
-    /// budget that this spent, if any.
+    /// Counts what a coding agent spent (journaled, so it survives `--resume`; what
+    /// the gateway metered it has counted already, request by request); the budget
+    /// that this spent, if any.
     fn spend(&mut self, key: JobKey, ran: &Ran, metered: bool) -> Option<String> {
         let usage = ran.usage.filter(|u| !u.is_empty())?;
         let id = self.id(key);
         let meta = self.ctx.meta_of(key.node)?;
         let a = self.attempts.entry(key, 1);
         a.agent_mut().usage.get_or_insert_with(Usage::default).add(&usage);
+        self.recorder.journal(Entry::Spent { node: id, attempt: a.count.max(1), usage, metered });
         if !metered {
-            self.recorder.journal(Entry::Spent { node: id, attempt: a.count.max(1), usage });
             self.spending.lock().unwrap_or_else(|e| e.into_inner()).add(&meta.agent.id, &usage);
         }
         let over = self.spent().exceeded(&meta.agent.id, meta.agent.budget.as_deref());

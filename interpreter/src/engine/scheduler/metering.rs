@@ -111,7 +111,6 @@ impl<R: Recorder> Scheduler<R> {
         for (model, u) in &m.by_model {
             metering.by_model.entry(model.clone()).or_default().add(u);
         }
-        metering.rate_limit_wait_ms += m.waited.as_millis() as u64;
         metering.throttled += m.throttled;
         metering.cli_cost_usd = match (metering.cli_cost_usd, cli) {
             (Some(a), Some(b)) => Some(a + b),
@@ -122,6 +121,7 @@ impl<R: Recorder> Scheduler<R> {
         if usage.cost_usd.is_none() {
             usage.cost_usd = Some(0.0);
         }
+        usage.rate_limit_wait_ms = m.waited.as_millis() as u64;
         ran.usage = Some(usage);
         if let Some(why) = m.refused {
             let retry = why.contains("turns budget");

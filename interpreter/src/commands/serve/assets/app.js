@@ -24,7 +24,7 @@ function svg(tag, attrs) {
 
 const badge = (state) => el("span", { class: `badge s-${state || "pending"}`, "data-state": state || "pending" }, state || "pending");
 const cost = (c) => (c === null || c === undefined ? "" : `$${Number(c).toFixed(4)}`);
-const usage = (u) => (u ? [u.input_tokens + u.output_tokens ? `${u.input_tokens + u.output_tokens} tokens` : "", cost(u.cost_usd)].filter(Boolean).join(" · ") : "");
+const usage = (u) => (u ? [u.input_tokens + u.output_tokens ? `${u.input_tokens + u.output_tokens} tokens` : "", cost(u.cost_usd), u.rate_limit_wait_ms ? `${(u.rate_limit_wait_ms / 1000).toFixed(1)}s waiting for rate limits` : ""].filter(Boolean).join(" · ") : "");
 const seconds = (ms) => (ms === null || ms === undefined ? "" : `${(ms / 1000).toFixed(3)}s`);
 
 // A server started with --token wants it on every API request, as a header (never
