@@ -333,6 +333,12 @@ def main():
     rows.extend(workspaces.rows(work, max(1, runs // 2), "--big" in sys.argv))
     rows.extend(workspaces.sandbox_rows(work, runs))
 
+    # 8. The model gateway: what it adds to a request, and 20 real agents against a
+    # model that serves 3 at once (bench/gateway.py).
+    import gateway
+    rows.extend(gateway.latency_rows(work))
+    rows.extend(gateway.agent_rows(work))
+
     lines = ["# Benchmark results", "",
              f"`python3 bench/bench.py` on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; "
              f"median of {runs} runs each. Ratios are plan's time over the other's (lower is better).", "",

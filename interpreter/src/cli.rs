@@ -55,6 +55,11 @@ pub enum Command {
     /// proxy.
     #[command(name = "__sandbox", hide = true)]
     Sandbox(crate::commands::sandbox::SandboxArgs),
+    /// Runs the model gateway alone, as a run starts it, with one pass for a pseudo
+    /// agent `gateway`: prints it as JSON and serves until standard input closes (for
+    /// measuring the gateway, and for trying a CLI through it).
+    #[command(name = "__gateway", hide = true)]
+    Gateway(crate::commands::gateway::GatewayArgs),
 }
 
 #[derive(clap::Args, Debug)]

@@ -5,6 +5,7 @@ mod approve;
 mod background;
 mod dry_run;
 mod exec_node;
+pub mod gateway;
 mod graph;
 mod inputs;
 mod lint;
@@ -52,6 +53,7 @@ pub fn main() -> ! {
         Command::Serve(args) => serve::run(&args),
         Command::Approve(args) => approve::decide(&args.runs_dir, &args.run_id, &args.node, true, args.comment.clone()),
         Command::Sandbox(args) => sandbox::enter(&args),
+        Command::Gateway(args) => gateway::run(&args),
         Command::Reject(args) => {
             approve::decide(&args.runs_dir, &args.run_id, &args.node, false, Some(args.reason.clone()))
         }

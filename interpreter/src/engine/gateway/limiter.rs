@@ -1,9 +1,11 @@
 //! One rate limiter per provider and key, shared by every agent of the run: requests
 //! wait for a slot instead of failing. The number of requests in flight is a window
-//! that grows by one per answer until the provider first says 429 (slow start), then
-//! by 1/window per answer (additive increase); a 429 halves it (multiplicative
-//! decrease) and caps it below the number in flight that met the 429, and the request
-//! that met it waits its `retry-after` and goes again. What the provider announces —
+//! that grows by one per answer until the provider first says 429 (slow start); a 429
+//! halves it (multiplicative decrease) and sets a ceiling just below the number in
+//! flight that met it. Below the ceiling the window grows back by one per answer (it
+//! is known to be served); at the ceiling it stays, and only after many answers
+//! without a 429 probes one above it (additive increase). The request that met a 429
+//! waits its `retry-after` and goes again. What the provider announces —
 //! `anthropic-ratelimit-*-remaining`/`-reset`, `x-ratelimit-remaining-*`/`-reset-*` —
 //! is obeyed: with nothing remaining, nothing is sent until the reset.
 
@@ -29,6 +31,8 @@ struct State {
     throttled: u64,
 }
 
+/// Requests in flight before anything is known of the provider's limits.
+const INITIAL_WINDOW: f64 = 2.0;
 /// The most requests in flight per provider and key.
 const MAX_WINDOW: f64 = 256.0;
 /// Answers without a 429 before the window may grow past the ceiling again.
@@ -58,7 +62,7 @@ impl Default for Limiter {
     fn default() -> Self {
         Limiter {
             state: std::sync::Mutex::new(State {
-                window: 1.0,
+                window: INITIAL_WINDOW,
                 in_flight: 0,
                 ceiling: None,
                 at_ceiling: 0,
@@ -111,7 +115,7 @@ impl Limiter {
         match s.ceiling {
             None => s.window += 1.0,
             Some(c) => {
-                s.window += 1.0 / s.window;
+                s.window += if s.window < f64::from(c) { 1.0 } else { 1.0 / s.window };
                 if s.window >= f64::from(c) {
                     s.at_ceiling += 1;
                     if s.at_ceiling >= PROBE_AFTER {
@@ -279,15 +283,19 @@ mod tests {
     async fn slow_start_until_a_429_then_never_above_what_met_it() {
         let l = std::sync::Arc::new(Limiter::default());
         let none = HeaderMap::new();
-        // Slow start: 1, 2, 3, 4 slots as answers come.
-        for want in 1..=4u32 {
+        // Slow start: 2, 3, 4 slots as answers come.
+        for want in 2..=4u32 {
             let slots: Vec<Slot> = futures_util::future::join_all((0..want).map(|_| l.slot())).await;
             assert_eq!(slots.iter().map(|s| s.in_flight).max(), Some(want));
             l.answered(&none, want);
             drop(slots);
         }
-        // 4 at once met a 429: from now on at most 3.
+        // 4 at once met a 429: the window halves, grows back by one per answer to 3,
+        // and stays there.
         assert_eq!(l.throttled(&headers(&[("retry-after", "2")]), 4), Duration::from_secs(2));
+        assert_eq!(l.state.lock().unwrap().window, 2.5);
+        l.answered(&none, 1);
+        assert_eq!(l.state.lock().unwrap().window, 3.0);
         for _ in 0..50 {
             l.answered(&none, 1);
         }

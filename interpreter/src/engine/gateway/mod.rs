@@ -289,9 +289,17 @@ impl Shared {
         }
     }
 
-    /// The limiter of a provider and key.
+    /// The limiter of a provider and key: a provider is where its requests go (its
+    /// upstream's scheme, host and port), so two APIs served by one server with one
+    /// key share one limit; the key is told apart by a hash, never kept.
     fn limiter(&self, provider: Provider) -> Arc<Limiter> {
-        let key = format!("{provider:?}");
+        use std::hash::{Hash, Hasher};
+        let upstream = self.upstreams.get(&provider);
+        let base = upstream.map_or("", |u| u.base.as_str());
+        let authority: String = base.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        upstream.and_then(|u| u.key.as_ref()).map(|k| k.0.as_str()).hash(&mut h);
+        let key = format!("{authority} {:016x}", h.finish());
         let mut all = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
         all.entry(key).or_default().clone()
     }
