@@ -339,6 +339,12 @@ def main():
     rows.extend(gateway.latency_rows(work))
     rows.extend(gateway.agent_rows(work))
 
+    # 9. The step cache: a second run of 50 unchanged coding agents, and look-ups at
+    # 10,000 steps (bench/cache.py).
+    import cache
+    rows.extend(cache.lookup_rows(work))
+    rows.extend(cache.agent_rows(work))
+
     lines = ["# Benchmark results", "",
              f"`python3 bench/bench.py` on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; "
              f"median of {runs} runs each. Ratios are plan's time over the other's (lower is better).", "",

@@ -4,18 +4,12 @@
 //! wait for rate limits instead of failing, and never exceed what the provider
 //! announces; a recorded run replays without the stand-in.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::model::{agent_env, installed, tiny_repo, ModelServer, REAL_KEY};
-use crate::support::{bin, repo, run_in, Run};
-
-fn plan_run(work: &Path, env: &[(String, String)], args: &[&str]) -> Run {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    run_in(work, args, &env)
-}
+use crate::model::{agent_env, installed, plan_run, tiny_repo, ModelServer, REAL_KEY};
+use crate::support::{bin, repo, run_in};
 
 /// The fix-greeting script with prompt-cache figures, so that every kind of token
 /// has its price.
@@ -142,9 +136,38 @@ fn a_budget_stops_the_request_that_would_cross_it_and_stays_spent() {
     again.code(1);
     assert!(again.stderr.contains("the run's budget is spent"), "{}", again.stderr);
     assert_eq!(server.requests().len(), 1, "no request after the resume");
+    // `plan status` shows what was spent.
+    let status = plan_run(&work, &env, &["status", id]);
+    assert!(status.stdout.contains("tokens, $0.0013"), "{}", status.stdout);
 }
 
-/// Four Claude agents side by side; the stand-in takes a while to answer.
+/// `n` Claude agents side by side in a tiny repository, against a stand-in that
+/// answers with `limits` (`delay`, `max_concurrent`, `rpm`) and edits nothing.
+struct Fan {
+    server: ModelServer,
+    _dir: tempfile::TempDir,
+    work: std::path::PathBuf,
+    plan: String,
+    env: Vec<(String, String)>,
+}
+
+impl Fan {
+    fn new(n: usize, limits: Value) -> Fan {
+        let mut s = script();
+        s["edits"] = json!([]);
+        for (k, v) in limits.as_object().unwrap() {
+            s[k] = v.clone();
+        }
+        let server = ModelServer::start(s);
+        let dir = tempfile::tempdir().unwrap();
+        let work = tiny_repo(dir.path());
+        let plan = dir.path().join("fan.yaml");
+        std::fs::write(&plan, fan_out(n)).unwrap();
+        let env = agent_env(&server, &dir.path().join("home"));
+        Fan { server, work, plan: plan.display().to_string(), env, _dir: dir }
+    }
+}
+
 fn fan_out(n: usize) -> String {
     let agents: String = (0..n).map(|i| format!("    - {{ id: a{i}, prompt: \"Say done ({i}).\" }}\n")).collect();
     format!(
@@ -158,24 +181,18 @@ fn no_agent_process_holds_the_real_key_while_it_runs() {
     if !installed("claude") {
         return;
     }
-    let mut s = script();
-    s["edits"] = json!([]);
-    s["delay"] = json!(1.5);
-    let server = ModelServer::start(s);
-    let dir = tempfile::tempdir().unwrap();
-    let work = tiny_repo(dir.path());
-    std::fs::write(dir.path().join("fan.yaml"), fan_out(2)).unwrap();
-    let env = agent_env(&server, &dir.path().join("home"));
+    let fan = Fan::new(2, json!({"delay": 1.5}));
+    let work = &fan.work;
     let mut child = std::process::Command::new(bin())
-        .args(["run", &dir.path().join("fan.yaml").display().to_string(), "--quiet"])
-        .current_dir(&work)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(["run", &fan.plan, "--quiet"])
+        .current_dir(work)
+        .envs(fan.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let (mut plan_has_it, mut agents_seen, mut leaks) = (false, 0, Vec::new());
     // This run's agents (tests beside it run agents too).
-    let runs = std::fs::canonicalize(&work).unwrap().join(".plan/runs");
+    let runs = std::fs::canonicalize(work).unwrap().join(".plan/runs");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -207,18 +224,11 @@ fn agents_wait_for_rate_limits_instead_of_failing() {
     if !installed("claude") {
         return;
     }
-    let mut s = script();
-    s["edits"] = json!([]);
-    s["delay"] = json!(0.3);
-    s["max_concurrent"] = json!(2);
-    let server = ModelServer::start(s);
-    let dir = tempfile::tempdir().unwrap();
-    let work = tiny_repo(dir.path());
-    std::fs::write(dir.path().join("fan.yaml"), fan_out(6)).unwrap();
-    let mut env = agent_env(&server, &dir.path().join("home"));
+    let mut fan = Fan::new(6, json!({"delay": 0.3, "max_concurrent": 2}));
     // Without the gateway, a CLI that meets a 429 with no retries left fails.
-    env.push(("CLAUDE_CODE_MAX_RETRIES".into(), "0".into()));
-    let run = plan_run(&work, &env, &["run", &dir.path().join("fan.yaml").display().to_string(), "--json"]);
+    fan.env.push(("CLAUDE_CODE_MAX_RETRIES".into(), "0".into()));
+    let (server, work, env) = (&fan.server, &fan.work, &fan.env);
+    let run = plan_run(work, env, &["run", &fan.plan, "--json"]);
     run.code(0);
     let report = run.json();
     let requests = server.requests();
@@ -240,7 +250,7 @@ fn agents_wait_for_rate_limits_instead_of_failing() {
     let throttled = requests.iter().filter(|r| r["status"] == 429).count();
     assert_eq!(report["implementation_summary"]["gateway"]["throttled"], throttled, "every 429 is counted");
     // `plan status` (and the web view, from the same journal) shows the waits.
-    let status = plan_run(&work, &env, &["status", report["run_id"].as_str().unwrap()]);
+    let status = plan_run(work, env, &["status", report["run_id"].as_str().unwrap()]);
     assert!(status.stdout.contains("waiting for rate limits"), "{}", status.stdout);
     if throttled > 0 {
         let logs = work.join(".plan/runs").join(report["run_id"].as_str().unwrap()).join("logs");
@@ -258,17 +268,10 @@ fn what_the_provider_announces_is_never_exceeded() {
     if !installed("claude") {
         return;
     }
-    let mut s = script();
-    s["edits"] = json!([]);
-    s["rpm"] = json!({"limit": 2, "window": 1.5});
-    let server = ModelServer::start(s);
-    let dir = tempfile::tempdir().unwrap();
-    let work = tiny_repo(dir.path());
-    std::fs::write(dir.path().join("fan.yaml"), fan_out(4)).unwrap();
-    let env = agent_env(&server, &dir.path().join("home"));
-    let run = plan_run(&work, &env, &["run", &dir.path().join("fan.yaml").display().to_string(), "--json"]);
+    let fan = Fan::new(4, json!({"rpm": {"limit": 2, "window": 1.5}}));
+    let run = plan_run(&fan.work, &fan.env, &["run", &fan.plan, "--json"]);
     run.code(0);
-    let requests = server.requests();
+    let requests = fan.server.requests();
     assert_eq!(requests.len(), 4 + requests.iter().filter(|r| r["status"] == 429).count());
     // The first request goes alone (slow start); its answer announces the limit, and
     // nothing beyond it is sent: the stand-in never had to say 429.
@@ -317,7 +320,8 @@ agent:
     let git = |args: &[&str]| std::process::Command::new("git").args(args).current_dir(&work).status().unwrap();
     assert!(git(&["checkout", "-q", "--", "greeting.txt"]).success());
     let id = recorded["run_id"].as_str().unwrap();
-    let replay = plan_run(&work, &env, &["run", &plan, "--replay", id, "--json"]);
+    // (Not from the step cache: every agent runs, its model answered from the recording.)
+    let replay = plan_run(&work, &env, &["run", &plan, "--replay", id, "--no-cache", "--json"]);
     replay.code(0);
     let replayed = replay.json();
     assert_eq!(std::fs::read_to_string(work.join("greeting.txt")).unwrap(), "goodbye\n", "the replayed edit");

@@ -6,6 +6,7 @@ mod agents;
 mod approvals;
 mod attacks;
 mod bookkeeping;
+mod cache;
 mod docs;
 mod durable;
 mod examples;

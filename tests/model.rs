@@ -118,6 +118,12 @@ pub fn agent_env(server: &ModelServer, home: &Path) -> Vec<(String, String)> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
+/// Runs `plan args` in `work` with the environment `agent_env` made.
+pub fn plan_run(work: &Path, env: &[(String, String)], args: &[&str]) -> crate::support::Run {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    crate::support::run_in(work, args, &env)
+}
+
 /// The text of each user message of a request (Anthropic, Responses or Chat).
 pub fn user_messages(request: &Value) -> Vec<String> {
     let body = &request["body"];

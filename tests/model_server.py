@@ -11,7 +11,7 @@ machine.
 
 prints `port N` on its first line once it listens. The script (JSON):
 
-    {"edits": [{"file": "greeting.txt", "old": "hello", "new": "goodbye"}],
+    {"edits": [{"file": "greeting.txt", "old": "hello", "new": "goodbye", "when": "optional text"}],
      "reply": "done", "usage": {"input": 30, "output": 15},
      "edit_only_on_retry": false, "error": null}
 
@@ -69,7 +69,8 @@ class Script:
     def edits_for(self, prompt):
         if self.edit_only_on_retry and RETRY_MARK not in prompt:
             return []
-        return self.edits
+        # An edit with "when" is made only for prompts that contain its text.
+        return [e for e in self.edits if e.get("when", "") in prompt]
 
 
 def text_of(content):

@@ -185,7 +185,11 @@ fn the_planner_sees_no_secret_but_its_key_works_in_a_scratch_copy_and_has_a_budg
     let seen = part("env");
     assert!(seen.contains("PATH="), "the planner ran: {log}");
     // (The log shows secrets' values as ***: their names say what reached it.)
-    assert!(seen.contains("ANTHROPIC_API_KEY="), "claude's own model key is passed: {log}");
+    // Its model key stays with plan's model gateway: it holds a placeholder, and its
+    // model is the gateway (which checks its budget at each request).
+    assert!(seen.contains("ANTHROPIC_API_KEY=plan-gateway-"), "the planner's placeholder key: {log}");
+    assert!(seen.contains("ANTHROPIC_BASE_URL=http://127.0.0.1:"), "the planner's model is the gateway: {log}");
+    assert!(!seen.contains("sk-ant-planner-key") && !seen.contains("ANTHROPIC_API_KEY=***"), "the real key: {log}");
     for secret in ["GITHUB_TOKEN=", "PLAN_WEBHOOK_SECRET=", "AWS_SECRET_ACCESS_KEY=", "canary"] {
         assert!(!seen.contains(secret), "{secret} reached the planner");
     }
@@ -194,14 +198,15 @@ fn the_planner_sees_no_secret_but_its_key_works_in_a_scratch_copy_and_has_a_budg
     let ls = part("ls");
     assert!(ls.contains("README.md") && !ls.contains("plans") && !ls.contains(".git"), "committed files only: {ls}");
     assert!(!std::path::Path::new(pwd.trim()).exists(), "the scratch copy is gone");
-    assert!(part("args").contains("--max-budget-usd\n0.2500"), "{log}");
     // It tried to write beside the checkout; its sandbox let it write only its copy.
     assert!(part("escape").contains("planner-escape.txt"), "the write was tried: {log}");
     assert!(!out.join("planner-escape.txt").exists(), "the planner wrote outside its scratch copy");
-    // A planner over its budget gets no further round.
+    // A planner over its budget gets no further round. (Without a key in plan's
+    // environment it uses its own login, outside the gateway: what it reports counts.)
     let cheap = ["new", "--from", "issue.md", "--output", "q.yaml", "--planner", "claude", "--planner-budget", "0.01"];
     std::fs::write(t.path("bin/claude"), obedient_claude(&out, BROKEN)).unwrap();
-    let run = run_in(t.dir.path(), &cheap, &env);
+    let own_login: Vec<(&str, &str)> = env.iter().copied().filter(|(k, _)| *k != "ANTHROPIC_API_KEY").collect();
+    let run = run_in(t.dir.path(), &cheap, &own_login);
     run.code(1);
     assert!(run.stderr.contains("spent its budget of $0.01"), "{}", run.stderr);
 }

@@ -26,6 +26,9 @@ pub enum Command {
     /// Print the model gateway's dated price table (US dollars per million tokens;
     /// a plan's `prices:` adds to it or replaces rows).
     Prices,
+    /// The step cache: `ls` its entries, `show KEY`, `prune [--older-than 30d]
+    /// [--max-size 5GiB]`.
+    Cache(crate::commands::cache::CacheArgs),
     /// Draw a plan's DAG without running anything.
     Graph(GraphArgs),
     /// Compile a plan and print its DAG as JSON.
@@ -220,6 +223,12 @@ pub struct RunArgs {
     /// Where runs are kept.
     #[arg(long, default_value = ".plan/runs")]
     pub runs_dir: PathBuf,
+    /// Run every step, whatever the step cache holds (and store nothing in it).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The step cache's directory (share one between checkouts or machines' runs).
+    #[arg(long, value_name = "DIR", default_value = crate::store::cache::DEFAULT_DIR, env = "PLAN_CACHE_DIR")]
+    pub cache_dir: PathBuf,
     /// Print the run report as JSON on standard output.
     #[arg(long)]
     pub json: bool,

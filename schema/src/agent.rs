@@ -76,6 +76,17 @@ pub struct Agent {
     /// `network`, sees no other process and no credential file. `false` opts out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<bool>,
+    /// Replay it from the step cache when nothing it depends on changed (default: yes
+    /// for coding agents in a repository; a `run:` command only with `cache: true`):
+    /// its output, its change to its workspace and its session come back without a
+    /// model call or a process. `false` always runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
+    /// The files its work depends on, as globs (`src/parser/**`, `Cargo.toml`): its
+    /// cache key covers only these (default: every file its workspace starts with,
+    /// less the plan and its templates).
+    #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
+    pub reads: Box<[String]>,
     /// Send its model requests through `plan`'s model gateway (default: yes, for the
     /// built-in runners): it holds the real key, meters cost and enforces budgets at
     /// each request. `false` opts out.

@@ -177,6 +177,11 @@ pub struct Defaults {
     /// Whether agents run in a sandbox (default: yes, where the kernel allows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<bool>,
+    /// Whether agents are replayed from the step cache when nothing they depend on
+    /// changed (default: yes for coding agents; `run:` commands only with their own
+    /// `cache: true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
     /// Whether coding agents' model requests go through `plan`'s model gateway
     /// (default: yes).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -305,6 +305,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
             image: None,
             pass_env: Vec::new(),
             sandbox: None,
+            cache: None,
             gateway: None,
             network: None,
             resources: None,

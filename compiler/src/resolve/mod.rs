@@ -53,6 +53,13 @@ pub struct Step<'p> {
     /// in `defaults`. Its CLI's model keys are then not passed to it (the gateway holds
     /// them).
     pub gateway: bool,
+    /// Replayed from the step cache when nothing it depends on changed: a coding agent
+    /// or a runner's command unless `cache: false` (on it, else in `defaults`); a
+    /// `run:` command only with its own `cache: true`; a built-in action never (its
+    /// effects are in the world).
+    pub cache: bool,
+    /// The globs its cache key covers (`reads`); empty: its whole workspace.
+    pub reads: &'p [String],
 }
 
 /// An agent's sandbox: whether it has one, the hosts it may reach (beyond its
@@ -292,6 +299,12 @@ pub fn step<'p>(plan: &'p Plan, agent: &'p Agent) -> Result<Step<'p>, Problem> {
             .and_then(|b| b.turns)
             .or(plan.budget.as_ref().and_then(|b| b.turns))
             .unwrap_or(Budget::DEFAULT_TURNS),
+        cache: match &work {
+            Work::Coding(_) | Work::Runner { .. } => agent.cache.or(defaults.and_then(|d| d.cache)).unwrap_or(true),
+            Work::Command(_) => agent.cache == Some(true),
+            Work::Action(_) | Work::Nothing => false,
+        },
+        reads: &agent.reads,
         work,
         env,
         gateway,

@@ -76,7 +76,7 @@ pub fn print_schedule(renderer: &Renderer) {
                         Ok(Prepared::Done(_)) => {
                             format!("uses: {}", meta.agent.uses.as_deref().unwrap_or("noop"))
                         }
-                        Ok(Prepared::Run(work)) => describe(&work),
+                        Ok(Prepared::Run(work, _)) => describe(&work),
                         Err(e) => format!("(rendered at run time, from earlier outputs: {e})"),
                     }
                 }

@@ -166,6 +166,7 @@ fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<Str
             work,
             timeout: None,
             log: None,
+            cache: None,
         };
         let (_tx, rx) = tokio::sync::watch::channel(crate::engine::job::Cancel::None);
         return match runtime.block_on(ProcessExecutor::default().execute(job, rx)).outcome {

@@ -3,6 +3,7 @@
 
 mod approve;
 mod background;
+pub mod cache;
 mod dry_run;
 mod exec_node;
 pub mod gateway;
@@ -38,6 +39,7 @@ pub fn main() -> ! {
             stdout(&plan_schema::json_schema_text());
             Ok(())
         }
+        Command::Cache(args) => cache::run(&args),
         Command::Prices => {
             stdout(plan_schema::prices::TABLE);
             Ok(())

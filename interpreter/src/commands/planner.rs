@@ -7,8 +7,10 @@
 //! The planner reads issue text, so it is treated as hostile: it runs in a scratch
 //! copy of the repository's committed files (what it changes there is thrown away;
 //! Claude Code in its default permission mode, Codex in its read-only sandbox), sees
-//! no secret of this environment but the model keys it is given (`--planner-pass`,
-//! and claude's or codex's own), and has a budget over all its rounds.
+//! no secret of this environment but those it is given (`--planner-pass`), reaches
+//! its model through a model gateway of its own (which holds the key, and checks the
+//! planner's budget over all its rounds before each request) — or, when `plan` holds
+//! no key for its model, with its CLI's own login.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,7 @@ use plan_compiler::{check_loaded, load::load_str};
 use plan_schema::AgentCli;
 
 use crate::engine::agents::{self, Launch};
+use crate::engine::gateway::{self, Gateway};
 use crate::engine::job::{AgentSpec, Outcome, ProcessSpec, Ran};
 use crate::engine::process::run_blocking;
 use crate::error::Error;
@@ -65,6 +68,7 @@ pub fn plan(
     let mut prompt = first.clone();
     let mut spent = Usage::default();
     let scratch = Scratch::new()?;
+    let mut gateway = AgentCli::named(planner).and_then(|_| PlannerGateway::start(allow.budget_usd));
     for round in 1..=rounds.max(1) {
         let left = allow.budget_usd - spent.cost_usd.unwrap_or(0.0);
         if left <= 0.0 {
@@ -74,7 +78,7 @@ pub fn plan(
                 spent.describe()
             )));
         }
-        let (answer, usage) = ask(planner, &prompt, &scratch, allow.pass, left)?;
+        let (answer, usage) = ask(planner, &prompt, &scratch, allow.pass, left, gateway.as_mut())?;
         spent.add(&usage);
         let text = yaml_of(&answer);
         let checked = check_loaded(load_str(output, text.clone()));
@@ -113,10 +117,56 @@ fn yaml_of(answer: &str) -> String {
     format!("{}\n", text.trim_matches('\n').trim_end())
 }
 
+/// The planner's model gateway: as a run's, with the planner's budget as the run's.
+struct PlannerGateway {
+    runtime: tokio::runtime::Runtime,
+    gateway: Gateway,
+    round: u32,
+}
+
+impl PlannerGateway {
+    fn start(budget_usd: f64) -> Option<PlannerGateway> {
+        let plan: plan_schema::Plan = serde_json::from_value(serde_json::json!({
+            "version": 1, "name": "planner", "complexity": "simple",
+            "budget": {"cost_usd": budget_usd}, "agent": {"id": "planner", "run": "true"}
+        }))
+        .ok()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().ok()?;
+        let spending = std::sync::Arc::new(std::sync::Mutex::new(crate::engine::budget::Spending::new(&plan)));
+        let dir = PathBuf::from(".plan").join("planner");
+        let guard = runtime.enter();
+        let gateway = Gateway::start(gateway::Options {
+            plan: &plan,
+            spending,
+            record: dir.join("gateway").join("exchanges.jsonl"),
+            secrets: &std::collections::BTreeMap::new(),
+            replay: None,
+            run_root: dir,
+        })
+        .ok()?;
+        drop(guard);
+        Some(PlannerGateway { runtime, gateway, round: 0 })
+    }
+
+    /// A pass for the next round, when `plan` holds a key for `cli`'s model.
+    fn pass(&mut self, cli: AgentCli) -> Option<gateway::Pass> {
+        self.round += 1;
+        let _guard = self.runtime.enter();
+        self.gateway.admit(cli, "planner", "planner", self.round, None, 20)
+    }
+}
+
 /// One answer of the planner, and what it spent.
-fn ask(planner: &str, prompt: &str, scratch: &Scratch, pass: &[String], left: f64) -> Result<(String, Usage), Error> {
+fn ask(
+    planner: &str,
+    prompt: &str,
+    scratch: &Scratch,
+    pass: &[String],
+    left: f64,
+    gateway: Option<&mut PlannerGateway>,
+) -> Result<(String, Usage), Error> {
     match AgentCli::named(planner) {
-        Some(cli) => ask_cli(cli, prompt, scratch, pass, left),
+        Some(cli) => ask_cli(cli, prompt, scratch, pass, left, gateway),
         None => ask_command(planner, prompt, scratch, pass, left).map(|a| (a, Usage::default())),
     }
 }
@@ -211,13 +261,15 @@ fn ask_cli(
     scratch: &Scratch,
     pass: &[String],
     left: f64,
+    gateway: Option<&mut PlannerGateway>,
 ) -> Result<(String, Usage), Error> {
     let scratch = &scratch.root;
+    let through = gateway.and_then(|g| g.pass(cli).map(|p| (p, &*g)));
     let prompt_file = scratch.join("prompt.md");
     let last = scratch.join("last-message.txt");
     std::fs::write(&prompt_file, prompt).map_err(|e| Error::io("write", &prompt_file, e))?;
     let launch = Launch {
-        gateway: None,
+        gateway: through.as_ref().map(|(p, _)| p),
         confined: crate::engine::sandbox::availability().is_ok(),
         cli,
         runner: None,
@@ -233,7 +285,8 @@ fn ask_cli(
         argv: inv.argv,
         stdin: Some(prompt.to_string()),
         env: inv.env,
-        withhold: withheld(pass, cli.model_keys()),
+        // Through the gateway it holds no model key at all.
+        withhold: withheld(pass, if through.is_some() { &[] } else { cli.model_keys() }),
         workdir: Some(scratch.join("repo")),
         sandbox: crate::engine::sandbox::for_planner(scratch).map(Box::new),
         agent: Some(AgentSpec {
@@ -244,8 +297,12 @@ fn ask_cli(
         }),
     };
     let ran = run_blocking(spec, Some(PLANNER_TIMEOUT), planner_log());
+    let metered = through.and_then(|(_, g)| g.gateway.close("planner", g.round));
+    if let Some(why) = metered.as_ref().and_then(|m| m.refused.clone()) {
+        return Err(Error::refused(format!("the planner stopped: {why}; nothing was written")));
+    }
     let answer = answer_of(&format!("`{}`", cli.as_str()), &ran)?;
-    Ok((answer, ran.usage.unwrap_or_default()))
+    Ok((answer, metered.map_or_else(|| ran.usage.unwrap_or_default(), |m| m.usage)))
 }
 
 #[cfg(test)]

@@ -122,6 +122,22 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     crate::store::redact::add_secrets(passed.iter().filter_map(|name| std::env::var(name).ok()));
     let mut ctx =
         RunContext::new(plan, graph, base_dir, RunDir { id: dir.id.clone(), root: root.clone() }, vars, false);
+    // The step cache lives in the repository's `.plan/` (a relative directory is the
+    // repository's, when there is one); a run that does not use git hashes the files
+    // of the repository it runs in, if any.
+    if !args.no_cache && repo.is_none() {
+        let mut inputs: Vec<PathBuf> = vec![file.clone()];
+        inputs.extend(plan_compiler::check::templates::template_files(&ctx.plan, &ctx.base_dir));
+        ctx.cache_root = crate::git::for_cache(Path::new("."), &inputs);
+    }
+    ctx.cache = (!args.no_cache).then(|| {
+        let root = repo.as_ref().map(|r| r.root.clone()).or_else(|| ctx.cache_root.clone());
+        let dir = match root {
+            Some(r) if args.cache_dir.is_relative() => r.join(&args.cache_dir),
+            _ => args.cache_dir.clone(),
+        };
+        Arc::new(crate::store::cache::Cache::at(&dir))
+    });
     ctx.repo = repo;
     ctx.publish = publish;
     ctx.hold = hold;

@@ -28,6 +28,9 @@ fn render(run: &RunState) -> String {
         if let Some(u) = &n.usage {
             let _ = write!(out, "  {}", u.describe());
         }
+        if let Some(saved) = &n.cached {
+            let _ = write!(out, "  cached (saved {})", saved.describe());
+        }
         if let Some(step) = &n.step {
             let _ = write!(out, "  {step}");
         } else if let Some(e) = &n.error {

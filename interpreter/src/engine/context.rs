@@ -46,6 +46,12 @@ pub struct RunContext {
     pub publish: plan_compiler::graph::Publish,
     /// `plan run --hold`: the message of the gate before every node.
     pub hold: Option<String>,
+    /// The step cache (`None`: `--no-cache`, or a dry run).
+    pub cache: Option<std::sync::Arc<crate::store::cache::Cache>>,
+    /// The repository a run that does not use git runs in: what cache keys hash.
+    pub cache_root: Option<PathBuf>,
+    /// The step-cache keys of finished nodes (and copies), by id.
+    keys: RwLock<HashMap<String, String>>,
 }
 
 /// Outputs by node index (a run of 100,000 nodes keeps no 100,000 ids for them), and
@@ -111,6 +117,9 @@ impl RunContext {
             repo: None,
             publish: plan_compiler::graph::Publish::default(),
             hold: None,
+            cache: None,
+            cache_root: None,
+            keys: RwLock::new(HashMap::new()),
         }
     }
 
@@ -232,6 +241,31 @@ impl RunContext {
             .filter(|k| !pass.contains(&k.as_str()) && !set.contains_key(*k))
             .cloned()
             .collect()
+    }
+
+    /// What node (or copy) `id` was given, as text for its cache key: the keys (where
+    /// they had one) and outputs of the nodes it depends on.
+    pub fn inputs_of(&self, id: &str) -> Vec<String> {
+        let base = id.split('[').next().unwrap_or(id);
+        let Some(ix) = self.graph.node(base) else { return Vec::new() };
+        let mut inputs: Vec<String> = self
+            .predecessors(ix)
+            .map(|p| {
+                let id = &self.unit(p).id;
+                let key = self.keys.read().ok().and_then(|k| k.get(id).cloned()).unwrap_or_default();
+                let output = self.node_output(id).unwrap_or(Value::Null);
+                format!("{key} {}", crate::engine::cache::output_text(id, &output))
+            })
+            .collect();
+        inputs.sort();
+        inputs
+    }
+
+    /// Records the step-cache key node (or copy) `id` ran under.
+    pub fn set_key(&self, id: String, key: String) {
+        if let Ok(mut keys) = self.keys.write() {
+            keys.insert(id, key);
+        }
     }
 
     /// Stores the output of node (or run-time copy) `id`.

@@ -89,6 +89,8 @@ pub struct Job {
     pub work: Work,
     pub timeout: Option<Duration>,
     pub log: Option<PathBuf>,
+    /// Its way to the step cache, when it may be replayed from it.
+    pub cache: Option<Box<crate::engine::cache::Ticket>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -143,6 +145,11 @@ pub struct Ran {
     pub blocked: Vec<String>,
     /// A cost its CLI reported that cannot be one: refused, not counted.
     pub cost_error: Option<String>,
+    /// Replayed from the step cache: the key, and what producing it had spent (saved
+    /// this time).
+    pub cached: Option<(String, Option<Usage>)>,
+    /// Its step-cache key, when it had one: the keys of what follows it name it.
+    pub cache_key: Option<String>,
 }
 
 /// The kernel starting a process: from the spawn call to its return (the program
@@ -164,6 +171,8 @@ impl From<Outcome> for Ran {
             no_retry: false,
             blocked: Vec::new(),
             cost_error: None,
+            cached: None,
+            cache_key: None,
         }
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod actions;
 pub(crate) mod agents;
 pub(crate) mod approval;
 pub(crate) mod budget;
+pub(crate) mod cache;
 pub(crate) mod consensus;
 pub(crate) mod context;
 pub(crate) mod cow;

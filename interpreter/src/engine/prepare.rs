@@ -18,7 +18,8 @@ use crate::engine::tree::AgentMeta;
 pub enum Prepared {
     /// Finished already (noop).
     Done(String),
-    Run(Work),
+    /// Work to run, and its way to the step cache when it may be replayed from it.
+    Run(Work, Option<Box<crate::engine::cache::Ticket>>),
 }
 
 /// On a retry, a coding agent is told why the attempt before failed (unless its
@@ -112,17 +113,28 @@ impl<'r> Preparer<'r> {
             })
         };
         let mut env: BTreeMap<String, String> = BTreeMap::new();
-        let (argv, agent, stdin) = match &step.work {
+        // What the step's cache key names of its work (its prompt as first rendered,
+        // without what a retry adds).
+        let (argv, agent, stdin, keyed) = match &step.work {
             StepWork::Nothing => return Ok(Prepared::Done(String::new())),
             StepWork::Action(action) => return self.builtin(action, meta, ctx),
-            StepWork::Command(cmd) => (self.command(cmd, ctx)?, None, prompt()?),
-            StepWork::Runner { command, .. } => (command.argv(), None, prompt()?),
+            StepWork::Command(cmd) => {
+                let (argv, stdin) = (self.command(cmd, ctx)?, prompt()?);
+                let keyed = vec![serde_json::to_string(&argv).unwrap_or_default(), stdin.clone().unwrap_or_default()];
+                (argv, None, stdin, keyed)
+            }
+            StepWork::Runner { command, .. } => {
+                let stdin = prompt()?;
+                let keyed = vec![stdin.clone().unwrap_or_default()];
+                (command.argv(), None, stdin, keyed)
+            }
             StepWork::Coding(coding) => {
                 let prompt = prompt()?.unwrap_or_default();
+                let keyed = vec![prompt.clone()];
                 let confined = step.sandbox.on && !run.dry_run && crate::engine::sandbox::availability().is_ok();
                 let (argv, agent, cli_env) = self.agent_cli(coding, step.turns, vars, confined);
                 env = cli_env;
-                (argv, Some(agent), retry_prompt(prompt, vars))
+                (argv, Some(agent), retry_prompt(prompt, vars), keyed)
             }
         };
         // Layered: the defaults', the runner's, the CLI's, the agent's; then what
@@ -160,7 +172,34 @@ impl<'r> Preparer<'r> {
         let model = crate::engine::sandbox::ModelRoute { cli, gateway: vars.gateway.map(|p| p.port) };
         let sandbox =
             crate::engine::sandbox::for_agent(&step.sandbox, run, vars.node_id, model, &mut env).map(Box::new);
-        Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin, env, withhold, workdir, agent, sandbox })))
+        let ticket = self.ticket(step, vars, keyed);
+        Ok(Prepared::Run(Work::Process(ProcessSpec { argv, stdin, env, withhold, workdir, agent, sandbox }), ticket))
+    }
+
+    /// The step's way to the cache, when it may be replayed from it: its cache is on,
+    /// and the run has git to tell what it read and changed (without git, only a step
+    /// that asks for it with `cache: true`).
+    fn ticket(
+        &self,
+        step: &Step<'_>,
+        vars: &NodeVars,
+        keyed: Vec<String>,
+    ) -> Option<Box<crate::engine::cache::Ticket>> {
+        let run = &self.renderer.run;
+        let cache = run.cache.clone()?;
+        let root = run.repo.as_ref().map(|r| r.root.clone()).or_else(|| run.cache_root.clone());
+        if !step.cache || (root.is_none() && step.agent.cache != Some(true)) {
+            return None;
+        }
+        let mut inputs = run.inputs_of(vars.node_id);
+        if let Some(item) = vars.item {
+            inputs.push(format!("item={item}"));
+        }
+        if let Some(vote) = vars.consensus {
+            inputs.push(format!("agreed={}", vote.value));
+        }
+        let place = (root, run.dir.root.clone());
+        Some(Box::new(crate::engine::cache::Ticket::new(cache, &run.plan.name, step, &keyed, inputs, place)))
     }
 
     /// The command of a coding-agent CLI for this attempt, how to read its output,
@@ -273,7 +312,7 @@ impl<'r> Preparer<'r> {
                 })
             }
         };
-        Ok(Prepared::Run(work))
+        Ok(Prepared::Run(work, None))
     }
 
     /// The saga compensation of a step, rendered.

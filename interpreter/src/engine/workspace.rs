@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::{watch, Mutex};
 
+use crate::engine::cache;
 use crate::engine::cow::{self, Overlay};
 use crate::engine::job::{Cancel, Executor, Job, Outcome, Ran, Work};
 pub use crate::engine::merge::MergeConflict;
@@ -137,6 +138,18 @@ impl Checkout {
         let node = job.id.clone();
         let safe: String =
             node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        // The step cache: the key names the files of where it starts.
+        let ticket = job.cache.take();
+        let key = match &ticket {
+            Some(t) => {
+                let (root, reads, at) = (self.repo.root.clone(), t.reads.clone(), start.clone());
+                self.blocking(move || cache::files_of(&root, &at, &reads)).await.ok().map(|files| t.key(&files))
+            }
+            None => None,
+        };
+        if let Some(hit) = ticket.as_ref().zip(key.as_ref()).and_then(|(t, k)| t.look(k, job.log.as_deref())) {
+            return (self.replay(&node, &safe, &start, hit).await, None);
+        }
         let branch = format!("plan/{}/{safe}", self.dir.id);
         let at = self.dir.workspaces().join(&safe);
         let made = {
@@ -166,6 +179,7 @@ impl Checkout {
         }
         let expect_changes = job.expect_changes;
         let mut ran = executor.execute(job, cancel).await;
+        ran.cache_key = key.clone();
         let succeeded = matches!(ran.outcome, Outcome::Succeeded { .. });
         let collected = {
             let (repo, node) = (self.repo.clone(), node.clone());
@@ -193,9 +207,17 @@ impl Checkout {
                 crate::git::tree::delete_branch(&self.repo.root, &branch);
                 if expect_changes {
                     ran.outcome = no_changes();
+                } else if let (Some(t), Some(k)) = (&ticket, &key) {
+                    cache::keep(t, k, &ran, None);
                 }
             }
             Ok(Some(work)) => {
+                if let (Some(t), Some(k)) = (&ticket, &key) {
+                    let (root, from, to) = (self.repo.root.clone(), start.clone(), work.clone());
+                    if let Ok(patch) = self.blocking(move || crate::git::tree::patch(&root, &from, &to)).await {
+                        cache::keep(t, k, &ran, Some(patch));
+                    }
+                }
                 let me = self.clone();
                 let (n, s) = (node.clone(), start.clone());
                 let taken = tokio::task::spawn_blocking(move || me.merger.blocking_lock().take(&n, &s, &work)).await;
@@ -215,11 +237,38 @@ impl Checkout {
         (ran, conflicted)
     }
 
+    /// A job replayed from the cache in a workspace of its own: its stored change,
+    /// applied to where it would have started, merged as its work would have been.
+    async fn replay(self: &Arc<Self>, node: &str, safe: &str, start: &str, hit: cache::Replayed) -> Ran {
+        let Some(patch) = hit.patch.clone() else { return cache::replayed(hit) };
+        let (root, index, base) =
+            (self.repo.root.clone(), self.dir.root.join(format!("cache-{safe}.index")), start.to_string());
+        let message = format!("plan: {node} (replayed from the step cache)");
+        let work = match self
+            .blocking(move || crate::git::tree::apply_patch(&root, &index, &base, &patch, &message))
+            .await
+        {
+            Ok(w) => w,
+            Err(e) => return Outcome::Failed { error: format!("the step cache's change does not apply: {e}") }.into(),
+        };
+        let me = self.clone();
+        let (n, s) = (node.to_string(), start.to_string());
+        match tokio::task::spawn_blocking(move || me.merger.blocking_lock().take(&n, &s, &work)).await {
+            Ok(Ok(())) => cache::replayed(hit),
+            Ok(Err(conflict)) => Outcome::Failed { error: conflict.to_string() }.into(),
+            Err(e) => Outcome::Failed { error: e.to_string() }.into(),
+        }
+    }
+
     /// Runs `job` in the shared checkout; with `expect: changes`, compares the tree
-    /// before and after.
+    /// before and after (a job the cache may replay: `cache::in_checkout`).
     async fn run_shared(&self, mut job: Job, executor: &dyn Executor, cancel: watch::Receiver<Cancel>) -> Ran {
         if let Work::Process(spec) = &mut job.work {
             confine_to(spec, &self.repo.root, self.repo.root.join(".git"));
+        }
+        // A step that must change files cannot be cached here (its change is not its own).
+        if let Some(ticket) = job.cache.take().filter(|_| !job.expect_changes) {
+            return cache::in_checkout(*ticket, &self.repo.root, job, executor, cancel).await;
         }
         if !job.expect_changes {
             return executor.execute(job, cancel).await;
@@ -271,7 +320,20 @@ pub async fn run_plain(
     if let (Work::Process(spec), Ok(here)) = (&mut job.work, std::env::current_dir()) {
         confine_to(spec, &here, here.join(".git"));
     }
-    executor.execute(job, cancel).await
+    let Some(ticket) = job.cache.take() else { return executor.execute(job, cancel).await };
+    // In a repository (whose checkout this run does not manage): as in a checkout.
+    if let Some(root) = ticket.root.clone() {
+        return cache::in_checkout(*ticket, &root, job, executor, cancel).await;
+    }
+    // No git: the step asked for the cache (`cache: true`), on its work and inputs.
+    let key = ticket.key("no repository");
+    if let Some(hit) = ticket.look(&key, job.log.as_deref()) {
+        return cache::replayed(hit);
+    }
+    let mut ran = executor.execute(job, cancel).await;
+    ran.cache_key = Some(key.clone());
+    cache::keep(&ticket, &key, &ran, None);
+    ran
 }
 
 /// A sandboxed process writes in `workspace`; `git` there is read-only to it.

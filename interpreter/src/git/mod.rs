@@ -101,6 +101,22 @@ pub struct Repo {
     pub base: String,
 }
 
+/// The repository `dir` is in, for a run that does not use git but whose step cache
+/// hashes its files: its inputs set (they are not files steps read) and `.plan/`
+/// excluded; `None` outside a repository.
+pub fn for_cache(dir: &Path, inputs: &[PathBuf]) -> Option<PathBuf> {
+    let root = PathBuf::from(git(dir, &["rev-parse", "--show-toplevel"]).ok()?);
+    let real = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
+    let relative: Vec<String> = inputs
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .filter_map(|p| p.strip_prefix(&real).ok().map(|r| r.to_string_lossy().into_owned()))
+        .collect();
+    let _ = INPUTS.set(relative);
+    exclude_plan_files(&root).ok()?;
+    Some(root)
+}
+
 /// Checks that `dir` is in a git repository with a clean tree (and an `origin` when
 /// `need_origin`), before anything runs. A resumed run's tree holds its own agents'
 /// changes, so `resuming` allows changes.

@@ -122,6 +122,22 @@ pub fn snapshot(root: &Path, index: &Path) -> Result<String, GitError> {
     ok(root, &["write-tree"], &index_env(index), &[])
 }
 
+/// `base` with `patch` (a `git diff --binary` from it) applied, as a commit on it: the
+/// work a step replayed from the cache leaves (no file of the checkout is touched).
+pub fn apply_patch(root: &Path, index: &Path, base: &str, patch: &str, message: &str) -> Result<String, GitError> {
+    ok(root, &["read-tree", base], &index_env(index), &[])?;
+    ok(root, &["apply", "--cached", "--binary", "-"], &index_env(index), patch.as_bytes())?;
+    let tree = ok(root, &["write-tree"], &index_env(index), &[])?;
+    let _ = std::fs::remove_file(index);
+    commit_tree(root, &tree, &[base], message)
+}
+
+/// The change from `from` to `to`, as a patch `apply_patch` takes.
+pub fn patch(root: &Path, from: &str, to: &str) -> Result<String, GitError> {
+    let out = run(root, &["diff", "--binary", "--full-index", "--no-color", "--no-ext-diff", from, to], &[], &[])?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Fills the scratch `index` with `tree` (no file is read or written).
 #[cfg(test)]
 pub fn read_tree(root: &Path, index: &Path, tree: &str) -> Result<(), GitError> {

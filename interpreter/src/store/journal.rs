@@ -61,6 +61,13 @@ pub enum Entry {
         #[serde(default)]
         metered: bool,
     },
+    /// A node replayed from the step cache (its `NodeSucceeded` follows): the entry's
+    /// key, and what producing it had spent — saved this time.
+    Cached {
+        node: String,
+        key: String,
+        saved: Option<crate::store::usage::Usage>,
+    },
     Compensated {
         agent: String,
         ok: bool,

@@ -2,7 +2,9 @@
 //! journal that `--resume` replays, status and output files, logs and the report —
 //! and reading it back for `plan status`, `plan runs` and `plan logs`.
 
+pub(crate) mod agent_report;
 pub(crate) mod approvals;
+pub(crate) mod cache;
 pub(crate) mod clock;
 pub(crate) mod exchanges;
 pub(crate) mod journal;

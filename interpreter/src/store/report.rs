@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use crate::store::metrics::{human_duration, megabytes, milliseconds, overhead, peak_memory};
-use crate::store::state::Record;
 
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -82,6 +81,9 @@ pub struct Summary {
     /// The model gateway, when agents went through it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<crate::store::usage::GatewaySummary>,
+    /// The step cache, when it replayed a step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheSummary>,
     /// What the agents changed, from git (runs in a repository only).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes>,
@@ -191,103 +193,11 @@ impl Serialize for AgentIds {
     }
 }
 
-/// Every node's record, as the report's map from id to status, attempts, duration,
-/// last error, usage and decision. The records themselves: a run of 100,000 agents
-/// holds them once.
-#[derive(Clone, Debug, Default)]
-pub struct Agents(pub Vec<Record>);
-
-impl Serialize for Agents {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for r in &self.0 {
-            map.serialize_entry(&r.id, &AgentReport(r))?;
-        }
-        map.end()
-    }
-}
-
-/// One record as the report shows it.
-struct AgentReport<'a>(&'a Record);
-
-impl Serialize for AgentReport<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let r = self.0;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("status", r.state.as_str())?;
-        map.serialize_entry("attempts", &r.attempts)?;
-        map.serialize_entry("duration", &human_duration(r.duration))?;
-        // Why the last attempt failed (also when a retry then succeeded).
-        if !r.last_error.is_empty() {
-            map.serialize_entry("last_error", &r.last_error)?;
-        }
-        // A coding agent's tokens and cost (cost null when its CLI reports none).
-        if let Some(u) = &r.usage {
-            let m = r.metering.as_deref();
-            let usage = AgentUsage {
-                input_tokens: u.input_tokens,
-                output_tokens: u.output_tokens,
-                cache_write_tokens: u.cache_write_tokens,
-                cache_read_tokens: u.cache_read_tokens,
-                turns: u.turns,
-                cost_usd: u.cost_usd,
-                metered_by: if m.is_some() { "gateway" } else { "cli" },
-                cli_cost_usd: m.and_then(|m| m.cli_cost_usd),
-                by_model: m.map(|m| &m.by_model),
-                rate_limit_wait: m.map(|_| human_duration(std::time::Duration::from_millis(u.rate_limit_wait_ms))),
-                throttled: m.map_or(0, |m| m.throttled),
-                notes: m.map(|m| m.notes.as_slice()).unwrap_or_default(),
-            };
-            map.serialize_entry("usage", &usage)?;
-        }
-        if !r.blocked.is_empty() {
-            map.serialize_entry("blocked", &r.blocked)?;
-        }
-        if let Some(d) = &r.decision {
-            map.serialize_entry("decision", d)?;
-        }
-        map.end()
-    }
-}
-
-/// A coding agent's spending as the report shows it: metered by the gateway (by
-/// model, with the CLI's own figure beside it and the time it waited for rate
-/// limits) or as its CLI reported it.
-#[derive(Clone, Debug, Serialize)]
-pub struct AgentUsage<'a> {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub cache_write_tokens: u64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub cache_read_tokens: u64,
-    pub turns: u32,
-    pub cost_usd: Option<f64>,
-    pub metered_by: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cli_cost_usd: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub by_model: Option<&'a std::collections::BTreeMap<String, crate::store::usage::Usage>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rate_limit_wait: Option<String>,
-    #[serde(skip_serializing_if = "is_zero32")]
-    pub throttled: u32,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    pub notes: &'a [String],
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-fn is_zero32(n: &u32) -> bool {
-    *n == 0
-}
-
+use crate::store::agent_report::cache_summary;
 /// Builds the report of a finished run. The records move into it (a run of 100,000
 /// agents has as many); `result` keeps the rest.
+pub use crate::store::agent_report::{Agents, CacheSummary};
+
 pub fn build(
     plan: &plan_schema::Plan,
     graph: &plan_compiler::graph::PlanGraph,
@@ -348,6 +258,7 @@ pub fn build(
             changes: None,
             workspaces: result.workspaces,
             gateway: result.gateway.take(),
+            cache: cache_summary(&records),
             sandbox: None,
         },
         performance_metrics: Metrics {

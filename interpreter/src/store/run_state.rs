@@ -26,6 +26,9 @@ pub struct NodeSummary {
     /// Tokens and cost of a coding agent, over its attempts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// Replayed from the step cache: what producing it had spent (saved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached: Option<Usage>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -113,6 +116,9 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
                 n.state = if will_retry { NodeState::Retrying } else { NodeState::Failed };
                 n.attempt = attempt;
                 n.error = Some(error);
+            }
+            Entry::Cached { node, saved, .. } => {
+                run.nodes.entry(node).or_default().cached = Some(saved.unwrap_or_default());
             }
             Entry::Compensated { agent, ok, error } => {
                 let n = run.nodes.entry(format!("{agent}.compensate")).or_default();

@@ -23,6 +23,8 @@ pub struct Record {
     pub decision: Option<Box<crate::store::approvals::Decision>>,
     /// What its sandbox refused it, over all attempts.
     pub blocked: Box<[String]>,
+    /// Replayed from the step cache: what producing it had spent (saved this run).
+    pub cached: Option<Box<crate::store::usage::Usage>>,
 }
 
 /// What a finished run did.

@@ -27,6 +27,8 @@ pub(super) struct AgentAttempts {
     pub(super) blocked: Vec<String>,
     /// What the model gateway measured of its attempts.
     pub(super) metering: Option<crate::store::usage::Metering>,
+    /// Replayed from the step cache: what producing it had spent.
+    pub(super) cached: Option<Usage>,
 }
 
 impl Attempts {
@@ -40,6 +42,10 @@ impl Attempts {
 
     pub(super) fn usage(&self) -> Option<Usage> {
         self.agent.as_ref()?.usage
+    }
+
+    pub(super) fn cached(&self) -> Option<Box<Usage>> {
+        self.agent.as_ref()?.cached.map(Box::new)
     }
 
     pub(super) fn metering(&self) -> Option<crate::store::usage::Metering> {

@@ -58,6 +58,7 @@ impl<R: Recorder> Scheduler<R> {
                     work,
                     timeout: meta.agent.timeout.map(|d| d.as_std()),
                     log,
+                    cache: None,
                 };
                 // Compensation runs even when the run was cancelled: it gets a fresh signal.
                 let (_keep, rx) = watch::channel(Cancel::None);

@@ -88,11 +88,12 @@ impl<R: Recorder> Scheduler<R> {
                 self.finish_now(key, Outcome::Failed { error: error.to_string() });
             }
             Ok(Prepared::Done(stdout)) => self.finish_now(key, Outcome::Succeeded { stdout }),
-            Ok(Prepared::Run(work)) => {
+            Ok(Prepared::Run(work, cache)) => {
                 let placing = Placing {
                     timeout: step.timeout.map(|d| d.as_std()),
                     isolated: step.workspace == plan_schema::Workspace::Worktree,
                     expect_changes: step.expect_changes,
+                    cache,
                 };
                 self.start(key, attempt, work, placing);
             }
@@ -115,9 +116,12 @@ impl<R: Recorder> Scheduler<R> {
         match crate::engine::publish::prepare(&self.renderer, step, &vars, self.ctx.publish) {
             Err(error) => self.finish_now(key, Outcome::Failed { error: error.to_string() }),
             Ok(None) => self.finish_now(key, Outcome::Succeeded { stdout: String::new() }),
-            Ok(Some(work)) => {
-                self.start(key, attempt, work, Placing { timeout: None, isolated: false, expect_changes: false })
-            }
+            Ok(Some(work)) => self.start(
+                key,
+                attempt,
+                work,
+                Placing { timeout: None, isolated: false, expect_changes: false, cache: None },
+            ),
         }
     }
 
@@ -140,13 +144,13 @@ impl<R: Recorder> Scheduler<R> {
             key,
             attempt,
             Work::Approval(gate),
-            Placing { timeout: None, isolated: false, expect_changes: false },
+            Placing { timeout: None, isolated: false, expect_changes: false, cache: None },
         );
     }
 
     /// Records the start and hands the job to a worker task.
     fn start(&mut self, key: JobKey, attempt: u32, work: Work, placing: Placing) {
-        let Placing { timeout, isolated, expect_changes } = placing;
+        let Placing { timeout, isolated, expect_changes, cache } = placing;
         // Facts are on disk before work that depends on them starts. (The journal
         // thread writes everything else as it comes; steps with no work wait for no disk.)
         if self.needs_sync {
@@ -168,7 +172,7 @@ impl<R: Recorder> Scheduler<R> {
         let dir = &self.ctx.dir;
         let prompt_file = Some(dir.prompt_file(&id));
         let log = Some(dir.log(&id));
-        let job = Job { expect_changes, id, work, timeout, log };
+        let job = Job { expect_changes, id, work, timeout, log, cache };
         let executor = self.executor.clone();
         let checkout = self.checkout.clone();
         let cancel = self.cancel.subscribe();
@@ -202,6 +206,7 @@ struct Placing {
     timeout: Option<Duration>,
     isolated: bool,
     expect_changes: bool,
+    cache: Option<Box<crate::engine::cache::Ticket>>,
 }
 
 /// A gather without an agent of its own succeeds with the agreed value.

@@ -42,6 +42,14 @@ impl<R: Recorder> Scheduler<R> {
                 }
                 let metered = self.metered(key, &mut ran);
                 let over = self.spend(key, &ran, metered);
+                if let Some(k) = ran.cache_key.take() {
+                    self.ctx.set_key(self.id(key), k);
+                }
+                if let Some((entry, saved)) = ran.cached.take() {
+                    let node = self.id(key);
+                    self.attempts.entry(key, 1).agent_mut().cached = Some(saved.unwrap_or_default());
+                    self.recorder.journal(Entry::Cached { node, key: entry, saved });
+                }
                 if ran.no_retry {
                     self.attempts.entry(key, 1).no_retry = true;
                 }
@@ -137,6 +145,7 @@ impl<R: Recorder> Scheduler<R> {
             last_error: Box::default(),
             usage: usage.map(Box::new),
             metering: metering.map(Box::new),
+            cached: self.attempts.get(&key).and_then(|a| a.cached()),
             decision: None,
             blocked: Box::default(),
         });
@@ -228,6 +237,7 @@ impl<R: Recorder> Scheduler<R> {
             last_error: error.into_boxed_str(),
             usage: usage.map(Box::new),
             metering: metering.map(Box::new),
+            cached: self.attempts.get(&key).and_then(|a| a.cached()),
             decision: None,
             blocked: Box::default(),
         });

@@ -88,6 +88,10 @@ impl<R: Recorder> Scheduler<R> {
             Some(Ok(g)) => g.close(&id, attempt),
             _ => None,
         };
+        // Replayed from the cache: it asked the model nothing.
+        if ran.cached.is_some() {
+            return false;
+        }
         let Some(m) = closed else {
             if let Some(why) = ran.cost_error.take() {
                 ran.outcome = Outcome::Failed {

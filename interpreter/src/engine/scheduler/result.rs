@@ -56,6 +56,7 @@ impl<R: Recorder> Scheduler<R> {
             last_error: a.map(|a| a.last_error.clone()).unwrap_or_default(),
             usage: a.and_then(|a| a.usage()).map(Box::new),
             metering: a.and_then(|a| a.metering()).map(Box::new),
+            cached: a.and_then(|a| a.cached()),
             decision: None,
             blocked: a.map(|a| a.blocked()).unwrap_or_default(),
         }
