@@ -82,6 +82,11 @@ async fn issue_to_pull_request_with_claude() {
         return;
     }
     let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/org/tiny/pulls"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&github)
+        .await;
     Mock::given(method("POST"))
         .and(path("/repos/org/tiny/pulls"))
         .respond_with(
@@ -106,7 +111,7 @@ async fn issue_to_pull_request_with_claude() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&show.stdout), "goodbye\n", "the fix reached origin");
-    let requests = github.received_requests().await.unwrap();
+    let requests = crate::git::posted(&github).await;
     let pr: Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(pr["title"], "Fix #7: The greeting says hello; it should say goodbye");
 }

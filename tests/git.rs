@@ -57,6 +57,12 @@ git:
 
 pub(crate) async fn pr_server() -> MockServer {
     let server = MockServer::start().await;
+    // No pull request for the branch yet (`plan` looks before it opens one).
+    Mock::given(method("GET"))
+        .and(path("/repos/org/repo/pulls"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/repos/org/repo/pulls"))
         .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
@@ -66,6 +72,11 @@ pub(crate) async fn pr_server() -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// The requests that created something (GitHub's POSTs), in order.
+pub(crate) async fn posted(server: &MockServer) -> Vec<wiremock::Request> {
+    server.received_requests().await.unwrap().into_iter().filter(|r| r.method.as_str() == "POST").collect()
 }
 
 fn grep_dir(dir: &Path, needle: &str) -> Vec<String> {
@@ -119,7 +130,7 @@ async fn commit_push_and_pull_request() {
     let files = git(&origin, &["show", "--name-only", "--format=", &sha]);
     assert_eq!(files, "README.md\ngreeting.txt", "the run directory is never committed");
     // The pull request request body.
-    let requests = server.received_requests().await.unwrap();
+    let requests = posted(&server).await;
     let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(body["title"], "feat: Add a greeting (#42)");
     assert_eq!(
@@ -147,7 +158,7 @@ async fn draft_pull_request() {
         tokio::task::block_in_place(|| plan_in(&t, &["run", "plan.yaml", "--pr", "--draft"], Some(&server.uri())));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "https://github.com/org/repo/pull/7\n");
-    let body: serde_json::Value = serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&posted(&server).await[0].body).unwrap();
     assert_eq!(body["draft"], true);
 }
 
@@ -212,6 +223,11 @@ fn worktrees_isolate_parallel_agents_and_merge_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_and_github_steps() {
     let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/org/repo/issues/42/comments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/repos/org/repo/issues/42/comments"))
         .respond_with(ResponseTemplate::new(201).set_body_json(
@@ -240,6 +256,7 @@ agent:
     assert_eq!(git(&work, &["rev-parse", "--abbrev-ref", "HEAD"]), "work/42");
     assert_eq!(git(&work, &["log", "-1", "--format=%s"]), "chore: step for #42");
     let sha = git(&work, &["rev-parse", "HEAD"]);
-    let body: serde_json::Value = serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
-    assert_eq!(body["body"], format!("Committed {sha}"));
+    let body: serde_json::Value = serde_json::from_slice(&posted(&server).await[0].body).unwrap();
+    // With its idempotency key, hidden.
+    assert!(body["body"].as_str().unwrap().starts_with(&format!("Committed {sha}\n\n<!-- plan:")), "{body}");
 }

@@ -87,3 +87,18 @@ pub(super) fn sandbox_status(plan: &Plan, require: bool) -> Result<Option<String
         Err(why) => Ok(Some(format!("unavailable: {why}"))),
     }
 }
+
+/// `--replay RUN_ID`: the exchanges that run recorded, and its directory.
+pub fn replay(args: &crate::cli::RunArgs) -> Result<Option<(std::path::PathBuf, std::path::PathBuf)>, Error> {
+    let Some(id) = &args.replay else { return Ok(None) };
+    let recorded = crate::store::rundir::RunDir::find(&args.runs_dir, Some(id))?;
+    let file = recorded.exchanges();
+    if !file.is_file() {
+        return Err(Error::Usage(format!(
+            "run `{id}` recorded no model exchanges ({} is missing): only runs whose agents went through the model \
+             gateway can be replayed",
+            file.display()
+        )));
+    }
+    Ok(Some((file, recorded.root)))
+}

@@ -80,18 +80,22 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
         return Ok(());
     }
     // Git problems are found before anything runs or is written.
-    let repo = if args.commit || args.pr || uses_git(&plan) {
+    let mut repo = if args.commit || args.pr || uses_git(&plan) {
         let mut inputs: Vec<PathBuf> = vec![file.clone()];
         inputs.extend(plan_compiler::check::templates::template_files(&plan, &base_dir));
         Some(crate::git::preflight(Path::new("."), args.commit || args.pr, args.resume.is_some(), &inputs)?)
     } else {
         None
     };
+    // A resumed run began where the run it continues began (not at a commit of its own).
+    if let (Some(r), Some((base, branch))) = (&mut repo, resumed.as_ref().and_then(|r| r.base.clone())) {
+        (r.base, r.branch) = (base, branch);
+    }
     let sandbox = super::inputs::sandbox_status(&plan, args.require_sandbox)?;
     if args.background {
         return super::background::start(&args, &file);
     }
-    let asked = Asked { publish, hold: hold.clone() };
+    let asked = Asked { publish, hold: hold.clone(), base: repo.as_ref().map(|r| (r.base.clone(), r.branch.clone())) };
     let opened = open_run(&args, resumed, &file, &vars, graph.graph.node_count(), &asked)?;
     let dir = opened.dir.clone();
     let display = Display::detect(args.quiet || args.json);
@@ -145,21 +149,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     ctx.given_secrets = secrets;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, renderer.run.node_count(), display);
-    let replay = match &args.replay {
-        Some(id) => {
-            let recorded = RunDir::find(&args.runs_dir, Some(id))?;
-            let file = recorded.exchanges();
-            if !file.is_file() {
-                return Err(Error::Usage(format!(
-                    "run `{id}` recorded no model exchanges ({} is missing): only runs whose agents went through the \
-                     model gateway can be replayed",
-                    file.display()
-                )));
-            }
-            Some((file, recorded.root))
-        }
-        None => None,
-    };
+    let replay = super::inputs::replay(&args)?;
     let options = Options { concurrency, fail_fast: args.fail_fast, signals: true, replay };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
@@ -223,6 +213,7 @@ fn write_outcome(dir: &RunDir, report: &mut Report, json: bool, journal_error: O
 struct Asked {
     publish: Publish,
     hold: Option<String>,
+    base: Option<(String, Option<String>)>,
 }
 
 /// A run directory ready to record into: locked, with its journal started.
@@ -311,6 +302,7 @@ fn start_journal(
         pid: std::process::id(),
         publish: asked.publish,
         hold: asked.hold.clone(),
+        base: asked.base.clone(),
     });
     journal.sync().map_err(|e| Error::io("write", dir.journal(), e))?;
     Ok(JournalWriter::spawn(journal))

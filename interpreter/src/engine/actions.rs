@@ -24,8 +24,8 @@ pub async fn run(action: Action) -> Outcome {
                 Err(e) => Err(e),
             }
         }
-        Action::GithubComment { repo, number, body } => {
-            crate::git::github::comment(&repo, number, &body).await.map_err(|e| e.to_string())
+        Action::GithubComment { repo, number, body, key } => {
+            crate::git::github::comment(&repo, number, &body, &key).await.map_err(|e| e.to_string())
         }
     };
     match result {

@@ -50,10 +50,29 @@ pub struct AgentSpec {
 /// A built-in git or GitHub step.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    GitBranch { root: PathBuf, name: String },
-    GitCommit { root: PathBuf, message: String },
-    GithubPr { root: PathBuf, repo: String, title: String, body: String, base: String, draft: bool },
-    GithubComment { repo: String, number: u64, body: String },
+    GitBranch {
+        root: PathBuf,
+        name: String,
+    },
+    GitCommit {
+        root: PathBuf,
+        message: String,
+    },
+    GithubPr {
+        root: PathBuf,
+        repo: String,
+        title: String,
+        body: String,
+        base: String,
+        draft: bool,
+    },
+    /// `key`: the comment's idempotency key (the run and the node).
+    GithubComment {
+        repo: String,
+        number: u64,
+        body: String,
+        key: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

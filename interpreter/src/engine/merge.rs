@@ -3,7 +3,9 @@
 //! no index, no working tree). The checkout's files change only to a complete merged
 //! result (`sync`), before an agent that works in the checkout starts and at the end
 //! of the run; a conflict touches nothing. A change of the checkout is recorded
-//! before it starts, so a run killed in the middle of one finishes it on `--resume`.
+//! before it starts, so a run killed in the middle of one finishes it on `--resume`;
+//! the merged result is recorded as it grows, so a resumed run keeps the work of the
+//! agents it does not run again.
 
 use std::path::PathBuf;
 
@@ -25,6 +27,8 @@ pub struct Merger {
     /// The scratch index that holds the checkout's files as last recorded.
     index: PathBuf,
     switching: PathBuf,
+    /// Where the merged result is recorded.
+    record: PathBuf,
     /// Everything merged so far.
     merged: String,
     /// The commit the checkout's files are (plus what ran in it since, if `touched`).
@@ -42,8 +46,11 @@ impl Merger {
         let index = dir.checkout_index();
         let switching = dir.switching();
         if !index.exists() {
+            // Whole or not at all (a run killed here finds no index, not half of one).
             let git_dir = crate::git::git(&repo.root, &["rev-parse", "--path-format=absolute", "--git-dir"])?;
-            std::fs::copy(PathBuf::from(git_dir).join("index"), &index).map_err(GitError::Message)?;
+            let tmp = index.with_extension("index.tmp");
+            std::fs::copy(PathBuf::from(git_dir).join("index"), &tmp).map_err(GitError::Message)?;
+            std::fs::rename(&tmp, &index).map_err(GitError::Message)?;
         }
         if let Ok(to) = std::fs::read_to_string(&switching) {
             tree::finish_switch(&repo.root, &index, to.trim())?;
@@ -51,7 +58,19 @@ impl Merger {
         }
         let touched = crate::git::has_changes(&repo.root)?;
         let base = repo.base.clone();
-        Ok(Merger { repo, index, switching, merged: base.clone(), applied: base, touched, conflict: None })
+        let record = dir.root.join("merged");
+        // What a killed run had merged (an object git still has).
+        let merged = std::fs::read_to_string(&record)
+            .ok()
+            .map(|m| m.trim().to_string())
+            .filter(|m| crate::git::git(&repo.root, &["cat-file", "-e", &format!("{m}^{{commit}}")]).is_ok())
+            .unwrap_or_else(|| base.clone());
+        Ok(Merger { repo, index, switching, record, merged, applied: base, touched, conflict: None })
+    }
+
+    /// Records the merged result (whole: a temporary file, then a rename).
+    fn keep(&self) {
+        let _ = crate::store::rundir::write_atomic(&self.record, self.merged.as_bytes());
     }
 
     /// Something ran in the checkout.
@@ -89,12 +108,14 @@ impl Merger {
         let failed = |e: GitError| MergeConflict { node: node.into(), error: e.to_string() };
         if self.merged == start {
             self.merged = work.to_string();
+            self.keep();
             return Ok(());
         }
         match tree::merge(root, start, &self.merged, work).map_err(failed)? {
             Merged::Clean(t) => {
                 self.merged = tree::commit_tree(root, &t, &[&self.merged, work], &format!("plan: merge {node}"))
                     .map_err(failed)?;
+                self.keep();
                 Ok(())
             }
             Merged::Conflict(files) => {

@@ -309,6 +309,7 @@ impl<'r> Preparer<'r> {
                     number,
                     repo: github_repo("github.comment", *given)?,
                     body: arg(*body)?,
+                    key: format!("{}/{}", run.dir.id, meta.agent.id),
                 })
             }
         };

@@ -31,11 +31,13 @@ pub enum Publishing {
         branch: String,
         pr: bool,
     },
-    /// Creates `branch` and commits the agents' changes; nothing changed, no commit.
+    /// Creates `branch` and commits the agents' changes; nothing changed, no commit
+    /// (unless a killed run committed them already: that commit).
     Commit {
         root: PathBuf,
         branch: String,
         message: String,
+        base: String,
     },
     Push {
         root: PathBuf,
@@ -109,7 +111,7 @@ pub fn prepare(
         },
         PublishStep::Commit => {
             let message = render(git.commit.as_ref(), git.commit_file.as_ref(), "plan: {{ plan.name }}")?;
-            Publishing::Commit { root, branch, message }
+            Publishing::Commit { root, branch, message, base: repo.base.clone() }
         }
         PublishStep::Push if committed(ctx).is_none() => return Ok(None),
         PublishStep::Push => Publishing::Push { root, branch },
@@ -156,8 +158,11 @@ pub async fn run(step: Publishing, log: Option<PathBuf>, cancel: watch::Receiver
                 Err(e) => Err(e),
             }
         }
-        Publishing::Commit { root, branch, message } => {
+        Publishing::Commit { root, branch, message, base } => {
             blocking(move || {
+                if let Some(done) = crate::git::committed_on(&root, &branch, &base)? {
+                    return Ok(done);
+                }
                 if !crate::git::has_changes(&root)? {
                     return Ok(String::new());
                 }
@@ -166,7 +171,7 @@ pub async fn run(step: Publishing, log: Option<PathBuf>, cancel: watch::Receiver
             .await
         }
         Publishing::Push { root, branch } => {
-            blocking(move || crate::git::push(&root, &branch).map(|()| format!("origin/{branch}"))).await
+            blocking(move || crate::git::push(&root, &branch).map(|_| format!("origin/{branch}"))).await
         }
         Publishing::PullRequest { repo, title, body, head, base, draft } => {
             crate::git::github::create_pr(&repo, &title, &body, &head, &base, draft).await.map_err(|e| e.to_string())

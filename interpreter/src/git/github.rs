@@ -179,7 +179,9 @@ pub async fn can_write(repo: &str, user: &str) -> Result<bool, GithubError> {
     Ok(matches!(permission, "admin" | "maintain" | "write"))
 }
 
-/// Opens a pull request; returns its web address.
+/// Opens a pull request; returns its web address. Exactly once: when the branch has
+/// a pull request already (a run resumed after a kill that followed its creation),
+/// that one's address is the answer.
 pub async fn create_pr(
     repo: &str,
     title: &str,
@@ -188,6 +190,13 @@ pub async fn create_pr(
     base: &str,
     draft: bool,
 ) -> Result<String, GithubError> {
+    let owner = repo.split('/').next().unwrap_or_default();
+    let open = get(&format!("/repos/{repo}/pulls?head={owner}:{head}&state=all")).await?;
+    if let Some(url) =
+        open.as_array().and_then(|prs| prs.first()).and_then(|pr| pr.get("html_url")).and_then(|u| u.as_str())
+    {
+        return Ok(url.to_string());
+    }
     let answer = post(
         &format!("/repos/{repo}/pulls"),
         &serde_json::json!({ "title": title, "body": body, "head": head, "base": base, "draft": draft }),
@@ -196,8 +205,21 @@ pub async fn create_pr(
     answer.get("html_url").and_then(|u| u.as_str()).map(str::to_string).ok_or(GithubError::NoHtmlUrl)
 }
 
-/// Comments on an issue; returns the comment's web address.
-pub async fn comment(repo: &str, number: u64, body: &str) -> Result<String, GithubError> {
-    let answer = post(&format!("/repos/{repo}/issues/{number}/comments"), &serde_json::json!({ "body": body })).await?;
+/// Comments on an issue; returns the comment's web address. Exactly once: the comment
+/// carries its idempotency key in a hidden marker (`<!-- plan:KEY -->`), and a comment
+/// that has it already is the answer (a run resumed after a kill that followed it).
+pub async fn comment(repo: &str, number: u64, body: &str, key: &str) -> Result<String, GithubError> {
+    let marker = format!("<!-- plan:{key} -->");
+    let route = format!("/repos/{repo}/issues/{number}/comments");
+    let seen = get(&format!("{route}?per_page=100")).await?;
+    let earlier = seen
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c.get("body").and_then(|b| b.as_str()).is_some_and(|b| b.contains(&marker)));
+    if let Some(c) = earlier {
+        return Ok(c.get("html_url").and_then(|u| u.as_str()).unwrap_or_default().to_string());
+    }
+    let answer = post(&route, &serde_json::json!({ "body": format!("{body}\n\n{marker}") })).await?;
     Ok(answer.get("html_url").and_then(|u| u.as_str()).unwrap_or_default().to_string())
 }

@@ -168,7 +168,11 @@ pub fn staged_summary(root: &Path) -> Result<String, GitError> {
 /// with `message`; returns the commit id.
 pub fn branch_and_commit(root: &Path, branch: &str, message: &str) -> Result<String, GitError> {
     git(root, &["check-ref-format", "--branch", branch]).map_err(|_| GitError::BadBranch(branch.to_string()))?;
-    git(root, &["checkout", "-b", branch])?;
+    // A run killed after making the branch (and before committing) resumes on it.
+    let current = git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"]).unwrap_or_default();
+    if current != branch {
+        git(root, &["checkout", "-b", branch])?;
+    }
     commit_all(root, message)
 }
 
@@ -184,8 +188,10 @@ pub fn commit_all(root: &Path, message: &str) -> Result<String, GitError> {
 }
 
 /// Pushes `branch` to the address `origin` had before any agent ran (an agent that
-/// repoints `origin` is caught here, and nothing is pushed).
-pub fn push(root: &Path, branch: &str) -> Result<(), GitError> {
+/// repoints `origin` is caught here, and nothing is pushed). Exactly once: when
+/// `origin` has the branch at this commit already (a run resumed after a kill that
+/// followed its push), nothing is pushed again; whether it pushed.
+pub fn push(root: &Path, branch: &str) -> Result<bool, GitError> {
     let now = git(root, &["remote", "get-url", "--push", "origin"])?;
     let url = PUSH_URL.get().cloned().unwrap_or_else(|| now.clone());
     if now != url {
@@ -194,7 +200,25 @@ pub fn push(root: &Path, branch: &str) -> Result<(), GitError> {
             message: format!("origin's push address changed during the run (was {url}, now {now}): nothing pushed"),
         });
     }
-    git(root, &["push", "--quiet", &url, &format!("refs/heads/{branch}:refs/heads/{branch}")]).map(|_| ())
+    let refname = format!("refs/heads/{branch}");
+    let local = git(root, &["rev-parse", "--verify", "--quiet", &refname])?;
+    let remote = git(root, &["ls-remote", &url, &refname])?;
+    if remote.split_whitespace().next() == Some(local.as_str()) {
+        return Ok(false);
+    }
+    git(root, &["push", "--quiet", &url, &format!("{refname}:{refname}")]).map(|_| true)
+}
+
+/// The commit a killed run already made on `branch` (checked out, nothing changed
+/// since, and ahead of `base`): a resumed commit step finds it instead of committing
+/// nothing.
+pub fn committed_on(root: &Path, branch: &str, base: &str) -> Result<Option<String>, GitError> {
+    let current = git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"]).unwrap_or_default();
+    if current != branch || has_changes(root)? {
+        return Ok(None);
+    }
+    let head = git(root, &["rev-parse", "HEAD"])?;
+    Ok((head != base).then_some(head))
 }
 
 /// `origin`'s push address as the run found it (`preflight`).

@@ -32,6 +32,10 @@ pub enum Entry {
         /// `plan run --hold`: the message of the gate before every node.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hold: Option<String>,
+        /// The commit and branch the run started from (a resumed run starts from its
+        /// own commits, and must know where it began).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<(String, Option<String>)>,
     },
     NodeStarted {
         node: String,

@@ -29,6 +29,8 @@ pub struct Resumed {
     pub publish: plan_compiler::graph::Publish,
     /// The hold it was started with (`--hold`): a resumed run keeps it.
     pub hold: Option<String>,
+    /// The commit and branch the run first started from.
+    pub base: Option<(String, Option<String>)>,
 }
 
 impl Resumed {
@@ -45,11 +47,13 @@ impl Resumed {
             history: HashMap::new(),
             publish: plan_compiler::graph::Publish::default(),
             hold: None,
+            base: None,
         };
         let mut journaled = std::collections::HashSet::new();
         for e in entries {
             match e {
-                Entry::RunStarted { plan, plan_hash, publish, hold, .. } if resumed.plan.is_none() => {
+                Entry::RunStarted { plan, plan_hash, publish, hold, base, .. } if resumed.plan.is_none() => {
+                    resumed.base = base;
                     resumed.plan = Some(PathBuf::from(plan));
                     resumed.plan_hash = Some(plan_hash);
                     resumed.publish = publish;
