@@ -229,6 +229,10 @@ pub struct RunArgs {
     /// The step cache's directory (share one between checkouts or machines' runs).
     #[arg(long, value_name = "DIR", default_value = crate::store::cache::DEFAULT_DIR, env = "PLAN_CACHE_DIR")]
     pub cache_dir: PathBuf,
+    /// The most the step cache keeps when the run ends: the least recently used entries
+    /// go first.
+    #[arg(long, value_name = "SIZE", default_value = crate::store::cache::DEFAULT_MAX_SIZE)]
+    pub cache_max_size: String,
     /// Print the run report as JSON on standard output.
     #[arg(long)]
     pub json: bool,

@@ -63,7 +63,43 @@ fn template(t: &Target, step: &Step, image: &str) -> Value {
         tpl["activeDeadlineSeconds"] = json!(d.to_string());
     }
     sandbox(t, step, &mut tpl);
+    memoize(t, step, &mut tpl);
     tpl
+}
+
+/// The step cache as Argo can say it: a memoized template (results kept in the
+/// ConfigMap `plan-step-cache`, 30 days) whose key is the step's definition — the
+/// agent, its runner and the defaults it inherits, hashed here — and its inputs,
+/// hashed by Argo as the task starts. What Argo cannot see before a step runs (the
+/// files it reads, its CLI's version) is not in the key: clear the ConfigMap when
+/// those change (docs/format.md).
+fn memoize(t: &Target, step: &Step, tpl: &mut Value) {
+    use sha2::{Digest, Sha256};
+    if !matches!(step.kind, StepKind::Run | StepKind::Copies { .. }) {
+        return;
+    }
+    let agent_id = step.node.split(['[', '.']).next().unwrap_or(&step.node);
+    let agents = crate::load::agents::AgentIndex::new(t.plan);
+    let Some(agent) = agents.get(agent_id) else { return };
+    let Ok(resolved) = crate::resolve::step(t.plan, agent.agent) else { return };
+    if !resolved.cache {
+        return;
+    }
+    let runner = crate::resolve::runner_name(t.plan, agent.agent).and_then(|r| t.plan.runners.get(r));
+    // The node names a static copy of a map (its item) too.
+    let definition =
+        json!({ "v": 1, "node": step.node, "agent": agent.agent, "runner": runner, "defaults": t.plan.defaults });
+    let digest = Sha256::digest(definition.to_string().as_bytes());
+    let fixed: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let mut given: Vec<String> = (0..step.inputs.len()).map(|i| format!("inputs.parameters['in-{i}']")).collect();
+    if matches!(step.kind, StepKind::Copies { .. }) {
+        given.push("inputs.parameters['index']".into());
+    }
+    let key = match given.is_empty() {
+        true => format!("plan-{fixed}"),
+        false => format!("plan-{fixed}-{{{{=sprig.sha256sum({})}}}}", given.join(" + '/' + ")),
+    };
+    tpl["memoize"] = json!({ "key": key, "maxAge": "720h", "cache": { "configMap": { "name": "plan-step-cache" } } });
 }
 
 /// The agent's sandbox as Kubernetes can say it: a container that is not root, gains

@@ -150,12 +150,18 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, renderer.run.node_count(), display);
     let replay = super::inputs::replay(&args)?;
+    let cache_cap = plan_schema::parse_memory(&args.cache_max_size).ok_or_else(|| {
+        Error::Usage(format!("--cache-max-size: `{}` is not a size (e.g. 5GiB)", args.cache_max_size))
+    })?;
     let options = Options { concurrency, fail_fast: args.fail_fast, signals: true, replay };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
     scheduler.restore(opened.restored, opened.history);
     scheduler.restore_spent(opened.spent);
     let (mut result, recorder) = runtime.block_on(scheduler.run());
+    if let Some(cache) = &renderer.run.cache {
+        cache.prune(None, Some(cache_cap));
+    }
     // Nothing an agent started outlives the run (a daemon that left its group).
     crate::engine::strays::kill(&root, None);
     let journal_error = close_journal(recorder, result.status);

@@ -18,6 +18,9 @@ use crate::store::usage::Usage;
 /// The cache's directory when none is given: in the repository's `.plan/`.
 pub const DEFAULT_DIR: &str = ".plan/cache";
 
+/// The most the cache keeps when a run ends (least recently used go first).
+pub const DEFAULT_MAX_SIZE: &str = "5GiB";
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub key: String,
@@ -122,8 +125,8 @@ impl Cache {
         std::fs::rename(&tmp, &path)
     }
 
-    /// Every entry, oldest use first.
-    pub fn list(&self) -> Vec<(Listed, PathBuf)> {
+    /// Every entry's file, last use and size (no entry read), oldest use first.
+    fn files(&self) -> Vec<(PathBuf, u64, u64)> {
         let mut out = Vec::new();
         let Ok(shards) = std::fs::read_dir(&self.dir) else { return out };
         for shard in shards.flatten() {
@@ -135,32 +138,41 @@ impl Cache {
                 }
                 let meta = f.metadata().ok();
                 let used = meta.as_ref().and_then(|m| m.modified().ok()).map_or(0, secs);
-                let bytes = meta.map_or(0, |m| m.len());
+                out.push((path, used, meta.map_or(0, |m| m.len())));
+            }
+        }
+        out.sort_by_key(|(_, used, _)| *used);
+        out
+    }
+
+    /// Every entry, oldest use first.
+    pub fn list(&self) -> Vec<(Listed, PathBuf)> {
+        self.files()
+            .into_iter()
+            .map(|(path, used, bytes)| {
                 let entry: Option<Entry> = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok());
                 let key = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                 let (agent, plan, created) =
                     entry.map_or((String::from("?"), String::new(), 0), |e| (e.agent, e.plan, e.created));
-                out.push((Listed { key, agent, plan, created, used, bytes }, path));
-            }
-        }
-        out.sort_by_key(|(l, _)| l.used);
-        out
+                (Listed { key, agent, plan, created, used, bytes }, path)
+            })
+            .collect()
     }
 
     /// Removes entries unused for `older_than`, then the least recently used until the
     /// rest fit in `max_bytes`; what it removed and the bytes freed.
     pub fn prune(&self, older_than: Option<Duration>, max_bytes: Option<u64>) -> (usize, u64) {
-        let entries = self.list();
-        let mut total: u64 = entries.iter().map(|(l, _)| l.bytes).sum();
+        let entries = self.files();
+        let mut total: u64 = entries.iter().map(|(_, _, b)| b).sum();
         let (mut removed, mut freed) = (0, 0);
         let cutoff = older_than.map(|d| now().saturating_sub(d.as_secs()));
-        for (l, path) in entries {
-            let old = cutoff.is_some_and(|c| l.used < c);
+        for (path, used, bytes) in entries {
+            let old = cutoff.is_some_and(|c| used < c);
             let over = max_bytes.is_some_and(|m| total > m);
             if (old || over) && std::fs::remove_file(&path).is_ok() {
                 removed += 1;
-                freed += l.bytes;
-                total -= l.bytes;
+                freed += bytes;
+                total -= bytes;
             }
         }
         (removed, freed)
@@ -223,7 +235,7 @@ mod tests {
             let f = std::fs::File::options().append(true).open(cache.path(k)).unwrap();
             f.set_modified(UNIX_EPOCH + Duration::from_secs(1_000 + i as u64)).unwrap();
         }
-        let one = cache.list()[0].0.bytes;
+        let one = cache.files()[0].2;
         let (removed, _) = cache.prune(None, Some(one * 2));
         assert_eq!(removed, 1);
         assert!(matches!(cache.get(&keys[0]), Lookup::Miss), "the oldest went");
