@@ -106,15 +106,21 @@ pub struct Repo {
 /// excluded; `None` outside a repository.
 pub fn for_cache(dir: &Path, inputs: &[PathBuf]) -> Option<PathBuf> {
     let root = PathBuf::from(git(dir, &["rev-parse", "--show-toplevel"]).ok()?);
-    let real = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
+    adopt(&root, inputs).ok()?;
+    Some(root)
+}
+
+/// Records the run's inputs (relative to `root`) and keeps `plan`'s own files out of
+/// git's view (`exclude_plan_files`).
+fn adopt(root: &Path, inputs: &[PathBuf]) -> Result<(), GitError> {
+    let real = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let relative: Vec<String> = inputs
         .iter()
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .filter_map(|p| p.strip_prefix(&real).ok().map(|r| r.to_string_lossy().into_owned()))
         .collect();
     let _ = INPUTS.set(relative);
-    exclude_plan_files(&root).ok()?;
-    Some(root)
+    exclude_plan_files(root)
 }
 
 /// Checks that `dir` is in a git repository with a clean tree (and an `origin` when
@@ -125,14 +131,7 @@ pub fn for_cache(dir: &Path, inputs: &[PathBuf]) -> Option<PathBuf> {
 pub fn preflight(dir: &Path, need_origin: bool, resuming: bool, inputs: &[PathBuf]) -> Result<Repo, GitError> {
     let root = git(dir, &["rev-parse", "--show-toplevel"]).map_err(|_| GitError::NotARepository(dir.to_path_buf()))?;
     let root = PathBuf::from(root);
-    let real = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
-    let inputs: Vec<String> = inputs
-        .iter()
-        .filter_map(|p| std::fs::canonicalize(p).ok())
-        .filter_map(|p| p.strip_prefix(&real).ok().map(|r| r.to_string_lossy().into_owned()))
-        .collect();
-    let _ = INPUTS.set(inputs);
-    exclude_plan_files(&root)?;
+    adopt(&root, inputs)?;
     let dirty = scoped(&root, &["status", "--porcelain", "--untracked-files=all"])?;
     if !dirty.is_empty() && !resuming {
         let files: Vec<&str> = dirty.lines().take(5).map(|l| l.get(3..).unwrap_or(l)).collect();
