@@ -343,3 +343,20 @@ fn failing_tests_in_a_code_block_become_map_items() {
     assert!(agents.contains("map:"), "{plan}");
     t.run_with(&["lint", "p.yaml"]).code(0);
 }
+
+#[test]
+fn a_plan_written_outside_the_project_takes_its_templates_along() {
+    let t = Test::new()
+        .file("repo/issue.md", "# Add a greeting\n\nAdd a hello command.\n")
+        .file("repo/prompts/task.md.j2", "Our own task template: {{ issue.title }}\n");
+    std::fs::create_dir_all(t.path("elsewhere")).unwrap();
+    let ok = std::process::Command::new("git").args(["init", "-q"]).current_dir(t.path("repo")).status().unwrap();
+    assert!(ok.success());
+    let run = run_in(&t.path("repo"), &["new", "--from", "issue.md", "--output", "../elsewhere/x.yaml"], &[]);
+    run.code(0);
+    // Beside the plan, the project's own template (and the defaults it lacks).
+    let own = std::fs::read_to_string(t.path("elsewhere/prompts/task.md.j2")).unwrap();
+    assert_eq!(own, "Our own task template: {{ issue.title }}\n");
+    assert!(t.path("elsewhere/prompts/commit.txt.j2").is_file());
+    run_in(&t.path("elsewhere"), &["lint", "x.yaml", "--deny-warnings"], &[]).code(0);
+}

@@ -246,3 +246,15 @@ fn saga_compensates_finished_steps_in_reverse_order() {
     assert!(run.stderr.contains("agent `three` failed: exited with status 3: broken"), "{}", run.stderr);
     assert_eq!(run.json()["status"], "failed");
 }
+
+#[test]
+fn completions_for_each_shell_name_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = Test::new().run_with(&["completions", shell]);
+        run.code(0);
+        for word in ["run", "lint", "cache", "prices"] {
+            assert!(run.stdout.contains(word), "{shell}: {word}");
+        }
+    }
+    Test::new().run_with(&["completions", "tcsh"]).code(2);
+}

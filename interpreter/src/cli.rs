@@ -23,6 +23,11 @@ pub enum Command {
     Lint(LintArgs),
     /// Print the JSON Schema of plan files (for editors and validators).
     Schema,
+    /// Print a shell's completion script: `plan completions bash > ~/.local/share/bash-completion/completions/plan`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Print the model gateway's dated price table (US dollars per million tokens;
     /// a plan's `prices:` adds to it or replaces rows).
     Prices,

@@ -10,7 +10,8 @@ use crate::check::templates::normalize;
 
 /// The directory that `plan_dir`'s plan is confined to (absolute).
 pub fn root(plan_dir: &Path) -> PathBuf {
-    let abs = absolute(plan_dir);
+    // `repo/../elsewhere` is not in `repo`: `..` resolved before looking up.
+    let abs = normalize(&absolute(plan_dir));
     if let Some(repo) = abs.ancestors().find(|d| d.join(".git").exists()) {
         return canonical(repo);
     }

@@ -40,6 +40,12 @@ pub fn main() -> ! {
             Ok(())
         }
         Command::Cache(args) => cache::run(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = crate::cli::Cli::command();
+            clap_complete::generate(shell, &mut cmd, "plan", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Prices => {
             stdout(plan_schema::prices::TABLE);
             Ok(())

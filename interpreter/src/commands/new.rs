@@ -241,7 +241,13 @@ fn write_plan(
     print: bool,
 ) -> Result<plan_schema::Plan, Error> {
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let prompts = Path::new("prompts");
+    // The templates live where the plan may read them: the project's `prompts/`, or,
+    // for a plan written outside this directory (`--output ../elsewhere/x.yaml`), a
+    // `prompts/` beside the plan.
+    let here = std::env::current_dir().and_then(std::fs::canonicalize).unwrap_or_default();
+    let outside = std::fs::canonicalize(dir).is_ok_and(|d| !d.starts_with(&here));
+    let prompts_dir = if outside { dir.join("prompts") } else { PathBuf::from("prompts") };
+    let prompts = prompts_dir.as_path();
     let schema = if Path::new("schema/plan.schema.json").is_file() {
         PathBuf::from("schema/plan.schema.json")
     } else {
@@ -265,6 +271,13 @@ fn write_plan(
         let path = prompts.join(name);
         let wanted = used.iter().any(|u| u.file_name() == path.file_name());
         if wanted && !path.exists() {
+            // Beside a plan written elsewhere: the project's own template, if it has one.
+            let own = Path::new("prompts").join(name);
+            let text = if outside {
+                std::fs::read_to_string(&own).unwrap_or_else(|_| text.to_string())
+            } else {
+                text.to_string()
+            };
             std::fs::create_dir_all(prompts)
                 .and_then(|()| std::fs::write(&path, text))
                 .map_err(|e| Error::io("write", &path, e))?;
