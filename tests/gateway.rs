@@ -320,8 +320,9 @@ agent:
     let git = |args: &[&str]| std::process::Command::new("git").args(args).current_dir(&work).status().unwrap();
     assert!(git(&["checkout", "-q", "--", "greeting.txt"]).success());
     let id = recorded["run_id"].as_str().unwrap();
-    // (Not from the step cache: every agent runs, its model answered from the recording.)
-    let replay = plan_run(&work, &env, &["run", &plan, "--replay", id, "--no-cache", "--json"]);
+    // (Not from the step cache: a replay runs every agent, its model answered from the
+    // recording.)
+    let replay = plan_run(&work, &env, &["run", &plan, "--replay", id, "--json"]);
     replay.code(0);
     let replayed = replay.json();
     assert_eq!(std::fs::read_to_string(work.join("greeting.txt")).unwrap(), "goodbye\n", "the replayed edit");

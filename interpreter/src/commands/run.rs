@@ -56,6 +56,11 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     drop(checked);
     let vars = super::inputs::vars(&plan, &args.vars)?;
     let secrets = super::inputs::secrets(&args.secrets)?;
+    // Checked before anything is written.
+    let replay = super::inputs::replay(&args)?;
+    let cache_cap = plan_schema::parse_memory(&args.cache_max_size).ok_or_else(|| {
+        Error::Usage(format!("--cache-max-size: `{}` is not a size (e.g. 5GiB)", args.cache_max_size))
+    })?;
     let concurrency = args
         .concurrency
         .or(plan.concurrency.map(|c| c as usize))
@@ -129,12 +134,14 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     // The step cache lives in the repository's `.plan/` (a relative directory is the
     // repository's, when there is one); a run that does not use git hashes the files
     // of the repository it runs in, if any.
-    if !args.no_cache && repo.is_none() {
+    // A replay repeats every agent (its model answered from the recording).
+    let cached = !args.no_cache && args.replay.is_none();
+    if cached && repo.is_none() {
         let mut inputs: Vec<PathBuf> = vec![file.clone()];
         inputs.extend(plan_compiler::check::templates::template_files(&ctx.plan, &ctx.base_dir));
         ctx.cache_root = crate::git::for_cache(Path::new("."), &inputs);
     }
-    ctx.cache = (!args.no_cache).then(|| {
+    ctx.cache = cached.then(|| {
         let root = repo.as_ref().map(|r| r.root.clone()).or_else(|| ctx.cache_root.clone());
         let dir = match root {
             Some(r) if args.cache_dir.is_relative() => r.join(&args.cache_dir),
@@ -149,10 +156,6 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     ctx.given_secrets = secrets;
     let renderer = Arc::new(Renderer::new(Arc::new(ctx)));
     let recorder = RunRecorder::new(dir.clone(), opened.journal, issue, renderer.run.node_count(), display);
-    let replay = super::inputs::replay(&args)?;
-    let cache_cap = plan_schema::parse_memory(&args.cache_max_size).ok_or_else(|| {
-        Error::Usage(format!("--cache-max-size: `{}` is not a size (e.g. 5GiB)", args.cache_max_size))
-    })?;
     let options = Options { concurrency, fail_fast: args.fail_fast, signals: true, replay };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
