@@ -151,7 +151,9 @@ fn a_run_killed_anywhere_and_resumed_pushes_once_and_opens_one_pull_request() {
         if github.created(&branch) > 0 || pushes(dir.path(), &branch) > 0 {
             killed_after_effects += 1;
         }
-        let resumed = run_in(&work, &["run", "--resume", &id, "--json"], &env);
+        // With the plan named (a run killed before its journal's first line does not
+        // say which plan it ran).
+        let resumed = run_in(&work, &["run", "../once.yaml", "--resume", &id, "--pr", "--json"], &env);
         assert!(resumed.code == 0 || resumed.stderr.contains("already"), "kill {i} at {at:?}: {}", resumed.stderr);
         assert_eq!(
             pushes(dir.path(), &branch),
