@@ -5,15 +5,17 @@
 mod agent;
 mod coding;
 mod duration;
+mod fanout;
 mod plan;
 mod policy;
 pub mod prices;
 mod sandbox;
 mod state;
 
-pub use agent::{Agent, Command, Consensus, Gather, MapSpec, Over, Pattern, Workspace, AGENT_ID_PATTERN};
+pub use agent::{Agent, Command, Pattern, Workspace, AGENT_ID_PATTERN};
 pub use coding::{AgentCli, Budget, Expect, Price};
 pub use duration::{Duration, DurationError, DURATION_PATTERN};
+pub use fanout::{Consensus, Gather, MapSpec, Over};
 pub use plan::{
     Backoff, Complexity, Defaults, Git, Issue, Limits, Merge, OnConflict, Plan, PullRequest, Retry, Runner,
 };

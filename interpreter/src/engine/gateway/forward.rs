@@ -115,7 +115,7 @@ async fn handle(shared: Arc<Shared>, client: Arc<Upstream>, req: Request<Incomin
     let (owner, n) = match admitted {
         Ok(a) => a,
         Err(why) => {
-            let refused = error(provider, if why.starts_with("unknown") { 401 } else { 400 }, &why);
+            let (status, body) = provider.error(if why.starts_with("unknown") { 401 } else { 400 }, &why);
             if let Some(owner) = shared
                 .tickets
                 .lock()
@@ -129,16 +129,16 @@ async fn handle(shared: Arc<Shared>, client: Arc<Upstream>, req: Request<Incomin
                     provider: provider.segment().into(),
                     path: rest.clone(),
                     model: request.model.clone(),
-                    status: refused.status().as_u16(),
+                    status,
                     refused: Some(why.clone()),
                     ms: arrived.elapsed().as_millis() as u64,
                     request: redacted(recorded_request),
-                    response: provider.error(400, &why).1.to_string(),
+                    response: body.to_string(),
                     ..Exchange::default()
                 };
                 shared.log.append(&ex);
             }
-            return refused;
+            return full(status, "application/json", body.to_string());
         }
     };
     let exchange = Exchange {
