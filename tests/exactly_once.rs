@@ -14,14 +14,14 @@ use serde_json::Value;
 use crate::support::{bin, repo, run_in};
 
 /// `tests/github_server.py`, started; stopped when dropped.
-struct Github {
+pub(crate) struct Github {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     log: tempfile::NamedTempFile,
 }
 
 impl Github {
-    fn start() -> Github {
+    pub(crate) fn start() -> Github {
         let log = tempfile::NamedTempFile::new().unwrap();
         let mut child = Command::new("python3")
             .arg(repo().join("tests/github_server.py"))
@@ -37,7 +37,7 @@ impl Github {
         Github { child, port, log }
     }
 
-    fn calls(&self) -> Vec<Value> {
+    pub(crate) fn calls(&self) -> Vec<Value> {
         std::fs::read_to_string(self.log.path())
             .unwrap_or_default()
             .lines()
@@ -46,7 +46,7 @@ impl Github {
     }
 
     /// Pull requests created for `head`.
-    fn created(&self, head: &str) -> usize {
+    pub(crate) fn created(&self, head: &str) -> usize {
         self.calls()
             .iter()
             .filter(|c| {
@@ -87,12 +87,12 @@ fn repository(dir: &Path) -> std::path::PathBuf {
 }
 
 /// Changes of `branch` on origin: pushes that happened.
-fn pushes(dir: &Path, branch: &str) -> usize {
+pub(crate) fn pushes(dir: &Path, branch: &str) -> usize {
     let log = dir.join("origin.git/logs/refs/heads").join(branch);
     std::fs::read_to_string(log).map_or(0, |t| t.lines().count())
 }
 
-fn origin_file(dir: &Path, branch: &str) -> String {
+pub(crate) fn origin_file(dir: &Path, branch: &str) -> String {
     let out = Command::new("git")
         .args(["show", &format!("{branch}:greeting.txt")])
         .current_dir(dir.join("origin.git"))

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A stand-in for the parts of GitHub's REST API that `plan` calls when it publishes:
 pull requests (list by head, create) and issue comments (list, create), with state,
+and a collaborator's permission (`write` for the users of `--writers`, else `read`),
 on 127.0.0.1. Standard library only.
 
     python3 tests/github_server.py --log calls.jsonl
@@ -37,6 +38,10 @@ class Handler(BaseHTTPRequestHandler):
         s = self.server
         s.record("GET", url.path, None)
         with s.lock:
+            if len(parts) == 6 and parts[3] == "collaborators" and parts[5] == "permission":
+                return self.answer(200, {"permission": "write" if parts[4] in s.writers else "read"})
+            if len(parts) == 8 and parts[3] == "pulls" and parts[5] == "reviews" and parts[7] == "comments":
+                return self.answer(200, [])
             if len(parts) == 4 and parts[3] == "pulls":
                 head = parse_qs(url.query).get("head", [""])[0].split(":")[-1]
                 return self.answer(200, [p for p in s.pulls if p["head"]["ref"] == head])
@@ -73,6 +78,7 @@ class Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.lock = threading.Lock()
         self.pulls, self.comments, self.log_path = [], [], log
+        self.writers = set()
 
     def record(self, method, path, body):
         if self.log_path:
@@ -83,8 +89,10 @@ class Server(ThreadingHTTPServer):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--log")
+    ap.add_argument("--writers", default="alice", help="users with write access, comma-separated")
     args = ap.parse_args()
     server = Server(args.log)
+    server.writers = set(args.writers.split(","))
     print(f"port {server.server_address[1]}", flush=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdin.read()

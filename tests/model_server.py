@@ -16,7 +16,11 @@ prints `port N` on its first line once it listens. The script (JSON):
      "edit_only_on_retry": false, "error": null}
 
 `edit_only_on_retry`: the first attempt answers without editing; an attempt whose
-prompt says the attempt before failed edits. `error`: {"status": 500, "message": ...}
+prompt says the attempt before failed edits. An edit with "when" is made only for
+prompts that contain its text, one with "unless" only for prompts that do not: a
+wrong edit first (`"unless": "AssertionError"`), the right one once the prompt carries
+the failing check's output (`"when": "AssertionError"`); a candidate's own edit
+(`"when": "candidate 2"`). `error`: {"status": 500, "message": ...}
 answers every model request with that HTTP error. `replies`: [{"when": TEXT, "reply":
 ...}] answers with the first reply whose TEXT is in the prompt (else `reply`).
 
@@ -69,8 +73,10 @@ class Script:
     def edits_for(self, prompt):
         if self.edit_only_on_retry and RETRY_MARK not in prompt:
             return []
-        # An edit with "when" is made only for prompts that contain its text.
-        return [e for e in self.edits if e.get("when", "") in prompt]
+        # An edit with "when" is made only for prompts that contain its text; one
+        # with "unless" only for prompts that do not.
+        return [e for e in self.edits
+                if e.get("when", "") in prompt and not (e.get("unless") and e["unless"] in prompt)]
 
 
 def text_of(content):
@@ -225,7 +231,7 @@ class Handler(BaseHTTPRequestHandler):
         usage_in, usage_out = script.input_tokens, script.output_tokens
         if step < len(plan):
             name, args = plan[step]
-            block = {"type": "tool_use", "id": f"toolu_{step}", "name": name, "input": {}}
+            block = {"type": "tool_use", "id": f"toolu_{len(messages)}_{step}", "name": name, "input": {}}
             delta = {"type": "input_json_delta", "partial_json": json.dumps(args)}
             stop = "tool_use"
         else:

@@ -144,3 +144,10 @@ pub fn git_repo(root: &Path, work: &Path) {
     git(work, &["remote", "add", "origin", root.join("origin.git").to_str().expect("utf-8 path")]);
     git(work, &["push", "--quiet", "-u", "origin", "main"]);
 }
+
+/// What `git args` prints in `dir`.
+pub fn git_out(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").current_dir(dir).args(args).output().expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

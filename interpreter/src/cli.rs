@@ -253,6 +253,12 @@ pub struct RunArgs {
     /// With --resume: continue even though the plan file changed.
     #[arg(long)]
     pub force: bool,
+    /// With --resume of a finished run: re-enter the step that owns its work with
+    /// this feedback on its pull request (JSON: `kind`, `text`, and optionally
+    /// `title`, `source`, `by`, `agent`); the step's session goes on, and its fix is
+    /// published as the run was (`plan serve` writes these from CI and reviews).
+    #[arg(long, value_name = "FILE", requires = "resume")]
+    pub feedback: Option<PathBuf>,
     /// Answer every model request from the exchanges run RUN_ID recorded, in the same
     /// order per agent and attempt, without a network: a new run that repeats that
     /// one (for debugging it, or a deterministic test).

@@ -99,6 +99,16 @@ pub struct Agent {
     /// `changes`: the attempt fails unless the agent changed a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<crate::Expect>,
+    /// Checks each attempt must pass, in its workspace, to count as a success (else
+    /// `defaults.accept`): commands, where its change may be, its size, a judge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept: Option<Box<crate::Accept>>,
+    /// A coding agent tried this many times at once, each in a workspace of its own:
+    /// the winner is the first by all checks passed, then the judge's score, then the
+    /// smallest change; only its work is merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 16))]
+    pub best_of: Option<u32>,
     /// Secret environment variables (tokens, keys) this agent may see.
     #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
     pub pass_env: Box<[String]>,

@@ -2,6 +2,7 @@
 //! Schema generated from them. First stage of the pipeline's data: everything after
 //! loading works on these types.
 
+mod accept;
 mod agent;
 mod coding;
 mod duration;
@@ -12,6 +13,7 @@ pub mod prices;
 mod sandbox;
 mod state;
 
+pub use accept::{Accept, Commands, Judge};
 pub use agent::{Agent, Command, Pattern, Workspace, AGENT_ID_PATTERN};
 pub use coding::{AgentCli, Budget, Expect, Price};
 pub use duration::{Duration, DurationError, DURATION_PATTERN};

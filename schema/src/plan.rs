@@ -189,6 +189,10 @@ pub struct Defaults {
     /// The hosts agents may reach (an agent's own list adds to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<crate::Network>,
+    /// Checks every agent with a prompt (a coding agent, a runner's command) must pass;
+    /// an agent's own `accept` replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept: Option<crate::Accept>,
     /// Memory and processes each agent may use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<crate::Resources>,

@@ -86,6 +86,14 @@ impl Check<'_> {
             if !p.pass_env && !d.pass_env.is_empty() {
                 self.pass_env("/defaults/pass_env");
             }
+            if !p.commands && d.accept.as_ref().is_some_and(|a| !a.commands().is_empty()) {
+                self.at_value(
+                    "policy-command",
+                    "/defaults/accept/command",
+                    "agents are checked by commands of the plan's choosing: the policy allows none".into(),
+                    "remove `accept.command` (keep `touches`, `max_changed_lines`, `judge`), or approve the plan",
+                );
+            }
         }
         let cost = plan.budget.as_ref().and_then(|b| b.cost_usd).unwrap_or(Budget::DEFAULT_COST_USD);
         if cost > p.max_cost_usd {
@@ -167,11 +175,24 @@ impl Check<'_> {
                 "remove `compensate`, or approve the plan",
             );
         }
-        if let Some(n) = agent.replicas.filter(|n| *n > p.max_copies) {
+        if !p.commands && agent.accept.as_ref().is_some_and(|a| !a.commands().is_empty()) {
+            self.at_value(
+                "policy-command",
+                &format!("{at}/accept/command"),
+                format!("agent `{}` is checked by commands of the plan's choosing: the policy allows none", agent.id),
+                "remove `accept.command` (keep `touches`, `max_changed_lines`, `judge`), or approve the plan",
+            );
+        }
+        for (field, n) in [("replicas", agent.replicas), ("best_of", agent.best_of)] {
+            let Some(n) = n.filter(|n| *n > p.max_copies) else { continue };
             self.at_value(
                 "policy-copies",
-                &format!("{at}/replicas"),
-                format!("{n} replicas is over the policy's {}", p.max_copies),
+                &format!("{at}/{field}"),
+                format!(
+                    "{n} {} is over the policy's {}",
+                    if field == "best_of" { "candidates" } else { "replicas" },
+                    p.max_copies
+                ),
                 &format!("at most {}", p.max_copies),
             );
         }

@@ -12,7 +12,7 @@ use crate::load::agents::{AgentIndex, AgentRef, Slot};
 /// What a template becomes, which decides what it may safely contain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
-    /// A `run` or `compensate` string, executed by `sh -c`.
+    /// A `run`, `compensate` or `accept.command` string, executed by `sh -c`.
     Shell,
     /// One element of a `run` list: an argv word, no shell.
     Argv,
@@ -29,6 +29,10 @@ pub enum FieldKind {
 enum Field {
     Run,
     Compensate,
+    Accept,
+    /// `defaults.accept.command`: rendered for each agent it applies to (checked in
+    /// the root agent's scope).
+    DefaultsAccept,
     Prompt,
     PromptFile,
     MapOver,
@@ -46,6 +50,8 @@ impl Field {
         match self {
             Field::Run => "run",
             Field::Compensate => "compensate",
+            Field::Accept => "accept/command",
+            Field::DefaultsAccept => "defaults/accept/command",
             Field::Prompt => "prompt",
             Field::PromptFile => "prompt_file",
             Field::MapOver => "map/over",
@@ -85,7 +91,10 @@ impl<'a> TemplateField<'a> {
 
     /// JSON pointer of the YAML value that holds the template (or names its file).
     pub fn pointer(&self, agents: &AgentIndex<'_>) -> String {
-        let at = self.agent.and_then(|n| agents.at(n as usize)).map(|a| a.pointer.to_string()).unwrap_or_default();
+        let at = match self.field {
+            Field::DefaultsAccept => String::new(),
+            _ => self.agent.and_then(|n| agents.at(n as usize)).map(|a| a.pointer.to_string()).unwrap_or_default(),
+        };
         match self.index {
             Some(i) => format!("{at}/{}/{i}", self.field.path()),
             None => format!("{at}/{}", self.field.path()),
@@ -139,7 +148,8 @@ pub fn template_fields<'a>(
 ) -> impl Iterator<Item = TemplateField<'a>> + 'a {
     let root = crate::check::confine::root(base_dir);
     let git = git_fields(plan, &root, base_dir);
-    (0..agents.len()).flat_map(move |n| agent_fields(agents, n, &root, base_dir)).chain(git)
+    let defaults_accept = plan.defaults.as_ref().and_then(|d| d.accept.as_ref());
+    (0..agents.len()).flat_map(move |n| agent_fields(agents, n, defaults_accept, &root, base_dir)).chain(git)
 }
 
 /// The template fields of the `n`th agent of `agents`, in order: `run` (each word of a
@@ -148,6 +158,7 @@ pub fn template_fields<'a>(
 fn agent_fields<'a>(
     agents: &'a AgentIndex<'a>,
     n: usize,
+    defaults_accept: Option<&'a plan_schema::Accept>,
     root: &Path,
     base_dir: &Path,
 ) -> impl Iterator<Item = TemplateField<'a>> + 'a {
@@ -179,6 +190,22 @@ fn agent_fields<'a>(
             inline(field, Some(i as u32), kind, w)
         }))
     });
+    // `accept.command`: shell text, one string or each of a list; the defaults' once,
+    // with the root agent.
+    let accepts = [
+        (Field::Accept, agent.and_then(|a| a.accept.as_deref())),
+        (Field::DefaultsAccept, defaults_accept.filter(|_| n == 0)),
+    ];
+    let checks = accepts.into_iter().flat_map(move |(field, accept)| {
+        let (one, many) = match accept.and_then(|a| a.command.as_ref()) {
+            Some(plan_schema::Commands::One(c)) => (Some(c), &[][..]),
+            Some(plan_schema::Commands::Many(cs)) => (None, &cs[..]),
+            None => (None, &[][..]),
+        };
+        one.map(move |c| inline(field, None, FieldKind::Shell, c))
+            .into_iter()
+            .chain(many.iter().enumerate().map(move |(i, c)| inline(field, Some(i as u32), FieldKind::Shell, c)))
+    });
     let prompt = agent.and_then(|a| a.prompt.as_deref()).map(|p| inline(Field::Prompt, None, FieldKind::Prompt, p));
     let file = agent.and_then(|a| a.prompt_file.as_deref()).map(|f| TemplateField {
         field: Field::PromptFile,
@@ -192,7 +219,7 @@ fn agent_fields<'a>(
         Some(Over::Template(t)) => Some(inline(Field::MapOver, None, FieldKind::Over, t)),
         _ => None,
     };
-    words.chain(prompt).chain(file).chain(over)
+    words.chain(checks).chain(prompt).chain(file).chain(over)
 }
 
 /// The template fields of `git`: branch, commit and pull request texts.
@@ -262,7 +289,7 @@ impl<'a> Scope<'a> {
         if self.git {
             roots.extend(["report", "agents"]);
         } else {
-            roots.extend(["agent", "with", "outputs", "attempt", "last_error"]);
+            roots.extend(["agent", "with", "outputs", "attempt", "last_error", "candidate"]);
         }
         if let Some(a) = self.agent {
             if a.slot == Slot::Gather {

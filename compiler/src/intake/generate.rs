@@ -307,6 +307,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
             sandbox: None,
             cache: None,
             gateway: None,
+            accept: None,
             network: None,
             resources: None,
         }),

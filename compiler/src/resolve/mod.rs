@@ -60,6 +60,13 @@ pub struct Step<'p> {
     pub cache: bool,
     /// The globs its cache key covers (`reads`); empty: its whole workspace.
     pub reads: &'p [String],
+    /// The checks each attempt must pass: the agent's `accept`, else (for an agent
+    /// with a prompt) `defaults.accept`; never for a built-in action.
+    pub accept: Option<&'p plan_schema::Accept>,
+    /// The judge's CLI and runner entry, when `accept.judge` is set.
+    pub judge: Option<CodingAgent<'p>>,
+    /// Candidates tried at once (`best_of`, > 1), each in a workspace of its own.
+    pub best_of: u32,
 }
 
 /// An agent's sandbox: whether it has one, the hosts it may reach (beyond its
@@ -172,6 +179,9 @@ pub enum Problem {
     UnknownRunner { name: String, from_defaults: bool },
     /// A `runners` entry with neither `command` nor a CLI (`runner-without-command`).
     RunnerWithoutCommand { name: String },
+    /// `accept.judge.runner` (or the agent's runner, by default) is no coding-agent
+    /// CLI (`unknown-runner`).
+    JudgeRunner { name: String },
     /// `uses` names no built-in action (`unknown-action`).
     UnknownAction { name: String },
     /// Required `with` arguments are absent (`missing-argument`, one each).
@@ -185,7 +195,7 @@ impl Problem {
     pub fn code(&self) -> &'static str {
         match self {
             Problem::NoRunner => "prompt-without-runner",
-            Problem::UnknownRunner { .. } => "unknown-runner",
+            Problem::UnknownRunner { .. } | Problem::JudgeRunner { .. } => "unknown-runner",
             Problem::RunnerWithoutCommand { .. } => "runner-without-command",
             Problem::UnknownAction { .. } => "unknown-action",
             Problem::MissingArguments { .. } | Problem::InvalidArgument { .. } => "missing-argument",
@@ -200,6 +210,9 @@ impl fmt::Display for Problem {
             Problem::UnknownRunner { name, .. } => write!(f, "unknown runner `{name}`"),
             Problem::RunnerWithoutCommand { name } => {
                 write!(f, "runner `{name}` has no `command` and is no coding-agent CLI")
+            }
+            Problem::JudgeRunner { name } => {
+                write!(f, "`accept.judge` needs a coding-agent CLI to judge with; `{name}` is none")
             }
             Problem::UnknownAction { name } => write!(f, "unknown action `{name}`"),
             Problem::MissingArguments { action, args } => {
@@ -280,6 +293,26 @@ pub fn step<'p>(plan: &'p Plan, agent: &'p Agent) -> Result<Step<'p>, Problem> {
         env.pass.extend(d.pass_env.iter().map(String::as_str));
     }
     let gate = matches!(work, Work::Action(Action::Approval { .. }));
+    let accept = match &work {
+        Work::Action(_) | Work::Nothing => None,
+        Work::Command(_) => agent.accept.as_deref(),
+        Work::Coding(_) | Work::Runner { .. } => agent.accept.as_deref().or(defaults.and_then(|d| d.accept.as_ref())),
+    };
+    let judge = match accept.and_then(|a| a.judge.as_ref()) {
+        None => None,
+        Some(j) => {
+            let name = j.runner.as_deref().or(runner_name(plan, agent)).unwrap_or("claude");
+            let entry = plan.runners.get(name);
+            match cli_of(name, entry) {
+                Some(cli) => Some(CodingAgent { cli, runner: name, entry }),
+                None => return Err(Problem::JudgeRunner { name: name.to_string() }),
+            }
+        }
+    };
+    let best_of = match &work {
+        Work::Coding(_) | Work::Runner { .. } => agent.best_of.unwrap_or(1).max(1),
+        _ => 1,
+    };
     let runner = match &work {
         Work::Coding(c) => c.entry,
         Work::Runner { name, .. } => plan.runners.get(*name),
@@ -290,7 +323,12 @@ pub fn step<'p>(plan: &'p Plan, agent: &'p Agent) -> Result<Step<'p>, Problem> {
         agent,
         timeout: agent.timeout.or(defaults.and_then(|d| d.timeout)),
         retry: if gate { None } else { agent.retry.as_deref().or(defaults.and_then(|d| d.retry.as_ref())) },
-        workspace: agent.workspace.or(defaults.and_then(|d| d.workspace)).unwrap_or_default(),
+        // Candidates work apart, whatever the plan says of workspaces.
+        workspace: if best_of > 1 {
+            Workspace::Worktree
+        } else {
+            agent.workspace.or(defaults.and_then(|d| d.workspace)).unwrap_or_default()
+        },
         expect_changes: agent.expect == Some(plan_schema::Expect::Changes),
         budget: agent.budget.as_deref(),
         turns: agent
@@ -305,6 +343,9 @@ pub fn step<'p>(plan: &'p Plan, agent: &'p Agent) -> Result<Step<'p>, Problem> {
             Work::Action(_) | Work::Nothing => false,
         },
         reads: &agent.reads,
+        accept,
+        judge,
+        best_of,
         work,
         env,
         gateway,

@@ -40,6 +40,9 @@ pub fn start(args: &RunArgs, plan: &Path) -> Result<(), Error> {
     if let Some(hold) = &args.hold {
         cmd.arg("--hold").arg(hold);
     }
+    if let Some(feedback) = &args.feedback {
+        cmd.arg("--feedback").arg(std::fs::canonicalize(feedback).unwrap_or_else(|_| feedback.clone()));
+    }
     if let Some(hash) = &args.plan_hash {
         cmd.arg("--plan-hash").arg(hash);
     }

@@ -63,6 +63,7 @@ pub fn print_schedule(renderer: &Renderer) {
                     let vars = NodeVars {
                         attempt: 1,
                         last_error: "",
+                        candidate: None,
                         item: item.as_ref(),
                         consensus: vote.as_ref(),
                         node_id: &unit.id,

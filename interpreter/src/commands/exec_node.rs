@@ -162,6 +162,7 @@ fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<Str
         };
         let job = crate::engine::job::Job {
             expect_changes: false,
+            accept: None,
             id: format!("{}.compensate", args.node),
             work,
             timeout: None,

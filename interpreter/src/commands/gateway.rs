@@ -44,7 +44,7 @@ pub fn run(args: &GatewayArgs) -> Result<(), Error> {
     })
     .map_err(|e| Error::Usage(format!("the gateway cannot start: {e}")))?;
     let pass = gateway
-        .admit(cli, "gateway", "gateway", 1, None, u32::MAX)
+        .admit(&[cli], "gateway", "gateway", 1, None, u32::MAX)
         .ok_or_else(|| Error::Usage("no model key in the environment for this CLI's provider".into()))?;
     let bases: serde_json::Map<String, serde_json::Value> =
         pass.bases.iter().map(|(p, url)| (p.segment().to_string(), url.clone().into())).collect();

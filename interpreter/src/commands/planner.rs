@@ -152,7 +152,7 @@ impl PlannerGateway {
     fn pass(&mut self, cli: AgentCli) -> Option<gateway::Pass> {
         self.round += 1;
         let _guard = self.runtime.enter();
-        self.gateway.admit(cli, "planner", "planner", self.round, None, 20)
+        self.gateway.admit(&[cli], "planner", "planner", self.round, None, 20)
     }
 }
 
@@ -206,16 +206,6 @@ impl Drop for Scratch {
     }
 }
 
-/// The secrets of this environment the planner must not see: every variable named
-/// like a secret, but the ones it is given.
-fn withheld(pass: &[String], keys: &[&str]) -> Vec<String> {
-    std::env::vars_os()
-        .filter_map(|(k, _)| k.into_string().ok())
-        .filter(|k| plan_compiler::resolve::secret::looks_secret(k))
-        .filter(|k| !pass.contains(k) && !keys.contains(&k.as_str()))
-        .collect()
-}
-
 /// How long one answer of the planner may take.
 pub const PLANNER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
@@ -245,7 +235,7 @@ fn ask_command(cmd: &str, prompt: &str, scratch: &Scratch, pass: &[String], left
         argv: plan_schema::Command::Shell(cmd.to_string()).argv(),
         stdin: Some(prompt.to_string()),
         env: [("PLAN_PLANNER_BUDGET_USD".to_string(), format!("{left:.4}"))].into_iter().collect(),
-        withhold: withheld(pass, &[]),
+        withhold: crate::engine::sandbox::secrets_but(pass, &[]),
         workdir: Some(scratch.repo.clone()),
         sandbox: crate::engine::sandbox::for_planner(&scratch.root).map(Box::new),
         ..ProcessSpec::default()
@@ -286,7 +276,7 @@ fn ask_cli(
         stdin: Some(prompt.to_string()),
         env: inv.env,
         // Through the gateway it holds no model key at all.
-        withhold: withheld(pass, if through.is_some() { &[] } else { cli.model_keys() }),
+        withhold: crate::engine::sandbox::secrets_but(pass, if through.is_some() { &[] } else { cli.model_keys() }),
         workdir: Some(scratch.join("repo")),
         sandbox: crate::engine::sandbox::for_planner(scratch).map(Box::new),
         agent: Some(AgentSpec {

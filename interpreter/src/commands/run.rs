@@ -29,7 +29,7 @@ use crate::store::StoreError;
 
 pub fn run(mut args: RunArgs) -> Result<(), Error> {
     tune_allocator();
-    let resumed = args.resume.as_deref().map(|id| Resumed::open(&args.runs_dir, id)).transpose()?;
+    let mut resumed = args.resume.as_deref().map(|id| Resumed::open(&args.runs_dir, id)).transpose()?;
     if let Some(r) = &resumed {
         // A resumed run publishes as the run it continues was asked to.
         let asked = r.publish;
@@ -54,6 +54,7 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
         graph.hold(plan_compiler::graph::hold_id(&plan.name));
     }
     drop(checked);
+    let (reentered, reentry) = super::feedback::of_run(args.feedback.as_deref(), resumed.as_mut(), &plan, &graph)?;
     let vars = super::inputs::vars(&plan, &args.vars)?;
     let secrets = super::inputs::secrets(&args.secrets)?;
     // Checked before anything is written.
@@ -101,7 +102,10 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
         return super::background::start(&args, &file);
     }
     let asked = Asked { publish, hold: hold.clone(), base: repo.as_ref().map(|r| (r.base.clone(), r.branch.clone())) };
-    let opened = open_run(&args, resumed, &file, &vars, graph.graph.node_count(), &asked)?;
+    let mut opened = open_run(&args, resumed, &file, &vars, graph.graph.node_count(), &asked)?;
+    if let Some(entry) = &reentered {
+        opened.journal.push(entry);
+    }
     let dir = opened.dir.clone();
     let display = Display::detect(args.quiet || args.json);
     if let Some(status) = sandbox.as_deref().filter(|s| s.starts_with("unavailable")) {
@@ -161,6 +165,10 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     let mut scheduler = Scheduler::new(renderer.clone(), Arc::new(ProcessExecutor::default()), recorder, options);
     scheduler.restore(opened.restored, opened.history);
     scheduler.restore_spent(opened.spent);
+    if let Some(r) = &reentry {
+        eprintln!("re-entering `{}` (round {} of feedback)", r.node, r.round);
+        scheduler.reenter(r);
+    }
     let (mut result, recorder) = runtime.block_on(scheduler.run());
     if let Some(cache) = &renderer.run.cache {
         cache.prune(None, Some(cache_cap));
@@ -170,51 +178,15 @@ pub fn run(mut args: RunArgs) -> Result<(), Error> {
     let journal_error = close_journal(recorder, result.status);
     let mut report = crate::engine::publish::report_of(&renderer.run, &mut result);
     report.implementation_summary.sandbox = sandbox;
+    if args.resume.is_some() {
+        report.feedback = crate::store::run_state::read(&dir).map(|r| r.feedback).unwrap_or_default();
+    }
     runtime.shutdown_background();
     if publish.any() {
-        published(&renderer.run, &mut report, result.status);
+        super::outcome::published(&renderer.run, &mut report, result.status);
     }
-    write_outcome(&dir, &mut report, args.json, journal_error)?;
+    super::outcome::write_outcome(&dir, &mut report, args.json, journal_error)?;
     finish(&result, &report, &dir, display)
-}
-
-/// What the publishing steps did, in the report's summary and on the terminal.
-fn published(ctx: &RunContext, report: &mut Report, status: RunStatus) {
-    use plan_compiler::graph::PublishStep;
-    let summary = &mut report.implementation_summary;
-    summary.publish_decision = crate::store::approvals::decision(&ctx.dir.root, PublishStep::Approve.id());
-    summary.commit = crate::engine::publish::committed(ctx);
-    summary.pr_url = ctx.node_output(PublishStep::PullRequest.id()).and_then(|v| v.as_str().map(str::to_string));
-    match (&summary.commit, ctx.node_output(PublishStep::Push.id())) {
-        (Some(sha), Some(pushed)) => {
-            let pushed = pushed.as_str().unwrap_or_default().to_string();
-            eprintln!("committed {} and pushed it to {pushed}", &sha[..sha.len().min(12)]);
-        }
-        (None, _) if status == RunStatus::Succeeded => {
-            eprintln!("warning: the agents changed nothing; no commit, no pull request");
-        }
-        _ => {}
-    }
-}
-
-/// Writes the report — failed when the journal could not be written — and says where
-/// the pull request is; the first error ends the command.
-fn write_outcome(dir: &RunDir, report: &mut Report, json: bool, journal_error: Option<String>) -> Result<(), Error> {
-    if journal_error.is_some() {
-        report.status = RunStatus::Failed;
-    }
-    let written = write_report(dir, report, json);
-    if let Some(e) = journal_error {
-        return Err(StoreError::Journal(e).into());
-    }
-    written?;
-    if let Some(url) = &report.implementation_summary.pr_url {
-        if !json {
-            crate::commands::stdout(&format!("{url}\n"));
-        }
-        eprintln!("opened pull request {url}");
-    }
-    Ok(())
 }
 
 /// What the run was asked to add around its plan: publishing steps after it, a hold
@@ -334,7 +306,7 @@ fn tune_allocator() {
 
 /// Writes `report.json` (and prints it with `--json`); a report that cannot be
 /// written fails the run.
-fn write_report(dir: &RunDir, report: &Report, json: bool) -> Result<(), Error> {
+pub(super) fn write_report(dir: &RunDir, report: &Report, json: bool) -> Result<(), Error> {
     if json {
         let text = serde_json::to_string_pretty(report).unwrap_or_default();
         crate::commands::stdout(&format!("{text}\n"));

@@ -75,6 +75,8 @@ impl Ticket {
             parts.push(serde_json::to_string(layer).unwrap_or_default());
         }
         parts.push(step.agent.workdir.as_deref().unwrap_or_default().to_string());
+        // What it was held to: a change kept under other checks is not this one's.
+        parts.push(serde_json::to_string(&step.accept).unwrap_or_default());
         parts.extend(work.iter().cloned());
         parts.extend(inputs);
         Ticket {

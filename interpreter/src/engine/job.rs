@@ -110,6 +110,8 @@ pub struct Job {
     pub log: Option<PathBuf>,
     /// Its way to the step cache, when it may be replayed from it.
     pub cache: Option<Box<crate::engine::cache::Ticket>>,
+    /// The checks the attempt must pass (`accept`), or its place among candidates.
+    pub accept: Option<Box<crate::engine::accept::Acceptance>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -169,6 +171,10 @@ pub struct Ran {
     pub cached: Option<(String, Option<Usage>)>,
     /// Its step-cache key, when it had one: the keys of what follows it name it.
     pub cache_key: Option<String>,
+    /// What its acceptance checks found.
+    pub checks: Option<Box<crate::engine::accept::Checks>>,
+    /// A candidate of `best_of`: its work, kept apart until the candidates are compared.
+    pub candidate: Option<Box<crate::engine::best_of::Candidacy>>,
 }
 
 /// The kernel starting a process: from the spawn call to its return (the program
@@ -192,6 +198,8 @@ impl From<Outcome> for Ran {
             cost_error: None,
             cached: None,
             cache_key: None,
+            checks: None,
+            candidate: None,
         }
     }
 }

@@ -65,7 +65,14 @@ impl Merger {
             .map(|m| m.trim().to_string())
             .filter(|m| crate::git::git(&repo.root, &["cat-file", "-e", &format!("{m}^{{commit}}")]).is_ok())
             .unwrap_or_else(|| base.clone());
-        Ok(Merger { repo, index, switching, record, merged, applied: base, touched, conflict: None })
+        // What the checkout's files were brought to (a finished run's merged result,
+        // which a round of feedback goes on from), else the base.
+        let applied = std::fs::read_to_string(dir.root.join("applied"))
+            .ok()
+            .map(|m| m.trim().to_string())
+            .filter(|m| crate::git::git(&repo.root, &["cat-file", "-e", &format!("{m}^{{commit}}")]).is_ok())
+            .unwrap_or(base);
+        Ok(Merger { repo, index, switching, record, merged, applied, touched, conflict: None })
     }
 
     /// Records the merged result (whole: a temporary file, then a rename).
@@ -158,6 +165,8 @@ impl Merger {
         let to = tree::tree_of(&root, &merged).map_err(failed)?;
         std::fs::write(&self.switching, &to).map_err(|e| failed(GitError::Message(e)))?;
         tree::switch(&root, &self.index, &from, &to).map_err(failed)?;
+        let applied = self.record.with_file_name("applied");
+        let _ = crate::store::rundir::write_atomic(&applied, merged.as_bytes());
         let _ = std::fs::remove_file(&self.switching);
         self.applied = merged;
         Ok(())

@@ -2,9 +2,11 @@
 //! `prepare` turns a node into work, `render` fills its templates, and an `Executor`
 //! (`process`) decides *how* it runs, off the scheduler's loop.
 
+pub(crate) mod accept;
 pub(crate) mod actions;
 pub(crate) mod agents;
 pub(crate) mod approval;
+pub(crate) mod best_of;
 pub(crate) mod budget;
 pub(crate) mod cache;
 pub(crate) mod consensus;

@@ -198,6 +198,9 @@ impl<'r> Preparer<'r> {
         if let Some(vote) = vars.consensus {
             inputs.push(format!("agreed={}", vote.value));
         }
+        if let Some(c) = vars.candidate {
+            inputs.push(format!("candidate={c}"));
+        }
         let place = (root, run.dir.root.clone());
         Some(Box::new(crate::engine::cache::Ticket::new(cache, &run.plan.name, step, &keyed, inputs, place)))
     }

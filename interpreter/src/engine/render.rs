@@ -70,6 +70,8 @@ pub struct NodeVars<'a> {
     pub cost_left: Option<f64>,
     /// A coding agent's way through the model gateway, for this attempt.
     pub gateway: Option<&'a crate::engine::gateway::Pass>,
+    /// A candidate of `best_of`: its index (from 0).
+    pub candidate: Option<usize>,
 }
 
 impl Renderer {
@@ -131,6 +133,8 @@ impl Renderer {
         ctx.insert("outputs".into(), MjValue::from_object(OutputsView(self.run.clone())));
         ctx.insert("attempt".into(), MjValue::from(vars.attempt.max(1)));
         ctx.insert("last_error".into(), MjValue::from(vars.last_error));
+        // Which of `best_of` candidates this is, from 1 (1 for an agent without any).
+        ctx.insert("candidate".into(), MjValue::from(vars.candidate.map_or(1, |c| c + 1)));
         if let Some(item) = vars.item {
             let var = meta.parent().and_then(|p| p.place.map.as_deref()).map_or("item", |(_, _, var)| var.as_str());
             ctx.insert(var.to_string(), mj(item));

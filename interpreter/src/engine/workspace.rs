@@ -6,11 +6,13 @@
 //! attempt (its retry starts on top of the merged work) and never reaches the
 //! checkout. All git runs on tokio's blocking pool; merging is serialised by one lock.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::{watch, Mutex};
 
+use crate::engine::accept;
+use crate::engine::best_of::Candidacy;
 use crate::engine::cache;
 use crate::engine::cow::{self, Overlay};
 use crate::engine::job::{Cancel, Executor, Job, Outcome, Ran, Work};
@@ -138,8 +140,11 @@ impl Checkout {
         let node = job.id.clone();
         let safe: String =
             node.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
-        // The step cache: the key names the files of where it starts.
-        let ticket = job.cache.take();
+        let acceptance = job.accept.take();
+        let candidate = acceptance.as_ref().and_then(|a| a.candidate);
+        // The step cache: the key names the files of where it starts. (Candidates are
+        // tried anew: the winner is chosen among this run's.)
+        let ticket = job.cache.take().filter(|_| candidate.is_none());
         let key = match &ticket {
             Some(t) => {
                 let (root, reads, at) = (self.repo.root.clone(), t.reads.clone(), start.clone());
@@ -160,12 +165,12 @@ impl Checkout {
             })
             .await
         };
-        let made = match made {
+        let made = Arc::new(match made {
             Ok(m) => m,
             Err(error) => return (Outcome::Failed { error: error.to_string() }.into(), None),
-        };
+        });
         if let Work::Process(spec) = &mut job.work {
-            match &made {
+            match &*made {
                 Made::Overlay(o) => o.wrap(&self.repo.root, spec),
                 Made::Worktree(wt) => {
                     spec.workdir = Some(match &spec.workdir {
@@ -177,27 +182,50 @@ impl Checkout {
                 }
             }
         }
-        let expect_changes = job.expect_changes;
-        let mut ran = executor.execute(job, cancel).await;
+        let expect_changes = job.expect_changes || candidate.is_some();
+        let check_spec = acceptance.as_ref().and_then(|_| match &job.work {
+            Work::Process(spec) => Some(spec.clone()),
+            _ => None,
+        });
+        let log = job.log.clone();
+        let mut ran = executor.execute(job, cancel.clone()).await;
         ran.cache_key = key.clone();
-        let succeeded = matches!(ran.outcome, Outcome::Succeeded { .. });
-        let collected = {
-            let (repo, node) = (self.repo.clone(), node.clone());
-            self.blocking(move || {
-                let work = match (&made, succeeded) {
-                    (_, false) => Ok(None),
-                    (Made::Overlay(o), true) => cow::collect(&repo, o, &node),
-                    (Made::Worktree(wt), true) => worktree::commit(wt, &node),
-                };
-                match &made {
-                    Made::Overlay(o) => cow::remove(o),
-                    Made::Worktree(wt) => worktree::remove(&repo, wt),
-                }
-                work
-            })
-            .await
+        let collected = match ran.outcome {
+            Outcome::Succeeded { .. } => {
+                let (repo, node, made) = (self.repo.clone(), node.clone(), made.clone());
+                self.blocking(move || match &*made {
+                    Made::Overlay(o) => cow::collect(&repo, o, &node),
+                    Made::Worktree(wt) => worktree::commit(wt, &node),
+                })
+                .await
+            }
+            _ => Ok(None),
         };
-        if !succeeded {
+        // Held to its checks in its workspace, before the workspace goes.
+        if let (Some(acc), Ok(work)) = (&acceptance, &collected) {
+            let change = match work {
+                Some(w) => {
+                    let (root, from, to) = (self.repo.root.clone(), start.clone(), w.clone());
+                    self.blocking(move || accept::Change::between(&root, &from, &to)).await.ok()
+                }
+                None => Some(accept::Change::default()),
+            };
+            let place = accept::Place { spec: check_spec.as_ref(), log };
+            accept::attempt::hold(&mut ran, acc, change.as_ref(), place, executor, cancel).await;
+        }
+        {
+            let (repo, made) = (self.repo.clone(), made.clone());
+            let _ = self
+                .blocking(move || {
+                    match &*made {
+                        Made::Overlay(o) => cow::remove(o),
+                        Made::Worktree(wt) => worktree::remove(&repo, wt),
+                    }
+                    Ok(())
+                })
+                .await;
+        }
+        if !matches!(ran.outcome, Outcome::Succeeded { .. }) {
             crate::git::tree::delete_branch(&self.repo.root, &branch);
             return (ran, None);
         }
@@ -209,6 +237,13 @@ impl Checkout {
                     ran.outcome = no_changes();
                 } else if let (Some(t), Some(k)) = (&ticket, &key) {
                     cache::keep(t, k, &ran, None);
+                }
+            }
+            // A candidate's work waits on its branch for the others.
+            Ok(Some(work)) if candidate.is_some() => {
+                match crate::git::tree::set_branch(&self.repo.root, &branch, &work) {
+                    Ok(()) => ran.candidate = Some(Box::new(Candidacy { start: start.clone(), work, branch })),
+                    Err(e) => ran.outcome = Outcome::Failed { error: e.to_string() },
                 }
             }
             Ok(Some(work)) => {
@@ -266,6 +301,9 @@ impl Checkout {
         if let Work::Process(spec) = &mut job.work {
             confine_to(spec, &self.repo.root, self.repo.root.join(".git"));
         }
+        if let Some(acc) = job.accept.take() {
+            return accept::attempt::in_checkout(&self.repo.root, &self.dir.root, job, acc, executor, cancel).await;
+        }
         // A step that must change files cannot be cached here (its change is not its own).
         if let Some(ticket) = job.cache.take().filter(|_| !job.expect_changes) {
             return cache::in_checkout(*ticket, &self.repo.root, job, executor, cancel).await;
@@ -287,6 +325,27 @@ impl Checkout {
             }
         }
         ran
+    }
+
+    /// Merges a `best_of` winner's work (kept on its branch) into the merged result;
+    /// its branch goes.
+    pub async fn adopt(self: &Arc<Self>, node: &str, work: &Candidacy) -> Result<(), String> {
+        let me = self.clone();
+        let (n, w) = (node.to_string(), work.clone());
+        let taken = tokio::task::spawn_blocking(move || me.merger.blocking_lock().take(&n, &w.start, &w.work)).await;
+        match taken {
+            Ok(Ok(())) => {
+                crate::git::tree::delete_branch(&self.repo.root, &work.branch);
+                Ok(())
+            }
+            Ok(Err(conflict)) => Err(format!("{conflict} (the winner's work: branch {})", work.branch)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The repository's root.
+    pub fn root(&self) -> std::path::PathBuf {
+        self.repo.root.clone()
     }
 
     /// Brings the checkout's files to everything merged so far (also what ends a
@@ -320,6 +379,15 @@ pub async fn run_plain(
     if let (Work::Process(spec), Ok(here)) = (&mut job.work, std::env::current_dir()) {
         confine_to(spec, &here, here.join(".git"));
     }
+    if let Some(acc) = job.accept.take() {
+        // In a repository (whose checkout this run does not manage): as in a checkout.
+        let here = std::env::current_dir().unwrap_or_default();
+        if let Ok(top) = crate::git::git(&here, &["rev-parse", "--show-toplevel"]) {
+            let scratch = job.log.as_ref().and_then(|l| l.parent()).map_or(here.clone(), |d| d.to_path_buf());
+            return accept::attempt::in_checkout(Path::new(&top), &scratch, job, acc, executor, cancel).await;
+        }
+        return accept::attempt::without_repository(job, acc, executor, cancel).await;
+    }
     let Some(ticket) = job.cache.take() else { return executor.execute(job, cancel).await };
     // In a repository (whose checkout this run does not manage): as in a checkout.
     if let Some(root) = ticket.root.clone() {
@@ -344,7 +412,7 @@ fn confine_to(spec: &mut crate::engine::job::ProcessSpec, workspace: &std::path:
     sandbox.ro.push(git);
 }
 
-fn no_changes() -> Outcome {
+pub(crate) fn no_changes() -> Outcome {
     Outcome::Failed {
         error: "the agent changed no files, and `expect: changes` asks it to: the attempt counts as failed".into(),
     }

@@ -223,3 +223,48 @@ pub async fn comment(repo: &str, number: u64, body: &str, key: &str) -> Result<S
     let answer = post(&route, &serde_json::json!({ "body": format!("{body}\n\n{marker}") })).await?;
     Ok(answer.get("html_url").and_then(|u| u.as_str()).unwrap_or_default().to_string())
 }
+
+/// The comments of review `review` on pull request `pr`, as `path:line: body` lines.
+pub async fn review_comments(repo: &str, pr: u64, review: u64) -> Result<Vec<String>, GithubError> {
+    let answer = get(&format!("/repos/{repo}/pulls/{pr}/reviews/{review}/comments?per_page=100")).await?;
+    Ok(answer
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let path = c.get("path").and_then(|p| p.as_str()).unwrap_or("");
+            let line = c.get("line").or(c.get("original_line")).and_then(|l| l.as_u64());
+            let body = c.get("body").and_then(|b| b.as_str()).unwrap_or("");
+            match line {
+                Some(l) => format!("{path}:{l}: {body}"),
+                None => format!("{path}: {body}"),
+            }
+        })
+        .collect())
+}
+
+/// The check runs of check suite `suite` that did not pass: `(name, output)`.
+pub async fn failed_checks(repo: &str, suite: u64) -> Result<Vec<(String, String)>, GithubError> {
+    let answer = get(&format!("/repos/{repo}/check-suites/{suite}/check-runs?per_page=100")).await?;
+    Ok(answer
+        .get("check_runs")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|r| matches!(r.get("conclusion").and_then(|c| c.as_str()), Some("failure" | "timed_out")))
+        .map(|r| {
+            let name = r.get("name").and_then(|n| n.as_str()).unwrap_or("check").to_string();
+            (name, check_output(&r["output"]))
+        })
+        .collect())
+}
+
+/// What a check run says of itself: its output's title, summary and text.
+pub fn check_output(output: &serde_json::Value) -> String {
+    ["title", "summary", "text"]
+        .iter()
+        .filter_map(|k| output.get(*k).and_then(|v| v.as_str()))
+        .filter(|s| !s.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}

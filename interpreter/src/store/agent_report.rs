@@ -1,7 +1,7 @@
 //! The report's agents: every node's record as the report shows it — status,
 //! attempts, duration, last error, what it spent (metered by the gateway, by model,
 //! beside its CLI's own figure) or saved (replayed from the step cache), what its
-//! sandbox refused, a gate's decision.
+//! sandbox refused, a gate's decision, its acceptance checks and candidates.
 
 use serde::Serialize;
 
@@ -68,6 +68,19 @@ impl Serialize for AgentReport<'_> {
         }
         if let Some(d) = &r.decision {
             map.serialize_entry("decision", d)?;
+        }
+        // Each attempt's acceptance checks; a `best_of` node's candidates and why the
+        // winner won.
+        if let Some(v) = &r.verified {
+            if !v.checks.is_empty() {
+                map.serialize_entry("checks", &v.checks)?;
+            }
+            if !v.candidates.is_empty() {
+                map.serialize_entry("candidates", &v.candidates)?;
+            }
+            if let Some(why) = &v.chosen {
+                map.serialize_entry("chosen", why)?;
+            }
         }
         map.end()
     }

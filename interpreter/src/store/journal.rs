@@ -72,6 +72,32 @@ pub enum Entry {
         key: String,
         saved: Option<crate::store::usage::Usage>,
     },
+    /// What an attempt's acceptance checks found (its `NodeSucceeded` or `NodeFailed`
+    /// follows).
+    Checked {
+        node: String,
+        checks: Box<crate::engine::accept::Checks>,
+    },
+    /// A coding agent's session after an attempt: a later attempt (a retry, a round
+    /// of feedback) continues it.
+    Session {
+        node: String,
+        session: String,
+    },
+    /// A finished run's step re-entered with feedback on its pull request (a failed
+    /// check, a reviewer's request): `reopened` (it and what follows it) run again.
+    Reentered {
+        node: String,
+        round: u32,
+        /// `check_run`, `check_suite`, `review`, `review_comment` or `manual`.
+        kind: String,
+        /// Where it came from (a check's or review's address), when known.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
+        feedback: String,
+        reopened: Vec<String>,
+        at: String,
+    },
     Compensated {
         agent: String,
         ok: bool,

@@ -19,12 +19,14 @@ pub struct Report {
     pub failure: Option<Failure>,
     /// Every node: status, attempts, duration.
     pub agents: Agents,
+    /// Rounds of feedback on the run's pull request that re-entered a step.
+    pub feedback: Vec<crate::store::run_state::Round>,
 }
 
 impl Serialize for Report {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = s.serialize_struct("Report", 9)?;
+        let mut out = s.serialize_struct("Report", 10)?;
         out.serialize_field("issue_number", &self.issue_number)?;
         out.serialize_field("status", &self.status)?;
         out.serialize_field("run_id", &self.run_id)?;
@@ -37,6 +39,11 @@ impl Serialize for Report {
             None => out.skip_field("failure")?,
         }
         out.serialize_field("agents", &self.agents)?;
+        if self.feedback.is_empty() {
+            out.skip_field("feedback")?;
+        } else {
+            out.serialize_field("feedback", &self.feedback)?;
+        }
         out.end()
     }
 }
@@ -276,6 +283,7 @@ pub fn build(
         validation_results,
         failure: result.failure.as_ref().map(|(agent, error)| Failure { agent: agent.clone(), error: error.clone() }),
         agents: Agents(records),
+        feedback: Vec::new(),
     }
 }
 

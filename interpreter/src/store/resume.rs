@@ -31,6 +31,25 @@ pub struct Resumed {
     pub hold: Option<String>,
     /// The commit and branch the run first started from.
     pub base: Option<(String, Option<String>)>,
+    /// Each coding agent's last session.
+    pub sessions: HashMap<String, String>,
+    /// Nodes in the order they succeeded (last success last).
+    pub succeeded: Vec<String>,
+    /// Rounds of feedback each node was re-entered with.
+    pub rounds: HashMap<String, u32>,
+    /// A round of feedback whose step has not succeeded since: it goes on.
+    pub reentry: Option<Reentry>,
+}
+
+/// A step re-entered with feedback: its attempts go on from `attempts`, in its
+/// session, told `feedback` as the attempt before's error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reentry {
+    pub node: String,
+    pub round: u32,
+    pub feedback: String,
+    pub attempts: u32,
+    pub session: Option<String>,
 }
 
 impl Resumed {
@@ -48,6 +67,10 @@ impl Resumed {
             publish: plan_compiler::graph::Publish::default(),
             hold: None,
             base: None,
+            sessions: HashMap::new(),
+            succeeded: Vec::new(),
+            rounds: HashMap::new(),
+            reentry: None,
         };
         let mut journaled = std::collections::HashSet::new();
         for e in entries {
@@ -61,7 +84,25 @@ impl Resumed {
                 }
                 Entry::NodeSucceeded { node, output, attempts, duration_ms } => {
                     resumed.history.insert(node.clone(), (attempts, Duration::from_millis(duration_ms)));
+                    if resumed.reentry.as_ref().is_some_and(|r| r.node == node) {
+                        resumed.reentry = None;
+                    }
+                    resumed.succeeded.retain(|n| *n != node);
+                    resumed.succeeded.push(node.clone());
                     resumed.outputs.insert(node, output);
+                }
+                Entry::Session { node, session } => {
+                    resumed.sessions.insert(node, session);
+                }
+                Entry::Reentered { node, round, feedback, reopened, .. } => {
+                    let attempts = resumed.history.get(&node).map_or(0, |h| h.0);
+                    for n in &reopened {
+                        resumed.outputs.remove(n);
+                        resumed.history.remove(n);
+                    }
+                    resumed.rounds.insert(node.clone(), round);
+                    let session = resumed.sessions.get(&node).cloned();
+                    resumed.reentry = Some(Reentry { node, round, feedback, attempts, session });
                 }
                 Entry::Spent { node, attempt, usage, .. } => {
                     journaled.insert((node.clone(), attempt));

@@ -29,6 +29,9 @@ pub struct NodeSummary {
     /// Replayed from the step cache: what producing it had spent (saved).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached: Option<Usage>,
+    /// What each attempt's acceptance checks found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::engine::accept::Checks>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -53,6 +56,23 @@ pub struct RunState {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
     pub nodes: IndexMap<String, NodeSummary>,
+    /// Rounds of feedback on the run's pull request (a failed check, a review) that
+    /// re-entered a step.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub feedback: Vec<Round>,
+}
+
+/// One round of feedback: which step it re-entered, on what, when.
+#[derive(Clone, Debug, Serialize)]
+pub struct Round {
+    pub node: String,
+    pub round: u32,
+    pub kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    pub at: String,
+    /// What the step was told (its first lines).
+    pub feedback: String,
 }
 
 impl RunState {
@@ -84,6 +104,7 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
         publish: plan_compiler::graph::Publish::default(),
         held: false,
         nodes: IndexMap::new(),
+        feedback: Vec::new(),
     };
     let mut finished = None;
     for e in entries {
@@ -120,6 +141,17 @@ pub fn read(dir: &RunDir) -> Result<RunState, StoreError> {
             Entry::Cached { node, saved, .. } => {
                 run.nodes.entry(node).or_default().cached = Some(saved.unwrap_or_default());
             }
+            Entry::Session { .. } => {}
+            Entry::Reentered { node, round, kind, source, feedback, reopened, at } => {
+                for n in &reopened {
+                    if let Some(summary) = run.nodes.get_mut(n) {
+                        summary.state = NodeState::Pending;
+                    }
+                }
+                let feedback = feedback.lines().take(12).collect::<Vec<_>>().join("\n");
+                run.feedback.push(Round { node, round, kind, source, at, feedback });
+            }
+            Entry::Checked { node, checks } => run.nodes.entry(node).or_default().checks.push(*checks),
             Entry::Compensated { agent, ok, error } => {
                 let n = run.nodes.entry(format!("{agent}.compensate")).or_default();
                 n.state = if ok { NodeState::Compensated } else { NodeState::Failed };

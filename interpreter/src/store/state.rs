@@ -25,6 +25,20 @@ pub struct Record {
     pub blocked: Box<[String]>,
     /// Replayed from the step cache: what producing it had spent (saved this run).
     pub cached: Option<Box<crate::store::usage::Usage>>,
+    /// Its acceptance checks, attempt by attempt, and its `best_of` candidates.
+    pub verified: Option<Box<Verified>>,
+}
+
+/// What held an agent's work to the plan's word: each attempt's checks, and the
+/// candidates it was chosen among (with why the winner won).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Verified {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::engine::accept::Checks>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<crate::engine::best_of::Candidate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<String>,
 }
 
 /// What a finished run did.

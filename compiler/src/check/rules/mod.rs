@@ -3,6 +3,7 @@
 //!
 //! Each rule's file documents what it checks, why, an example and the fix.
 
+mod accept;
 mod agent_without_work;
 mod dependency_cycle;
 mod duplicate_agent_id;
@@ -85,6 +86,7 @@ pub const RULES: &[Rule] = &[
     sandbox::RULE,
     gateway::RULE,
     missing_file::RULE,
+    accept::RULE,
     template_check::RULE,
     unquoted_issue_text::RULE,
     tier_fit::RULE,

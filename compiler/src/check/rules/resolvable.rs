@@ -9,6 +9,8 @@
 //!   coding-agent CLI. Fix: add `command: [...]` or `cli: claude`.
 //! - `prompt-without-runner`: a prompt with nothing to send it to (no `run`, no
 //!   `runner`, no `defaults.runner`). Fix: set `runner:` or `defaults.runner`.
+//!   Also `accept.judge.runner` (else the agent's runner), which must drive a
+//!   coding-agent CLI.
 //! - `unknown-action`: `uses` names no built-in action. Example: `uses: slep`.
 //! - `missing-argument`: an action lacks a required `with` argument, or one does not
 //!   parse (`sleep` with `duration: soon`).
@@ -57,6 +59,17 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                         format!("agent `{}` has a prompt but no runner", a.agent.id),
                     )
                     .help(help),
+                );
+            }
+            Problem::JudgeRunner { .. } => {
+                let at = match a.agent.accept.as_ref().and_then(|x| x.judge.as_ref()) {
+                    Some(j) if j.runner.is_some() => format!("{}/accept/judge/runner", a.pointer),
+                    Some(_) => format!("{}/accept/judge", a.pointer),
+                    None => "/defaults/accept/judge".to_string(),
+                };
+                out.push(
+                    ctx.error(problem.code(), ctx.value_span(&at), problem.to_string())
+                        .help("set `judge: { runner: claude }` (or codex, aider, or a `runners` entry with `cli`)"),
                 );
             }
             Problem::UnknownAction { name } => {

@@ -8,6 +8,7 @@
 
 mod api;
 mod events;
+mod feedback;
 mod intake;
 mod layout;
 mod listener;
@@ -80,6 +81,10 @@ pub struct ServeArgs {
     /// are refused (DNS rebinding).
     #[arg(long = "allowed-host", value_name = "NAME")]
     pub allowed_hosts: Vec<String>,
+    /// Publish each run's work as a pull request (`plan run --pr`); its failed checks
+    /// and requested changes then come back as rounds of feedback.
+    #[arg(long)]
+    pub pr: bool,
 }
 
 fn owner_name(s: &str) -> Result<String, String> {
@@ -158,7 +163,8 @@ pub fn run(args: &ServeArgs) -> Result<(), Error> {
     }
     raise_open_files();
     let secret = std::env::var("PLAN_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()).map(String::into_bytes);
-    let queue = queue::Queue::open(&args.queue_dir, &args.runs_dir, args.max_runs, args.run_concurrency)?;
+    let mut queue = queue::Queue::open(&args.queue_dir, &args.runs_dir, args.max_runs, args.run_concurrency)?;
+    queue.pr = args.pr;
     let server = Arc::new(Server {
         runs_dir: args.runs_dir.clone(),
         queue,

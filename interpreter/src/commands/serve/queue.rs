@@ -39,6 +39,10 @@ pub struct Item {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     pub queued_at: String,
+    /// Feedback on the run's pull request that re-enters it (`plan run --resume RUN
+    /// --feedback FILE`), when this is a round of feedback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<PathBuf>,
 }
 
 pub struct Queue {
@@ -46,6 +50,8 @@ pub struct Queue {
     runs_dir: PathBuf,
     max_runs: usize,
     run_concurrency: Option<usize>,
+    /// Runs publish their work as a pull request (`plan serve --pr`).
+    pub pr: bool,
     /// Wakes the worker when an item is queued.
     pub wake: tokio::sync::Notify,
     /// One tick at a time (a tick starts processes).
@@ -68,6 +74,7 @@ impl Queue {
             runs_dir: runs_dir.to_path_buf(),
             max_runs: max_runs.max(1),
             run_concurrency,
+            pr: false,
             wake: tokio::sync::Notify::new(),
             ticking: std::sync::Mutex::new(()),
         })
@@ -147,7 +154,8 @@ impl Queue {
             }
             match self.start(item) {
                 Ok(()) => {
-                    let started = Item { state: "started".into(), ..item.clone() };
+                    // A round of feedback starts once; a kill resumes it as any run.
+                    let started = Item { state: "started".into(), feedback: None, ..item.clone() };
                     if let Err(e) = self.save(&started) {
                         eprintln!("error: cannot record that run {} started: {e}", item.run_id);
                     }
@@ -180,17 +188,25 @@ impl Queue {
         }
     }
 
-    /// `plan run PLAN --background` under the item's run id.
+    /// `plan run PLAN --background` under the item's run id; a round of feedback
+    /// resumes the run with it.
     fn start(&self, item: &Item) -> Result<(), String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut cmd = Command::new(exe);
-        cmd.arg("run").arg(&item.plan).arg("--background").arg("--run-id").arg(&item.run_id);
-        cmd.arg("--runs-dir").arg(&self.runs_dir);
-        if let Some(hold) = &item.hold {
-            cmd.arg("--hold").arg(hold);
-        }
-        if let Some(hash) = &item.plan_hash {
-            cmd.arg("--plan-hash").arg(hash);
+        cmd.arg("run").arg("--background").arg("--runs-dir").arg(&self.runs_dir);
+        if let Some(feedback) = &item.feedback {
+            cmd.arg("--resume").arg(&item.run_id).arg("--feedback").arg(feedback);
+        } else {
+            cmd.arg(&item.plan).arg("--run-id").arg(&item.run_id);
+            if let Some(hold) = &item.hold {
+                cmd.arg("--hold").arg(hold);
+            }
+            if let Some(hash) = &item.plan_hash {
+                cmd.arg("--plan-hash").arg(hash);
+            }
+            if self.pr {
+                cmd.arg("--pr");
+            }
         }
         if let Some(n) = self.run_concurrency {
             cmd.arg("--concurrency").arg(n.to_string());

@@ -10,6 +10,10 @@
 //! - `issue_comment` `/approve [comment]` or `/reject REASON` from a user with write
 //!   access (asked of GitHub's API): decides the gates waiting in the issue's run.
 //!
+//! - `check_run` / `check_suite` failures and `pull_request_review` /
+//!   `pull_request_review_comment` requests for changes on a pull request a run opened:
+//!   a round of feedback for that run (`feedback`).
+//!
 //! Only the repositories the server serves (`--repo`, by default the checkout's
 //! `origin`) are acted on. A delivery is acted on at most once: its
 //! `X-GitHub-Delivery` id and its body are kept in the queue directory, so a
@@ -58,10 +62,14 @@ pub async fn receive(State(s): State<Arc<Server>>, headers: HeaderMap, body: Byt
     if event == "ping" {
         return Ok((StatusCode::OK, Json(json!({ "pong": true }))));
     }
-    if !matches!(event, "issues" | "issue_comment") {
+    let feedback = super::feedback::EVENTS.contains(&event);
+    if !matches!(event, "issues" | "issue_comment") && !feedback {
         return ignored(format!("event `{event}` is not one plan acts on"));
     }
-    let (repo, _) = issue_of(&payload)?;
+    let repo = match feedback {
+        true => payload["repository"]["full_name"].as_str().unwrap_or_default().to_string(),
+        false => issue_of(&payload)?.0,
+    };
     if !s.serves(&repo) {
         return Err(ApiError(
             StatusCode::FORBIDDEN,
@@ -76,13 +84,15 @@ pub async fn receive(State(s): State<Arc<Server>>, headers: HeaderMap, body: Byt
     }
     let answer = match event {
         "issues" => issue_event(s.clone(), payload).await,
-        _ => comment_event(s.clone(), payload).await,
+        "issue_comment" => comment_event(s.clone(), payload).await,
+        _ => super::feedback::event(s.clone(), event, payload, &delivery.id).await,
     };
     // Acted on (or refused for good): a second delivery of it does nothing. A failure
-    // on the way (GitHub's API down, say) leaves it to be delivered again.
+    // on the way (GitHub's API down, say), or feedback for a run still running, leaves
+    // it to be delivered again.
     let settled = match &answer {
         Ok(_) => true,
-        Err(ApiError(status, _)) => status.is_client_error(),
+        Err(ApiError(status, _)) => status.is_client_error() && *status != StatusCode::CONFLICT,
     };
     if settled {
         s.queue.record_delivery(&delivery).map_err(|e| {
@@ -178,6 +188,7 @@ async fn issue_event(s: Arc<Server>, payload: Value) -> Answer {
         state: "queued".into(),
         outcome: None,
         queued_at: crate::store::clock::now(),
+        feedback: None,
     };
     s.queue.push(&item).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot queue: {e}")))?;
     if let Some(hold) = &item.hold {

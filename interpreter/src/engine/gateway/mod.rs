@@ -130,24 +130,32 @@ impl Gateway {
         Ok(Gateway { port, shared })
     }
 
-    /// Admits one attempt of an agent whose CLI is `cli`: its pass, or `None` when
-    /// `plan` holds no key for the CLI's provider (the CLI then uses its own login,
-    /// outside the gateway). A CLI that speaks both (aider) is given every provider
-    /// `plan` holds a key for.
+    /// Admits one attempt of an agent whose CLIs are `clis` (its own, and its judge's):
+    /// its pass, or `None` when `plan` holds no key for their providers (a CLI then
+    /// uses its own login, outside the gateway). A CLI that speaks both (aider) is
+    /// given every provider `plan` holds a key for.
     pub fn admit(
         &self,
-        cli: AgentCli,
+        clis: &[AgentCli],
         node: &str,
         agent: &str,
         attempt: u32,
         budget: Option<&Budget>,
         turns: u32,
     ) -> Option<Pass> {
-        let wanted: &[Provider] = match cli {
-            AgentCli::Claude => &[Provider::Anthropic],
-            AgentCli::Codex => &[Provider::OpenAi],
-            AgentCli::Aider => &[Provider::OpenAi, Provider::Anthropic],
-        };
+        let mut wanted: Vec<Provider> = Vec::new();
+        for cli in clis {
+            let providers: &[Provider] = match cli {
+                AgentCli::Claude => &[Provider::Anthropic],
+                AgentCli::Codex => &[Provider::OpenAi],
+                AgentCli::Aider => &[Provider::OpenAi, Provider::Anthropic],
+            };
+            for p in providers {
+                if !wanted.contains(p) {
+                    wanted.push(*p);
+                }
+            }
+        }
         let replaying = self.shared.replay.is_some();
         let usable: Vec<Provider> = wanted
             .iter()

@@ -230,6 +230,17 @@ pub fn for_agent(
     })
 }
 
+/// The secret variables of this environment a process started outside an agent's
+/// step (the planner, a judge) must not see: every variable named like a secret, but
+/// those it is given and its CLI's `keys`.
+pub fn secrets_but(pass: &[String], keys: &[&str]) -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| plan_compiler::resolve::secret::looks_secret(k))
+        .filter(|k| !pass.contains(k) && !keys.contains(&k.as_str()))
+        .collect()
+}
+
 /// The planner's sandbox: it writes only its scratch copy and its CLI's state, sees
 /// no credential file (its network is its model's: not limited here).
 pub fn for_planner(scratch: &Path) -> Option<SandboxSpec> {

@@ -29,6 +29,13 @@ pub(super) struct AgentAttempts {
     pub(super) metering: Option<crate::store::usage::Metering>,
     /// Replayed from the step cache: what producing it had spent.
     pub(super) cached: Option<Usage>,
+    /// What each attempt's acceptance checks found.
+    pub(super) checks: Vec<crate::engine::accept::Checks>,
+    /// A candidate's work, waiting for the others.
+    pub(super) candidacy: Option<crate::engine::best_of::Candidacy>,
+    /// A `best_of` node's candidates, and why the winner won (or why none did).
+    pub(super) candidates: Vec<crate::engine::best_of::Candidate>,
+    pub(super) chosen: Option<String>,
 }
 
 impl Attempts {
@@ -55,6 +62,24 @@ impl Attempts {
     /// What its sandbox refused it, over its attempts.
     pub(super) fn blocked(&self) -> Box<[String]> {
         self.agent.as_ref().map(|a| a.blocked.clone().into_boxed_slice()).unwrap_or_default()
+    }
+
+    /// Each attempt's checks so far.
+    pub(super) fn checks(&self) -> &[crate::engine::accept::Checks] {
+        self.agent.as_ref().map_or(&[], |a| &a.checks)
+    }
+
+    /// What its checks and candidates showed, for the report.
+    pub(super) fn verified(&self) -> Option<Box<crate::store::state::Verified>> {
+        let a = self.agent.as_ref()?;
+        if a.checks.is_empty() && a.candidates.is_empty() {
+            return None;
+        }
+        Some(Box::new(crate::store::state::Verified {
+            checks: a.checks.clone(),
+            candidates: a.candidates.clone(),
+            chosen: a.chosen.clone(),
+        }))
     }
 
     pub(super) fn agent_mut(&mut self) -> &mut AgentAttempts {

@@ -54,6 +54,7 @@ impl<R: Recorder> Scheduler<R> {
                 let log = Some(ctx.dir.compensate_log(step));
                 let job = Job {
                     expect_changes: false,
+                    accept: None,
                     id: format!("{step}.compensate"),
                     work,
                     timeout: meta.agent.timeout.map(|d| d.as_std()),

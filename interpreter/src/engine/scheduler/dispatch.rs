@@ -43,6 +43,9 @@ impl<R: Recorder> Scheduler<R> {
                 return self.finish_now(key, Outcome::Failed { error: error.to_string() });
             }
         };
+        if step.best_of > 1 && key.copy.is_none() {
+            return self.expand_candidates(key.node, step.best_of);
+        }
         // Spent stays spent (also after a resume): nothing new starts.
         let spent = self.spent().exceeded(&meta.agent.id, step.budget);
         if let Some(message) = spent {
@@ -69,6 +72,7 @@ impl<R: Recorder> Scheduler<R> {
         a.count += 1;
         let (attempt, last_error, session) = (a.count, a.last_error.clone(), a.session().cloned());
         let id = self.id(key);
+        let candidate = key.copy.filter(|_| self.is_candidate(key));
         let pass = self.gateway_pass(&step, &id, &meta.agent.id, attempt);
         let vars = NodeVars {
             attempt,
@@ -79,6 +83,7 @@ impl<R: Recorder> Scheduler<R> {
             session: session.as_deref(),
             cost_left: self.spent().cost_left(&meta.agent.id, step.budget),
             gateway: pass.as_ref(),
+            candidate,
         };
         match Preparer::new(&self.renderer).prepare(&step, meta, &vars) {
             Err(error) => {
@@ -89,11 +94,19 @@ impl<R: Recorder> Scheduler<R> {
             }
             Ok(Prepared::Done(stdout)) => self.finish_now(key, Outcome::Succeeded { stdout }),
             Ok(Prepared::Run(work, cache)) => {
+                let accept = match crate::engine::accept::prepare(&self.renderer, &step, meta, &vars, candidate) {
+                    Ok(a) => a,
+                    Err(error) => {
+                        self.attempts.entry(key, 1).no_retry = true;
+                        return self.finish_now(key, Outcome::Failed { error: error.to_string() });
+                    }
+                };
                 let placing = Placing {
                     timeout: step.timeout.map(|d| d.as_std()),
                     isolated: step.workspace == plan_schema::Workspace::Worktree,
                     expect_changes: step.expect_changes,
                     cache,
+                    accept,
                 };
                 self.start(key, attempt, work, placing);
             }
@@ -120,7 +133,7 @@ impl<R: Recorder> Scheduler<R> {
                 key,
                 attempt,
                 work,
-                Placing { timeout: None, isolated: false, expect_changes: false, cache: None },
+                Placing { timeout: None, isolated: false, expect_changes: false, cache: None, accept: None },
             ),
         }
     }
@@ -144,13 +157,13 @@ impl<R: Recorder> Scheduler<R> {
             key,
             attempt,
             Work::Approval(gate),
-            Placing { timeout: None, isolated: false, expect_changes: false, cache: None },
+            Placing { timeout: None, isolated: false, expect_changes: false, cache: None, accept: None },
         );
     }
 
     /// Records the start and hands the job to a worker task.
     fn start(&mut self, key: JobKey, attempt: u32, work: Work, placing: Placing) {
-        let Placing { timeout, isolated, expect_changes, cache } = placing;
+        let Placing { timeout, isolated, expect_changes, cache, accept } = placing;
         // Facts are on disk before work that depends on them starts. (The journal
         // thread writes everything else as it comes; steps with no work wait for no disk.)
         if self.needs_sync {
@@ -172,7 +185,7 @@ impl<R: Recorder> Scheduler<R> {
         let dir = &self.ctx.dir;
         let prompt_file = Some(dir.prompt_file(&id));
         let log = Some(dir.log(&id));
-        let job = Job { expect_changes, id, work, timeout, log, cache };
+        let job = Job { expect_changes, id, work, timeout, log, cache, accept };
         let executor = self.executor.clone();
         let checkout = self.checkout.clone();
         let cancel = self.cancel.subscribe();
@@ -207,6 +220,7 @@ struct Placing {
     isolated: bool,
     expect_changes: bool,
     cache: Option<Box<crate::engine::cache::Ticket>>,
+    accept: Option<Box<crate::engine::accept::Acceptance>>,
 }
 
 /// A gather without an agent of its own succeeds with the agreed value.

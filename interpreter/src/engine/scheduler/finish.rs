@@ -57,7 +57,17 @@ impl<R: Recorder> Scheduler<R> {
                     self.attempts.entry(key, 1).agent_mut().blocked.extend(ran.blocked.iter().cloned());
                 }
                 if let Some(session) = ran.session {
+                    let node = self.id(key);
+                    self.recorder.journal(Entry::Session { node, session: session.clone() });
                     self.attempts.entry(key, 1).agent_mut().session = Some(session);
+                }
+                if let Some(checks) = ran.checks.take() {
+                    let node = self.id(key);
+                    self.recorder.journal(Entry::Checked { node, checks: checks.clone() });
+                    self.attempts.entry(key, 1).agent_mut().checks.push(*checks);
+                }
+                if let Some(work) = ran.candidate.take() {
+                    self.attempts.entry(key, 1).agent_mut().candidacy = Some(*work);
                 }
                 // A spent budget is the run's failure, whatever the attempt's outcome.
                 if let Some(message) = over {
@@ -117,6 +127,9 @@ impl<R: Recorder> Scheduler<R> {
             failed @ (Outcome::Failed { .. } | Outcome::TimedOut { .. }) => {
                 self.failed(key, id, failed.error_text(), attempts, duration);
             }
+            Outcome::Cancelled if self.is_candidate(key) => {
+                self.candidate_ended(key, NodeState::Cancelled, String::new(), "cancelled".into());
+            }
             Outcome::Cancelled => {
                 self.recorder.status(&id, NodeState::Cancelled, attempts, "cancelled");
                 self.end_copy(key, id, NodeState::Cancelled, attempts, duration, String::new());
@@ -128,6 +141,9 @@ impl<R: Recorder> Scheduler<R> {
     /// A node completes; a copy of a run-time map adds its output to the map's list,
     /// and the last copy completes the map.
     fn succeeded(&mut self, key: JobKey, id: String, stdout: &str, attempts: u32, duration: Duration) {
+        if self.is_candidate(key) {
+            return self.candidate_ended(key, NodeState::Succeeded, stdout.to_string(), String::new());
+        }
         let value = parse_output(stdout);
         let total =
             self.attempts.get(&key).and_then(|a| a.first_started).map_or(duration, |t| t.elapsed().max(duration));
@@ -148,6 +164,7 @@ impl<R: Recorder> Scheduler<R> {
             cached: self.attempts.get(&key).and_then(|a| a.cached()),
             decision: None,
             blocked: Box::default(),
+            verified: self.attempts.get(&key).and_then(|a| a.verified()),
         });
         let done = self.expansions.get_mut(&key.node).and_then(|e| {
             e.outputs[i] = Some(value);
@@ -203,6 +220,9 @@ impl<R: Recorder> Scheduler<R> {
             self.retries.insert(key, handle);
             return;
         }
+        if self.is_candidate(key) {
+            return self.candidate_ended(key, NodeState::Failed, String::new(), error);
+        }
         self.recorder.status(&id, NodeState::Failed, attempts, &error);
         self.recorder.finished(&id, NodeState::Failed, duration, &error);
         self.end_copy(key, id.clone(), NodeState::Failed, attempts, duration, error.clone());
@@ -240,6 +260,7 @@ impl<R: Recorder> Scheduler<R> {
             cached: self.attempts.get(&key).and_then(|a| a.cached()),
             decision: None,
             blocked: Box::default(),
+            verified: self.attempts.get(&key).and_then(|a| a.verified()),
         });
         self.expansions.remove(&key.node);
     }

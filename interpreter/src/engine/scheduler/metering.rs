@@ -61,17 +61,31 @@ impl<R: Recorder> Scheduler<R> {
 
     /// An attempt's pass through the gateway, for a coding agent that uses it.
     pub(super) fn gateway_pass(&mut self, step: &Step<'_>, node: &str, agent: &str, attempt: u32) -> Option<Pass> {
-        let Work::Coding(coding) = &step.work else { return None };
-        if !step.gateway || self.ctx.dry_run {
+        if self.ctx.dry_run {
+            return None;
+        }
+        let own = match &step.work {
+            Work::Coding(coding) if step.gateway => Some(coding.cli),
+            _ => None,
+        };
+        // A judge (a built-in CLI's own command) spends through the attempt it judges.
+        let defaults = self.ctx.plan.defaults.as_ref().and_then(|d| d.gateway);
+        let judge = step
+            .judge
+            .filter(|j| j.entry.is_none_or(|r| r.command.is_none()))
+            .filter(|_| step.agent.gateway.or(defaults).unwrap_or(true))
+            .map(|j| j.cli);
+        let clis: Vec<_> = own.into_iter().chain(judge).collect();
+        if clis.is_empty() {
             return None;
         }
         let gateway = self.gateway().ok()?;
-        let pass = gateway.admit(coding.cli, node, agent, attempt, step.budget, step.turns);
-        if pass.is_none() && attempt <= 1 {
+        let pass = gateway.admit(&clis, node, agent, attempt, step.budget, step.turns);
+        if let (None, Some(cli), true) = (&pass, own, attempt <= 1) {
             eprintln!(
                 "warning: agent `{agent}`: plan holds no key for {}'s model API, so it uses the CLI's own login, outside \
                  the gateway (its cost is what the CLI reports)",
-                coding.cli.as_str()
+                cli.as_str()
             );
         }
         pass

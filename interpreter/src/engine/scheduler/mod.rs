@@ -9,11 +9,13 @@
 //! (scatter-gather), `compensate` (sagas) and `result` (the run's record).
 
 mod attempts;
+mod candidates;
 mod compensate;
 mod dispatch;
 mod expand;
 mod finish;
 mod metering;
+mod restore;
 mod result;
 mod timeline;
 mod vote;
@@ -35,7 +37,6 @@ use crate::engine::render::Renderer;
 use crate::engine::workspace::Checkout;
 use crate::store::recorder::Recorder;
 use crate::store::state::{NodeState, Record, RunResult};
-use crate::store::usage::Usage;
 use attempts::AttemptBook;
 use timeline::Timeline;
 
@@ -85,6 +86,9 @@ pub struct Scheduler<R: Recorder> {
     ready: VecDeque<JobKey>,
     attempts: AttemptBook,
     expansions: HashMap<NodeIndex, Expansion>,
+    /// `best_of` nodes' candidates while they run, and the branches of those that lost.
+    candidates: HashMap<NodeIndex, candidates::Pool>,
+    losers: Vec<String>,
     copies: Vec<Record>,
     votes: HashMap<NodeIndex, Vote>,
     retries: HashMap<JobKey, JoinHandle<()>>,
@@ -159,6 +163,8 @@ impl<R: Recorder> Scheduler<R> {
             ready: VecDeque::new(),
             attempts: AttemptBook::new(n),
             expansions: HashMap::new(),
+            candidates: HashMap::new(),
+            losers: Vec::new(),
             copies: Vec::new(),
             votes: HashMap::new(),
             retries: HashMap::new(),
@@ -175,31 +181,6 @@ impl<R: Recorder> Scheduler<R> {
             tx,
             rx,
             cancel,
-        }
-    }
-
-    /// Outputs of nodes (and run-time copies) that succeeded in an earlier attempt of
-    /// this run (`--resume`); they are not run again.
-    pub fn restore(&mut self, outputs: HashMap<String, Value>, history: HashMap<String, (u32, Duration)>) {
-        self.restored = outputs;
-        self.history = history;
-    }
-
-    /// A restored node's attempts and duration (kept for its record).
-    fn restored_history(&mut self, key: JobKey, id: &str) -> Duration {
-        let Some(&(attempts, duration)) = self.history.get(id) else { return Duration::ZERO };
-        self.attempts.entry(key, 0).count = attempts;
-        duration
-    }
-
-    /// What coding agents spent before a `--resume`, by node: it counts against the
-    /// budgets.
-    pub fn restore_spent(&mut self, spent: Vec<(String, Usage)>) {
-        for (node, usage) in spent {
-            let agent = node.split_once('[').map_or(node.as_str(), |(a, _)| a);
-            let agent =
-                self.ctx.graph.node(agent).map_or(agent.to_string(), |ix| self.ctx.unit(ix).agent().to_string());
-            self.spent().add(&agent, &usage);
         }
     }
 
@@ -249,6 +230,7 @@ impl<R: Recorder> Scheduler<R> {
         } else {
             Vec::new()
         };
+        self.drop_losers();
         // Execution ends with the last result handled; the final sync follows.
         let wall = started.elapsed();
         self.recorder.sync();

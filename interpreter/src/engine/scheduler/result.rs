@@ -59,6 +59,7 @@ impl<R: Recorder> Scheduler<R> {
             cached: a.and_then(|a| a.cached()),
             decision: None,
             blocked: a.map(|a| a.blocked()).unwrap_or_default(),
+            verified: a.and_then(|a| a.verified()),
         }
     }
 
