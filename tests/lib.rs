@@ -9,6 +9,7 @@ mod bookkeeping;
 mod cache;
 mod docs;
 mod durable;
+mod eval;
 mod exactly_once;
 mod examples;
 mod execution;

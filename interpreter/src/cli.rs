@@ -40,6 +40,10 @@ pub enum Command {
     Compile(CompileArgs),
     /// Run a plan.
     Run(RunArgs),
+    /// Run a plan template over a suite of tasks (each a small repository, an issue
+    /// and hidden checks) and print its success rate, cost, tokens and time, per tier
+    /// and pattern; the figures go to eval.json.
+    Eval(crate::commands::eval::EvalArgs),
     /// Run one node of a plan, given the outputs before it (what compiled Argo and
     /// GitHub Actions steps run).
     ExecNode(ExecNodeArgs),

@@ -5,6 +5,7 @@ mod approve;
 mod background;
 pub mod cache;
 mod dry_run;
+pub mod eval;
 mod exec_node;
 mod feedback;
 pub mod gateway;
@@ -55,6 +56,7 @@ pub fn main() -> ! {
         Command::Graph(args) => graph::run_graph(&args),
         Command::Compile(args) => graph::run_compile(&args),
         Command::Run(args) => run::run(args),
+        Command::Eval(args) => eval::run(&args),
         Command::ExecNode(args) => exec_node::run(&args),
         Command::Status(args) => runs::status(&args),
         Command::Runs(args) => runs::runs(&args),

@@ -1,0 +1,3 @@
+#!/bin/sh
+[ "$1" = --verbose ] && set -x
+echo running

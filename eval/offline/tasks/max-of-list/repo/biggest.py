@@ -1,0 +1,2 @@
+def biggest(xs):
+    return min(xs)
