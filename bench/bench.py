@@ -345,6 +345,13 @@ def main():
     rows.extend(cache.lookup_rows(work))
     rows.extend(cache.agent_rows(work))
 
+    # 10. Verified outcomes: acceptance checks on 20 agents, `best_of: 3`, and `plan
+    # eval` over the offline suite (bench/verified.py).
+    import verified
+    rows.extend(verified.check_rows(work))
+    rows.extend(verified.best_of_rows(work))
+    rows.extend(verified.eval_rows(work))
+
     lines = ["# Benchmark results", "",
              f"`python3 bench/bench.py` on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; "
              f"median of {runs} runs each. Ratios are plan's time over the other's (lower is better).", "",
