@@ -7,6 +7,11 @@ With TOKEN (a server started with --token), first types it into the page's form.
 Opens the run list and the run's page, waits for gate node GATE to show `waiting`,
 clicks it and then Approve, waits (without reloading) for node NEXT and the run to
 show `succeeded`, takes a screenshot, and prints what it saw as JSON.
+
+    python3 tests/browser.py --read BASE_URL RUN_ID NODE
+
+Opens the run's page, clicks node NODE, and prints the text of the feedback rounds
+and of the node's panel (its checks) as JSON.
 """
 
 import base64
@@ -105,7 +110,22 @@ def colours(png):
     return len(set(zlib.decompress(idat)))
 
 
+def read(base, run, node):
+    d = Driver()
+    try:
+        d.go(f"{base}/runs/{run}")
+        d.wait(f"return document.querySelector('g[data-node=\"{node}\"]')", f"node {node}")
+        feedback = d.wait("const f = document.getElementById('feedback'); return f && f.innerText;", "the feedback rounds")
+        d.click(f'g[data-node="{node}"] rect')
+        panel = d.wait("const p = document.getElementById('panel'); return p && p.querySelector('h2') && p.innerText;", "the node's panel")
+    finally:
+        d.close()
+    print(json.dumps({"feedback": feedback, "panel": panel}))
+
+
 def main():
+    if sys.argv[1] == "--read":
+        return read(*sys.argv[2:5])
     base, run, gate, after, shot = sys.argv[1:6]
     token = sys.argv[6] if len(sys.argv) > 6 else None
     d = Driver()

@@ -25,6 +25,7 @@ agent:
   workspace: worktree
   retry: { attempts: 2, delay: 0s }
   prompt: "Fix issue #{{ issue.number }}: make greeting.txt say goodbye."
+  accept: { touches: [greeting.txt] }
 git:
   branch: plan/issue-7
   pr: { title: "Fix #7" }
@@ -149,4 +150,21 @@ fn a_failed_check_reenters_the_step_and_its_fix_lands_on_the_same_branch() {
     // The web view's run shows the rounds.
     let shown = served.get_json(&format!("/api/runs/{run_id}"));
     assert_eq!(shown["run"]["feedback"].as_array().map(Vec::len), Some(2), "{shown}");
+    // And the page, as a browser shows it.
+    if std::process::Command::new("chromedriver").arg("--version").output().is_ok() {
+        let out = std::process::Command::new("python3")
+            .arg(crate::support::repo().join("tests/browser.py"))
+            .args(["--read", &format!("http://{}", served.addr), &run_id, "fix"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        let seen: Value = serde_json::from_str(&stdout).unwrap();
+        let rounds = seen["feedback"].as_str().unwrap();
+        assert!(rounds.contains("round 1") && rounds.contains("check_run") && rounds.contains(CI_LOG), "{rounds}");
+        assert!(rounds.contains("round 2") && rounds.contains("capitalise"), "{rounds}");
+        // The step's panel lists each attempt's checks: the first run's and each round's.
+        let panel = seen["panel"].as_str().unwrap();
+        assert!(panel.contains("attempt 3") && panel.contains("pass touches greeting.txt"), "{panel}");
+    }
 }

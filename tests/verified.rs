@@ -35,7 +35,8 @@ fn report_of(work: &Path, run: &crate::support::Run) -> Value {
 #[test]
 fn a_failing_check_fails_the_attempt_and_its_output_reaches_the_retry() {
     let dir = tempfile::tempdir().unwrap();
-    // The first attempt multiplies; the second is told what failed and adds.
+    // The first attempt multiplies; the second is told what failed and, going on from
+    // its own work (it finds `a * b`, not the original), adds.
     let plan = format!(
         r#"version: 1
 name: verified
@@ -44,7 +45,7 @@ agent:
   id: fix
   workspace: worktree
   run: |
-    case {{{{ last_error | shell_quote }}}} in *"add(2, 3) gave 6"*) sed -i 's/a - b/a + b/' calc.py;; *) sed -i 's/a - b/a * b/' calc.py;; esac
+    case {{{{ last_error | shell_quote }}}} in *"add(2, 3) gave 6"*) grep -qF "a * b" calc.py && sed -i 's/a [*] b/a + b/' calc.py;; *) sed -i 's/a - b/a * b/' calc.py;; esac
   retry: {{ attempts: 2, delay: 0s }}
   accept:
     command: '{CHECK}'
@@ -185,10 +186,11 @@ fn claude_is_told_the_failing_test_and_fixes_it_on_the_retry() {
     let server = ModelServer::start(serde_json::json!({
         "edits": [
             {"file": "greeting.txt", "old": "hello", "new": "hullo", "unless": "expected 'goodbye'"},
-            {"file": "greeting.txt", "old": "hello", "new": "goodbye", "when": "expected 'goodbye'"}
+            {"file": "greeting.txt", "old": "hullo", "new": "goodbye", "when": "expected 'goodbye'"}
         ],
         "reply": "done", "usage": {"input": 30, "output": 15}
     }));
+    // (The second edit finds `hullo`: the retry goes on from its own work.)
     let dir = tempfile::tempdir().unwrap();
     let work = tiny_repo(dir.path());
     std::fs::write(work.join("plan.yaml"), claude_plan("      retry: { attempts: 2, delay: 0s }\n", "")).unwrap();
@@ -204,6 +206,39 @@ fn claude_is_told_the_failing_test_and_fixes_it_on_the_retry() {
     let retry = requests.iter().find(|r| user_text(r).contains("expected 'goodbye'")).expect("a retry request");
     assert!(user_text(retry).contains("did not pass its acceptance checks"), "{}", user_text(retry));
     assert!(user_text(retry).matches("Fix the greeting").count() >= 2, "the session was continued");
+    assert_eq!(std::fs::read_to_string(work.join("greeting.txt")).unwrap(), "goodbye\n");
+}
+
+#[test]
+fn of_three_claude_candidates_one_right_two_wrong_the_right_one_wins() {
+    if !installed("claude") {
+        return;
+    }
+    let server = ModelServer::start(serde_json::json!({
+        "edits": [
+            {"file": "greeting.txt", "old": "hello", "new": "hullo", "when": "candidate 1"},
+            {"file": "greeting.txt", "old": "hello", "new": "goodbye", "when": "candidate 2"},
+            {"file": "greeting.txt", "old": "hello", "new": "good bye", "when": "candidate 3"}
+        ],
+        "reply": "done", "usage": {"input": 30, "output": 15}
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let work = tiny_repo(dir.path());
+    std::fs::write(work.join("plan.yaml"), claude_plan("      best_of: 3\n", "")).unwrap();
+    let env = agent_env(&server, &dir.path().join("home"));
+    let run = plan_run(&work, &env, &["run", "plan.yaml", "--json"]);
+    run.code(0);
+    let report = run.json();
+    let candidates = report["agents"]["fix"]["candidates"].as_array().unwrap();
+    // Each candidate asked the model with its own number, and made its own edit.
+    for n in 1..=3 {
+        assert!(server.requests().iter().any(|r| user_text(r).contains(&format!("candidate {n}."))), "{n}");
+    }
+    assert_eq!(candidates.iter().map(|c| c["passed"] == true).collect::<Vec<_>>(), [false, true, false]);
+    assert!(candidates[0]["error"].as_str().unwrap().contains("says 'hullo'"), "{report}");
+    assert!(candidates[2]["error"].as_str().unwrap().contains("says 'good bye'"), "{report}");
+    assert_eq!(candidates[1]["winner"], true);
+    assert!(report["agents"]["fix"]["chosen"].as_str().unwrap().contains("only one whose checks all passed"));
     assert_eq!(std::fs::read_to_string(work.join("greeting.txt")).unwrap(), "goodbye\n");
 }
 

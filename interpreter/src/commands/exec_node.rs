@@ -163,6 +163,7 @@ fn run_node(args: &ExecNodeArgs, renderer: &Arc<Renderer>, restored: HashMap<Str
         let job = crate::engine::job::Job {
             expect_changes: false,
             accept: None,
+            carry: None,
             id: format!("{}.compensate", args.node),
             work,
             timeout: None,

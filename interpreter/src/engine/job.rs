@@ -112,6 +112,9 @@ pub struct Job {
     pub cache: Option<Box<crate::engine::cache::Ticket>>,
     /// The checks the attempt must pass (`accept`), or its place among candidates.
     pub accept: Option<Box<crate::engine::accept::Acceptance>>,
+    /// The attempt before's work, when its checks failed: `(where it started, its
+    /// commit)`; this attempt's workspace starts with it.
+    pub carry: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -175,6 +178,8 @@ pub struct Ran {
     pub checks: Option<Box<crate::engine::accept::Checks>>,
     /// A candidate of `best_of`: its work, kept apart until the candidates are compared.
     pub candidate: Option<Box<crate::engine::best_of::Candidacy>>,
+    /// Work that failed its checks, for the retry to go on from (see `Job::carry`).
+    pub carry: Option<Box<(String, String)>>,
 }
 
 /// The kernel starting a process: from the spawn call to its return (the program
@@ -200,6 +205,7 @@ impl From<Outcome> for Ran {
             cache_key: None,
             checks: None,
             candidate: None,
+            carry: None,
         }
     }
 }

@@ -125,6 +125,7 @@ impl Judging {
             log,
             cache: None,
             accept: None,
+            carry: None,
         };
         let (_keep, cancel) = tokio::sync::watch::channel(Cancel::None);
         let ran = crate::engine::process::ProcessExecutor::default().execute(job, cancel).await;

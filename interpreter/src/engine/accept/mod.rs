@@ -301,6 +301,7 @@ async fn run_command(
         log: place.log.clone(),
         cache: None,
         accept: None,
+        carry: None,
     };
     let ran = executor.execute(job, cancel).await;
     let (passed, (ended, output)) = match ran.outcome {

@@ -31,6 +31,8 @@ pub(super) struct AgentAttempts {
     pub(super) cached: Option<Usage>,
     /// What each attempt's acceptance checks found.
     pub(super) checks: Vec<crate::engine::accept::Checks>,
+    /// The last attempt's work that failed its checks: the retry goes on from it.
+    pub(super) carry: Option<(String, String)>,
     /// A candidate's work, waiting for the others.
     pub(super) candidacy: Option<crate::engine::best_of::Candidacy>,
     /// A `best_of` node's candidates, and why the winner won (or why none did).
@@ -62,6 +64,11 @@ impl Attempts {
     /// What its sandbox refused it, over its attempts.
     pub(super) fn blocked(&self) -> Box<[String]> {
         self.agent.as_ref().map(|a| a.blocked.clone().into_boxed_slice()).unwrap_or_default()
+    }
+
+    /// Work the next attempt goes on from.
+    pub(super) fn carry(&self) -> Option<(String, String)> {
+        self.agent.as_ref()?.carry.clone()
     }
 
     /// Each attempt's checks so far.

@@ -55,6 +55,7 @@ impl<R: Recorder> Scheduler<R> {
                 let job = Job {
                     expect_changes: false,
                     accept: None,
+                    carry: None,
                     id: format!("{step}.compensate"),
                     work,
                     timeout: meta.agent.timeout.map(|d| d.as_std()),

@@ -164,6 +164,7 @@ impl<R: Recorder> Scheduler<R> {
     /// Records the start and hands the job to a worker task.
     fn start(&mut self, key: JobKey, attempt: u32, work: Work, placing: Placing) {
         let Placing { timeout, isolated, expect_changes, cache, accept } = placing;
+        let carry = self.attempts.get(&key).and_then(|a| a.carry());
         // Facts are on disk before work that depends on them starts. (The journal
         // thread writes everything else as it comes; steps with no work wait for no disk.)
         if self.needs_sync {
@@ -185,7 +186,7 @@ impl<R: Recorder> Scheduler<R> {
         let dir = &self.ctx.dir;
         let prompt_file = Some(dir.prompt_file(&id));
         let log = Some(dir.log(&id));
-        let job = Job { expect_changes, id, work, timeout, log, cache, accept };
+        let job = Job { expect_changes, id, work, timeout, log, cache, accept, carry };
         let executor = self.executor.clone();
         let checkout = self.checkout.clone();
         let cancel = self.cancel.subscribe();

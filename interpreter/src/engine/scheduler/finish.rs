@@ -66,6 +66,9 @@ impl<R: Recorder> Scheduler<R> {
                     self.recorder.journal(Entry::Checked { node, checks: checks.clone() });
                     self.attempts.entry(key, 1).agent_mut().checks.push(*checks);
                 }
+                if let Some(carry) = ran.carry.take() {
+                    self.attempts.entry(key, 1).agent_mut().carry = Some(*carry);
+                }
                 if let Some(work) = ran.candidate.take() {
                     self.attempts.entry(key, 1).agent_mut().candidacy = Some(*work);
                 }

@@ -173,10 +173,11 @@ async function runPage(id) {
   const summary = el("div", { class: "summary", id: "summary" });
   const panel = el("aside", { id: "panel" }, el("p", { class: "muted" }, "Click a node to see its log and output."));
   const table = el("table", { id: "nodes" });
+  const rounds = el("section", { id: "feedback" });
   const pick = (node) => { view.picked = node; showNode(view, panel); };
   main.replaceChildren(el("h1", {}, `Run ${id}`), summary,
     el("div", { class: "layout" }, drawGraph(data.graph, pick), panel),
-    el("section", {}, table));
+    el("section", {}, table), rounds);
   const update = (run) => {
     const before = view.picked && view.run.nodes[view.picked]?.state;
     view.run = run;
@@ -188,6 +189,7 @@ async function runPage(id) {
       g.dataset.state = state;
     }
     drawTable(run, table, pick);
+    drawFeedback(run, rounds);
     if (FINAL.has(run.state) && view.stream) { view.stream.close(); view.stream = null; }
   };
   view.update = update;
@@ -218,6 +220,36 @@ function drawSummary(view, box) {
   box.replaceChildren(...parts);
 }
 
+// Rounds of feedback on the run's pull request (a failed check, a review) that
+// re-entered a step.
+function drawFeedback(run, box) {
+  const rounds = run.feedback || [];
+  if (!rounds.length) { box.replaceChildren(); return; }
+  box.replaceChildren(el("h2", {}, "Feedback on the pull request"),
+    ...rounds.map((r) => el("div", { class: "round" },
+      el("p", {}, el("strong", {}, `round ${r.round}`), ` · ${r.kind} · re-entered ${r.node} · ${r.at}`,
+        r.source ? el("span", {}, " · ", el("a", { href: r.source, rel: "noreferrer" }, "source")) : ""),
+      el("pre", {}, r.feedback))));
+}
+
+// Each attempt's acceptance checks, as the report keeps them.
+function drawChecks(checks) {
+  const parts = [el("h3", {}, "checks")];
+  for (const a of checks) {
+    parts.push(el("p", { class: "check" }, badge(a.passed ? "succeeded" : "failed"), ` attempt ${a.attempt}`,
+      a.changed_lines !== undefined ? ` · ${a.changed_lines} changed lines` : "", a.score !== undefined ? ` · score ${a.score}` : ""));
+    const lines = a.checks.map((c) => {
+      const mark = c.passed ? "pass" : "FAIL";
+      if (c.check === "command") return `${mark} ${c.command}${c.passed ? "" : ` (${c.ended})\n${c.output || ""}`}`;
+      if (c.check === "touches") return `${mark} touches ${c.allowed.join(", ")}${c.outside.length ? `: outside ${c.outside.join(", ")}` : ""}`;
+      if (c.check === "max_changed_lines") return `${mark} ${c.lines} of at most ${c.max} changed lines`;
+      return `${mark} judge: ${c.score ?? "no score"} (at least ${c.min_score}): ${c.reasons}`;
+    });
+    parts.push(el("pre", {}, lines.join("\n")));
+  }
+  return parts;
+}
+
 function drawTable(run, table, pick) {
   const head = el("tr", {}, ...["agent", "state", "attempt", "duration", "usage", "now / last error"].map((h) => el("th", {}, h)));
   const ids = Object.keys(run.nodes).slice(0, 1000);
@@ -241,6 +273,7 @@ async function showNode(view, panel, refresh) {
   if (d.request && !d.decision) parts.push(gate(view, node, d.request));
   if (d.decision) parts.push(el("p", {}, `${d.decision.approved ? "approved" : "rejected"} by ${d.decision.by} at ${d.decision.at}${d.decision.comment ? `: ${d.decision.comment}` : ""}`));
   if (s.error) parts.push(el("h3", {}, "error"), el("pre", {}, s.error));
+  if (s.checks && s.checks.length) parts.push(...drawChecks(s.checks));
   parts.push(el("h3", {}, "log"), el("pre", { id: "log" }, d.log ?? "(no log)"));
   if (d.output !== null && d.output !== undefined) parts.push(el("h3", {}, "output"), el("pre", { id: "output" }, typeof d.output === "string" ? d.output : JSON.stringify(d.output, null, 2)));
   panel.replaceChildren(...parts);
