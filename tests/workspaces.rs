@@ -26,7 +26,7 @@ agent:
   pattern: fork-join
   agents:
     - { id: early, run: "echo E >> shared.txt" }
-    - { id: late, run: "sleep 0.5; echo L >> shared.txt; cat shared.txt" }
+    - { id: late, run: "sleep 1.5; echo L >> shared.txt; cat shared.txt" }
   join: { id: after, workspace: shared, run: "cat shared.txt" }
 "#;
 
@@ -186,8 +186,8 @@ fn on_conflict_agent_resolves_within_the_attempt_given_both_sides() {
         .replace("complexity: moderate", "complexity: moderate\nmerge: { on_conflict: agent }")
         .replace(", retry: { attempts: 2, delay: 10ms }", "")
         .replace(
-            "\"sleep 0.5; echo L >> shared.txt; cat shared.txt\"",
-            "'sleep 0.5; if [ -n \"$PLAN_CONFLICT\" ]; then printf \"%s\" \"$PLAN_CONFLICT\" > conflict.txt; echo L >> shared.txt; else echo X >> shared.txt; fi'",
+            "\"sleep 1.5; echo L >> shared.txt; cat shared.txt\"",
+            "'sleep 1.5; if [ -n \"$PLAN_CONFLICT\" ]; then printf \"%s\" \"$PLAN_CONFLICT\" > conflict.txt; echo L >> shared.txt; else echo X >> shared.txt; fi'",
         );
     for kind in KINDS {
         let t = repo("");
