@@ -16,6 +16,8 @@ pub struct Classification {
     pub items: Vec<String>,
     /// Why: one line per finding.
     pub reasons: Vec<String>,
+    /// Most agents the plan gets (`structure.max_agents`).
+    pub max_agents: usize,
 }
 
 fn hits<'a>(haystack: &str, keywords: &'a [String]) -> Vec<&'a str> {
@@ -155,7 +157,8 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
         reasons.push(format!("{pattern} needs several agents: {tier} -> moderate"));
         tier = Complexity::Moderate;
     }
-    Classification { complexity: tier, pattern, items, reasons }
+    let max_agents = s.max_agents.max(8);
+    Classification { complexity: tier, pattern, items, reasons, max_agents }
 }
 
 /// The text without `inline code` and fenced code blocks.

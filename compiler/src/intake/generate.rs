@@ -211,6 +211,24 @@ fn enterprise_groups(issue: &IssueText, c: &Classification, inner: Pattern) -> V
     groups
 }
 
+/// The implementation groups of an enterprise plan folded into one, a map over all
+/// their items: the plan's agent count stays under the cap, whatever the issue lists.
+fn mapped(groups: Vec<(String, Vec<String>, Pattern)>) -> Vec<(String, Vec<String>, Pattern)> {
+    let mut out = Vec::new();
+    let mut work = Vec::new();
+    let mut at = None;
+    for (name, items, pattern) in groups {
+        if name.starts_with("Implementation part ") {
+            at.get_or_insert(out.len());
+            work.extend(items);
+        } else {
+            out.push((name, items, pattern));
+        }
+    }
+    out.insert(at.unwrap_or(out.len()), ("Implementation".to_string(), work, Pattern::Mapreduce));
+    out
+}
+
 /// Agents that write code side by side (children of fork-join and scatter-gather, and
 /// the map agent) each get a git worktree of their own.
 fn isolate_parallel_writers(agent: &mut Agent) {
@@ -243,6 +261,10 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
         Complexity::Moderate | Complexity::Complex => {
             let (min, max, defaults): (usize, usize, &[&str]) =
                 if c.complexity == Complexity::Moderate { (2, 5, &MODERATE_STEPS) } else { (5, 15, &COMPLEX_STEPS) };
+            // More items than agents the tier holds: every one still done, as the
+            // copies of one map (none dropped).
+            let pattern = if c.items.len() > max { Pattern::Mapreduce } else { c.pattern };
+            let max = if pattern == Pattern::Mapreduce { c.items.len() } else { max };
             let mut items: Vec<String> = c.items.iter().take(max).cloned().collect();
             for d in defaults {
                 if items.len() >= min {
@@ -250,16 +272,22 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
                 }
                 items.push(d.to_string());
             }
-            one_level(&mut ids, &mut primary, c.pattern, &items, c.complexity, t);
+            one_level(&mut ids, &mut primary, pattern, &items, c.complexity, t);
         }
         Complexity::Enterprise => {
             let rollback = c.pattern == Pattern::Saga;
             primary.pattern = Some(if rollback { Pattern::Saga } else { Pattern::Pipeline });
             let inner = if c.pattern == Pattern::Saga { Pattern::ForkJoin } else { c.pattern };
-            for (name, items, pattern) in enterprise_groups(issue, c, inner) {
+            let groups = enterprise_groups(issue, c, inner);
+            // Each group of up to 5 items is 6 agents; past the cap, the items run as
+            // the copies of one map.
+            let agents: usize = groups.iter().map(|(_, items, _)| items.len() + 2).sum();
+            let groups = if agents > c.max_agents { mapped(groups) } else { groups };
+            for (name, items, pattern) in groups {
                 let mut group = Agent { id: ids.claim(&name), role: Some(name.as_str().into()), ..Agent::default() };
                 let mut items = items;
-                if pattern == Pattern::ScatterGather || pattern == Pattern::Mapreduce {
+                // Replicas are agents; a map's copies are not.
+                if pattern == Pattern::ScatterGather {
                     items.truncate(15);
                 }
                 one_level(&mut ids, &mut group, pattern, &items, Complexity::Complex, t);

@@ -5,11 +5,13 @@ mod classify;
 mod generate;
 mod items;
 mod named;
+mod review;
 mod rules;
 mod source;
 
 pub use classify::{classify, Classification};
 pub use generate::{default_git, generate, render_plan, shape, top_pattern, Generated, TemplatePaths};
 pub use items::{code_items, work_items};
+pub use review::{review, Finding};
 pub use rules::{Rules, DEFAULT_RULES};
 pub use source::{parse_issue, IssueText, SourceError};

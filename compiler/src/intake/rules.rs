@@ -46,6 +46,16 @@ pub struct Structure {
     pub complex_items: usize,
     pub enterprise_items: usize,
     pub long_body_chars: usize,
+    /// Most agents a plan gets (default 40): more work items than fit run as the
+    /// copies of one map over them.
+    #[serde(default = "Structure::default_max_agents")]
+    pub max_agents: usize,
+}
+
+impl Structure {
+    fn default_max_agents() -> usize {
+        40
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -70,6 +70,7 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
             eprintln!("  - {r}");
         }
     }
+    say_review(&issue, &plan);
     if args.print {
         return Ok(());
     }
@@ -104,6 +105,9 @@ fn write_planned(planner: &str, issue: &IssueText, args: &NewArgs, output: &Path
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(output, text))
         .map_err(|e| Error::io("write", output, e))?;
+    if let Some(plan) = checked.plan() {
+        say_review(issue, plan);
+    }
     let shape = checked.plan().map_or_else(String::new, |plan| {
         let pattern = plan_compiler::intake::top_pattern(plan).map_or("one agent".to_string(), |p| p.to_string());
         format!(" ({}, {pattern})", plan.complexity)
@@ -115,6 +119,15 @@ fn write_planned(planner: &str, issue: &IssueText, args: &NewArgs, output: &Path
         output.display()
     );
     Ok(())
+}
+
+/// The intake review of a plan written for `issue`, as warnings to read before
+/// running it.
+fn say_review(issue: &IssueText, plan: &plan_schema::Plan) {
+    for f in plan_compiler::intake::review(issue, plan) {
+        let whom = if f.agent.is_empty() { String::new() } else { format!("agent `{}`: ", f.agent) };
+        eprintln!("review: warning[{}]: {whom}{}", f.code, f.message);
+    }
 }
 
 fn read_issue(args: &NewArgs) -> Result<IssueText, Error> {
