@@ -71,7 +71,7 @@ fn a_planner_command_fixes_its_plan_from_the_diagnostics() {
 }
 
 #[test]
-fn a_planner_that_never_lints_clean_writes_nothing() {
+fn a_planner_that_never_lints_clean_leaves_the_rules_plan() {
     let t = Test::new().file("issue.md", ISSUE).file("planner.sh", &planner_script(false));
     let planner = planner_in(&t);
     let run = t.run_with(&[
@@ -85,9 +85,15 @@ fn a_planner_that_never_lints_clean_writes_nothing() {
         "--planner-rounds",
         "2",
     ]);
-    run.code(1);
-    assert!(run.stderr.contains("still has problems after 2 round(s); nothing was written"), "{}", run.stderr);
-    assert!(!t.path("p.yaml").exists());
+    run.code(0);
+    assert!(
+        run.stderr.contains("still has problems after 2 round(s); the rules' plan is written instead"),
+        "{}",
+        run.stderr
+    );
+    // The rules' plan, not the planner's broken one.
+    let written = std::fs::read_to_string(t.path("p.yaml")).unwrap();
+    assert!(!written.contains("Written by the planner") && !written.contains("promt"), "{written}");
     let log = std::fs::read_to_string(t.path(".plan/planner.log")).unwrap();
     assert_eq!(log.matches("=== request ").count(), 2, "at most 2 rounds");
 }
@@ -207,8 +213,10 @@ fn the_planner_sees_no_secret_but_its_key_works_in_a_scratch_copy_and_has_a_budg
     std::fs::write(t.path("bin/claude"), obedient_claude(&out, BROKEN)).unwrap();
     let own_login: Vec<(&str, &str)> = env.iter().copied().filter(|(k, _)| *k != "ANTHROPIC_API_KEY").collect();
     let run = run_in(t.dir.path(), &cheap, &own_login);
-    run.code(1);
+    run.code(0);
     assert!(run.stderr.contains("spent its budget of $0.01"), "{}", run.stderr);
+    assert!(run.stderr.contains("the rules' plan is written instead"), "{}", run.stderr);
+    assert!(!std::fs::read_to_string(t.path("q.yaml")).unwrap().contains("Written by the planner"));
 }
 
 /// A `claude` that obeys the issue: it says its environment, where it is, what it
@@ -224,4 +232,31 @@ fn obedient_claude(out: &std::path::Path, plan: &str) -> String {
                             "result": format!("```yaml\n{plan}```\n") }),
         o = out.display()
     )
+}
+
+#[test]
+fn a_planner_starts_from_the_rules_draft_and_explain_says_what_it_changed() {
+    let t = Test::new().file("issue.md", ISSUE).file("planner.sh", &planner_script(true));
+    let planner = planner_in(&t);
+    // `PLAN_PLANNER` makes the planner the normal path.
+    let run = crate::support::run_in(
+        t.dir.path(),
+        &["new", "--from", "issue.md", "--output", "p.yaml", "--explain"],
+        &[("PLAN_PLANNER", planner.as_str())],
+    );
+    run.code(0);
+    let (first, _) = requests(&t);
+    assert!(first.contains("A draft `plan`'s rules wrote for it"), "{first}");
+    assert!(first.contains("```yaml\n# yaml-language-server"), "the draft is the rules' plan: {first}");
+    assert!(run.stderr.contains(&format!("the planner `{planner}` changed the rules' draft:")), "{}", run.stderr);
+    assert!(run.stderr.contains("  - added `flag`: "), "{}", run.stderr);
+    assert!(std::fs::read_to_string(t.path("p.yaml")).unwrap().starts_with("# Written by the planner"));
+    // `--rules-only`: no planner, whatever the environment says.
+    let run = crate::support::run_in(
+        t.dir.path(),
+        &["new", "--from", "issue.md", "--output", "q.yaml", "--rules-only"],
+        &[("PLAN_PLANNER", planner.as_str())],
+    );
+    run.code(0);
+    assert!(!std::fs::read_to_string(t.path("q.yaml")).unwrap().contains("Written by the planner"));
 }

@@ -109,8 +109,13 @@ pub struct NewArgs {
     /// Have a coding agent write the plan: `claude` or `codex` (read-only in the
     /// repository), or a command that reads the request on stdin and prints the plan.
     /// Its plan is linted; the diagnostics go back to it until the plan lints clean.
-    #[arg(long, value_name = "claude|codex|CMD")]
+    /// It starts from the rules' plan as a draft; when it writes no plan, the rules'
+    /// plan is written. `PLAN_PLANNER` makes it the normal path.
+    #[arg(long, value_name = "claude|codex|CMD", env = "PLAN_PLANNER")]
     pub planner: Option<String>,
+    /// The rules' plan, whatever `PLAN_PLANNER` says (no model).
+    #[arg(long)]
+    pub rules_only: bool,
     /// Most rounds the planner gets to answer with a plan that lints clean.
     #[arg(long, default_value_t = 3, requires = "planner")]
     pub planner_rounds: u32,

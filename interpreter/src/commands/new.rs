@@ -43,9 +43,6 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
     if output.exists() && !args.force && !args.print {
         return Err(Error::refused(format!("{} exists; pass --force to overwrite it", output.display())));
     }
-    if let Some(planner) = &args.planner {
-        return write_planned(planner, &issue, args, &output);
-    }
     let rules = load_rules(args.rules.as_deref())?;
     let mut c = classify(&issue, &rules);
     if let Some(cmd) = &args.classifier {
@@ -61,7 +58,19 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
             Err(msg) => return Err(Error::refused(format!("classifier `{cmd}`: {msg}"))),
         }
     }
-    let plan = write_plan(&issue, &mut c, &output, args.runner.into(), args.print)?;
+    // A planner starts from the rules' plan; when it writes none, the rules' is written.
+    if let Some(planner) = args.planner.as_deref().filter(|p| !p.is_empty() && !args.rules_only) {
+        let mut draft_c = c.clone();
+        let (draft, draft_text) = write_plan(&issue, &mut draft_c, &output, args.runner.into(), Mode::Draft)?;
+        match write_planned(planner, &issue, args, &output, (&draft, &draft_text)) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                eprintln!("warning: the planner `{planner}` wrote no plan: {e}; the rules' plan is written instead")
+            }
+        }
+    }
+    let mode = if args.print { Mode::Print } else { Mode::Write };
+    let (plan, _) = write_plan(&issue, &mut c, &output, args.runner.into(), mode)?;
     let pattern = plan_compiler::intake::top_pattern(&plan).map_or("one agent".to_string(), |p| p.to_string());
     if args.explain {
         // The plan as written: its tier may have moved to fit the agents generated.
@@ -83,14 +92,21 @@ pub fn run(args: &NewArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// `--planner`: the planner's clean plan, with a header that says who wrote it.
-fn write_planned(planner: &str, issue: &IssueText, args: &NewArgs, output: &Path) -> Result<(), Error> {
+/// `--planner`: the planner's clean plan (the rules' `draft` its start), with a header
+/// that says who wrote it; with `--explain`, what it changed of the draft.
+fn write_planned(
+    planner: &str,
+    issue: &IssueText,
+    args: &NewArgs,
+    output: &Path,
+    draft: (&plan_schema::Plan, &str),
+) -> Result<(), Error> {
     let allow = super::planner::Allowance {
         rounds: args.planner_rounds,
         budget_usd: args.planner_budget,
         pass: &args.planner_pass,
     };
-    let planned = super::planner::plan(planner, issue, args.runner.into(), output, &allow)?;
+    let planned = super::planner::plan(planner, issue, args.runner.into(), output, &allow, draft.1)?;
     let spent = if planned.usage.is_empty() { String::new() } else { format!(" · {}", planned.usage.describe()) };
     let header =
         format!("# Written by the planner `{planner}` in {} round(s); `plan lint` found it clean.\n", planned.rounds);
@@ -106,6 +122,12 @@ fn write_planned(planner: &str, issue: &IssueText, args: &NewArgs, output: &Path
         .and_then(|()| std::fs::write(output, text))
         .map_err(|e| Error::io("write", output, e))?;
     if let Some(plan) = checked.plan() {
+        if args.explain {
+            eprintln!("the planner `{planner}` changed the rules' draft:");
+            for change in super::planner::changes(draft.0, plan) {
+                eprintln!("  - {change}");
+            }
+        }
         say_review(issue, plan);
     }
     let shape = checked.plan().map_or_else(String::new, |plan| {
@@ -245,14 +267,23 @@ fn relative(from: &Path, to: &Path) -> String {
     rel.display().to_string()
 }
 
-/// Writes the plan, and returns it.
+/// What `write_plan` does with the plan.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Write,
+    Print,
+    /// A draft for a planner: made and returned, nothing written.
+    Draft,
+}
+
+/// Writes the plan, and returns it with its text.
 fn write_plan(
     issue: &IssueText,
     c: &mut Classification,
     output: &Path,
     runner: AgentCli,
-    print: bool,
-) -> Result<plan_schema::Plan, Error> {
+    mode: Mode,
+) -> Result<(plan_schema::Plan, String), Error> {
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // The templates live where the plan may read them: the project's `prompts/`, or,
     // for a plan written outside this directory (`--output ../elsewhere/x.yaml`), a
@@ -283,7 +314,7 @@ fn write_plan(
     for (name, text) in DEFAULT_TEMPLATES {
         let path = prompts.join(name);
         let wanted = used.iter().any(|u| u.file_name() == path.file_name());
-        if wanted && !path.exists() {
+        if wanted && !path.exists() && mode != Mode::Draft {
             // Beside a plan written elsewhere: the project's own template, if it has one.
             let own = Path::new("prompts").join(name);
             let text = if outside {
@@ -307,19 +338,22 @@ fn write_plan(
     }
     let schema = relative(dir, &schema);
     let (text, checked) = fit_tier(&mut plan, c, output, &schema)?;
+    if mode == Mode::Draft {
+        return Ok((plan, text));
+    }
     // Errors write nothing; warnings are shown, and the plan is written.
     print_human(&checked);
     if checked.has_errors() {
         return Err(Error::refused("the generated plan has errors; nothing was written (please report this)"));
     }
-    if print {
+    if mode == Mode::Print {
         crate::commands::stdout(&text);
-        return Ok(plan);
+        return Ok((plan, text));
     }
     std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(output, text))
+        .and_then(|()| std::fs::write(output, &text))
         .map_err(|e| Error::io("write", output, e))?;
-    Ok(plan)
+    Ok((plan, text))
 }
 
 /// Renders and lints the plan under the tier that fits the agents it has: the

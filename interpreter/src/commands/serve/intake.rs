@@ -73,6 +73,8 @@ fn plan_new(
     let runner = plan_schema::AgentCli::from(s.runner).as_str();
     let mut new = Command::new(exe);
     new.arg("new").arg("--from").arg(issue_file).args(["--repo", repo, "--runner", runner, "--output"]).arg(plan);
+    // The server's planner, or none: not one its environment names.
+    new.env_remove("PLAN_PLANNER");
     match (&s.planner, rules_only) {
         (_, true) => {
             new.arg("--print");
