@@ -78,22 +78,40 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
     let mut bullets = Vec::new();
     let mut skip = false;
     let mut last_prose = String::new();
+    // The list the last item went to, while the lines after it may continue it.
+    let mut open: Option<List> = None;
     for line in body.lines() {
         let l = line.trim_start();
         if let Some(heading) = heading(l) {
             skip = not_work_section(&heading);
             last_prose = heading;
+            open = None;
             continue;
         }
         let marker = l.strip_prefix("- ").or_else(|| l.strip_prefix("* ")).or_else(|| l.strip_prefix("+ "));
         let number =
             l.split_once(". ").filter(|(n, _)| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()));
         if marker.is_none() && number.is_none() {
+            // An item that wraps onto an indented line keeps that line.
+            let indented = line.starts_with([' ', '\t']) && !l.is_empty();
+            let list = match open {
+                Some(List::Checklist) if indented => checklist.last_mut(),
+                Some(List::Numbered) if indented => numbered.last_mut(),
+                Some(List::Bullets) if indented => bullets.last_mut(),
+                _ => None,
+            };
+            if let Some(item) = list {
+                item.push(' ');
+                item.push_str(&clean(l));
+                continue;
+            }
+            open = None;
             if !l.trim().is_empty() {
                 last_prose = l.to_lowercase();
             }
             continue;
         }
+        open = None;
         if skip {
             continue;
         }
@@ -102,7 +120,8 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
                 checklist_lead = last_prose.clone();
             }
             if !rest.trim_start().starts_with("~~") {
-                checklist.push(clean(rest));
+                checklist.push(pull_request_task(&clean(rest)));
+                open = Some(List::Checklist);
             }
         } else if marker.is_some_and(|m| m.starts_with("[x]") || m.starts_with("[X]")) {
             ticked += 1;
@@ -113,8 +132,10 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
                     ["either", "one of", "options", "alternatives", " or:"].iter().any(|w| last_prose.contains(w));
             }
             numbered.push(clean(rest));
+            open = Some(List::Numbered);
         } else if let Some(rest) = marker {
             bullets.push(clean(rest));
+            open = Some(List::Bullets);
         }
     }
     // A list of requirements or of symptoms describes the result or the problem; the
@@ -144,6 +165,24 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
         (bullets, false)
     } else {
         (Vec::new(), false)
+    }
+}
+
+/// Which list an item went to.
+#[derive(Clone, Copy)]
+enum List {
+    Checklist,
+    Numbered,
+    Bullets,
+}
+
+/// An open task given only as a pull request's address is the work of finishing it.
+fn pull_request_task(item: &str) -> String {
+    let only = item.split_whitespace().count() == 1 && item.contains("://") && item.contains("/pull/");
+    if only {
+        format!("Finish pull request {item}")
+    } else {
+        item.to_string()
     }
 }
 

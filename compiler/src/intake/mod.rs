@@ -2,6 +2,7 @@
 //! becomes a plan. Pure: the caller fetches or reads the issue text.
 
 mod classify;
+mod enterprise;
 mod generate;
 mod items;
 mod named;

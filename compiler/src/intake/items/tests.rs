@@ -79,3 +79,20 @@ fn lists_are_ordered_only_when_the_text_orders_them() {
     let either = "We should then either:\n\n1. fix the issue\n2. pin pytest back until it is fixed\n";
     assert_eq!(work_items(either), (Vec::new(), false), "alternatives are not steps");
 }
+
+#[test]
+fn an_item_keeps_the_line_it_wraps_onto_and_a_pull_request_task_stays() {
+    let body = "- [ ] Move the parser to the new library and keep\n  its error messages as they are\n- [ ] Remove the old library\n\nA paragraph after.\n";
+    assert_eq!(
+        work_items(body).0,
+        ["Move the parser to the new library and keep its error messages as they are", "Remove the old library"]
+    );
+    let body = "- [ ] https://github.com/org/repo/pull/12\n- [ ] Write the migration guide\n";
+    assert_eq!(
+        work_items(body).0,
+        ["Finish pull request https://github.com/org/repo/pull/12", "Write the migration guide"]
+    );
+    // An unindented line after a list is prose, not the item's.
+    let body = "1. Add the flag\nThanks!\n2. Document it\n";
+    assert_eq!(work_items(body).0, ["Add the flag", "Document it"]);
+}
