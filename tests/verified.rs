@@ -158,6 +158,10 @@ fn of_three_candidates_one_wrong_the_smallest_right_change_wins() {
     assert_eq!(std::fs::read_to_string(work.join("calc.py")).unwrap(), "def add(a, b):\n    return a + b\n");
     let out = work.join(".plan/runs").join(report["run_id"].as_str().unwrap()).join("outputs/fix.json");
     assert_eq!(std::fs::read_to_string(out).unwrap().trim(), "\"candidate 2\"");
+    // Each candidate's checks are listed with it; the drawing says how the work is held.
+    assert_eq!(candidates[0]["checks"][0]["passed"], false, "{report}");
+    let dot = run_in(&work, &["graph", "plan.yaml", "--format", "dot"], &[]);
+    assert!(dot.stdout.contains("best of 3 · accept"), "{}", dot.stdout);
     // The losers' branches were kept while the run ran, and went with its end.
     let branches = crate::support::git_out(&work, &["branch", "--list", "plan/*"]);
     assert!(branches.trim().is_empty(), "{branches}");

@@ -47,6 +47,22 @@ pub fn runs(plan: &Plan, agent: Option<&Agent>, unit: &Unit) -> String {
     let Some(agent) = agent else {
         return String::new();
     };
+    let what = work_of(plan, agent);
+    // How its work is held to the plan's word: candidates, checks.
+    let mut held = Vec::new();
+    if let Some(n) = agent.best_of.filter(|n| *n > 1) {
+        held.push(format!("best of {n}"));
+    }
+    if crate::resolve::step(plan, agent).is_ok_and(|s| s.accept.is_some()) {
+        held.push("accept".to_string());
+    }
+    if held.is_empty() || what.is_empty() {
+        return what;
+    }
+    format!("{what} · {}", held.join(" · "))
+}
+
+fn work_of(plan: &Plan, agent: &Agent) -> String {
     if let Some(run) = &agent.run {
         return match run {
             Command::Shell(s) => format!("run: {s}"),

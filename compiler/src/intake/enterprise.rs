@@ -9,7 +9,11 @@ use super::source::IssueText;
 
 /// The groups of an enterprise plan, named from what the issue names: its work items,
 /// else the tasks its prose asks for and what it moves from and to.
-pub(super) fn enterprise_groups(issue: &IssueText, c: &Classification, inner: Pattern) -> Vec<(String, Vec<String>, Pattern)> {
+pub(super) fn enterprise_groups(
+    issue: &IssueText,
+    c: &Classification,
+    inner: Pattern,
+) -> Vec<(String, Vec<String>, Pattern)> {
     let s = named::subject(&issue.title);
     let (from, to) = (s.from.as_deref(), s.to.as_deref());
     let touched = from.map_or("what the change touches".to_string(), |f| format!("every use of {f}"));
@@ -97,4 +101,3 @@ pub(super) fn mapped(groups: Vec<(String, Vec<String>, Pattern)>) -> Vec<(String
     out.insert(at.unwrap_or(out.len()), ("Implementation".to_string(), work, Pattern::Mapreduce));
     out
 }
-

@@ -40,6 +40,9 @@ pub struct Candidate {
     /// Why it did not pass, when it did not.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// Its attempts' checks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::engine::accept::Checks>,
     pub winner: bool,
     /// Kept for the merge, not reported.
     #[serde(skip)]
@@ -97,6 +100,7 @@ mod tests {
             cost_usd: None,
             branch: None,
             error: String::new(),
+            checks: Vec::new(),
             winner: false,
             work: Some(Candidacy { start: "s".into(), work: format!("w{n}"), branch: format!("b{n}") }),
         }

@@ -43,7 +43,8 @@ impl<R: Recorder> Scheduler<R> {
         let id = self.id(key);
         let a = self.attempts.get(&key);
         let attempts = a.map_or(1, |a| a.count.max(1));
-        let checks = a.and_then(|a| a.checks().last().cloned());
+        let all_checks = a.map(|a| a.checks().to_vec()).unwrap_or_default();
+        let checks = all_checks.last().cloned();
         let usage = a.and_then(|a| a.usage());
         let duration = a.and_then(|a| a.first_started).map_or(Duration::ZERO, |t| t.elapsed());
         let work = self.attempts.entry(key, 1).agent_mut().candidacy.take().filter(|_| state == NodeState::Succeeded);
@@ -75,6 +76,7 @@ impl<R: Recorder> Scheduler<R> {
             cost_usd: usage.and_then(|u| u.cost_usd),
             branch: work.as_ref().map(|w| w.branch.clone()),
             error,
+            checks: all_checks,
             winner: false,
             work,
         };
