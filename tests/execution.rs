@@ -62,11 +62,11 @@ fn retries_see_attempt_and_last_error() {
   agents:
     - id: flaky
       retry: { attempts: 3, delay: 10ms, backoff: exponential }
-      run: "test {{ attempt }} -ge 3 || { echo boom{{ attempt }} >&2; exit 1; }; echo 'attempt {{ attempt }} after: {{ last_error }}'"
+      run: "test {{ attempt }} -ge 3 || { echo boom{{ attempt }} >&2; exit 1; }; echo 'attempt {{ attempt }} after:' {{ last_error | shell_quote }}"
     - id: slow
       retry: { attempts: 2, delay: 10ms }
       timeout: 300ms
-      run: "test {{ attempt }} -ge 2 || sleep 5; echo '{{ last_error }}'"
+      run: "test {{ attempt }} -ge 2 || sleep 5; echo {{ last_error | shell_quote }}"
 "#,
         &[],
     );
