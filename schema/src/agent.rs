@@ -173,6 +173,28 @@ impl Agent {
     pub fn has_children(&self) -> bool {
         !self.agents.is_empty() || self.map.is_some()
     }
+
+    /// The agents directly under this one: its `agents`, `join`, `reduce`, map agent
+    /// and gather agent.
+    pub fn children(&self) -> impl Iterator<Item = &Agent> {
+        self.agents
+            .iter()
+            .chain(self.join.as_deref())
+            .chain(self.reduce.as_deref())
+            .chain(self.map.as_ref().map(|m| &m.agent))
+            .chain(self.gather.as_ref().and_then(|g| g.agent.as_ref()))
+    }
+
+    /// This agent and every agent under it, depth first (siblings in no set order):
+    /// for what visits every agent once, whatever the tree's shape.
+    pub fn all(&self) -> impl Iterator<Item = &Agent> {
+        let mut stack = vec![self];
+        std::iter::from_fn(move || {
+            let a = stack.pop()?;
+            stack.extend(a.children());
+            Some(a)
+        })
+    }
 }
 
 /// Where an agent works.

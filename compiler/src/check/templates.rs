@@ -120,17 +120,11 @@ fn read_template<'a>(root: &Path, base_dir: &Path, rel: &str) -> Result<Cow<'a, 
 /// which `plan run` does not count as changes to the repository.
 pub fn template_files(plan: &Plan, base_dir: &Path) -> std::collections::BTreeSet<std::path::PathBuf> {
     let mut files: Vec<&str> = Vec::new();
-    let mut stack = vec![&plan.agent];
-    while let Some(a) = stack.pop() {
+    for a in plan.agent.all() {
         files.extend(a.prompt_file.as_deref());
         if a.uses.as_deref() == Some("template.render") {
             files.extend(a.with.as_ref().and_then(|w| w.get("template")).and_then(|t| t.as_str()));
         }
-        stack.extend(a.agents.iter());
-        stack.extend(a.join.as_deref());
-        stack.extend(a.reduce.as_deref());
-        stack.extend(a.map.as_ref().map(|m| &m.agent));
-        stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
     }
     if let Some(git) = &plan.git {
         files.extend(git.commit_file.as_deref());

@@ -105,18 +105,8 @@ pub struct Cluster<'a> {
 /// The cluster tree rooted at the primary (or `None` when it has no children: then
 /// every unit is drawn at top level).
 pub fn clusters<'a>(plan: &'a Plan, graph: &PlanGraph) -> (Option<Cluster<'a>>, Vec<NodeIndex>) {
-    let mut coordinators: HashMap<&str, &Agent> = HashMap::new();
-    let mut stack = vec![&plan.agent];
-    while let Some(a) = stack.pop() {
-        if a.has_children() {
-            coordinators.insert(a.id.as_str(), a);
-        }
-        stack.extend(a.agents.iter());
-        stack.extend(a.join.as_deref());
-        stack.extend(a.reduce.as_deref());
-        stack.extend(a.map.as_ref().map(|m| &m.agent));
-        stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
-    }
+    let coordinators: HashMap<&str, &Agent> =
+        plan.agent.all().filter(|a| a.has_children()).map(|a| (a.id.as_str(), a)).collect();
     let mut members: HashMap<&str, Vec<NodeIndex>> = HashMap::new();
     let mut top = Vec::new();
     for ix in graph.graph.node_indices() {

@@ -317,15 +317,9 @@ pub fn build(plan: &Plan, glob: GlobExpander<'_>) -> PlanGraph {
 /// Every `needs` (as agent, need) and how many agents the tree holds.
 fn survey(agent: &Agent) -> (Vec<(String, String)>, usize) {
     let (mut out, mut count) = (Vec::new(), 0);
-    let mut stack = vec![agent];
-    while let Some(a) = stack.pop() {
+    for a in agent.all() {
         count += 1;
         out.extend(a.needs.iter().map(|n| (a.id.clone(), n.clone())));
-        stack.extend(a.agents.iter());
-        stack.extend(a.join.as_deref());
-        stack.extend(a.reduce.as_deref());
-        stack.extend(a.map.as_ref().map(|m| &m.agent));
-        stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
     }
     (out, count)
 }

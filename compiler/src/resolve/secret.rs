@@ -22,15 +22,7 @@ pub fn passed(plan: &plan_schema::Plan) -> std::collections::BTreeSet<&str> {
     let mut names: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     names.extend(plan.defaults.iter().flat_map(|d| d.pass_env.iter().map(String::as_str)));
     names.extend(plan.runners.values().flat_map(|r| r.pass_env.iter().map(String::as_str)));
-    let mut stack = vec![&plan.agent];
-    while let Some(a) = stack.pop() {
-        names.extend(a.pass_env.iter().map(String::as_str));
-        stack.extend(a.agents.iter());
-        stack.extend(a.join.as_deref());
-        stack.extend(a.reduce.as_deref());
-        stack.extend(a.map.as_ref().map(|m| &m.agent));
-        stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
-    }
+    names.extend(plan.agent.all().flat_map(|a| a.pass_env.iter().map(String::as_str)));
     names
 }
 

@@ -152,16 +152,5 @@ fn owner(resumed: &Resumed, plan: &Plan) -> Option<String> {
 }
 
 fn find<'p>(plan: &'p Plan, id: &str) -> Option<&'p Agent> {
-    let mut stack = vec![&plan.agent];
-    while let Some(a) = stack.pop() {
-        if a.id == id {
-            return Some(a);
-        }
-        stack.extend(a.agents.iter());
-        stack.extend(a.join.as_deref());
-        stack.extend(a.reduce.as_deref());
-        stack.extend(a.map.as_ref().map(|m| &m.agent));
-        stack.extend(a.gather.as_ref().and_then(|g| g.agent.as_ref()));
-    }
-    None
+    plan.agent.all().find(|a| a.id == id)
 }

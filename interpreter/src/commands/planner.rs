@@ -130,15 +130,8 @@ pub fn changes(draft: &plan_schema::Plan, planned: &plan_schema::Plan) -> Vec<St
     if shape(draft) != shape(planned) {
         out.push(format!("pattern {} -> {}", shape(draft), shape(planned)));
     }
-    let agents = |p: &plan_schema::Plan| {
-        let mut all = Vec::new();
-        let mut stack = vec![&p.agent];
-        while let Some(a) = stack.pop() {
-            all.push((a.id.clone(), a.role.as_deref().unwrap_or("").to_string()));
-            stack.extend(a.agents.iter().chain(a.join.as_deref()).chain(a.reduce.as_deref()));
-            stack.extend(a.map.as_ref().map(|m| &m.agent));
-        }
-        all
+    let agents = |p: &plan_schema::Plan| -> Vec<(String, String)> {
+        p.agent.all().map(|a| (a.id.clone(), a.role.as_deref().unwrap_or("").to_string())).collect()
     };
     let (before, after) = (agents(draft), agents(planned));
     for (id, role) in after.iter().filter(|(id, _)| !before.iter().any(|(b, _)| b == id)) {
