@@ -24,12 +24,16 @@ pub(super) fn enterprise_groups(
             "List the risks and how to detect them".to_string(),
             "Write the step-by-step plan".to_string(),
         ],
-        Pattern::ForkJoin,
+        // The plan is written from the inventory and the risks.
+        Pattern::Pipeline,
     )];
     // The issue's own items stand as they are; prose tasks are filled up from what
     // it moves from and to.
     let mut work = c.items.clone();
+    let mut inner = inner;
     if work.is_empty() {
+        // Set up, move, adapt, remove: steps that follow one another.
+        inner = Pattern::Pipeline;
         work = named::prose_tasks(&issue.body, 10);
         let derived: Vec<String> = match (from, to) {
             (Some(f), Some(t)) => vec![

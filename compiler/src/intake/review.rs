@@ -147,8 +147,13 @@ fn after(text: &str, before: &str) -> Option<&'static str> {
         return (n > m).then_some("a later phase");
     }
     let first = t.split_whitespace().next().unwrap_or("");
-    if ["after", "once", "then", "finally", "afterwards", "afterward"].contains(&first) {
+    if ["after", "once", "then", "finally", "afterwards", "afterward"].contains(&first) || t.contains(" once ") {
         return Some("its text says so");
+    }
+    let sets_up = ["set up", "add ", "create", "install", "introduce"].iter().any(|w| b.starts_with(w));
+    let uses = ["move", "migrate", "port", "switch", "adapt", "convert"].iter().any(|w| t.starts_with(w));
+    if sets_up && uses && words(&t).iter().any(|w| words(&b).contains(w)) {
+        return Some("what it moves to is set up first");
     }
     let removes = ["remove", "drop", "delete", "deprecate", "clean up"].iter().any(|w| t.starts_with(w))
         && (t.contains("old") || t.contains("legacy") || t.contains("previous"));
@@ -316,6 +321,8 @@ mod tests {
         assert!(after("Migrate the existing data", "Add the schema change").is_some());
         assert!(after("Then delete the flag", "Add the flag").is_some());
         assert_eq!(after("Add a button", "Add a menu"), None);
+        assert!(after("Remove MySQL once nothing uses it", "Move each part from MySQL to PGSql").is_some());
+        assert!(after("Move each part from MySQL to PGSql", "Set up PGSql next to MySQL").is_some());
     }
 
     #[test]
