@@ -175,11 +175,17 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
             let pattern = if c.items.len() > max { Pattern::Mapreduce } else { c.pattern };
             let max = if pattern == Pattern::Mapreduce { c.items.len() } else { max };
             let mut items: Vec<String> = c.items.iter().take(max).cloned().collect();
-            for d in defaults {
+            // The tier's default steps fill up a short list; its planning step (the
+            // first) goes before the work, not after it.
+            for (n, d) in defaults.iter().enumerate() {
                 if items.len() >= min {
                     break;
                 }
-                items.push(d.to_string());
+                if n == 0 && !items.is_empty() && pattern == Pattern::Pipeline {
+                    items.insert(0, d.to_string());
+                } else {
+                    items.push(d.to_string());
+                }
             }
             one_level(&mut ids, &mut primary, pattern, &items, c.complexity, t);
         }
