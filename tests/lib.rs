@@ -19,6 +19,7 @@ mod git;
 mod graph;
 mod intake;
 mod intake_eval;
+mod intake_review;
 mod limits;
 mod lint;
 mod model;
