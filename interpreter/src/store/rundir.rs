@@ -81,6 +81,10 @@ impl RunDir {
     pub fn agent_last_message(&self, node: &str) -> PathBuf {
         self.root.join("agents").join(format!("{node}.last.txt"))
     }
+    /// The scratch directory of the judge of a node's attempt (`accept.judge`).
+    pub fn judge_dir(&self, node: &str, attempt: u32) -> PathBuf {
+        self.root.join("judges").join(format!("{node}-{attempt}"))
+    }
     /// Where the workspaces of the run live (copy-on-write, or worktrees).
     pub fn workspaces(&self) -> PathBuf {
         self.root.join("ws")

@@ -32,7 +32,7 @@ pub struct Judging {
     pub issue: String,
     /// The attempt's pass to the model gateway.
     pub pass: Option<Pass>,
-    /// Its scratch directory (the run directory's `judges/<node>-<attempt>`).
+    /// Its scratch directory (`RunDir::judge_dir`).
     pub scratch: PathBuf,
 }
 
@@ -51,11 +51,6 @@ impl Judging {
             serde_json::Value::Null,
             |i| serde_json::json!({"number": i.number, "repo": i.repo, "title": i.title, "body": i.body}),
         );
-        let safe: String = vars
-            .node_id
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
-            .collect();
         Judging {
             cli: coding.cli,
             runner: coding.entry.cloned(),
@@ -63,7 +58,7 @@ impl Judging {
             min_score: judge.min_score(),
             issue: serde_json::to_string_pretty(&issue).unwrap_or_default(),
             pass: vars.gateway.cloned(),
-            scratch: run.dir.root.join("judges").join(format!("{safe}-{}", vars.attempt)),
+            scratch: run.dir.judge_dir(vars.node_id, vars.attempt),
         }
     }
 
