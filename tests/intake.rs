@@ -310,17 +310,17 @@ fn a_plan_with_warnings_is_written_and_its_tier_fits_what_was_generated() {
     let lint = t.run_with(&["lint", "p.yaml"]);
     assert_eq!(lint.code, 0, "only warnings, if any: {}", lint.stderr);
 
-    // A classifier that says `enterprise` for two pieces of work: the plan is written
-    // with the tier its two agents fit, and says why.
-    let answer =
-        r#"{"complexity": "enterprise", "pattern": "fork-join", "agents": ["Write the parser", "Write the docs"]}"#;
+    // A classifier that says `moderate` for eight pieces of work: the plan is written
+    // with the tier its eight agents fit, and says why.
+    let parts: Vec<String> = (1..=8).map(|i| format!("\"Port part {i}\"")).collect();
+    let answer = format!(r#"{{"complexity": "moderate", "pattern": "fork-join", "agents": [{}]}}"#, parts.join(", "));
     let t = t.file("classify.sh", &format!("cat > /dev/null\necho '{answer}'\n"));
     let run =
         t.run_with(&["new", "--from", "issue.md", "--output", "q.yaml", "--explain", "--classifier", "sh classify.sh"]);
     run.code(0);
     let plan = std::fs::read_to_string(t.path("q.yaml")).unwrap();
     assert!(plan.contains("complexity: complex\n") && plan.contains("# Tier `complex`"), "{plan}");
-    assert!(run.stderr.contains("tier `complex`, not `enterprise`"), "{}", run.stderr);
+    assert!(run.stderr.contains("tier `complex`, not `moderate`"), "{}", run.stderr);
 }
 
 #[test]

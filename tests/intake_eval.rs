@@ -6,6 +6,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::intake_run::{before, names, work_of, Run, Work};
 use crate::support::{repo, Test};
 
 #[derive(Deserialize)]
@@ -25,31 +26,6 @@ struct Expect {
     patterns: Vec<String>,
     junk: Vec<String>,
     run: Run,
-}
-
-/// What a plan a maintainer would run as it is looks like (see issues.yaml).
-#[derive(Deserialize)]
-struct Run {
-    agents: [usize; 2],
-    #[serde(default)]
-    covers: Vec<String>,
-    #[serde(default)]
-    order: Vec<[String; 2]>,
-}
-
-/// One agent with work: its text and where it sits in the tree.
-struct Work {
-    text: String,
-    /// From the top: (the parent's pattern, the slot it fills: `agents` n, `join`,
-    /// `reduce`, `map`, `gather`).
-    path: Vec<(String, Slot)>,
-}
-
-#[derive(Clone, PartialEq)]
-enum Slot {
-    Child(usize),
-    After,
-    Before,
 }
 
 /// What `plan new` made of one issue.
@@ -100,53 +76,6 @@ fn agent_texts(agent: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The agents of `agent` that have work, with where each sits.
-fn work_of(agent: &Value, path: &mut Vec<(String, Slot)>, out: &mut Vec<Work>) {
-    if ["prompt", "prompt_file", "run"].iter().any(|k| agent.get(k).is_some()) {
-        let mut texts = Vec::new();
-        agent_texts(&json!({ "role": agent.get("role"), "with": agent.get("with") }), &mut texts);
-        out.push(Work { text: texts.concat(), path: path.clone() });
-    }
-    let pattern = agent.get("pattern").and_then(Value::as_str).unwrap_or("").to_string();
-    let mut visit = |child: &Value, slot: Slot, path: &mut Vec<(String, Slot)>| {
-        path.push((pattern.clone(), slot));
-        work_of(child, path, out);
-        path.pop();
-    };
-    for (n, child) in agent.get("agents").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        visit(child, Slot::Child(n), path);
-    }
-    if let Some(a) = agent.pointer("/map/agent") {
-        visit(a, Slot::Before, path);
-    }
-    for pointer in ["/join", "/reduce", "/gather/agent"] {
-        if let Some(a) = agent.pointer(pointer) {
-            visit(a, Slot::After, path);
-        }
-    }
-}
-
-/// Whether `a` runs before `b` (not beside nor after it).
-fn before(a: &Work, b: &Work) -> bool {
-    let Some(((pattern, x), (_, y))) = a.path.iter().zip(&b.path).find(|(x, y)| x != y) else {
-        return false;
-    };
-    match (x, y) {
-        (Slot::Child(i), Slot::Child(j)) => matches!(pattern.as_str(), "pipeline" | "saga") && i < j,
-        (Slot::Child(_) | Slot::Before, Slot::After) => true,
-        _ => false,
-    }
-}
-
-/// Whether `text` names `phrase` (`a|b`: either), each at the start of a word.
-fn names(text: &str, phrase: &str) -> bool {
-    let text = text.to_lowercase();
-    phrase.split('|').any(|p| {
-        let p = p.to_lowercase();
-        text.match_indices(&p).any(|(at, _)| !text[..at].chars().next_back().is_some_and(char::is_alphanumeric))
-    })
-}
-
 /// Whether a maintainer would run the plan as it is, by the issue's `run` label; the
 /// reason when not.
 fn would_run(i: &Issue, o: &Outcome) -> Result<(), String> {
@@ -167,7 +96,9 @@ fn would_run(i: &Issue, o: &Outcome) -> Result<(), String> {
     if !o.junk.is_empty() {
         return Err("junk".into());
     }
-    if let Some(code) = o.review.iter().find(|c| ["intake-order", "intake-not-work", "intake-generic"].contains(&c.as_str())) {
+    if let Some(code) =
+        o.review.iter().find(|c| ["intake-order", "intake-not-work", "intake-generic"].contains(&c.as_str()))
+    {
         return Err(code.trim_start_matches("intake-").to_string());
     }
     if o.work.len() > 1 {

@@ -20,6 +20,7 @@ mod graph;
 mod intake;
 mod intake_eval;
 mod intake_review;
+mod intake_run;
 mod limits;
 mod lint;
 mod model;

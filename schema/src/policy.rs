@@ -60,7 +60,8 @@ impl Default for Policy {
             git: false,
             unsandboxed: false,
             hosts: Vec::new(),
-            max_timeout: Duration(std::time::Duration::from_secs(30 * 60)),
+            // The longest time `plan new` gives an agent (a complex issue's).
+            max_timeout: Duration(std::time::Duration::from_secs(120 * 60)),
             max_attempts: 3,
             max_cost_usd: 10.0,
             max_turns: 100,

@@ -118,7 +118,12 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
     }
     // A tier that has several agents needs something to split.
     if tier >= Complexity::Moderate && items.len() < 2 && by_items.is_none() {
-        reasons.push(format!("{tier} without a list of work items: agents are derived from the pattern"));
+        let how = if tier == Complexity::Enterprise {
+            "the steps of what its title moves from and to, else the tasks its prose asks for"
+        } else {
+            "one agent for the whole issue, or the steps of what its title moves from and to"
+        };
+        reasons.push(format!("{tier} without a list of work items: {how}"));
     }
 
     // 3. Pattern, by the decision tree, from the title and the prose: list items name

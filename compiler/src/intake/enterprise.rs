@@ -4,11 +4,13 @@
 use plan_schema::Pattern;
 
 use super::classify::Classification;
-use super::named;
 use super::source::IssueText;
+use super::{named, steps};
 
-/// The groups of an enterprise plan, named from what the issue names: its work items,
-/// else the tasks its prose asks for and what it moves from and to.
+/// The groups of an enterprise plan, named from what the issue names: its work items
+/// (in the order the text gives), else the steps of what it moves from and to, else the
+/// tasks its prose asks for. Verification and cut-over hold only what the issue implies:
+/// performance, security, documentation and a production switch where it speaks of them.
 pub(super) fn enterprise_groups(
     issue: &IssueText,
     c: &Classification,
@@ -16,75 +18,55 @@ pub(super) fn enterprise_groups(
 ) -> Vec<(String, Vec<String>, Pattern)> {
     let s = named::subject(&issue.title);
     let (from, to) = (s.from.as_deref(), s.to.as_deref());
+    let text = format!("{} {}", issue.title, issue.body).to_lowercase();
+    let says = |words: &[&str]| words.iter().any(|w| text.contains(w));
     let touched = from.map_or("what the change touches".to_string(), |f| format!("every use of {f}"));
     let mut groups = vec![(
         "Analysis".to_string(),
-        vec![
-            format!("Inventory {touched}"),
-            "List the risks and how to detect them".to_string(),
-            "Write the step-by-step plan".to_string(),
-        ],
-        // The plan is written from the inventory and the risks.
+        vec![format!("Inventory {touched} and write the step-by-step plan")],
         Pattern::Pipeline,
     )];
-    // The issue's own items stand as they are; prose tasks are filled up from what
-    // it moves from and to.
-    let mut work = c.items.clone();
-    let mut inner = inner;
-    if work.is_empty() {
-        // Set up, move, adapt, remove: steps that follow one another.
-        inner = Pattern::Pipeline;
-        work = named::prose_tasks(&issue.body, 10);
-        let derived: Vec<String> = match (from, to) {
-            (Some(f), Some(t)) => vec![
-                format!("Set up {t} next to {f}"),
-                format!("Move each part from {f} to {t}"),
-                format!("Adapt the callers of {f} to {t}"),
-                format!("Remove {f} once nothing uses it"),
-            ],
-            (None, Some(t)) => vec![
-                format!("Set up {t}"),
-                format!("Move each part to {t}"),
-                format!("Adapt the callers to {t}"),
-                "Remove what the change replaces".to_string(),
-            ],
-            (Some(f), None) => vec![
-                format!("Remove {f} from the code"),
-                format!("Remove {f} from the build and CI"),
-                format!("Adapt what depended on {f}"),
-                "Note the removal in the changelog".to_string(),
-            ],
-            (None, None) => vec![
-                "Implement the core change".to_string(),
-                "Adapt the interfaces".to_string(),
-                "Update the callers".to_string(),
-                "Remove what the change replaces".to_string(),
-            ],
-        };
-        let missing = 4usize.saturating_sub(work.len());
-        work.extend(derived.into_iter().take(missing));
-    }
+    let (work, inner) = if !c.items.is_empty() {
+        match steps::in_order(&c.items) {
+            Some(ordered) => (ordered, Pattern::Pipeline),
+            None => (c.items.clone(), inner),
+        }
+    } else if let Some(derived) = steps::derived(&s) {
+        // Set up, move, remove: steps that follow one another.
+        (derived, Pattern::Pipeline)
+    } else {
+        let prose = named::prose_tasks(&issue.body, 4);
+        let work = if prose.is_empty() { vec![issue.title.clone()] } else { prose };
+        (work, Pattern::Pipeline)
+    };
     for (i, chunk) in work.chunks(5).enumerate() {
         groups.push((format!("Implementation part {}", i + 1), chunk.to_vec(), inner));
     }
     let target = to.map_or(String::new(), |t| format!(" on {t}"));
-    groups.push((
-        "Verification".to_string(),
-        vec![
-            format!("Run and fix the unit tests{target}"),
-            format!("Run and fix the integration tests{target}"),
-            "Check performance".to_string(),
-            "Review security".to_string(),
-            "Update the documentation".to_string(),
-        ],
-        Pattern::ForkJoin,
-    ));
-    let switch = to.map_or("Switch over".to_string(), |t| format!("Switch over to {t}"));
-    groups.push((
-        "Cut-over".to_string(),
-        vec!["Prepare the switch and its rollback".to_string(), switch, "Verify the result in production".to_string()],
-        Pattern::Pipeline,
-    ));
+    let mut verify = vec![format!("Run the tests{target} and fix what fails")];
+    if says(&["perform", "slow", "latency", "speed"]) {
+        verify.push(format!("Check performance{target}"));
+    }
+    if says(&["security", "cve", "vulnerab"]) {
+        verify.push(format!("Review security{target}"));
+    }
+    if to.is_some() || says(&["document", "docs"]) {
+        verify.push(format!("Update the documentation{}", to.map_or(String::new(), |t| format!(" for {t}"))));
+    }
+    groups.push(("Verification".to_string(), verify, Pattern::ForkJoin));
+    if says(&["production", "deploy", "downtime", "rollback", "roll back", "cut-over", "cutover", "go live", "go-live"])
+    {
+        let to = to.unwrap_or("the new version");
+        groups.push((
+            "Cut-over".to_string(),
+            vec![
+                format!("Prepare the switch to {to} and its rollback"),
+                format!("Switch over to {to}"),
+                format!("Verify {to} in production"),
+            ],
+            Pattern::Pipeline,
+        ));
+    }
     groups
 }
 

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::classify::Classification;
 use super::enterprise::{enterprise_groups, mapped};
 use super::source::IssueText;
+use super::{named, steps};
 use crate::check::template_env::slug;
 
 /// Template files as the generated plan names them (relative to the plan file).
@@ -73,16 +74,6 @@ fn stash(id: &str) -> Command {
     )
 }
 
-const MODERATE_STEPS: [&str; 3] =
-    ["Understand the problem and plan the change", "Implement the change", "Write or update the tests"];
-const COMPLEX_STEPS: [&str; 5] = [
-    "Analyse the components involved",
-    "Implement the core change",
-    "Adapt the interfaces and callers",
-    "Write integration tests",
-    "Update the documentation",
-];
-
 /// Children for a tier of depth 1 with `pattern`, from `items`.
 fn one_level(
     ids: &mut Ids,
@@ -119,22 +110,49 @@ fn one_level(
                 agent: Some(task_agent(ids, "Compare the proposals and apply the one most agree on", t)),
             }));
         }
-        Pattern::Saga | Pattern::Pipeline | Pattern::ForkJoin => {
-            parent.agents = items
-                .iter()
-                .map(|i| {
-                    let mut a = task_agent(ids, i, t);
-                    if pattern == Pattern::Saga {
-                        a.compensate = Some(Box::new(stash(&a.id)));
-                    }
-                    a
-                })
-                .collect();
-            if pattern == Pattern::ForkJoin {
-                parent.join =
-                    Some(Box::new(task_agent(ids, "Integrate the work of the other agents and run the tests", t)));
+        Pattern::Saga | Pattern::Pipeline => one_level_plain(ids, parent, pattern, items, None, t),
+        Pattern::ForkJoin => fork_join(ids, parent, items, t),
+    }
+}
+
+/// A fork-join's items that check the others' work ("Check that it works in ...") run
+/// in its join, after the work, not beside it.
+fn fork_join(ids: &mut Ids, parent: &mut Agent, items: &[String], t: &TemplatePaths) {
+    let (checks, work): (Vec<String>, Vec<String>) = items.iter().cloned().partition(|i| steps::is_check(i));
+    if checks.is_empty() || work.len() < 2 {
+        let pattern = if checks.is_empty() { Pattern::ForkJoin } else { Pattern::Pipeline };
+        let ordered: Vec<String> = work.into_iter().chain(checks).collect();
+        return one_level_plain(ids, parent, pattern, &ordered, Some(INTEGRATE), t);
+    }
+    let join = format!("{INTEGRATE}; then: {}", checks.join("; "));
+    one_level_plain(ids, parent, Pattern::ForkJoin, &work, Some(&join), t);
+}
+
+const INTEGRATE: &str = "Integrate the work of the other agents and run the tests";
+
+/// One child per item under `pattern` (a pipeline, saga or fork-join).
+/// A fork-join's children are joined by `join`.
+fn one_level_plain(
+    ids: &mut Ids,
+    parent: &mut Agent,
+    pattern: Pattern,
+    items: &[String],
+    join: Option<&str>,
+    t: &TemplatePaths,
+) {
+    parent.pattern = Some(pattern);
+    parent.agents = items
+        .iter()
+        .map(|i| {
+            let mut a = task_agent(ids, i, t);
+            if pattern == Pattern::Saga {
+                a.compensate = Some(Box::new(stash(&a.id)));
             }
-        }
+            a
+        })
+        .collect();
+    if let (Pattern::ForkJoin, Some(join)) = (pattern, join) {
+        parent.join = Some(Box::new(task_agent(ids, join, t)));
     }
 }
 
@@ -168,26 +186,36 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
             primary = a;
         }
         Complexity::Moderate | Complexity::Complex => {
-            let (min, max, defaults): (usize, usize, &[&str]) =
-                if c.complexity == Complexity::Moderate { (2, 5, &MODERATE_STEPS) } else { (5, 15, &COMPLEX_STEPS) };
-            // More items than agents the tier holds: every one still done, as the
-            // copies of one map (none dropped).
-            let pattern = if c.items.len() > max { Pattern::Mapreduce } else { c.pattern };
-            let max = if pattern == Pattern::Mapreduce { c.items.len() } else { max };
-            let mut items: Vec<String> = c.items.iter().take(max).cloned().collect();
-            // The tier's default steps fill up a short list; its planning step (the
-            // first) goes before the work, not after it.
-            for (n, d) in defaults.iter().enumerate() {
-                if items.len() >= min {
-                    break;
-                }
-                if n == 0 && !items.is_empty() && pattern == Pattern::Pipeline {
-                    items.insert(0, d.to_string());
+            let max = if c.complexity == Complexity::Moderate { 5 } else { 15 };
+            let derived = if c.items.len() < 2 && c.complexity == Complexity::Complex {
+                steps::derived(&named::subject(&issue.title))
+            } else {
+                None
+            };
+            if c.pattern == Pattern::ScatterGather {
+                // Independent proposals, then the one most agree on: asked for in words.
+                one_level(&mut ids, &mut primary, Pattern::ScatterGather, &[], c.complexity, t);
+            } else if c.items.len() >= 2 {
+                // More items than agents the tier holds: every one still done, as the
+                // copies of one map (none dropped).
+                let (pattern, items) = if c.items.len() > max {
+                    (Pattern::Mapreduce, c.items.clone())
                 } else {
-                    items.push(d.to_string());
-                }
+                    match steps::in_order(&c.items) {
+                        Some(ordered) => (Pattern::Pipeline, ordered),
+                        None => (c.pattern, c.items.clone()),
+                    }
+                };
+                one_level(&mut ids, &mut primary, pattern, &items, c.complexity, t);
+            } else if let Some(steps) = derived {
+                one_level(&mut ids, &mut primary, Pattern::Pipeline, &steps, c.complexity, t);
+            } else {
+                // No independent items, no named move: one agent, given the whole
+                // issue and the tier's time.
+                let mut a = task_agent(&mut ids, title, t);
+                a.id = "implement".into();
+                primary = a;
             }
-            one_level(&mut ids, &mut primary, pattern, &items, c.complexity, t);
         }
         Complexity::Enterprise => {
             let rollback = c.pattern == Pattern::Saga;
@@ -199,6 +227,15 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
             let agents: usize = groups.iter().map(|(_, items, _)| items.len() + 2).sum();
             let groups = if agents > c.max_agents { mapped(groups) } else { groups };
             for (name, items, pattern) in groups {
+                // A group of one step is that step.
+                if let ([item], Pattern::Pipeline | Pattern::ForkJoin | Pattern::Saga) = (items.as_slice(), pattern) {
+                    let mut a = task_agent(&mut ids, item, t);
+                    if rollback {
+                        a.compensate = Some(Box::new(stash(&a.id)));
+                    }
+                    primary.agents.push(a);
+                    continue;
+                }
                 let mut group = Agent { id: ids.claim(&name), role: Some(name.as_str().into()), ..Agent::default() };
                 let mut items = items;
                 // Replicas are agents; a map's copies are not.
@@ -234,7 +271,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
         vars: IndexMap::new(),
         prices: IndexMap::new(),
         defaults: Some(Defaults {
-            timeout: Some(Duration::from_millis(30 * 60_000)),
+            timeout: Some(Duration::from_millis(tier_minutes(c.complexity) * 60_000)),
             retry: Some(Retry {
                 attempts: 2,
                 backoff: Backoff::Exponential,
@@ -266,6 +303,16 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
         agent: primary,
         git: Some(default_git(number, Some(t.commit.clone()), Some(t.pr.clone()))),
         merge: None,
+    }
+}
+
+/// Each agent's time by the tier: one agent given a whole moderate or complex issue
+/// gets the time its size needs, not an atomic fix's.
+fn tier_minutes(tier: Complexity) -> u64 {
+    match tier {
+        Complexity::Atomic | Complexity::Simple => 30,
+        Complexity::Moderate => 60,
+        Complexity::Complex | Complexity::Enterprise => 120,
     }
 }
 

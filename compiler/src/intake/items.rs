@@ -148,7 +148,16 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
         if requirements(&v) {
             return Vec::new();
         }
-        v.into_iter().filter(|s| is_work(s)).collect()
+        let work: Vec<String> = v.into_iter().filter(|s| is_work(s)).collect();
+        // "CI must still run when a pull request is opened" beside the work: a
+        // constraint on it (the agents get the whole issue), not work of its own.
+        let (constraints, tasks): (Vec<String>, Vec<String>) =
+            work.iter().cloned().partition(|s| is_requirement(s) && !super::named::imperative(s));
+        if constraints.is_empty() || tasks.is_empty() {
+            work
+        } else {
+            tasks
+        }
     };
     let (checklist, bullets) = (keep(checklist), keep(bullets));
     let numbered = if alternatives { Vec::new() } else { keep(numbered) };

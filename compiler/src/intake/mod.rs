@@ -9,6 +9,7 @@ mod named;
 mod review;
 mod rules;
 mod source;
+mod steps;
 
 pub use classify::{classify, Classification};
 pub use generate::{default_git, generate, render_plan, shape, top_pattern, Generated, TemplatePaths};

@@ -3,33 +3,52 @@
 //! for such an issue is built from these rather than from a fixed template.
 
 /// What a change moves from and to: "Migrate the data from MySQL to PostgreSQL" ->
-/// (`MySQL`, `PostgreSQL`); "Drop Python 2 support" -> (`Python 2`, none).
+/// (`MySQL`, `PostgreSQL`); "Drop Python 2 support" -> (`Python 2`, none); "Convert
+/// frontend to TypeScript" -> what `frontend` becomes, `TypeScript` (nothing removed).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Subject {
+    /// What goes away.
     pub from: Option<String>,
     pub to: Option<String>,
+    /// What is converted, ported or upgraded (and stays).
+    pub what: Option<String>,
 }
 
 pub fn subject(title: &str) -> Subject {
     let t = title.trim().trim_end_matches(['.', '?', '!']);
     let lower = t.to_ascii_lowercase();
     let word = |s: &str| {
+        // "latest Angular (or React?)" -> "latest Angular"
+        let s = s.split(" (").next().unwrap_or(s);
         let s = s.trim().trim_matches(|c: char| !c.is_alphanumeric() && c != '+' && c != '#');
+        let s = s.strip_prefix("to ").unwrap_or(s).trim();
         (!s.is_empty()).then(|| s.to_string())
     };
+    let first = |s: &Option<String>| s.as_deref().and_then(|s| s.split_whitespace().next()).map(str::to_lowercase);
     if let Some(at) = lower.rfind(" from ") {
         let rest = &t[at + 6..];
-        return match rest.to_ascii_lowercase().find(" to ") {
-            Some(to) => Subject { from: word(&rest[..to]), to: word(&rest[to + 4..]) },
-            None => Subject { from: word(rest), to: None },
+        let s = match rest.to_ascii_lowercase().find(" to ") {
+            Some(to) => Subject { from: word(&rest[..to]), to: word(&rest[to + 4..]), what: None },
+            None => Subject { from: word(rest), to: None, what: None },
         };
+        // "from Django 3 to Django 4": an upgrade, nothing goes away.
+        if s.to.is_some() && first(&s.from) == first(&s.to) {
+            return Subject { what: s.from, from: None, to: s.to };
+        }
+        return s;
     }
-    for verb in ["migrate ", "convert ", "upgrade ", "move ", "port ", "switch "] {
+    let replaces = ["migrate ", "switch "];
+    for verb in ["migrate ", "switch ", "convert ", "upgrade ", "move ", "port "] {
         if lower.starts_with(verb) {
             let rest = &t[verb.len()..];
-            return match rest.to_ascii_lowercase().find(" to ") {
-                Some(to) => Subject { from: word(&rest[..to]), to: word(&rest[to + 4..]) },
-                None => Subject { from: None, to: word(rest) },
+            let (x, to) = match rest.to_ascii_lowercase().find(" to ") {
+                Some(to) => (word(&rest[..to]), word(&rest[to + 4..])),
+                None => (None, word(rest)),
+            };
+            return if replaces.contains(&verb) {
+                Subject { from: x, to, what: None }
+            } else {
+                Subject { from: None, to, what: x }
             };
         }
     }
@@ -38,8 +57,8 @@ pub fn subject(title: &str) -> Subject {
             let rest = &t[verb.len()..];
             let rest = rest.trim_end_matches(" support").trim_end_matches(" Support");
             return match rest.to_ascii_lowercase().find(" with ") {
-                Some(with) => Subject { from: word(&rest[..with]), to: word(&rest[with + 6..]) },
-                None => Subject { from: word(rest.trim_start_matches("support for ")), to: None },
+                Some(with) => Subject { from: word(&rest[..with]), to: word(&rest[with + 6..]), what: None },
+                None => Subject { from: word(rest.trim_start_matches("support for ")), to: None, what: None },
             };
         }
     }
@@ -81,6 +100,12 @@ const VERBS: &[&str] = &[
     "refactor",
     "extract",
 ];
+
+/// Whether `text` starts with a verb that starts a task ("Add ...", "Set up ...").
+pub(super) fn imperative(text: &str) -> bool {
+    let t = text.trim().to_lowercase();
+    VERBS.iter().any(|v| t.strip_prefix(v).is_some_and(|rest| rest.is_empty() || rest.starts_with(' ')))
+}
 
 /// Phrases that introduce a task in the middle of a sentence; what follows is the task.
 const ASKS: &[&str] =
@@ -148,8 +173,13 @@ mod tests {
         assert_eq!((s.from.as_deref(), s.to.as_deref()), (Some("MySQL"), Some("PostgreSQL")));
         let s = subject("Upgrade from AngularJS to Angular");
         assert_eq!((s.from.as_deref(), s.to.as_deref()), (Some("AngularJS"), Some("Angular")));
+        // What is converted stays; only what a change replaces goes away.
         let s = subject("Convert frontend to TypeScript");
-        assert_eq!((s.from.as_deref(), s.to.as_deref()), (Some("frontend"), Some("TypeScript")));
+        assert_eq!((s.from, s.to.as_deref(), s.what.as_deref()), (None, Some("TypeScript"), Some("frontend")));
+        let s = subject("Migrate to latest Angular (or React?)");
+        assert_eq!((s.from, s.to.as_deref()), (None, Some("latest Angular")));
+        let s = subject("Upgrade from Django 3 to Django 4");
+        assert_eq!((s.from, s.to.as_deref(), s.what.as_deref()), (None, Some("Django 4"), Some("Django 3")));
         let s = subject("Drop Python 2 support");
         assert_eq!((s.from.as_deref(), s.to.as_deref()), (Some("Python 2"), None));
         assert_eq!(subject("Speed up the exporter"), Subject::default());

@@ -141,7 +141,7 @@ fn task_of(agent: &Agent) -> String {
 }
 
 /// Why `text` comes after `before`, if it does.
-fn after(text: &str, before: &str) -> Option<&'static str> {
+pub(super) fn after(text: &str, before: &str) -> Option<&'static str> {
     let (t, b) = (text.to_lowercase(), before.to_lowercase());
     if let (Some(n), Some(m)) = (stage(&t), stage(&b)) {
         return (n > m).then_some("a later phase");

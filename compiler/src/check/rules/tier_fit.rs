@@ -15,13 +15,16 @@ use crate::load::agents::Slot;
 pub const RULE: Rule =
     Rule { codes: &[("tier-fit", Severity::Warning)], summary: "agent count or depth outside the tier's range", check };
 
-/// Working agents (min, max) and depth (min, max) of each tier.
+/// Working agents (min, max) and depth (min, max) of each tier. A tier is the issue's
+/// size: it bounds how many agents and how deep, and never asks for more agents than
+/// the issue has independent pieces of work (a moderate issue told in prose is one
+/// agent's, with the tier's time).
 pub fn tier_range(tier: Complexity) -> ((usize, usize), (usize, usize)) {
     match tier {
         Complexity::Atomic | Complexity::Simple => ((1, 1), (0, 0)),
-        Complexity::Moderate => ((2, 5), (1, 1)),
-        Complexity::Complex => ((5, 15), (1, 2)),
-        Complexity::Enterprise => ((15, usize::MAX), (2, usize::MAX)),
+        Complexity::Moderate => ((1, 5), (0, 1)),
+        Complexity::Complex => ((1, 15), (0, 2)),
+        Complexity::Enterprise => ((1, usize::MAX), (0, usize::MAX)),
     }
 }
 

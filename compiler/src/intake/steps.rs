@@ -1,0 +1,108 @@
+//! The steps of a plan of several agents, from what the issue says and nothing else:
+//! its items in the order the text gives them, the checks it lists run after the work
+//! they check, and, for a large change told only in prose, the steps of what it moves
+//! from and to. No step is a template the issue does not imply.
+
+use super::named::Subject;
+use super::review::after;
+
+/// The steps of a change from one thing to another, in order: "Migrate from MySQL to
+/// PostgreSQL", "Upgrade from AngularJS to Angular", "Drop Python 2 support". `None`
+/// when the title names no such move: the issue is then one agent's work.
+pub(super) fn derived(s: &Subject) -> Option<Vec<String>> {
+    match (s.from.as_deref(), s.to.as_deref()) {
+        (Some(f), Some(t)) => Some(vec![
+            format!("Set up {t} next to {f}"),
+            format!("Move each part from {f} to {t}, with its tests"),
+            format!("Remove {f} once nothing uses it"),
+        ]),
+        (None, Some(t)) => Some(match s.what.as_deref() {
+            // "from Django 3 to Django 4"
+            Some(w) if w.split_whitespace().next() == t.split_whitespace().next() => vec![
+                format!("Upgrade {w} to {t}, following its upgrade guide"),
+                format!("Fix what the upgrade to {t} breaks, with the tests"),
+            ],
+            Some(w) => vec![format!("Set up {t} for {w}"), format!("Move each part of {w} to {t}, with its tests")],
+            None => {
+                vec![format!("Set up {t} next to what it replaces"), format!("Move each part to {t}, with its tests")]
+            }
+        }),
+        (Some(f), None) => Some(vec![
+            format!("Remove {f} from the code and its tests"),
+            format!("Remove {f} from the build, the CI and the documentation"),
+        ]),
+        (None, None) => None,
+    }
+}
+
+/// The items in the order the text gives them, when some comes after another ("Phase
+/// 2", "once ...", removing the old beside moving to the new): each goes after every
+/// item it follows, the rest keep the issue's order. `None` when none follows another.
+pub(super) fn in_order(items: &[String]) -> Option<Vec<String>> {
+    let n = items.len();
+    // Past this many, a list of like items is not read pair by pair.
+    if n > 40 {
+        return None;
+    }
+    let follows: Vec<Vec<usize>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .filter(|&j| j != i && after(&items[i], &items[j]).is_some() && after(&items[j], &items[i]).is_none())
+                .collect()
+        })
+        .collect();
+    if follows.iter().all(Vec::is_empty) {
+        return None;
+    }
+    // Its level: one past the deepest item it follows (cycles are cut at n rounds).
+    let mut level = vec![0usize; n];
+    for _ in 0..n {
+        for i in 0..n {
+            level[i] = follows[i].iter().map(|&j| level[j] + 1).max().unwrap_or(0).min(n);
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| level[i]);
+    Some(order.into_iter().map(|i| items[i].clone()).collect())
+}
+
+/// Whether an item checks the others' work rather than doing its own: "Check that it
+/// works in the Cloud Trace UI", "Verify ...".
+pub(super) fn is_check(item: &str) -> bool {
+    let t = item.trim().to_lowercase();
+    ["check that", "check it", "verify", "confirm", "make sure", "ensure it works", "test that", "test it"]
+        .iter()
+        .any(|w| t.starts_with(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn items_keep_the_order_the_text_gives() {
+        let items = strings(&["Phase 2: move the users", "Phase 1: add the new table", "Write the docs"]);
+        assert_eq!(
+            in_order(&items).unwrap(),
+            strings(&["Phase 1: add the new table", "Write the docs", "Phase 2: move the users"])
+        );
+        let items = strings(&["Remove the old client", "Move every call to the new client"]);
+        assert_eq!(in_order(&items).unwrap(), strings(&["Move every call to the new client", "Remove the old client"]));
+        assert_eq!(in_order(&strings(&["Add tracing to Python", "Add tracing to Java"])), None);
+    }
+
+    #[test]
+    fn a_move_gives_its_steps_and_anything_else_none() {
+        let s = Subject { from: Some("MySQL".into()), to: Some("PostgreSQL".into()), what: None };
+        let steps = derived(&s).unwrap();
+        assert_eq!(steps[0], "Set up PostgreSQL next to MySQL");
+        assert_eq!(steps[2], "Remove MySQL once nothing uses it");
+        assert_eq!(derived(&Subject::default()), None);
+        assert!(is_check("Check that it works in the Cloud Trace UI"));
+        assert!(!is_check("Checkout the repository"));
+    }
+}
