@@ -32,6 +32,10 @@ const NOT_WORK_SECTIONS: &[&str] = &[
     "acceptance",
     "criteria",
     "conduct",
+    // A bug template's questions about the reporter's machine.
+    "desktop",
+    "smartphone",
+    "information",
 ];
 
 /// Heading words that name a log section exactly ("Log file", "Logs"; not "Login").
@@ -363,6 +367,20 @@ fn is_work(item: &str) -> bool {
             && v.trim().chars().next().is_some_and(|c| c.is_ascii_digit() || c.is_uppercase())
             && v.split_whitespace().count() <= 4
     }) && figures > 0;
+    // A template's placeholder ("OS: [e.g. iOS]") or a question left unanswered
+    // ("Version with issue:").
+    if lower.contains("e.g.") || lower.trim_end().ends_with(':') {
+        return false;
+    }
+    // "date-fns is already installed": a fact about the code, not work.
+    if (lower.contains(" is already ") || lower.contains(" are already ")) && !super::named::imperative(item) {
+        return false;
+    }
+    // "[Porting guide](https://...)": reading, not work.
+    let link_only = item.trim().starts_with('[') && item.trim().ends_with(')') && item.contains("](");
+    if link_only {
+        return false;
+    }
     // "Complete #103": a verb and what it names.
     let named = words == 1 && tokens.len() == 2 && tokens.get(1).is_some_and(reference);
     !field && (words >= 2 || named || (words == 1 && figures == 0 && !tokens.iter().any(reference)))

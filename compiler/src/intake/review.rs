@@ -155,9 +155,14 @@ pub(super) fn after(text: &str, before: &str) -> Option<&'static str> {
     if sets_up && uses && words(&t).iter().any(|w| words(&b).contains(w)) {
         return Some("what it moves to is set up first");
     }
-    let removes = ["remove", "drop", "delete", "deprecate", "clean up"].iter().any(|w| t.starts_with(w))
-        && (t.contains("old") || t.contains("legacy") || t.contains("previous"));
     let moves = ["move", "migrate", "port", "switch", "replace", "convert"].iter().any(|w| b.starts_with(w));
+    // "Uninstall moment" beside "Replace every use of moment with date-fns": what
+    // goes is the old thing the move names.
+    let removes = ["remove", "drop", "delete", "deprecate", "clean up", "uninstall"].iter().any(|w| t.starts_with(w))
+        && (t.contains("old")
+            || t.contains("legacy")
+            || t.contains("previous")
+            || words(&t).iter().filter(|w| !t.starts_with(w.as_str())).any(|w| words(&b).contains(w)));
     if removes && moves {
         return Some("the old goes once the move is done");
     }

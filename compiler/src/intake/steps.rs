@@ -92,6 +92,8 @@ mod tests {
         );
         let items = strings(&["Remove the old client", "Move every call to the new client"]);
         assert_eq!(in_order(&items).unwrap(), strings(&["Move every call to the new client", "Remove the old client"]));
+        let items = strings(&["Uninstall moment from the packages", "Replace every use of moment with date-fns"]);
+        assert_eq!(in_order(&items).unwrap()[1], "Uninstall moment from the packages");
         assert_eq!(in_order(&strings(&["Add tracing to Python", "Add tracing to Java"])), None);
     }
 

@@ -96,3 +96,19 @@ fn an_item_keeps_the_line_it_wraps_onto_and_a_pull_request_task_stays() {
     let body = "1. Add the flag\nThanks!\n2. Document it\n";
     assert_eq!(work_items(body).0, ["Add the flag", "Document it"]);
 }
+
+#[test]
+fn placeholders_link_only_bullets_facts_and_constraints_are_no_work() {
+    // An empty bug template: its placeholders and unanswered questions.
+    let body = "### Steps to Reproduce\n\n1.\n2.\n\n### Basic Information\n\n- Version with issue:\n- Platform you use:\n\n**Desktop (please complete the following information):**\n - OS: [e.g. iOS]\n - Browser [e.g. chrome, safari]\n";
+    assert_eq!(work_items(body).0, Vec::<String>::new());
+    // Reading given as links.
+    let body = "- [Porting Python 2 code to Python 3](https://docs.python.org/3/howto/pyporting.html)\n- [Porting with 2to3](http://example.org/2to3.html)\n";
+    assert_eq!(work_items(body).0, Vec::<String>::new());
+    // A fact about the code beside the work.
+    let body = "- replace every use of moment with date-fns\n- uninstall moment from the packages\n- date-fns is already installed\n";
+    assert_eq!(work_items(body).0, ["replace every use of moment with date-fns", "uninstall moment from the packages"]);
+    // A constraint on the work beside it is no agent of its own.
+    let body = "- reproduce the Travis steps in GitHub Actions\n- add a badge to the README\n- CI must still run when a pull request is opened\n";
+    assert_eq!(work_items(body).0, ["reproduce the Travis steps in GitHub Actions", "add a badge to the README"]);
+}
