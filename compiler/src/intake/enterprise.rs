@@ -54,8 +54,7 @@ pub(super) fn enterprise_groups(
         verify.push(format!("Update the documentation{}", to.map_or(String::new(), |t| format!(" for {t}"))));
     }
     groups.push(("Verification".to_string(), verify, Pattern::ForkJoin));
-    if says(&["production", "deploy", "downtime", "rollback", "roll back", "cut-over", "cutover", "go live", "go-live"])
-    {
+    if says(&["production", "downtime", "rollback", "roll back", "cut-over", "cutover", "go live", "go-live"]) {
         let to = to.unwrap_or("the new version");
         groups.push((
             "Cut-over".to_string(),

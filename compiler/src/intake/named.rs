@@ -27,9 +27,17 @@ pub fn subject(title: &str) -> Subject {
     let first = |s: &Option<String>| s.as_deref().and_then(|s| s.split_whitespace().next()).map(str::to_lowercase);
     if let Some(at) = lower.rfind(" from ") {
         let rest = &t[at + 6..];
+        // "move to Vite, away from webpack": what it moves to comes before.
+        let before = &lower[..at];
+        let to_before =
+            before.rfind(" to ").map(|i| i + 4).or_else(|| before.find("to ").filter(|i| *i == 0).map(|_| 3));
         let s = match rest.to_ascii_lowercase().find(" to ") {
             Some(to) => Subject { from: word(&rest[..to]), to: word(&rest[to + 4..]), what: None },
-            None => Subject { from: word(rest), to: None, what: None },
+            None => Subject {
+                from: word(rest),
+                to: to_before.and_then(|i| word(t[i..at].split(',').next().unwrap_or(""))),
+                what: None,
+            },
         };
         // "from Django 3 to Django 4": an upgrade, nothing goes away.
         if s.to.is_some() && first(&s.from) == first(&s.to) {
@@ -180,6 +188,8 @@ mod tests {
         assert_eq!((s.from, s.to.as_deref()), (None, Some("latest Angular")));
         let s = subject("Upgrade from Django 3 to Django 4");
         assert_eq!((s.from, s.to.as_deref(), s.what.as_deref()), (None, Some("Django 4"), Some("Django 3")));
+        let s = subject("move to Vite, away from webpack/vue-cli");
+        assert_eq!((s.from.as_deref(), s.to.as_deref()), (Some("webpack/vue-cli"), Some("Vite")));
         let s = subject("Drop Python 2 support");
         assert_eq!((s.from.as_deref(), s.to.as_deref()), (Some("Python 2"), None));
         assert_eq!(subject("Speed up the exporter"), Subject::default());

@@ -155,7 +155,14 @@ pub(super) fn after(text: &str, before: &str) -> Option<&'static str> {
     if sets_up && uses && words(&t).iter().any(|w| words(&b).contains(w)) {
         return Some("what it moves to is set up first");
     }
-    let moves = ["move", "migrate", "port", "switch", "replace", "convert"].iter().any(|w| b.starts_with(w));
+    let move_verb =
+        |x: &str| ["move", "migrate", "port", "switch", "replace", "convert"].iter().any(|w| x.starts_with(w));
+    let moves = move_verb(&b);
+    // "Run the demo app on Vite" beside "Move to Vite": the move comes first.
+    let named = |x: &str| words(x).into_iter().filter(|w| !x.starts_with(w.as_str())).collect::<Vec<_>>();
+    if moves && !move_verb(&t) && named(&t).iter().any(|w| named(&b).contains(w)) {
+        return Some("it works on what the move brings");
+    }
     // "Uninstall moment" beside "Replace every use of moment with date-fns": what
     // goes is the old thing the move names.
     let removes = ["remove", "drop", "delete", "deprecate", "clean up", "uninstall"].iter().any(|w| t.starts_with(w))

@@ -94,6 +94,12 @@ mod tests {
         assert_eq!(in_order(&items).unwrap(), strings(&["Move every call to the new client", "Remove the old client"]));
         let items = strings(&["Uninstall moment from the packages", "Replace every use of moment with date-fns"]);
         assert_eq!(in_order(&items).unwrap()[1], "Uninstall moment from the packages");
+        // What works on what a move brings comes after the move; the rest keeps its place.
+        let items = strings(&["Move to Vite", "Run the demo app on Vite", "Add a license notice"]);
+        assert_eq!(
+            in_order(&items).unwrap(),
+            strings(&["Move to Vite", "Add a license notice", "Run the demo app on Vite"])
+        );
         assert_eq!(in_order(&strings(&["Add tracing to Python", "Add tracing to Java"])), None);
     }
 
