@@ -79,6 +79,14 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
             tier = *cap;
         }
     }
+    // A version upgrade of one thing ("from Vue 2 to Vue 3") is at most complex,
+    // whatever "migrate" says: the thing stays, its uses change.
+    let s = super::named::subject(&issue.title);
+    let first = |x: &Option<String>| x.as_deref().and_then(|x| x.split_whitespace().next()).map(str::to_lowercase);
+    if tier > Complexity::Complex && s.what.is_some() && first(&s.what) == first(&s.to) {
+        reasons.push(format!("at most complex for a version upgrade: {tier} -> complex"));
+        tier = Complexity::Complex;
+    }
     for (floor, keywords) in &rules.at_least {
         let found = hits(&text, keywords);
         if tier < *floor && !found.is_empty() {

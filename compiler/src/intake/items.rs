@@ -36,6 +36,14 @@ const NOT_WORK_SECTIONS: &[&str] = &[
     "desktop",
     "smartphone",
     "information",
+    // A tracker template's bookkeeping.
+    "metadata",
+    "assignee",
+    "labels",
+    "milestone",
+    "deadline",
+    "funding",
+    "estimate",
 ];
 
 /// Heading words that name a log section exactly ("Log file", "Logs"; not "Login").
@@ -84,8 +92,18 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
     let mut last_prose = String::new();
     // The list the last item went to, while the lines after it may continue it.
     let mut open: Option<List> = None;
+    let mut code = false;
     for line in body.lines() {
         let l = line.trim_start();
+        // A code block's lines are neither headings nor items (`code_items` reads them).
+        if l.starts_with("```") {
+            code = !code;
+            open = None;
+            continue;
+        }
+        if code {
+            continue;
+        }
         if let Some(heading) = heading(l) {
             skip = not_work_section(&heading);
             last_prose = heading;
@@ -367,6 +385,11 @@ fn is_work(item: &str) -> bool {
             && v.trim().chars().next().is_some_and(|c| c.is_ascii_digit() || c.is_uppercase())
             && v.split_whitespace().count() <= 4
     }) && figures > 0;
+    // A template's instruction, in italics: "*Add a checkbox for each sub-issue here.*"
+    let t = item.trim();
+    if t.len() > 2 && t.starts_with('*') && t.ends_with('*') {
+        return false;
+    }
     // A template's placeholder ("OS: [e.g. iOS]") or a question left unanswered
     // ("Version with issue:").
     if lower.contains("e.g.") || lower.trim_end().ends_with(':') {

@@ -39,6 +39,18 @@ pub fn subject(title: &str) -> Subject {
                 what: None,
             },
         };
+        // "Upgrade Vue version from 2 to 3": versions of what the title names first.
+        let number = |x: &Option<String>| x.as_deref().is_some_and(|x| x.starts_with(|c: char| c.is_ascii_digit()));
+        if number(&s.from) && number(&s.to) {
+            let head = lower[..at].split_whitespace().skip(1).filter(|w| *w != "version").count();
+            let name: Vec<&str> =
+                t[..at].split_whitespace().skip(1).filter(|w| !w.eq_ignore_ascii_case("version")).take(head).collect();
+            if !name.is_empty() {
+                let name = name.join(" ");
+                let at_version = |v: Option<String>| v.map(|v| format!("{name} {v}"));
+                return Subject { from: None, what: at_version(s.from), to: at_version(s.to) };
+            }
+        }
         // "from Django 3 to Django 4": an upgrade, nothing goes away.
         if s.to.is_some() && first(&s.from) == first(&s.to) {
             return Subject { what: s.from, from: None, to: s.to };
@@ -188,6 +200,8 @@ mod tests {
         assert_eq!((s.from, s.to.as_deref()), (None, Some("latest Angular")));
         let s = subject("Upgrade from Django 3 to Django 4");
         assert_eq!((s.from, s.to.as_deref(), s.what.as_deref()), (None, Some("Django 4"), Some("Django 3")));
+        let s = subject("Upgrade Vue version from 2 to 3");
+        assert_eq!((s.from, s.what.as_deref(), s.to.as_deref()), (None, Some("Vue 2"), Some("Vue 3")));
         let s = subject("move to Vite, away from webpack/vue-cli");
         assert_eq!((s.from.as_deref(), s.to.as_deref()), (Some("webpack/vue-cli"), Some("Vite")));
         let s = subject("Drop Python 2 support");

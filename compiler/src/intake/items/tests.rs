@@ -112,3 +112,12 @@ fn placeholders_link_only_bullets_facts_and_constraints_are_no_work() {
     let body = "- reproduce the Travis steps in GitHub Actions\n- add a badge to the README\n- CI must still run when a pull request is opened\n";
     assert_eq!(work_items(body).0, ["reproduce the Travis steps in GitHub Actions", "add a badge to the README"]);
 }
+
+#[test]
+fn steps_in_a_code_block_and_a_trackers_instructions_are_no_work() {
+    // "Example:" inside a code block is no heading that ends the steps' section.
+    let body = "### Steps to Reproduce\n\n```\nExample:\n1. Log in\n2. Tap the left drawer\n```\n### Actual and Expected Result\n\nIt crashes.\n";
+    assert_eq!(work_items(body).0, Vec::<String>::new());
+    let body = "### Sub-Issues ###\n- [ ] *Add a checkbox for each sub-issue here.*\n\n### Assignee ###\n- [ ] Select **engineer(s)** or **no engineer** required\n\n### Labels ###\n- [ ] Select **priority**\n";
+    assert_eq!(work_items(body).0, Vec::<String>::new());
+}
