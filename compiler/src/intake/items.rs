@@ -163,7 +163,7 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
     // A list of requirements or of symptoms describes the result or the problem; the
     // work is the issue as a whole.
     let requirements = |v: &[String]| {
-        let described = v.iter().filter(|s| is_requirement(s) || is_symptom(s)).count();
+        let described = v.iter().filter(|s| is_requirement(s) || is_symptom(s) || is_state(s)).count();
         described * 2 >= v.len() && !v.is_empty()
     };
     let keep = |v: Vec<String>| -> Vec<String> {
@@ -181,6 +181,10 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
             tasks
         }
     };
+    // Sentences set out as bullets (reasons, benefits, context), none of them a task.
+    let prose = bullets.len() >= 2
+        && bullets.iter().all(|b| b.split_whitespace().count() >= 10 && !super::named::imperative(b));
+    let bullets = if prose { Vec::new() } else { bullets };
     let (checklist, bullets) = (keep(checklist), keep(bullets));
     let numbered = if alternatives { Vec::new() } else { keep(numbered) };
     if !checklist.is_empty() {
@@ -254,6 +258,14 @@ fn heading(line: &str) -> Option<String> {
 fn is_requirement(item: &str) -> bool {
     let padded = format!(" {} ", item.to_lowercase());
     [" must ", " should ", " shall ", " needs to "].iter().any(|w| padded.contains(w))
+}
+
+/// "Every issue aimed at the release is on the board": a state the result is in, not
+/// a task (it starts with no verb and says what is).
+fn is_state(item: &str) -> bool {
+    let padded = format!(" {} ", item.to_lowercase());
+    let finite = [" is ", " are ", " has ", " have "].iter().any(|w| padded.contains(w));
+    finite && !super::named::imperative(item)
 }
 
 /// "They passed with pytest 3.0.2", "the warning is not raised": what the reporter saw.

@@ -121,3 +121,19 @@ fn steps_in_a_code_block_and_a_trackers_instructions_are_no_work() {
     let body = "### Sub-Issues ###\n- [ ] *Add a checkbox for each sub-issue here.*\n\n### Assignee ###\n- [ ] Select **engineer(s)** or **no engineer** required\n\n### Labels ###\n- [ ] Select **priority**\n";
     assert_eq!(work_items(body).0, Vec::<String>::new());
 }
+
+#[test]
+fn a_list_of_states_the_result_is_in_is_no_work() {
+    let body = "The release process should say:\n- Every issue aimed at the release is on the board\n- At each stage, the board has no ticket in the wrong state\n- At the end, no issue is left open in the milestone\n";
+    assert_eq!(work_items(body).0, Vec::<String>::new());
+    let body = "- Add the board to the release process\n- Check the milestone at each stage\n";
+    assert_eq!(work_items(body).0.len(), 2);
+}
+
+#[test]
+fn sentences_set_out_as_bullets_are_no_work() {
+    let body = "It brings a lot:\n\n- .NET 6 is much faster than .NET Framework, and can bundle the runtime with the app\n- Migrating prepares the project for modern platforms, native Windows Arm64 among them\n";
+    assert_eq!(work_items(body).0, Vec::<String>::new());
+    let body = "- Add tracing to the Python services, using the existing Flask and SQLAlchemy integrations\n- Add tracing to the Java services\n";
+    assert_eq!(work_items(body).0.len(), 2);
+}
