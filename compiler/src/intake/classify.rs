@@ -48,8 +48,14 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
     for (tier, ind) in &rules.tiers {
         let in_title = hits(&title, &ind.keywords);
         let in_body = hits(&body, &ind.keywords);
-        let in_labels: Vec<&str> =
-            ind.labels.iter().filter(|l| labels.iter().any(|x| x == &l.to_lowercase())).map(String::as_str).collect();
+        // "type: epic" is the label `epic` under a prefix.
+        let named = |x: &str, l: &str| x == l || x.rsplit([':', '/']).next().is_some_and(|last| last.trim() == l);
+        let in_labels: Vec<&str> = ind
+            .labels
+            .iter()
+            .filter(|l| labels.iter().any(|x| named(x, &l.to_lowercase())))
+            .map(String::as_str)
+            .collect();
         let score = in_title.len() as u32 * rules.title_weight + in_body.len() as u32 + in_labels.len() as u32 * 3;
         if score > 0 {
             let mut found: Vec<String> = Vec::new();
@@ -71,6 +77,14 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
     if best.is_none() {
         reasons.push("no tier indicators: simple by default".into());
     }
+    // One word ("migrate" in the title) is not enough for the largest tier.
+    if let Some((score, Complexity::Enterprise)) = best {
+        if score < rules.structure.enterprise_score {
+            reasons
+                .push(format!("enterprise needs a score of {}: {score} -> complex", rules.structure.enterprise_score));
+            tier = Complexity::Complex;
+        }
+    }
     let text = format!("{title}\n{body}");
     for (cap, keywords) in &rules.at_most {
         let found = hits(&text, keywords);
@@ -83,7 +97,12 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
     // whatever "migrate" says: the thing stays, its uses change.
     let s = super::named::subject(&issue.title);
     let first = |x: &Option<String>| x.as_deref().and_then(|x| x.split_whitespace().next()).map(str::to_lowercase);
-    if tier > Complexity::Complex && s.what.is_some() && first(&s.what) == first(&s.to) {
+    let versioned = s.to.as_deref().and_then(|t| t.split_whitespace().last()).is_some_and(|v| {
+        let v = v.trim_start_matches(['v', 'V']);
+        !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.' || c == 'x')
+    });
+    let upgrade = (s.what.is_some() && first(&s.what) == first(&s.to)) || (s.from.is_none() && versioned);
+    if tier > Complexity::Complex && upgrade {
         reasons.push(format!("at most complex for a version upgrade: {tier} -> complex"));
         tier = Complexity::Complex;
     }
@@ -233,5 +252,18 @@ mod tests {
         assert_eq!((c.complexity, c.pattern), (Complexity::Enterprise, Pattern::Saga));
         let c = classify(&issue("Refactor", "In this order:\n1. Extract\n2. Move\n3. Delete\n", &[]), &rules);
         assert_eq!(c.pattern, Pattern::Pipeline);
+    }
+
+    #[test]
+    fn one_enterprise_word_is_not_enterprise_and_a_prefixed_label_counts() {
+        let rules = Rules::parse(DEFAULT_RULES).unwrap();
+        let c = classify(&issue("Migrate project from Electron to Tauri", "It is faster.", &[]), &rules);
+        assert_eq!(c.complexity, Complexity::Complex);
+        assert!(c.reasons.iter().any(|r| r.contains("enterprise needs a score of 3")), "{:?}", c.reasons);
+        let c = classify(&issue("Realtime API over WebSocket", "", &["type: epic"]), &rules);
+        assert_eq!(c.complexity, Complexity::Complex, "{:?}", c.reasons);
+        // A version upgrade of one thing stays below enterprise.
+        let c = classify(&issue("Migrate to Tauri v2", "A migration of the whole architecture.", &[]), &rules);
+        assert_eq!(c.complexity, Complexity::Complex, "{:?}", c.reasons);
     }
 }

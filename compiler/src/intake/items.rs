@@ -36,6 +36,12 @@ const NOT_WORK_SECTIONS: &[&str] = &[
     "desktop",
     "smartphone",
     "information",
+    // Why the work matters, not the work.
+    "why",
+    "motivation",
+    "background",
+    "rationale",
+    "benefit",
     // A tracker template's bookkeeping.
     "metadata",
     "assignee",

@@ -50,11 +50,19 @@ pub struct Structure {
     /// copies of one map over them.
     #[serde(default = "Structure::default_max_agents")]
     pub max_agents: usize,
+    /// The least keyword score that makes an issue enterprise (default 3); below it,
+    /// an enterprise word alone ("migrate" in the title) gives complex.
+    #[serde(default = "Structure::default_enterprise_score")]
+    pub enterprise_score: u32,
 }
 
 impl Structure {
     fn default_max_agents() -> usize {
         40
+    }
+
+    fn default_enterprise_score() -> u32 {
+        3
     }
 }
 

@@ -137,3 +137,9 @@ fn sentences_set_out_as_bullets_are_no_work() {
     let body = "- Add tracing to the Python services, using the existing Flask and SQLAlchemy integrations\n- Add tracing to the Java services\n";
     assert_eq!(work_items(body).0.len(), 2);
 }
+
+#[test]
+fn the_reasons_for_the_work_are_no_work() {
+    let body = "## Goal\n\nLive updates.\n\n## Why Now?\n\n1. **Stale data**: the UI needs a refresh\n2. **Performance**: polling wastes bandwidth\n";
+    assert_eq!(work_items(body).0, Vec::<String>::new());
+}
