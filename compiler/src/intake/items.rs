@@ -36,7 +36,9 @@ const NOT_WORK_SECTIONS: &[&str] = &[
     "desktop",
     "smartphone",
     "information",
-    // Why the work matters, not the work.
+    // Why the work matters, what it is for, and what to keep in mind: not the work.
+    "use case",
+    "consideration",
     "why",
     "motivation",
     "background",
@@ -59,7 +61,8 @@ const LOG_WORDS: &[&str] = &["log", "logs", "logfile", "logfiles"];
 fn not_work_section(heading: &str) -> bool {
     heading
         .split(|c: char| !c.is_alphanumeric())
-        .any(|w| NOT_WORK_SECTIONS.iter().any(|k| w.starts_with(k)) || LOG_WORDS.contains(&w))
+        .any(|w| NOT_WORK_SECTIONS.iter().any(|k| !k.contains(' ') && w.starts_with(k)) || LOG_WORDS.contains(&w))
+        || NOT_WORK_SECTIONS.iter().any(|k| k.contains(' ') && heading.contains(k))
         || heading.contains("describe the bug")
         || heading.contains("explain the bug")
 }
@@ -92,6 +95,7 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
     let mut numbered: Vec<String> = Vec::new();
     let mut numbered_lead = String::new();
     let mut checklist_lead = String::new();
+    let mut bullets_lead = String::new();
     let mut alternatives = false;
     let mut bullets = Vec::new();
     let mut skip = false;
@@ -162,6 +166,9 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
             numbered.push(clean(rest));
             open = Some(List::Numbered);
         } else if let Some(rest) = marker {
+            if bullets.is_empty() {
+                bullets_lead = last_prose.clone();
+            }
             bullets.push(clean(rest));
             open = Some(List::Bullets);
         }
@@ -187,6 +194,14 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
             tasks
         }
     };
+    // What a list introduced by "including:" or "such as:" names are examples of what
+    // the issue's one piece of work covers (the events an audit log records).
+    let examples = |lead: &str| {
+        let lead = lead.trim_end().trim_end_matches(':');
+        ["including", "such as", "e.g", "for example", "like"].iter().any(|w| lead.ends_with(w))
+    };
+    let numbered = if examples(&numbered_lead) { Vec::new() } else { numbered };
+    let bullets = if examples(&bullets_lead) { Vec::new() } else { bullets };
     // Sentences set out as bullets (reasons, benefits, context), none of them a task.
     let prose = bullets.len() >= 2
         && bullets.iter().all(|b| b.split_whitespace().count() >= 10 && !super::named::imperative(b));
@@ -406,6 +421,11 @@ fn is_work(item: &str) -> bool {
     // A template's instruction, in italics: "*Add a checkbox for each sub-issue here.*"
     let t = item.trim();
     if t.len() > 2 && t.starts_with('*') && t.ends_with('*') {
+        return false;
+    }
+    // A template's blank to fill in: "Primary issue location: [Identify the file]".
+    let blank = t.ends_with(']') && t.rfind('[').is_some_and(|at| !t[at..].contains("]("));
+    if blank && t.split_once('[').is_some_and(|(head, _)| head.trim_end().ends_with(':') || head.trim().is_empty()) {
         return false;
     }
     // A template's placeholder ("OS: [e.g. iOS]") or a question left unanswered

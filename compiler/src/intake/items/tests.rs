@@ -143,3 +143,13 @@ fn the_reasons_for_the_work_are_no_work() {
     let body = "## Goal\n\nLive updates.\n\n## Why Now?\n\n1. **Stale data**: the UI needs a refresh\n2. **Performance**: polling wastes bandwidth\n";
     assert_eq!(work_items(body).0, Vec::<String>::new());
 }
+
+#[test]
+fn use_cases_examples_and_template_blanks_are_no_work() {
+    let body = "### Use Cases\n- Track who approved content\n- Investigate unauthorized changes\n\n### Technical Considerations\n- Audit_logs table\n- Trigger-based or application-level logging\n";
+    assert_eq!(work_items(body).0, Vec::<String>::new());
+    let body = "A page listing every action, including:\n1. Logging in\n2. Approving a failure mode\n3. Changing permissions\n";
+    assert_eq!(work_items(body).0, Vec::<String>::new());
+    let body = "### Code Changes Required:\n1. **Primary issue location**: [Identify the file(s) where the leak occurs]\n2. **Secondary issue locations**: [List related files]\n";
+    assert_eq!(work_items(body).0, Vec::<String>::new());
+}
