@@ -206,7 +206,19 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
                         None => (c.pattern, c.items.clone()),
                     }
                 };
-                one_level(&mut ids, &mut primary, pattern, &items, c.complexity, t);
+                // Work the issue says the items depend on comes first, then the items.
+                let first = steps::prerequisite(&issue.body)
+                    .filter(|_| matches!(pattern, Pattern::ForkJoin | Pattern::Mapreduce));
+                if let Some(first) = first {
+                    primary.pattern = Some(Pattern::Pipeline);
+                    let before = task_agent(&mut ids, &first, t);
+                    let role = "The work items, once that is done";
+                    let mut group = Agent { id: ids.claim("work_items"), role: Some(role.into()), ..Agent::default() };
+                    one_level(&mut ids, &mut group, pattern, &items, c.complexity, t);
+                    primary.agents = vec![before, group];
+                } else {
+                    one_level(&mut ids, &mut primary, pattern, &items, c.complexity, t);
+                }
             } else if let Some(steps) = derived {
                 one_level(&mut ids, &mut primary, Pattern::Pipeline, &steps, c.complexity, t);
             } else {

@@ -66,11 +66,27 @@ pub(super) fn in_order(items: &[String]) -> Option<Vec<String>> {
     Some(order.into_iter().map(|i| items[i].clone()).collect())
 }
 
+/// Work the issue says the rest depends on: "Depends on: abstracting the provider
+/// interface". A dependency on another issue ("Depends on #43") is not this plan's work.
+pub(super) fn prerequisite(body: &str) -> Option<String> {
+    body.lines().find_map(|line| {
+        let l = line.trim().trim_matches(['*', '_']).trim();
+        let lower = l.to_lowercase();
+        let cue = ["depends on:", "prerequisite:", "requires first:"].into_iter().find(|c| lower.starts_with(c))?;
+        let rest = l[cue.len()..].trim().trim_matches(['*', '_']).trim().trim_end_matches('.');
+        let reference = rest.contains('#') || rest.contains("://");
+        (rest.split_whitespace().count() >= 3 && !reference).then(|| {
+            let mut c = rest.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+        })
+    })
+}
+
 /// Whether an item checks the others' work rather than doing its own: "Check that it
 /// works in the Cloud Trace UI", "Verify ...".
 pub(super) fn is_check(item: &str) -> bool {
     let t = item.trim().to_lowercase();
-    ["check that", "check it", "verify", "confirm", "make sure", "ensure it works", "test that", "test it"]
+    ["check that", "check it", "verify", "validate", "confirm", "make sure", "ensure it works", "test that", "test it"]
         .iter()
         .any(|w| t.starts_with(w))
 }
@@ -101,6 +117,14 @@ mod tests {
             strings(&["Move to Vite", "Add a license notice", "Run the demo app on Vite"])
         );
         assert_eq!(in_order(&strings(&["Add tracing to Python", "Add tracing to Java"])), None);
+    }
+
+    #[test]
+    fn a_prerequisite_in_prose_is_work_and_another_issue_is_not() {
+        let body = "- Key Vault\n- VMs\n\nDepends on: abstracting the provider interface a bit more.\n";
+        assert_eq!(prerequisite(body).as_deref(), Some("Abstracting the provider interface a bit more"));
+        assert_eq!(prerequisite("- [ ] a\n\n- Depends on #43 (JWT Bearer auth)\n"), None);
+        assert_eq!(prerequisite("**Depends on:** https://example.org/x y z\n"), None);
     }
 
     #[test]
