@@ -266,8 +266,8 @@ fn intake_eval() {
     );
     for (what, a, b, target) in [
         ("tier exact", t.exact, h.exact, ""),
-        ("tier acceptable", t.tier_ok, h.tier_ok, "85%"),
-        ("pattern acceptable", t.pattern_ok, h.pattern_ok, "80%"),
+        ("tier acceptable", t.tier_ok, h.tier_ok, "90%"),
+        ("pattern acceptable", t.pattern_ok, h.pattern_ok, "90%"),
         ("a plan written, lint-clean", t.written, h.written, "all"),
     ] {
         summary.push_str(&format!("| {what} | {} | {} | {target} |\n", percent(a, t.n), percent(b, h.n)));
@@ -313,8 +313,13 @@ fn intake_eval() {
          | 4, after the fixes batch 3 showed | 23 of 33 (70%) | 33 of 33 | 4 | 20 of 33 (61%) | 1 of 5 |\n\
          | 5, after the fixes batch 4 showed | 27 of 33 (82%) | 32 of 33 | 9 | 22 of 33 (67%) | 0 of 5 |\n\
          | 6, after the fixes batch 5 showed | 24 of 32 (75%) | 31 of 32 | 0 | 21 of 32 (66%) | 2 of 6 |\n\n\
-         What each showed was then fixed, so all six count as tuned; the held-out figures below\n\
-         are the issues the rules were never changed for.\n\n",
+         What each showed was then fixed, so all six count as tuned. The held-out figures below\n\
+         are the issues the rules were never changed for: 23 collected before, and a seventh\n\
+         batch of 33 (full-text search, CSV import and export, OpenID Connect, notifications,\n\
+         accessibility, pagination) collected and labelled after the last change. That batch\n\
+         alone: tier acceptable on 28 of 33 (85%), pattern on 33 of 33, no junk agent, 28 of 33\n\
+         (85%) would run (1 of 1 of several agents); its misses are tiers sized too small\n\
+         (features told in one line, where only a reader who knows the code knows the size).\n\n",
     );
     table.push_str(&summary);
     table.push_str("\n## The issues the rules were tuned on\n\n| issue | labelled | got | pattern | agents | review | would run |\n|---|---|---|---|---|---|---|\n");
@@ -344,8 +349,12 @@ fn intake_eval() {
         tuned.iter().zip(&tuned_out).flat_map(|(i, o)| o.junk.iter().map(move |j| format!("{}: {j}", i.url))).collect();
     assert_eq!((t.written, h.written), (t.n, h.n), "every issue gets a plan");
     assert!(junk_list.is_empty(), "agents made of junk:\n{}", junk_list.join("\n"));
-    assert!(t.tier_ok * 100 >= t.n * 85, "tier acceptable on {} of {}: under 85%", t.tier_ok, t.n);
-    assert!(t.pattern_ok * 100 >= t.n * 80, "pattern acceptable on {} of {}: under 80%", t.pattern_ok, t.n);
+    assert!(t.tier_ok * 100 >= t.n * 90, "tier acceptable on {} of {}: under 90%", t.tier_ok, t.n);
+    assert!(t.pattern_ok * 100 >= t.n * 90, "pattern acceptable on {} of {}: under 90%", t.pattern_ok, t.n);
+    // A maintainer would run most plans as they are; a change to the rules that breaks
+    // that shows here, held out or not.
+    assert!(t.runs * 100 >= t.n * 90, "would run: {} of {} tuned, under 90%", t.runs, t.n);
+    assert!(h.runs * 100 >= h.n * 80, "would run: {} of {} held out, under 80%", h.runs, h.n);
     // Done checklist items never become agents, held out or not.
     for (i, o) in held.iter().zip(&held_out) {
         let done = done_items(&i.body);
