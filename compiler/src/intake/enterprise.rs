@@ -27,7 +27,7 @@ pub(super) fn enterprise_groups(
         Pattern::Pipeline,
     )];
     let (work, inner) = if !c.items.is_empty() {
-        match steps::in_order(&c.items) {
+        match steps::in_order(&c.items, &issue.title) {
             Some(ordered) => (ordered, Pattern::Pipeline),
             None => (c.items.clone(), inner),
         }

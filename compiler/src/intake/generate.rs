@@ -201,7 +201,7 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
                 let (pattern, items) = if c.items.len() > max {
                     (Pattern::Mapreduce, c.items.clone())
                 } else {
-                    match steps::in_order(&c.items) {
+                    match steps::in_order(&c.items, &issue.title) {
                         Some(ordered) => (Pattern::Pipeline, ordered),
                         None => (c.pattern, c.items.clone()),
                     }

@@ -201,7 +201,9 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
         ["including", "such as", "e.g", "for example", "like"].iter().any(|w| lead.ends_with(w))
     };
     let numbered = if examples(&numbered_lead) { Vec::new() } else { numbered };
-    let bullets = if examples(&bullets_lead) { Vec::new() } else { bullets };
+    // "The options, among others: - Postgres - MySQL": choices, not work.
+    let choices = |lead: &str| ["either", "one of", "options", "alternatives", " or:"].iter().any(|w| lead.contains(w));
+    let bullets = if examples(&bullets_lead) || choices(&bullets_lead) { Vec::new() } else { bullets };
     // Sentences set out as bullets (reasons, benefits, context), none of them a task.
     let prose = bullets.len() >= 2
         && bullets.iter().all(|b| b.split_whitespace().count() >= 10 && !super::named::imperative(b));

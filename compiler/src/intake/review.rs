@@ -159,9 +159,15 @@ pub(super) fn after(text: &str, before: &str) -> Option<&'static str> {
         |x: &str| ["move", "migrate", "port", "switch", "replace", "convert"].iter().any(|w| x.starts_with(w));
     let moves = move_verb(&b);
     // "Run the demo app on Vite" beside "Move to Vite": the move comes first.
-    let named = |x: &str| words(x).into_iter().filter(|w| !x.starts_with(w.as_str())).collect::<Vec<_>>();
     if moves && !move_verb(&t) && named(&t).iter().any(|w| named(&b).contains(w)) {
         return Some("it works on what the move brings");
+    }
+    // "Store sessions in Redis" beside "Set up Redis": what it uses is set up first.
+    if setup(&b) && !setup(&t) && named(&t).iter().any(|w| named(&b).contains(w)) {
+        return Some("what it uses is set up first");
+    }
+    if t.starts_with("import") && b.starts_with("export") {
+        return Some("what it imports is exported first");
     }
     // "Uninstall moment" beside "Replace every use of moment with date-fns": what
     // goes is the old thing the move names.
@@ -177,6 +183,19 @@ pub(super) fn after(text: &str, before: &str) -> Option<&'static str> {
         return Some("data moves once its schema is there");
     }
     None
+}
+
+/// Whether a step sets up what others use: "Set up Redis in GCP Memorystore".
+pub(super) fn setup(text: &str) -> bool {
+    let t = text.trim().to_lowercase();
+    ["set up", "setup", "install", "configure", "provision", "initiali", "bootstrap"].iter().any(|w| t.starts_with(w))
+}
+
+/// The words of `text` that say what it is about, not what it does (its first word
+/// left out).
+pub(super) fn named(text: &str) -> Vec<String> {
+    let t = text.trim().to_lowercase();
+    words(&t).into_iter().filter(|w| !t.starts_with(w.as_str())).collect()
 }
 
 /// The number of a phase, stage or part a text names ("Phase 2: ...").

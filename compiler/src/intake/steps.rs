@@ -4,7 +4,7 @@
 //! from and to. No step is a template the issue does not imply.
 
 use super::named::Subject;
-use super::review::after;
+use super::review::{after, named, setup};
 
 /// The steps of a change from one thing to another, in order: "Migrate from MySQL to
 /// PostgreSQL", "Upgrade from AngularJS to Angular", "Drop Python 2 support". `None`
@@ -38,16 +38,24 @@ pub(super) fn derived(s: &Subject) -> Option<Vec<String>> {
 /// The items in the order the text gives them, when some comes after another ("Phase
 /// 2", "once ...", removing the old beside moving to the new): each goes after every
 /// item it follows, the rest keep the issue's order. `None` when none follows another.
-pub(super) fn in_order(items: &[String]) -> Option<Vec<String>> {
+pub(super) fn in_order(items: &[String], title: &str) -> Option<Vec<String>> {
     let n = items.len();
     // Past this many, a list of like items is not read pair by pair.
     if n > 40 {
         return None;
     }
+    // Setting up what the issue is about ("Set up Redis" in "A Redis cache layer")
+    // comes before everything else the issue lists.
+    let subject = named(title);
+    let foundation = |j: usize| setup(&items[j]) && named(&items[j]).iter().any(|w| subject.contains(w));
     let follows: Vec<Vec<usize>> = (0..n)
         .map(|i| {
             (0..n)
-                .filter(|&j| j != i && after(&items[i], &items[j]).is_some() && after(&items[j], &items[i]).is_none())
+                .filter(|&j| {
+                    j != i
+                        && ((after(&items[i], &items[j]).is_some() && after(&items[j], &items[i]).is_none())
+                            || (foundation(j) && !setup(&items[i])))
+                })
                 .collect()
         })
         .collect();
@@ -59,6 +67,13 @@ pub(super) fn in_order(items: &[String]) -> Option<Vec<String>> {
     for _ in 0..n {
         for i in 0..n {
             level[i] = follows[i].iter().map(|&j| level[j] + 1).max().unwrap_or(0).min(n);
+        }
+    }
+    // Checks of the work go after all of it.
+    let top = level.iter().copied().max().unwrap_or(0);
+    for i in 0..n {
+        if is_check(&items[i]) {
+            level[i] = top + 1;
         }
     }
     let mut order: Vec<usize> = (0..n).collect();
@@ -86,7 +101,7 @@ pub(super) fn prerequisite(body: &str) -> Option<String> {
 /// works in the Cloud Trace UI", "Verify ...".
 pub(super) fn is_check(item: &str) -> bool {
     let t = item.trim().to_lowercase();
-    ["check that", "check it", "verify", "validate", "confirm", "make sure", "ensure it works", "test that", "test it"]
+    ["check ", "verify", "validate", "confirm", "make sure", "ensure it works", "test that", "test it"]
         .iter()
         .any(|w| t.starts_with(w))
 }
@@ -103,20 +118,34 @@ mod tests {
     fn items_keep_the_order_the_text_gives() {
         let items = strings(&["Phase 2: move the users", "Phase 1: add the new table", "Write the docs"]);
         assert_eq!(
-            in_order(&items).unwrap(),
+            in_order(&items, "").unwrap(),
             strings(&["Phase 1: add the new table", "Write the docs", "Phase 2: move the users"])
         );
         let items = strings(&["Remove the old client", "Move every call to the new client"]);
-        assert_eq!(in_order(&items).unwrap(), strings(&["Move every call to the new client", "Remove the old client"]));
+        assert_eq!(
+            in_order(&items, "").unwrap(),
+            strings(&["Move every call to the new client", "Remove the old client"])
+        );
         let items = strings(&["Uninstall moment from the packages", "Replace every use of moment with date-fns"]);
-        assert_eq!(in_order(&items).unwrap()[1], "Uninstall moment from the packages");
+        assert_eq!(in_order(&items, "").unwrap()[1], "Uninstall moment from the packages");
         // What works on what a move brings comes after the move; the rest keeps its place.
         let items = strings(&["Move to Vite", "Run the demo app on Vite", "Add a license notice"]);
         assert_eq!(
-            in_order(&items).unwrap(),
+            in_order(&items, "").unwrap(),
             strings(&["Move to Vite", "Add a license notice", "Run the demo app on Vite"])
         );
-        assert_eq!(in_order(&strings(&["Add tracing to Python", "Add tracing to Java"])), None);
+        assert_eq!(in_order(&strings(&["Add tracing to Python", "Add tracing to Java"]), ""), None);
+        // Setting up what the issue is about comes first; checks of the work come last.
+        let items = strings(&["Cache the frequent queries", "Set up Redis in Memorystore", "Check the hit rate"]);
+        assert_eq!(
+            in_order(&items, "A Redis cache layer").unwrap(),
+            strings(&["Set up Redis in Memorystore", "Cache the frequent queries", "Check the hit rate"])
+        );
+        let items = strings(&["Export the metadata", "Check row counts", "Import it into PostgreSQL"]);
+        assert_eq!(
+            in_order(&items, "").unwrap(),
+            strings(&["Export the metadata", "Import it into PostgreSQL", "Check row counts"])
+        );
     }
 
     #[test]
