@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::intake_run::{before, names, work_of, Run, Work};
+use crate::intake_run::{agent_text, before, names, work_of, Run, Work};
 use crate::support::{repo, Test};
 
 #[derive(Deserialize)]
@@ -54,13 +54,7 @@ fn repo_and_number(url: &str) -> (String, u64) {
 
 /// Every agent of a written plan: its role and its task, the text it was made from.
 fn agent_texts(agent: &Value, out: &mut Vec<String>) {
-    let text = [agent.get("role"), agent.pointer("/with/task")]
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect::<Vec<_>>()
-        .join(" / ");
-    out.push(text);
+    out.push(agent_text(agent));
     for child in agent.get("agents").and_then(Value::as_array).into_iter().flatten() {
         agent_texts(child, out);
     }

@@ -30,16 +30,20 @@ pub enum Slot {
     Before,
 }
 
+/// An agent's role and its task, the text it was made from.
+pub fn agent_text(agent: &Value) -> String {
+    [agent.get("role"), agent.pointer("/with/task")]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 /// The agents of `agent` that have work, with where each sits.
 pub fn work_of(agent: &Value, path: &mut Vec<(String, Slot)>, out: &mut Vec<Work>) {
     if ["prompt", "prompt_file", "run"].iter().any(|k| agent.get(k).is_some()) {
-        let text = [agent.get("role"), agent.pointer("/with/task")]
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(" / ");
-        out.push(Work { text, path: path.clone() });
+        out.push(Work { text: agent_text(agent), path: path.clone() });
     }
     let pattern = agent.get("pattern").and_then(Value::as_str).unwrap_or("").to_string();
     let mut visit = |child: &Value, slot: Slot, path: &mut Vec<(String, Slot)>| {
