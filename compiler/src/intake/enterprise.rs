@@ -27,7 +27,9 @@ pub(super) fn enterprise_groups(
         Pattern::Pipeline,
     )];
     let (work, inner) = if !c.items.is_empty() {
-        match steps::in_order(&c.items, &issue.title) {
+        let ordered =
+            matches!(inner, Pattern::ForkJoin | Pattern::Pipeline).then(|| steps::in_order(&c.items, &issue.title));
+        match ordered.flatten() {
             Some(ordered) => (ordered, Pattern::Pipeline),
             None => (c.items.clone(), inner),
         }

@@ -86,8 +86,10 @@ pub(super) fn in_order(items: &[String], title: &str) -> Option<Vec<String>> {
 pub(super) fn prerequisite(body: &str) -> Option<String> {
     body.lines().find_map(|line| {
         let l = line.trim().trim_matches(['*', '_']).trim();
-        let lower = l.to_lowercase();
-        let cue = ["depends on:", "prerequisite:", "requires first:"].into_iter().find(|c| lower.starts_with(c))?;
+        // Compared byte for byte, so that the slice after the cue is the text's own.
+        let cue = ["depends on:", "prerequisite:", "requires first:"]
+            .into_iter()
+            .find(|c| l.get(..c.len()).is_some_and(|p| p.eq_ignore_ascii_case(c)))?;
         let rest = l[cue.len()..].trim().trim_matches(['*', '_']).trim().trim_end_matches('.');
         let reference = rest.contains('#') || rest.contains("://");
         (rest.split_whitespace().count() >= 3 && !reference).then(|| {
@@ -154,6 +156,8 @@ mod tests {
         assert_eq!(prerequisite(body).as_deref(), Some("Abstracting the provider interface a bit more"));
         assert_eq!(prerequisite("- [ ] a\n\n- Depends on #43 (JWT Bearer auth)\n"), None);
         assert_eq!(prerequisite("**Depends on:** https://example.org/x y z\n"), None);
+        // Letters that lower-case to other lengths never cut a character in two.
+        assert_eq!(prerequisite("\u{212A}\u{212A}\u{212A} depends on: x y z\nİİİİİİİİİİİİ: a b c\n"), None);
     }
 
     #[test]
