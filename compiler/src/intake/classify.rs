@@ -96,12 +96,11 @@ pub fn classify(issue: &IssueText, rules: &Rules) -> Classification {
     // A version upgrade of one thing ("from Vue 2 to Vue 3") is at most complex,
     // whatever "migrate" says: the thing stays, its uses change.
     let s = super::named::subject(&issue.title);
-    let first = |x: &Option<String>| x.as_deref().and_then(|x| x.split_whitespace().next()).map(str::to_lowercase);
     let versioned = s.to.as_deref().and_then(|t| t.split_whitespace().last()).is_some_and(|v| {
         let v = v.trim_start_matches(['v', 'V']);
         !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.' || c == 'x')
     });
-    let upgrade = (s.what.is_some() && first(&s.what) == first(&s.to)) || (s.from.is_none() && versioned);
+    let upgrade = s.in_place() || (s.from.is_none() && versioned);
     if tier > Complexity::Complex && upgrade {
         reasons.push(format!("at most complex for a version upgrade: {tier} -> complex"));
         tier = Complexity::Complex;

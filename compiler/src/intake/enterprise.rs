@@ -27,9 +27,7 @@ pub(super) fn enterprise_groups(
         Pattern::Pipeline,
     )];
     let (work, inner) = if !c.items.is_empty() {
-        let ordered =
-            matches!(inner, Pattern::ForkJoin | Pattern::Pipeline).then(|| steps::in_order(&c.items, &issue.title));
-        match ordered.flatten() {
+        match steps::in_order(&c.items, &issue.title, inner) {
             Some(ordered) => (ordered, Pattern::Pipeline),
             None => (c.items.clone(), inner),
         }

@@ -201,12 +201,8 @@ pub fn generate(issue: &IssueText, c: &Classification, t: &TemplatePaths, runner
                 let (pattern, items) = if c.items.len() > max {
                     (Pattern::Mapreduce, c.items.clone())
                 } else {
-                    // Items the text orders run in that order (a saga keeps its rollback);
-                    // a map's copies and a vote's proposals have no order among them.
-                    let ordered = matches!(c.pattern, Pattern::ForkJoin | Pattern::Pipeline | Pattern::Saga)
-                        .then(|| steps::in_order(&c.items, &issue.title))
-                        .flatten();
-                    match ordered {
+                    // Items the text orders run in that order (a saga keeps its rollback).
+                    match steps::in_order(&c.items, &issue.title, c.pattern) {
                         Some(ordered) if c.pattern == Pattern::Saga => (Pattern::Saga, ordered),
                         Some(ordered) => (Pattern::Pipeline, ordered),
                         None => (c.pattern, c.items.clone()),

@@ -96,7 +96,6 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
     let mut numbered_lead = String::new();
     let mut checklist_lead = String::new();
     let mut bullets_lead = String::new();
-    let mut alternatives = false;
     let mut bullets = Vec::new();
     let mut skip = false;
     let mut last_prose = String::new();
@@ -160,8 +159,6 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
         } else if let Some((_, rest)) = number {
             if numbered.is_empty() {
                 numbered_lead = last_prose.clone();
-                alternatives =
-                    ["either", "one of", "options", "alternatives", " or:"].iter().any(|w| last_prose.contains(w));
             }
             numbered.push(clean(rest));
             open = Some(List::Numbered);
@@ -209,7 +206,7 @@ pub fn work_items(body: &str) -> (Vec<String>, bool) {
         && bullets.iter().all(|b| b.split_whitespace().count() >= 10 && !super::named::imperative(b));
     let bullets = if prose { Vec::new() } else { bullets };
     let (checklist, bullets) = (keep(checklist), keep(bullets));
-    let numbered = if alternatives { Vec::new() } else { keep(numbered) };
+    let numbered = if choices(&numbered_lead) { Vec::new() } else { keep(numbered) };
     if !checklist.is_empty() {
         let ordered = ordered(&checklist_lead, &checklist);
         (checklist, ordered)

@@ -14,6 +14,19 @@ pub struct Subject {
     pub what: Option<String>,
 }
 
+impl Subject {
+    /// Whether it is one thing moving to another version of itself ("Django 3" to
+    /// "Django 4", "Vue 2" to "Vue 3"): nothing goes away.
+    pub fn in_place(&self) -> bool {
+        self.what.is_some() && first_word(&self.what) == first_word(&self.to)
+    }
+}
+
+/// The first word of a name, lower-cased.
+fn first_word(name: &Option<String>) -> Option<String> {
+    name.as_deref().and_then(|n| n.split_whitespace().next()).map(str::to_lowercase)
+}
+
 pub fn subject(title: &str) -> Subject {
     let t = title.trim().trim_end_matches(['.', '?', '!']);
     let lower = t.to_ascii_lowercase();
@@ -24,7 +37,6 @@ pub fn subject(title: &str) -> Subject {
         let s = s.strip_prefix("to ").unwrap_or(s).trim();
         (!s.is_empty()).then(|| s.to_string())
     };
-    let first = |s: &Option<String>| s.as_deref().and_then(|s| s.split_whitespace().next()).map(str::to_lowercase);
     if let Some(at) = lower.rfind(" from ") {
         let rest = &t[at + 6..];
         // "move to Vite, away from webpack": what it moves to comes before.
@@ -52,7 +64,7 @@ pub fn subject(title: &str) -> Subject {
             }
         }
         // "from Django 3 to Django 4": an upgrade, nothing goes away.
-        if s.to.is_some() && first(&s.from) == first(&s.to) {
+        if s.to.is_some() && first_word(&s.from) == first_word(&s.to) {
             return Subject { what: s.from, from: None, to: s.to };
         }
         return s;

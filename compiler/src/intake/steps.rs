@@ -3,6 +3,8 @@
 //! they check, and, for a large change told only in prose, the steps of what it moves
 //! from and to. No step is a template the issue does not imply.
 
+use plan_schema::Pattern;
+
 use super::named::Subject;
 use super::review::{after, named, setup};
 
@@ -18,7 +20,7 @@ pub(super) fn derived(s: &Subject) -> Option<Vec<String>> {
         ]),
         (None, Some(t)) => Some(match s.what.as_deref() {
             // "from Django 3 to Django 4"
-            Some(w) if w.split_whitespace().next() == t.split_whitespace().next() => vec![
+            Some(w) if s.in_place() => vec![
                 format!("Upgrade {w} to {t}, following its upgrade guide"),
                 format!("Fix what the upgrade to {t} breaks, with the tests"),
             ],
@@ -38,10 +40,11 @@ pub(super) fn derived(s: &Subject) -> Option<Vec<String>> {
 /// The items in the order the text gives them, when some comes after another ("Phase
 /// 2", "once ...", removing the old beside moving to the new): each goes after every
 /// item it follows, the rest keep the issue's order. `None` when none follows another.
-pub(super) fn in_order(items: &[String], title: &str) -> Option<Vec<String>> {
+pub(super) fn in_order(items: &[String], title: &str, pattern: Pattern) -> Option<Vec<String>> {
     let n = items.len();
-    // Past this many, a list of like items is not read pair by pair.
-    if n > 40 {
+    // A map's copies and a vote's proposals have no order among them; past this many,
+    // a list of like items is not read pair by pair.
+    if !matches!(pattern, Pattern::ForkJoin | Pattern::Pipeline | Pattern::Saga) || n > 40 {
         return None;
     }
     // Setting up what the issue is about ("Set up Redis" in "A Redis cache layer")
@@ -120,32 +123,32 @@ mod tests {
     fn items_keep_the_order_the_text_gives() {
         let items = strings(&["Phase 2: move the users", "Phase 1: add the new table", "Write the docs"]);
         assert_eq!(
-            in_order(&items, "").unwrap(),
+            in_order(&items, "", Pattern::ForkJoin).unwrap(),
             strings(&["Phase 1: add the new table", "Write the docs", "Phase 2: move the users"])
         );
         let items = strings(&["Remove the old client", "Move every call to the new client"]);
         assert_eq!(
-            in_order(&items, "").unwrap(),
+            in_order(&items, "", Pattern::ForkJoin).unwrap(),
             strings(&["Move every call to the new client", "Remove the old client"])
         );
         let items = strings(&["Uninstall moment from the packages", "Replace every use of moment with date-fns"]);
-        assert_eq!(in_order(&items, "").unwrap()[1], "Uninstall moment from the packages");
+        assert_eq!(in_order(&items, "", Pattern::ForkJoin).unwrap()[1], "Uninstall moment from the packages");
         // What works on what a move brings comes after the move; the rest keeps its place.
         let items = strings(&["Move to Vite", "Run the demo app on Vite", "Add a license notice"]);
         assert_eq!(
-            in_order(&items, "").unwrap(),
+            in_order(&items, "", Pattern::ForkJoin).unwrap(),
             strings(&["Move to Vite", "Add a license notice", "Run the demo app on Vite"])
         );
-        assert_eq!(in_order(&strings(&["Add tracing to Python", "Add tracing to Java"]), ""), None);
+        assert_eq!(in_order(&strings(&["Add tracing to Python", "Add tracing to Java"]), "", Pattern::ForkJoin), None);
         // Setting up what the issue is about comes first; checks of the work come last.
         let items = strings(&["Cache the frequent queries", "Set up Redis in Memorystore", "Check the hit rate"]);
         assert_eq!(
-            in_order(&items, "A Redis cache layer").unwrap(),
+            in_order(&items, "A Redis cache layer", Pattern::ForkJoin).unwrap(),
             strings(&["Set up Redis in Memorystore", "Cache the frequent queries", "Check the hit rate"])
         );
         let items = strings(&["Export the metadata", "Check row counts", "Import it into PostgreSQL"]);
         assert_eq!(
-            in_order(&items, "").unwrap(),
+            in_order(&items, "", Pattern::ForkJoin).unwrap(),
             strings(&["Export the metadata", "Import it into PostgreSQL", "Check row counts"])
         );
     }
